@@ -1,0 +1,48 @@
+# Finds CUDA, NCCL and MPI according to TP_WITH_*; sets TP_HAVE_* to ON/OFF.
+
+function(tp_resolve_option name found)
+  if(${name} STREQUAL "ON" AND NOT ${found})
+    message(FATAL_ERROR "${name}=ON but it was not found")
+  endif()
+endfunction()
+
+# CUDA: the toolkit compiles device code; no GPU is needed to build.
+set(TP_HAVE_CUDA OFF)
+if(NOT TP_WITH_CUDA STREQUAL "OFF")
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      # Hopper (H100/H200) is the target of this project's GPU runs.
+      set(CMAKE_CUDA_ARCHITECTURES 90)
+    endif()
+    enable_language(CUDA)
+    set(CMAKE_CUDA_STANDARD 17)
+    find_package(CUDAToolkit REQUIRED)
+    set(TP_HAVE_CUDA ON)
+  endif()
+endif()
+tp_resolve_option(TP_WITH_CUDA TP_HAVE_CUDA)
+
+set(TP_HAVE_NCCL OFF)
+if(TP_HAVE_CUDA AND NOT TP_WITH_NCCL STREQUAL "OFF")
+  find_path(TP_NCCL_INCLUDE_DIR nccl.h
+            HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/local/include)
+  find_library(TP_NCCL_LIBRARY nccl
+               HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/local/lib)
+  if(TP_NCCL_INCLUDE_DIR AND TP_NCCL_LIBRARY)
+    set(TP_HAVE_NCCL ON)
+  endif()
+endif()
+tp_resolve_option(TP_WITH_NCCL TP_HAVE_NCCL)
+
+set(TP_HAVE_MPI OFF)
+if(NOT TP_WITH_MPI STREQUAL "OFF")
+  find_package(MPI COMPONENTS C QUIET)
+  if(MPI_C_FOUND)
+    set(TP_HAVE_MPI ON)
+  endif()
+endif()
+tp_resolve_option(TP_WITH_MPI TP_HAVE_MPI)
+
+find_package(Threads REQUIRED)

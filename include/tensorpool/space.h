@@ -1,0 +1,66 @@
+/* Memory spaces: the primitives of one kind of memory behind one small table.
+ *
+ * The pool engine never sees the platform: it calls these eight functions.
+ * Host memory, pinned host memory, device memory and the tests' simulated
+ * space each fill the table; a user may fill it too, to put a pool in front
+ * of any upstream (in the spirit of RMM's upstream resources). */
+#ifndef TENSORPOOL_SPACE_H
+#define TENSORPOOL_SPACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "tensorpool/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A stream: cudaStream_t for CUDA spaces, an opaque tag for host memory.
+ * NULL is a valid stream (CUDA's default stream). */
+typedef void *tp_stream;
+/* An event of the space (cudaEvent_t for CUDA spaces). */
+typedef void *tp_event;
+
+typedef enum tp_space_kind {
+  TP_SPACE_HOST = 0,   /* pageable host memory */
+  TP_SPACE_PINNED = 1, /* page-locked host memory usable by async copies */
+  TP_SPACE_DEVICE = 2, /* memory of one CUDA device */
+  TP_SPACE_OTHER = 3   /* a user's or a test's space */
+} tp_space_kind;
+
+typedef struct tp_space_ops {
+  /* Take `bytes` (a multiple of 256) from upstream, aligned to 256 bytes. */
+  tp_status (*get)(void *ctx, size_t bytes, void **out);
+  /* Give memory back once the work already queued on `stream` is done.
+   * Spaces without stream-ordered release wait for the stream first. */
+  tp_status (*put)(void *ctx, void *ptr, size_t bytes, tp_stream stream);
+  tp_status (*event_create)(void *ctx, tp_event *out);
+  tp_status (*event_destroy)(void *ctx, tp_event event);
+  /* Capture the work queued on `stream` so far. */
+  tp_status (*event_record)(void *ctx, tp_event event, tp_stream stream);
+  /* Make later work on `stream` wait for what `event` captured. */
+  tp_status (*stream_wait)(void *ctx, tp_stream stream, tp_event event);
+  /* *done = whether what `event` captured has finished. */
+  tp_status (*event_query)(void *ctx, tp_event event, bool *done);
+  /* Block the calling thread until `stream` has finished its work. */
+  tp_status (*stream_sync)(void *ctx, tp_stream stream);
+} tp_space_ops;
+
+typedef struct tp_space {
+  const tp_space_ops *ops;
+  void *ctx;
+  tp_space_kind kind;
+  int device;       /* CUDA device id, -1 for host memory */
+  const char *name; /* "host", "pinned", "device:0", ... */
+} tp_space;
+
+/* The pageable host space: aligned memory, page-aligned from 64 KiB up;
+ * streams are tags and every event is complete at once. */
+const tp_space *tp_host_space(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

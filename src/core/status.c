@@ -1,0 +1,52 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/error.h"
+
+/* Long enough for an NVRTC log excerpt plus context. */
+#define TP_MESSAGE_CAPACITY 4096
+
+static _Thread_local char last_error[TP_MESSAGE_CAPACITY];
+
+const char *tp_status_string(tp_status status) {
+  switch (status) {
+  case TP_SUCCESS: return "success";
+  case TP_ERR_INVALID_ARGUMENT: return "invalid argument";
+  case TP_ERR_INVALID_POINTER: return "invalid pointer";
+  case TP_ERR_OUT_OF_MEMORY: return "out of memory";
+  case TP_ERR_OVERFLOW: return "size overflow";
+  case TP_ERR_NO_DEVICE: return "no device";
+  case TP_ERR_NOT_SUPPORTED: return "not supported";
+  case TP_ERR_CUDA: return "CUDA error";
+  case TP_ERR_NCCL: return "NCCL error";
+  case TP_ERR_MPI: return "MPI error";
+  case TP_ERR_MISMATCH: return "mismatch";
+  case TP_ERR_LEAK: return "live blocks at destroy";
+  case TP_ERR_CALLBACK: return "callback failed";
+  case TP_ERR_INTERNAL: return "internal error";
+  }
+  return "unknown status";
+}
+
+const char *tp_last_error(void) { return last_error; }
+
+tp_status tp_fail(tp_status status, const char *fmt, ...) {
+  va_list args;
+  va_start(args, fmt);
+  vsnprintf(last_error, sizeof last_error, fmt, args);
+  va_end(args);
+  return status;
+}
+
+tp_status tp_fail_context(tp_status status, const char *fmt, ...) {
+  char inner[TP_MESSAGE_CAPACITY];
+  memcpy(inner, last_error, sizeof inner);
+  va_list args;
+  va_start(args, fmt);
+  int n = vsnprintf(last_error, sizeof last_error, fmt, args);
+  va_end(args);
+  if (n >= 0 && (size_t)n < sizeof last_error)
+    snprintf(last_error + n, sizeof last_error - (size_t)n, ": %s", inner);
+  return status;
+}
