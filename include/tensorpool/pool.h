@@ -34,37 +34,37 @@ typedef struct tp_pool tp_pool;
 typedef struct tp_pool_config {
   size_t max_pool_size;          /* cached (free) bytes kept; excess released */
   size_t max_buffers_per_bucket; /* cached blocks kept per size class */
-  size_t limit;                  /* hard limit on reserved bytes (live+cached) */
-  unsigned divisions;            /* classes per power of two: 1,2,4,8 or 16 */
-  const char *name;              /* shown in messages, statistics and logs */
+  size_t limit;               /* hard limit on reserved bytes (live+cached) */
+  unsigned divisions;         /* classes per power of two: 1,2,4,8 or 16 */
+  const char *name;           /* shown in messages, statistics and logs */
   const char *event_log_path; /* CSV event log; NULL: $TP_EVENT_LOG if set */
 } tp_pool_config;
 
-#define TP_POOL_CONFIG_INIT \
+#define TP_POOL_CONFIG_INIT                                                    \
   { TP_UNLIMITED, TP_UNLIMITED, TP_UNLIMITED, 4u, NULL, NULL }
 
 typedef struct tp_pool_stats {
-  uint64_t allocations;      /* successful tp_pool_alloc calls */
-  uint64_t deallocations;    /* successful tp_pool_free calls */
-  uint64_t bytes_allocated;  /* sum of requested bytes over allocations */
-  uint64_t bytes_freed;      /* sum of requested bytes over deallocations */
-  uint64_t hits;             /* allocations served from the cache */
-  uint64_t misses;           /* allocations that went upstream */
-  double hit_rate;           /* hits / allocations, 0 when none */
-  size_t live_blocks;        /* blocks handed out and not yet freed */
-  size_t live_bytes;         /* class bytes of live blocks */
+  uint64_t allocations;     /* successful tp_pool_alloc calls */
+  uint64_t deallocations;   /* successful tp_pool_free calls */
+  uint64_t bytes_allocated; /* sum of requested bytes over allocations */
+  uint64_t bytes_freed;     /* sum of requested bytes over deallocations */
+  uint64_t hits;            /* allocations served from the cache */
+  uint64_t misses;          /* allocations that went upstream */
+  double hit_rate;          /* hits / allocations, 0 when none */
+  size_t live_blocks;       /* blocks handed out and not yet freed */
+  size_t live_bytes;        /* class bytes of live blocks */
   size_t live_bytes_peak;
-  size_t requested_bytes;    /* bytes the callers asked for, live now */
+  size_t requested_bytes; /* bytes the callers asked for, live now */
   size_t requested_bytes_peak;
-  size_t cached_blocks;      /* free blocks kept for reuse */
+  size_t cached_blocks; /* free blocks kept for reuse */
   size_t cached_bytes;
-  size_t reserved_bytes;     /* live_bytes + cached_bytes: held from upstream */
+  size_t reserved_bytes; /* live_bytes + cached_bytes: held from upstream */
   size_t reserved_bytes_peak;
-  uint64_t upstream_gets;    /* calls to the space's get that succeeded */
-  uint64_t upstream_puts;    /* calls to the space's put */
+  uint64_t upstream_gets;      /* calls to the space's get that succeeded */
+  uint64_t upstream_puts;      /* calls to the space's put */
   uint64_t cross_stream_takes; /* cached blocks handed to another stream */
-  uint64_t releases;         /* cached blocks given back upstream */
-  uint64_t failures;         /* failed alloc or free calls */
+  uint64_t releases;           /* cached blocks given back upstream */
+  uint64_t failures;           /* failed alloc or free calls */
   uint64_t streams_forgotten;
 } tp_pool_stats;
 

@@ -22,8 +22,7 @@ typedef struct tp_raw_allocator {
 /* Calls through the table, checking it first. */
 tp_status tp_raw_alloc(const tp_raw_allocator *raw, size_t bytes,
                        tp_stream stream, void **out);
-tp_status tp_raw_free(const tp_raw_allocator *raw, void *ptr,
-                      tp_stream stream);
+tp_status tp_raw_free(const tp_raw_allocator *raw, void *ptr, tp_stream stream);
 
 #ifdef __cplusplus
 }

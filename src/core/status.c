@@ -29,7 +29,9 @@ const char *tp_status_string(tp_status status) {
   return "unknown status";
 }
 
-const char *tp_last_error(void) { return last_error; }
+const char *tp_last_error(void) {
+  return last_error;
+}
 
 tp_status tp_fail(tp_status status, const char *fmt, ...) {
   va_list args;

@@ -16,8 +16,8 @@
 typedef struct tp_sim tp_sim;
 
 typedef struct tp_sim_counters {
-  uint64_t gets, failed_gets, puts, events_created, events_destroyed,
-      records, waits, queries, syncs;
+  uint64_t gets, failed_gets, puts, events_created, events_destroyed, records,
+      waits, queries, syncs;
   size_t bytes_out;     /* got and not yet put */
   size_t bytes_pending; /* put, but still waiting for stream work */
 } tp_sim_counters;

@@ -1,0 +1,67 @@
+/* Reading, resetting and printing a pool's statistics. */
+#include <stdio.h>
+
+#include "core/error.h"
+#include "core/pool_internal.h"
+
+tp_status tp_pool_get_stats(tp_pool *pool, tp_pool_stats *out) {
+  if (!pool || !out)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_get_stats: NULL %s",
+                   pool ? "out-pointer" : "pool");
+  pthread_mutex_lock(&pool->lock);
+  *out = pool->stats;
+  pthread_mutex_unlock(&pool->lock);
+  out->hit_rate =
+      out->allocations ? (double)out->hits / (double)out->allocations : 0.0;
+  return TP_SUCCESS;
+}
+
+tp_status tp_pool_reset_peaks(tp_pool *pool) {
+  if (!pool)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_reset_peaks: NULL pool");
+  pthread_mutex_lock(&pool->lock);
+  tp_pool_stats *s = &pool->stats;
+  s->live_bytes_peak = s->live_bytes;
+  s->requested_bytes_peak = s->requested_bytes;
+  s->reserved_bytes_peak = s->reserved_bytes;
+  pthread_mutex_unlock(&pool->lock);
+  return TP_SUCCESS;
+}
+
+tp_status tp_pool_print_stats(tp_pool *pool, tp_print_fn print, void *user) {
+  if (!pool || !print)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_print_stats: NULL %s",
+                   pool ? "print function" : "pool");
+  tp_pool_stats s;
+  tp_pool_get_stats(pool, &s);
+  char line[256];
+#define TP_LINE(...)                                                           \
+  do {                                                                         \
+    snprintf(line, sizeof line, __VA_ARGS__);                                  \
+    print(user, line);                                                         \
+  } while (0)
+  TP_LINE("pool '%s' on %s", pool->name, pool->space.name);
+  TP_LINE("  allocations %llu (hits %llu, misses %llu, hit rate %.1f%%), "
+          "deallocations %llu, failures %llu",
+          (unsigned long long)s.allocations, (unsigned long long)s.hits,
+          (unsigned long long)s.misses, 100.0 * s.hit_rate,
+          (unsigned long long)s.deallocations, (unsigned long long)s.failures);
+  TP_LINE("  bytes allocated %llu, freed %llu",
+          (unsigned long long)s.bytes_allocated,
+          (unsigned long long)s.bytes_freed);
+  TP_LINE("  live %zu blocks, %zu bytes (requested %zu); peak %zu (requested "
+          "%zu)",
+          s.live_blocks, s.live_bytes, s.requested_bytes, s.live_bytes_peak,
+          s.requested_bytes_peak);
+  TP_LINE("  cached %zu blocks, %zu bytes; reserved %zu bytes, peak %zu",
+          s.cached_blocks, s.cached_bytes, s.reserved_bytes,
+          s.reserved_bytes_peak);
+  TP_LINE("  upstream gets %llu, puts %llu; releases %llu; cross-stream takes "
+          "%llu; streams forgotten %llu",
+          (unsigned long long)s.upstream_gets,
+          (unsigned long long)s.upstream_puts, (unsigned long long)s.releases,
+          (unsigned long long)s.cross_stream_takes,
+          (unsigned long long)s.streams_forgotten);
+#undef TP_LINE
+  return TP_SUCCESS;
+}

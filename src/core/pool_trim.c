@@ -1,0 +1,50 @@
+/* Shrinking a pool on request: trim and the hard limit. */
+#include "core/error.h"
+#include "core/pool_internal.h"
+
+tp_status tp_pool_trim(tp_pool *pool, size_t target_cached_bytes) {
+  if (!pool)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_trim: NULL pool");
+  pthread_mutex_lock(&pool->lock);
+  tp_pool_release_cached(pool, target_cached_bytes, false);
+  tp_status st = TP_SUCCESS;
+  if (pool->stats.cached_bytes > target_cached_bytes)
+    st = tp_fail(TP_ERR_INTERNAL,
+                 "tp_pool_trim: pool '%s': upstream refused a release; %zu "
+                 "cached bytes remain above the target of %zu",
+                 pool->name, pool->stats.cached_bytes, target_cached_bytes);
+  if (pool->log)
+    tp_event_log_write(pool->log, "trim", pool->name, NULL, target_cached_bytes,
+                       NULL, st);
+  pthread_mutex_unlock(&pool->lock);
+  return st;
+}
+
+tp_status tp_pool_set_limit(tp_pool *pool, size_t limit) {
+  if (!pool)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_set_limit: NULL pool");
+  if (limit == 0)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_pool_set_limit: pool '%s': a limit of 0 bytes allows "
+                   "no allocation (use TP_UNLIMITED for no limit)",
+                   pool->name);
+  pthread_mutex_lock(&pool->lock);
+  tp_status st = TP_SUCCESS;
+  if (pool->stats.live_bytes > limit) {
+    st = tp_fail(TP_ERR_OUT_OF_MEMORY,
+                 "tp_pool_set_limit: pool '%s': %zu bytes are live, more than "
+                 "the new limit of %zu bytes; the limit stays %zu",
+                 pool->name, pool->stats.live_bytes, limit, pool->config.limit);
+  } else {
+    tp_pool_release_cached(pool, limit - pool->stats.live_bytes, false);
+    if (pool->stats.reserved_bytes > limit)
+      st = tp_fail(TP_ERR_INTERNAL,
+                   "tp_pool_set_limit: pool '%s': upstream refused a release; "
+                   "the limit stays %zu",
+                   pool->name, pool->config.limit);
+    else
+      pool->config.limit = limit;
+  }
+  pthread_mutex_unlock(&pool->lock);
+  return st;
+}
