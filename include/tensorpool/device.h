@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 
+#include "tensorpool/pool.h"
+#include "tensorpool/space.h"
 #include "tensorpool/status.h"
 
 #ifdef __cplusplus
@@ -24,6 +26,80 @@ tp_status tp_device_count(int *count);
  * TP_ERR_NO_DEVICE when there is no device or `device` is out of range. */
 tp_status tp_device_memory_info(int device, size_t *free_bytes,
                                 size_t *total_bytes);
+
+/* ---- Memory spaces -------------------------------------------------------
+ * Tables for the pool engine (tp_pool_create) over CUDA memory. Their events
+ * are created with cudaEventDisableTiming on the space's device; the streams
+ * handed to a pool over them must belong to that device (NULL: its legacy
+ * default stream). */
+
+/* Where a device space takes its memory from. */
+typedef enum tp_device_upstream {
+  /* cudaMalloc; a put waits for its stream, then cudaFree. */
+  TP_DEVICE_UPSTREAM_MALLOC = 0,
+  /* cudaMallocFromPoolAsync from a cudaMemPool the space creates; a put is
+   * cudaFreeAsync on the stream of the block's last use (no host wait). */
+  TP_DEVICE_UPSTREAM_MALLOC_ASYNC = 1
+} tp_device_upstream;
+
+typedef struct tp_device_space_config {
+  tp_device_upstream upstream;
+} tp_device_space_config;
+
+#define TP_DEVICE_SPACE_CONFIG_INIT                                            \
+  { TP_DEVICE_UPSTREAM_MALLOC }
+
+/* A space over the memory of `device` (NULL config: the defaults). */
+tp_status tp_device_space_create(int device,
+                                 const tp_device_space_config *config,
+                                 tp_space **out);
+/* A space over page-locked host memory (cudaHostAlloc, portable to every
+ * device) whose events live on `device`. */
+tp_status tp_pinned_space_create(int device, tp_space **out);
+/* Destroys a space made by tp_device_space_create or
+ * tp_pinned_space_create, after every pool over it. */
+tp_status tp_cuda_space_destroy(tp_space *space);
+
+/* ---- One shared pool per device ------------------------------------------
+ * Created on first use, thread-safely, with the configuration set by
+ * tp_device_pools_configure (defaults: TP_DEVICE_POOL_CONFIG_INIT). */
+
+typedef struct tp_device_pool_config {
+  tp_pool_config pool; /* name NULL: "device:<id>" / "pinned:<id>" */
+  tp_device_upstream upstream;
+} tp_device_pool_config;
+
+#define TP_DEVICE_POOL_CONFIG_INIT                                             \
+  { TP_POOL_CONFIG_INIT, TP_DEVICE_UPSTREAM_MALLOC }
+
+/* Sets the configuration of the shared pools created from now on (those that
+ * exist keep theirs). The strings it points to must stay valid. */
+tp_status tp_device_pools_configure(const tp_device_pool_config *config);
+/* The shared pool of device memory of `device`. */
+tp_status tp_device_pool(int device, tp_pool **out);
+/* The shared pool of pinned host memory whose events live on `device`. */
+tp_status tp_pinned_pool(int device, tp_pool **out);
+/* Destroys every shared pool and its space. Returns the first failure
+ * (TP_ERR_LEAK when blocks were still live) after destroying them all. Later
+ * calls of tp_device_pool create fresh pools. */
+tp_status tp_device_pools_destroy(void);
+
+/* ---- Streams and copies ---------------------------------------------------*/
+
+/* A stream of `device` that does not synchronize with the legacy default
+ * stream (cudaStreamNonBlocking). */
+tp_status tp_device_stream_create(int device, tp_stream *out);
+/* Makes the shared pools of `device` forget the stream (which waits for it),
+ * then destroys it. */
+tp_status tp_device_stream_destroy(int device, tp_stream stream);
+/* Blocks until the work queued on `stream` of `device` is done. */
+tp_status tp_device_stream_synchronize(int device, tp_stream stream);
+/* Queues a copy of `bytes` between any host, pinned or device memory on
+ * `stream` of `device` (cudaMemcpyAsync with unified addressing). A copy
+ * from or to pageable host memory may return before it is done only when the
+ * host side no longer matters: synchronize before reading it. */
+tp_status tp_device_memcpy(int device, void *dst, const void *src, size_t bytes,
+                           tp_stream stream);
 
 #ifdef __cplusplus
 }

@@ -18,7 +18,12 @@ tp_status tp_device_check(const char *caller, int device);
 /* Checks `device`, then makes it current for this thread. */
 tp_status tp_device_enter(const char *caller, int device,
                           tp_device_guard *guard);
-/* Restores the device saved by a successful tp_device_enter. */
+/* Makes `device` current without checking it first: for callers that
+ * checked it when their object was created (the space tables). */
+tp_status tp_device_switch(const char *caller, int device,
+                           tp_device_guard *guard);
+/* Restores the device saved by a successful tp_device_enter or
+ * tp_device_switch. */
 void tp_device_leave(tp_device_guard *guard);
 
 #endif

@@ -47,13 +47,10 @@ tp_status tp_device_check(const char *caller, int device) {
   return TP_SUCCESS;
 }
 
-tp_status tp_device_enter(const char *caller, int device,
-                          tp_device_guard *guard) {
+tp_status tp_device_switch(const char *caller, int device,
+                           tp_device_guard *guard) {
   guard->previous = -1;
   guard->switched = 0;
-  tp_status st = tp_device_check(caller, device);
-  if (st != TP_SUCCESS)
-    return st;
   cudaError_t err = cudaGetDevice(&guard->previous);
   if (err != cudaSuccess)
     return tp_fail_context(tp_cuda_fail(err, "cudaGetDevice"), "%s", caller);
@@ -65,6 +62,16 @@ tp_status tp_device_enter(const char *caller, int device,
     guard->switched = 1;
   }
   return TP_SUCCESS;
+}
+
+tp_status tp_device_enter(const char *caller, int device,
+                          tp_device_guard *guard) {
+  guard->previous = -1;
+  guard->switched = 0;
+  tp_status st = tp_device_check(caller, device);
+  if (st != TP_SUCCESS)
+    return st;
+  return tp_device_switch(caller, device, guard);
 }
 
 void tp_device_leave(tp_device_guard *guard) {
@@ -120,6 +127,11 @@ tp_status tp_device_enter(const char *caller, int device,
   guard->previous = -1;
   guard->switched = 0;
   return tp_device_check(caller, device);
+}
+
+tp_status tp_device_switch(const char *caller, int device,
+                           tp_device_guard *guard) {
+  return tp_device_enter(caller, device, guard);
 }
 
 void tp_device_leave(tp_device_guard *guard) {
