@@ -1,0 +1,101 @@
+/* Generators: index-based fills. The value of every element depends only on
+ * the generator and the element's global index (its linear index in the
+ * row-major tensor and its multi-index), never on the tiling, the number of
+ * ranks or the backend, so every way of building a tensor gives the same
+ * bits. The per-element functions live in src/core/generator_math.h and are
+ * shared by the host loops and the CUDA kernels.
+ *
+ * What each generator gives, per element type:
+ *
+ *   ARANGE   v = start + step * linear.
+ *            f64: in double. f32: computed in double, rounded once to float.
+ *            c64/c128: the real part as f32/f64, imaginary part 0.
+ *            i64: start + step * linear in int64 arithmetic, wrapping modulo
+ *            2^64; i32: the same, then truncated to the low 32 bits (two's
+ *            complement). Integer types need integral start and step.
+ *   AFFINE   v = offset + sum_k coeff[k] * index[k], summed in axis order,
+ *            with the same per-type rules as ARANGE.
+ *   IDENTITY v = diagonal where all indices are equal (every element of a
+ *            rank-0 or rank-1 tensor), 0 elsewhere; complex: imaginary 0.
+ *   UNIFORM  Philox-4x32-10 with key = seed and counter = (linear, 0) gives
+ *            four 32-bit words w0..w3 per element.
+ *            f64: u = (w0:w1 >> 11) * 2^-53 in [0,1); v = lo + (hi-lo)*u,
+ *            and the largest double below hi if rounding reached hi.
+ *            f32: the same in double, rounded once to float (and below hi).
+ *            c64/c128: real from w0:w1, imaginary from w2:w3, each as above.
+ *            i32/i64: v = lo + (w0:w1 mod (hi-lo)) in [lo, hi); integral
+ *            lo < hi required (the modulo bias is below (hi-lo)/2^64).
+ *   NORMAL   Box-Muller on the same words: u1 = (1 + (w0:w1 >> 11)) * 2^-53
+ *            in (0,1], u2 = (w2:w3 >> 11) * 2^-53 in [0,1),
+ *            r = sqrt(-2 log u1), z0 = r cos(2 pi u2), z1 = r sin(2 pi u2);
+ *            v = mean + stddev * z0; complex: real from z0, imaginary from
+ *            z1 (each part N(mean, stddev^2)). log, sin and cos are the
+ *            library's own (fma polynomials, within 2 ulp of the exact
+ *            value), so host and device agree bit for bit. Not for integers.
+ */
+#ifndef TENSORPOOL_GENERATOR_H
+#define TENSORPOOL_GENERATOR_H
+
+#include <stdint.h>
+
+#include "tensorpool/layout.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum tp_generator_kind {
+  TP_GEN_ARANGE = 0,
+  TP_GEN_AFFINE = 1,
+  TP_GEN_IDENTITY = 2,
+  TP_GEN_UNIFORM = 3,
+  TP_GEN_NORMAL = 4
+} tp_generator_kind;
+
+/* A tagged description; build it with the helpers below. */
+typedef struct tp_generator {
+  tp_generator_kind kind;
+  union {
+    struct {
+      double start, step;
+    } arange;
+    struct {
+      double offset;
+      double coeff[TP_MAX_RANK];
+    } affine;
+    struct {
+      double diagonal;
+    } identity;
+    struct {
+      double lo, hi;
+      uint64_t seed;
+    } uniform;
+    struct {
+      double mean, stddev;
+      uint64_t seed;
+    } normal;
+  } p;
+} tp_generator;
+
+/* Constructors (pure): the generator with the given parameters. */
+tp_generator tp_gen_arange(double start, double step);
+/* `coeff` holds `rank` coefficients (NULL: all 0). */
+tp_generator tp_gen_affine(double offset, int rank, const double *coeff);
+tp_generator tp_gen_identity(double diagonal);
+tp_generator tp_gen_uniform(uint64_t seed, double lo, double hi);
+tp_generator tp_gen_normal(uint64_t seed, double mean, double stddev);
+
+/* Whether `gen` can fill a tensor of `layout`: a known kind, finite
+ * parameters, lo < hi, stddev >= 0, integral parameters that fit the type
+ * for integer types, no NORMAL for integers. TP_ERR_INVALID_ARGUMENT with
+ * the reason otherwise. */
+tp_status tp_generator_check(const tp_generator *gen, const tp_layout *layout);
+
+/* "arange", "affine", "identity", "uniform", "normal" or "invalid". */
+const char *tp_generator_name(tp_generator_kind kind);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,102 @@
+/* Layouts and tilings: what a tensor is (element type, rank, extents) and
+ * which rank holds which block of it.
+ *
+ * Tensors are stored row-major (the last axis varies fastest). A tiling
+ * splits a tensor into contiguous blocks of the slowest axis (axis 0), one
+ * block per part (rank); blocks may be uneven and a part may own nothing. So
+ * every tile is one contiguous range of global linear indices, which keeps
+ * gathers and redistributions free of packing on every backend. */
+#ifndef TENSORPOOL_LAYOUT_H
+#define TENSORPOOL_LAYOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tensorpool/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The most axes a tensor may have. */
+#define TP_MAX_RANK 8
+
+typedef enum tp_dtype {
+  TP_F32 = 0,  /* float */
+  TP_F64 = 1,  /* double */
+  TP_C64 = 2,  /* complex float: two floats, real then imaginary */
+  TP_C128 = 3, /* complex double: two doubles, real then imaginary */
+  TP_I32 = 4,  /* int32_t */
+  TP_I64 = 5   /* int64_t */
+} tp_dtype;
+
+#define TP_DTYPE_COUNT 6
+
+/* A value type: copy it freely. Build it with tp_layout_make, which checks
+ * it; extents of 0 are allowed (an empty tensor holds no memory). */
+typedef struct tp_layout {
+  tp_dtype dtype;
+  int rank;                     /* number of axes, 0 to TP_MAX_RANK */
+  int64_t extents[TP_MAX_RANK]; /* entries past `rank` are 0 */
+} tp_layout;
+
+/* The block of a tensor one part holds, in global coordinates. */
+typedef struct tp_tile {
+  int part;                     /* the rank that holds it */
+  int64_t offsets[TP_MAX_RANK]; /* global index of the tile's first element */
+  int64_t extents[TP_MAX_RANK];
+  uint64_t first; /* global linear index of its first element */
+  size_t count;   /* elements in the tile (may be 0) */
+} tp_tile;
+
+/* Bytes of one element; 0 for a value that is not a tp_dtype. */
+size_t tp_dtype_size(tp_dtype dtype);
+/* "f32", "f64", "c64", "c128", "i32", "i64"; "invalid" otherwise. */
+const char *tp_dtype_name(tp_dtype dtype);
+
+/* Checks the arguments (dtype known, 0 <= rank <= TP_MAX_RANK, extents >= 0,
+ * element count and byte size representable in size_t and int64_t:
+ * TP_ERR_OVERFLOW otherwise) and fills *out. `extents` may be NULL for
+ * rank 0. */
+tp_status tp_layout_make(tp_dtype dtype, int rank, const int64_t *extents,
+                         tp_layout *out);
+/* Elements and bytes, overflow-checked (a layout not made by
+ * tp_layout_make may overflow: TP_ERR_OVERFLOW). */
+tp_status tp_layout_count(const tp_layout *layout, size_t *out);
+tp_status tp_layout_bytes(const tp_layout *layout, size_t *out);
+/* *out = 1 if both describe the same tensor (dtype, rank, extents). */
+tp_status tp_layout_equal(const tp_layout *a, const tp_layout *b, int *out);
+
+/* The whole tensor as one tile (part 0). */
+tp_status tp_layout_whole_tile(const tp_layout *layout, tp_tile *out);
+
+typedef struct tp_tiling tp_tiling;
+
+/* Block split of axis 0 over `parts` parts: the first (extent % parts) parts
+ * get one more row. A rank-0 tensor (one element) goes to part 0. */
+tp_status tp_tiling_create_block(const tp_layout *layout, int parts,
+                                 tp_tiling **out);
+/* Uneven split: part p gets `rows[p]` rows of axis 0 (>= 0, summing to the
+ * extent of axis 0; for rank 0, to 1). */
+tp_status tp_tiling_create(const tp_layout *layout, int parts,
+                           const int64_t *rows, tp_tiling **out);
+tp_status tp_tiling_clone(const tp_tiling *tiling, tp_tiling **out);
+tp_status tp_tiling_destroy(tp_tiling *tiling);
+
+/* Accessors (pure). */
+int tp_tiling_parts(const tp_tiling *tiling);
+const tp_layout *tp_tiling_layout(const tp_tiling *tiling);
+
+/* The tile of part `part`. */
+tp_status tp_tiling_tile(const tp_tiling *tiling, int part, tp_tile *out);
+/* Rows of axis 0 held by `part` and the first of them. */
+tp_status tp_tiling_rows(const tp_tiling *tiling, int part, int64_t *first,
+                         int64_t *rows);
+/* *out = 1 if both split the same layout the same way. */
+tp_status tp_tiling_equal(const tp_tiling *a, const tp_tiling *b, int *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

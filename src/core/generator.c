@@ -1,0 +1,165 @@
+#include "tensorpool/generator.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/error.h"
+
+tp_generator tp_gen_arange(double start, double step) {
+  tp_generator g;
+  memset(&g, 0, sizeof g);
+  g.kind = TP_GEN_ARANGE;
+  g.p.arange.start = start;
+  g.p.arange.step = step;
+  return g;
+}
+
+tp_generator tp_gen_affine(double offset, int rank, const double *coeff) {
+  tp_generator g;
+  memset(&g, 0, sizeof g);
+  g.kind = TP_GEN_AFFINE;
+  g.p.affine.offset = offset;
+  for (int k = 0; coeff && k < rank && k < TP_MAX_RANK; ++k)
+    g.p.affine.coeff[k] = coeff[k];
+  return g;
+}
+
+tp_generator tp_gen_identity(double diagonal) {
+  tp_generator g;
+  memset(&g, 0, sizeof g);
+  g.kind = TP_GEN_IDENTITY;
+  g.p.identity.diagonal = diagonal;
+  return g;
+}
+
+tp_generator tp_gen_uniform(uint64_t seed, double lo, double hi) {
+  tp_generator g;
+  memset(&g, 0, sizeof g);
+  g.kind = TP_GEN_UNIFORM;
+  g.p.uniform.lo = lo;
+  g.p.uniform.hi = hi;
+  g.p.uniform.seed = seed;
+  return g;
+}
+
+tp_generator tp_gen_normal(uint64_t seed, double mean, double stddev) {
+  tp_generator g;
+  memset(&g, 0, sizeof g);
+  g.kind = TP_GEN_NORMAL;
+  g.p.normal.mean = mean;
+  g.p.normal.stddev = stddev;
+  g.p.normal.seed = seed;
+  return g;
+}
+
+const char *tp_generator_name(tp_generator_kind kind) {
+  switch (kind) {
+  case TP_GEN_ARANGE: return "arange";
+  case TP_GEN_AFFINE: return "affine";
+  case TP_GEN_IDENTITY: return "identity";
+  case TP_GEN_UNIFORM: return "uniform";
+  case TP_GEN_NORMAL: return "normal";
+  }
+  return "invalid";
+}
+
+static int is_integer_dtype(tp_dtype dtype) {
+  return dtype == TP_I32 || dtype == TP_I64;
+}
+
+/* Integer generators take their parameters as int64: integral doubles in
+ * [-2^63, 2^63), so the conversion in generator_math.h is defined. */
+static tp_status check_integral(const char *kind, const char *what, double v) {
+  if (!(v == floor(v)) || v < -0x1.0p63 || v >= 0x1.0p63)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_generator_check: %s %s = %g must be an integer in "
+                   "[-2^63, 2^63) for an integer element type",
+                   kind, what, v);
+  return TP_SUCCESS;
+}
+
+static tp_status check_finite(const char *kind, const char *what, double v) {
+  if (!isfinite(v))
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_generator_check: %s %s = %g is not finite", kind, what,
+                   v);
+  return TP_SUCCESS;
+}
+
+static tp_status check_parameter(const char *kind, const char *what, double v,
+                                 int integral) {
+  tp_status st = check_finite(kind, what, v);
+  if (st == TP_SUCCESS && integral)
+    st = check_integral(kind, what, v);
+  return st;
+}
+
+static tp_status check_uniform(const tp_generator *gen, tp_dtype dtype) {
+  double lo = gen->p.uniform.lo, hi = gen->p.uniform.hi;
+  int integral = is_integer_dtype(dtype);
+  tp_status st = check_parameter("uniform", "lo", lo, integral);
+  if (st == TP_SUCCESS)
+    st = check_parameter("uniform", "hi", hi, integral);
+  if (st != TP_SUCCESS)
+    return st;
+  if (!(lo < hi) || !isfinite(hi - lo))
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_generator_check: uniform needs lo < hi with a finite "
+                   "width, got [%g, %g)",
+                   lo, hi);
+  if ((dtype == TP_F32 || dtype == TP_C64) && !((float)lo < (float)hi))
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_generator_check: uniform [%g, %g) is empty in %s", lo,
+                   hi, tp_dtype_name(dtype));
+  if (dtype == TP_I32 && (lo < INT32_MIN || hi > 0x1.0p31))
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_generator_check: uniform [%g, %g) does not fit i32", lo,
+                   hi);
+  return TP_SUCCESS;
+}
+
+tp_status tp_generator_check(const tp_generator *gen, const tp_layout *layout) {
+  if (!gen || !layout)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_generator_check: NULL %s",
+                   !gen ? "generator" : "layout");
+  if (tp_dtype_size(layout->dtype) == 0)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_generator_check: unknown element type %d",
+                   (int)layout->dtype);
+  int integral = is_integer_dtype(layout->dtype);
+  tp_status st = TP_SUCCESS;
+  switch (gen->kind) {
+  case TP_GEN_ARANGE:
+    st = check_parameter("arange", "start", gen->p.arange.start, integral);
+    if (st == TP_SUCCESS)
+      st = check_parameter("arange", "step", gen->p.arange.step, integral);
+    return st;
+  case TP_GEN_AFFINE:
+    st = check_parameter("affine", "offset", gen->p.affine.offset, integral);
+    for (int k = 0; st == TP_SUCCESS && k < TP_MAX_RANK; ++k)
+      st = check_parameter("affine", "coefficient", gen->p.affine.coeff[k],
+                           integral);
+    return st;
+  case TP_GEN_IDENTITY:
+    return check_parameter("identity", "diagonal", gen->p.identity.diagonal,
+                           integral);
+  case TP_GEN_UNIFORM: return check_uniform(gen, layout->dtype);
+  case TP_GEN_NORMAL:
+    if (integral)
+      return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                     "tp_generator_check: normal cannot fill the integer "
+                     "type %s",
+                     tp_dtype_name(layout->dtype));
+    st = check_finite("normal", "mean", gen->p.normal.mean);
+    if (st == TP_SUCCESS)
+      st = check_finite("normal", "stddev", gen->p.normal.stddev);
+    if (st == TP_SUCCESS && gen->p.normal.stddev < 0.0)
+      st = tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_generator_check: normal stddev = %g is negative",
+                   gen->p.normal.stddev);
+    return st;
+  }
+  return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                 "tp_generator_check: unknown generator kind %d",
+                 (int)gen->kind);
+}

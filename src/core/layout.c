@@ -1,0 +1,124 @@
+#include "tensorpool/layout.h"
+
+#include <string.h>
+
+#include "core/error.h"
+#include "core/size_math.h"
+
+size_t tp_dtype_size(tp_dtype dtype) {
+  switch (dtype) {
+  case TP_F32: return 4;
+  case TP_F64: return 8;
+  case TP_C64: return 8;
+  case TP_C128: return 16;
+  case TP_I32: return 4;
+  case TP_I64: return 8;
+  }
+  return 0;
+}
+
+const char *tp_dtype_name(tp_dtype dtype) {
+  switch (dtype) {
+  case TP_F32: return "f32";
+  case TP_F64: return "f64";
+  case TP_C64: return "c64";
+  case TP_C128: return "c128";
+  case TP_I32: return "i32";
+  case TP_I64: return "i64";
+  }
+  return "invalid";
+}
+
+/* Elements and bytes of a layout; every product is checked, and the results
+ * also fit int64_t, so linear indices never overflow either. */
+static tp_status layout_sizes(const char *fn, const tp_layout *layout,
+                              size_t *count, size_t *bytes) {
+  size_t elem = tp_dtype_size(layout->dtype);
+  if (elem == 0)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: unknown element type %d", fn,
+                   (int)layout->dtype);
+  if (layout->rank < 0 || layout->rank > TP_MAX_RANK)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: rank %d is outside 0..%d", fn,
+                   layout->rank, TP_MAX_RANK);
+  size_t n = 1;
+  for (int k = 0; k < layout->rank; ++k) {
+    int64_t e = layout->extents[k];
+    if (e < 0)
+      return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                     "%s: extent %d is negative (%lld)", fn, k, (long long)e);
+    if (tp_mul_overflows((size_t)n, (uint64_t)e, &n) || n > (size_t)INT64_MAX)
+      return tp_fail(TP_ERR_OVERFLOW,
+                     "%s: the element count overflows at axis %d (extent "
+                     "%lld)",
+                     fn, k, (long long)e);
+  }
+  size_t b;
+  if (tp_mul_overflows(n, elem, &b) || b > (size_t)INT64_MAX)
+    return tp_fail(TP_ERR_OVERFLOW,
+                   "%s: %zu elements of %s overflow the byte size", fn, n,
+                   tp_dtype_name(layout->dtype));
+  if (count)
+    *count = n;
+  if (bytes)
+    *bytes = b;
+  return TP_SUCCESS;
+}
+
+tp_status tp_layout_make(tp_dtype dtype, int rank, const int64_t *extents,
+                         tp_layout *out) {
+  if (!out)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_layout_make: NULL out");
+  if (rank > 0 && !extents)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_layout_make: NULL extents for rank %d", rank);
+  tp_layout l;
+  memset(&l, 0, sizeof l);
+  l.dtype = dtype;
+  l.rank = rank;
+  for (int k = 0; k < rank && k < TP_MAX_RANK; ++k)
+    l.extents[k] = extents[k];
+  tp_status st = layout_sizes("tp_layout_make", &l, NULL, NULL);
+  if (st == TP_SUCCESS)
+    *out = l;
+  return st;
+}
+
+tp_status tp_layout_count(const tp_layout *layout, size_t *out) {
+  if (!layout || !out)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_layout_count: NULL layout or out");
+  return layout_sizes("tp_layout_count", layout, out, NULL);
+}
+
+tp_status tp_layout_bytes(const tp_layout *layout, size_t *out) {
+  if (!layout || !out)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_layout_bytes: NULL layout or out");
+  return layout_sizes("tp_layout_bytes", layout, NULL, out);
+}
+
+tp_status tp_layout_equal(const tp_layout *a, const tp_layout *b, int *out) {
+  if (!a || !b || !out)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_layout_equal: NULL layout or out");
+  int same = a->dtype == b->dtype && a->rank == b->rank;
+  for (int k = 0; same && k < a->rank && k < TP_MAX_RANK; ++k)
+    same = a->extents[k] == b->extents[k];
+  *out = same;
+  return TP_SUCCESS;
+}
+
+tp_status tp_layout_whole_tile(const tp_layout *layout, tp_tile *out) {
+  if (!layout || !out)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_layout_whole_tile: NULL layout or out");
+  size_t count;
+  tp_status st = layout_sizes("tp_layout_whole_tile", layout, &count, NULL);
+  if (st != TP_SUCCESS)
+    return st;
+  memset(out, 0, sizeof *out);
+  for (int k = 0; k < layout->rank; ++k)
+    out->extents[k] = layout->extents[k];
+  out->count = count;
+  return TP_SUCCESS;
+}
