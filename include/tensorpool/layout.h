@@ -49,6 +49,24 @@ typedef struct tp_tile {
   size_t count;   /* elements in the tile (may be 0) */
 } tp_tile;
 
+/* One value of any element type: a constant to fill with, or the alpha and
+ * beta of tp_axpby. Make it with the helpers below. */
+typedef struct tp_scalar {
+  double re, im; /* floating value (im: imaginary part) */
+  int64_t i;     /* integer value, when `integral` */
+  int integral;  /* 1: made by tp_scalar_int, exact in 64 bits */
+} tp_scalar;
+
+tp_scalar tp_scalar_real(double value);
+tp_scalar tp_scalar_complex(double re, double im);
+tp_scalar tp_scalar_int(int64_t value);
+
+/* Writes `value` as one element of `dtype` at `dst` (host memory).
+ * Floating types take re (and im for complex; an integer scalar converts);
+ * a real type refuses a non-zero imaginary part; integer types take i, or
+ * re when it is integral and in range. TP_ERR_INVALID_ARGUMENT otherwise. */
+tp_status tp_scalar_store(tp_scalar value, tp_dtype dtype, void *dst);
+
 /* Bytes of one element; 0 for a value that is not a tp_dtype. */
 size_t tp_dtype_size(tp_dtype dtype);
 /* "f32", "f64", "c64", "c128", "i32", "i64"; "invalid" otherwise. */

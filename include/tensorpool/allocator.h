@@ -1,0 +1,125 @@
+/* Allocators: a backend (host, pinned, device) times a buffer kind (local,
+ * replicated, distributed), over the backend's pool, made from a runtime.
+ *
+ * The runtime owns its allocators: tp_runtime_allocator and
+ * tp_allocator_rebind hand out the same handle for the same (backend, kind),
+ * valid until tp_runtime_destroy; there is nothing to free.
+ *
+ * Every verb takes the stream its work is queued on (host work runs at
+ * once). `tiling` is for distributed allocators: NULL means a block split of
+ * axis 0 over the runtime's ranks; otherwise it must have one part per rank
+ * and the same layout (TP_ERR_MISMATCH). Local and replicated allocators
+ * take NULL. On any failure nothing is allocated and *out is untouched. */
+#ifndef TENSORPOOL_ALLOCATOR_H
+#define TENSORPOOL_ALLOCATOR_H
+
+#include "tensorpool/buffer.h"
+#include "tensorpool/generator.h"
+#include "tensorpool/layout.h"
+#include "tensorpool/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The allocator of `backend` for `kind`. TP_ERR_NOT_SUPPORTED (with the
+ * reason) when the backend is not available here. */
+tp_status tp_runtime_allocator(tp_runtime *runtime, tp_backend_kind backend,
+                               tp_buffer_kind kind, tp_allocator **out);
+
+/* The allocator of the same backend for another kind. */
+tp_status tp_allocator_rebind(const tp_allocator *allocator,
+                              tp_buffer_kind kind, tp_allocator **out);
+
+/* Accessors (pure). */
+tp_buffer_kind tp_allocator_kind(const tp_allocator *allocator);
+tp_backend_kind tp_allocator_backend(const tp_allocator *allocator);
+tp_runtime *tp_allocator_runtime(const tp_allocator *allocator);
+tp_pool *tp_allocator_pool(const tp_allocator *allocator);
+/* "host/distributed", "device:0/local", ... */
+const char *tp_allocator_name(const tp_allocator *allocator);
+
+/* The automatic allocator's decision. */
+typedef struct tp_allocator_choice {
+  tp_allocator *allocator;
+  tp_backend_kind backend;
+  char reason[256]; /* why, with the figures it compared */
+} tp_allocator_choice;
+
+/* Chooses the backend for a tensor of `layout` and `kind` from the bytes
+ * this rank would hold and each backend's available memory
+ * (tp_runtime_memory): the device when there is one, the tensor is at least
+ * TP_AUTO_DEVICE_MIN_BYTES (smaller ones are not worth a kernel launch and a
+ * transfer) and it fits in the device's available memory; else the host if
+ * it fits there; else TP_ERR_OUT_OF_MEMORY with the figures in the message
+ * and in out->reason. */
+#define TP_AUTO_DEVICE_MIN_BYTES ((size_t)1 << 16)
+tp_status tp_allocator_choose(tp_runtime *runtime, const tp_layout *layout,
+                              tp_buffer_kind kind, tp_allocator_choice *out);
+
+/* Uninitialized memory for this rank's tile. */
+tp_status tp_allocator_allocate(tp_allocator *allocator,
+                                const tp_layout *layout,
+                                const tp_tiling *tiling, tp_stream stream,
+                                tp_buffer **out);
+
+/* Every element = `value` (see tp_scalar_store for conversions). */
+tp_status tp_allocator_construct_value(tp_allocator *allocator,
+                                       const tp_layout *layout,
+                                       const tp_tiling *tiling, tp_scalar value,
+                                       tp_stream stream, tp_buffer **out);
+
+/* Every element = the generator's value at its global index
+ * (tensorpool/generator.h): the same bits for every tiling and rank count. */
+tp_status tp_allocator_construct_generator(tp_allocator *allocator,
+                                           const tp_layout *layout,
+                                           const tp_tiling *tiling,
+                                           const tp_generator *generator,
+                                           tp_stream stream, tp_buffer **out);
+
+/* Fills this rank's tile: called once per rank (also for an empty tile,
+ * with data NULL) with the global layout, the tile (global offsets and
+ * extents), the tile's memory (a device pointer for device buffers) and the
+ * stream to queue work on. Return 0 on success; anything else aborts the
+ * construction, frees what was allocated, and gives TP_ERR_CALLBACK. */
+typedef int (*tp_tile_fill_fn)(void *user, const tp_layout *layout,
+                               const tp_tile *tile, void *data,
+                               tp_stream stream);
+
+tp_status tp_allocator_construct_tiles(tp_allocator *allocator,
+                                       const tp_layout *layout,
+                                       const tp_tiling *tiling,
+                                       tp_tile_fill_fn fill, void *user,
+                                       tp_stream stream, tp_buffer **out);
+
+/* A copy of `source` as a buffer of this allocator's kind and backend: a
+ * conversion between kinds and spaces.
+ *   replicated or local -> distributed: each rank keeps its tile (no
+ *     communication);
+ *   distributed -> replicated or local: an all-gather of the tiles;
+ *   distributed -> distributed: a redistribution when the tilings differ;
+ *   local -> replicated: rank 0's tensor is sent to every rank;
+ *   replicated -> local and same-kind copies: a plain copy.
+ * Conversions that communicate are collective: every rank calls them, and
+ * the ranks first check that they agree on layout, kinds and tilings
+ * (TP_ERR_MISMATCH on every rank otherwise). */
+tp_status tp_allocator_construct_copy(tp_allocator *allocator,
+                                      const tp_buffer *source,
+                                      const tp_tiling *tiling, tp_stream stream,
+                                      tp_buffer **out);
+
+/* As construct_copy, but consumes *source: its memory is reused when the
+ * backend is the same and the data already is what the result holds (same
+ * kind and tiling, replicated <-> local, or one rank), otherwise it is
+ * copied and freed. On success *source is set to NULL (the moved-from
+ * handle is empty, never dangling); on failure it is left intact. */
+tp_status tp_allocator_construct_move(tp_allocator *allocator,
+                                      tp_buffer **source,
+                                      const tp_tiling *tiling, tp_stream stream,
+                                      tp_buffer **out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,41 @@
+/* Operations on buffers whose results are allocated through the allocator
+ * of their operands (propagation).
+ *
+ * Operands from different allocators: the result's allocator is the one of
+ * the operand in the fastest space, device over pinned over host, and of the
+ * first operand (x) when they are in the same kind of space; the other
+ * operand is copied into that space first. Why: the data should move toward
+ * where the arithmetic is cheapest, and moving the operand that is already
+ * on the device off it costs a transfer each time; ties go to the first
+ * operand so that the caller picks by the order of the arguments. The
+ * result's buffer kind is x's (both operands must have the same kind). */
+#ifndef TENSORPOOL_OPS_H
+#define TENSORPOOL_OPS_H
+
+#include "tensorpool/allocator.h"
+#include "tensorpool/buffer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A copy of `buffer` from its own allocator, same kind, tiling and space. */
+tp_status tp_buffer_clone(const tp_buffer *buffer, tp_stream stream,
+                          tp_buffer **out);
+
+/* out = alpha * x + beta * y elementwise. x and y must have the same layout,
+ * kind and (distributed) tiling: TP_ERR_MISMATCH otherwise. Integers wrap
+ * modulo 2^bits; alpha and beta convert as tp_scalar_store says. */
+tp_status tp_axpby(tp_scalar alpha, const tp_buffer *x, tp_scalar beta,
+                   const tp_buffer *y, tp_stream stream, tp_buffer **out);
+
+/* The allocator the result of an operation on x and y comes from (the rule
+ * above). */
+tp_status tp_result_allocator(const tp_buffer *x, const tp_buffer *y,
+                              tp_allocator **out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,97 @@
+/* The runtime: who this process is among the ranks, which device it uses,
+ * how much memory each space has, and the budget each space's pool keeps to.
+ *
+ * tp_runtime_create wraps MPI_COMM_WORLD when MPI is initialized (and the
+ * library was built with MPI), otherwise it is a single process (rank 0 of
+ * 1). tp_runtime_create_mpi (tensorpool/mpi.h) takes any communicator.
+ * Rank r uses device (local rank r') mod (devices on the node), where r' is
+ * its rank among the processes of its node; -1 when the node has no GPU. */
+#ifndef TENSORPOOL_RUNTIME_H
+#define TENSORPOOL_RUNTIME_H
+
+#include <stddef.h>
+
+#include "tensorpool/pool.h"
+#include "tensorpool/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tp_runtime tp_runtime;
+
+/* The kinds of memory a runtime can allocate from. */
+typedef enum tp_backend_kind {
+  TP_BACKEND_HOST = 0,   /* pageable host memory */
+  TP_BACKEND_PINNED = 1, /* page-locked host memory (CUDA builds) */
+  TP_BACKEND_DEVICE = 2  /* this rank's GPU (CUDA builds) */
+} tp_backend_kind;
+
+#define TP_BACKEND_COUNT 3
+
+/* "host", "pinned", "device"; "invalid" otherwise. */
+const char *tp_backend_kind_name(tp_backend_kind kind);
+
+/* Budget 0 means "automatic": the space's free memory at creation divided
+ * by the number of ranks on the node sharing it (host memory is shared by
+ * all ranks of a node; a device by the ranks mapped to it). TP_UNLIMITED
+ * means no budget. The budget is the hard limit of the space's pool. */
+typedef struct tp_runtime_config {
+  size_t host_budget;
+  size_t device_budget; /* also used for pinned memory */
+  const char *name;     /* prefix of the pools' names; NULL: "tp" */
+} tp_runtime_config;
+
+#define TP_RUNTIME_CONFIG_INIT                                                 \
+  { 0, 0, NULL }
+
+/* NULL config: the defaults. */
+tp_status tp_runtime_create(const tp_runtime_config *config, tp_runtime **out);
+/* Destroys the allocators, backends and the host pool. Buffers must be
+ * destroyed first: live ones are reported as TP_ERR_LEAK (and freed). */
+tp_status tp_runtime_destroy(tp_runtime *runtime);
+
+/* Accessors (pure; 0 or -1 for NULL). */
+int tp_runtime_rank(const tp_runtime *runtime);
+int tp_runtime_size(const tp_runtime *runtime);
+int tp_runtime_local_rank(const tp_runtime *runtime); /* among its node */
+int tp_runtime_local_size(const tp_runtime *runtime);
+int tp_runtime_device(const tp_runtime *runtime); /* -1: no GPU */
+int tp_runtime_uses_mpi(const tp_runtime *runtime);
+
+/* Memory of one space as this rank sees it. */
+typedef struct tp_memory_figures {
+  size_t free_bytes;      /* the system's figure: MemAvailable capped by the
+                             cgroup limit, or cudaMemGetInfo */
+  size_t total_bytes;     /* MemTotal capped by the cgroup limit, or the
+                             device's total */
+  size_t budget_bytes;    /* the pool's hard limit (TP_UNLIMITED: none) */
+  size_t reserved_bytes;  /* what the pool holds now */
+  size_t available_bytes; /* what an allocation may still take:
+                             min(free, budget - reserved) + cached bytes */
+} tp_memory_figures;
+
+/* TP_ERR_NOT_SUPPORTED when the backend is not available here. */
+tp_status tp_runtime_memory(tp_runtime *runtime, tp_backend_kind backend,
+                            tp_memory_figures *out);
+/* Sets a space's budget (tp_pool_set_limit on its pool). */
+tp_status tp_runtime_set_budget(tp_runtime *runtime, tp_backend_kind backend,
+                                size_t bytes);
+/* The pool a backend allocates from (owned by the runtime or, for CUDA
+ * spaces, shared per device). */
+tp_status tp_runtime_pool(tp_runtime *runtime, tp_backend_kind backend,
+                          tp_pool **out);
+/* Whether `backend` can allocate here (host always). */
+int tp_runtime_has_backend(const tp_runtime *runtime, tp_backend_kind backend);
+
+/* Host memory from the operating system: MemAvailable and MemTotal of
+ * /proc/meminfo, each capped by the cgroup limit when one is set (v2:
+ * memory.max - memory.current; v1: memory.limit_in_bytes -
+ * memory.usage_in_bytes). */
+tp_status tp_host_memory_info(size_t *free_bytes, size_t *total_bytes);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,124 @@
+/* Internal: the table a backend fills so that every allocator verb, every
+ * conversion and every operation works on its memory without src/core
+ * knowing what the memory is. The host backend (src/host/host_backend.c)
+ * fills it with loops and memcpy, collectives with MPI (src/dist/); a CUDA
+ * backend fills it with kernels, cudaMemcpyAsync and NCCL.
+ *
+ * Plugging in a backend (e.g. src/device/device_backend.c):
+ *   1. allocate a tp_backend, set ops, kind, name, pool (the pool its
+ *      buffers come from; the runtime's budget for the space is that pool's
+ *      limit, see tp_runtime_budget_for), device, runtime and ctx;
+ *   2. tp_runtime_add_backend(runtime, backend): the runtime owns it from
+ *      then on and calls ops->destroy at tp_runtime_destroy;
+ *   3. tp_runtime_allocator(runtime, kind, buffer_kind, &a) now hands out
+ *      its allocators, and tp_allocator_choose considers it.
+ *
+ * Common rules for every entry:
+ *   - Pointers named dst/src/x/y/out are memory of this backend's space from
+ *     its pool (for copy: see there); counts are elements unless named
+ *     bytes; a count of 0 must succeed without touching the pointers (which
+ *     may be NULL).
+ *   - Work is queued on `stream` and may still run when the entry returns;
+ *     the caller orders later work on the same stream, and calls ops->sync
+ *     before the host reads results. Host memory passed as a parameter
+ *     (`value`, `alpha`, `beta`, tile and generator structs, count arrays)
+ *     is only valid during the call: copy it if the work runs later.
+ *   - Failures return a status with tp_fail's message and leave the
+ *     destination's contents unspecified but the memory intact. */
+#ifndef TP_CORE_BACKEND_H
+#define TP_CORE_BACKEND_H
+
+#include <stddef.h>
+
+#include "tensorpool/generator.h"
+#include "tensorpool/layout.h"
+#include "tensorpool/pool.h"
+#include "tensorpool/runtime.h"
+
+typedef struct tp_backend tp_backend;
+
+typedef struct tp_backend_ops {
+  /* dst[0..count) = the one element of `dtype` at `value` (host memory,
+   * already converted by tp_scalar_store). */
+  tp_status (*fill_constant)(tp_backend *backend, void *dst, size_t count,
+                             tp_dtype dtype, const void *value,
+                             tp_stream stream);
+
+  /* dst holds `tile` of a tensor of `layout`, row-major within the tile.
+   * Element i of the tile, whose global multi-index is tile->offsets plus
+   * its index within tile->extents and whose global linear index is
+   * tile->first + i, gets tp_gen_store(generator, layout->dtype, linear,
+   * index, layout->rank, ...) from src/core/generator_math.h. The generator
+   * has passed tp_generator_check for `layout`. */
+  tp_status (*fill_generator)(tp_backend *backend, void *dst,
+                              const tp_layout *layout, const tp_tile *tile,
+                              const tp_generator *generator, tp_stream stream);
+
+  /* Copies `bytes` from src to dst. Each side is either this backend's
+   * space or host memory (pageable or pinned): a device backend handles
+   * host<->device and device<->device. The host backend only copies host
+   * memory. */
+  tp_status (*copy)(tp_backend *backend, void *dst, const void *src,
+                    size_t bytes, tp_stream stream);
+
+  /* out[i] = alpha * x[i] + beta * y[i] for i < count; alpha and beta point
+   * to one element of `dtype` in host memory. out may be x or y. Complex
+   * numbers multiply as complex numbers; integers wrap modulo 2^bits. */
+  tp_status (*axpby)(tp_backend *backend, tp_dtype dtype, size_t count,
+                     const void *alpha, const void *x, const void *beta,
+                     const void *y, void *out, tp_stream stream);
+
+  /* Blocks the calling thread until the work queued on `stream` is done. */
+  tp_status (*sync)(tp_backend *backend, tp_stream stream);
+
+  /* The system's free and total bytes of this backend's memory (not the
+   * pool's figures). */
+  tp_status (*memory_info)(tp_backend *backend, size_t *free_bytes,
+                           size_t *total_bytes);
+
+  /* Collectives over the runtime's ranks (tp_runtime_size; one rank: a
+   * local copy), byte counts, called by every rank with the same counts
+   * (the caller checked that the ranks agree before calling).
+   * allgatherv: rank r's `send` (counts[r] bytes) lands at recv + displs[r]
+   * on every rank; `send` may be recv + displs[me] (in place). */
+  tp_status (*allgatherv)(tp_backend *backend, const void *send, void *recv,
+                          const size_t *counts, const size_t *displs,
+                          tp_stream stream);
+  /* alltoallv: send_counts[r] bytes at send + send_displs[r] go to rank r,
+   * landing there at recv + its recv_displs[me]; recv_counts[r] bytes come
+   * from rank r. */
+  tp_status (*alltoallv)(tp_backend *backend, const void *send,
+                         const size_t *send_counts, const size_t *send_displs,
+                         void *recv, const size_t *recv_counts,
+                         const size_t *recv_displs, tp_stream stream);
+
+  /* Releases what the backend owns, and the backend itself (not a shared
+   * pool). Called once by tp_runtime_destroy after every allocator is gone. */
+  void (*destroy)(tp_backend *backend);
+} tp_backend_ops;
+
+struct tp_backend {
+  const tp_backend_ops *ops;
+  tp_backend_kind kind;
+  const char *name;    /* "host", "pinned:0", "device:0" */
+  tp_pool *pool;       /* buffers come from here */
+  tp_runtime *runtime; /* ranks and communicator */
+  int device;          /* CUDA device, -1 for host memory */
+  void *ctx;           /* the backend's own state */
+};
+
+/* Registers `backend` (see above). TP_ERR_INVALID_ARGUMENT if a backend of
+ * that kind is already registered (the caller keeps ownership then). */
+tp_status tp_runtime_add_backend(tp_runtime *runtime, tp_backend *backend);
+/* The registered backend of `kind`, or NULL. */
+tp_backend *tp_runtime_backend(const tp_runtime *runtime, tp_backend_kind kind);
+/* The budget (pool limit) the runtime's configuration gives a space:
+ * config value, or automatic (free bytes / ranks sharing the space). */
+size_t tp_runtime_budget_for(const tp_runtime *runtime, tp_backend_kind kind,
+                             size_t free_bytes);
+
+/* The host backend; created by tp_runtime_create. */
+tp_status tp_host_backend_create(tp_runtime *runtime, tp_pool *pool,
+                                 tp_backend **out);
+
+#endif

@@ -1,0 +1,35 @@
+/* Internal: the runtime and allocator structs. */
+#ifndef TP_CORE_RUNTIME_INTERNAL_H
+#define TP_CORE_RUNTIME_INTERNAL_H
+
+#include "core/backend.h"
+#include "tensorpool/allocator.h"
+
+#if TP_HAVE_MPI
+#include <mpi.h>
+#endif
+
+/* Allocators live inside their runtime: one per (backend, kind). */
+struct tp_allocator {
+  tp_runtime *runtime;
+  tp_backend_kind backend;
+  tp_buffer_kind kind;
+  char name[48];
+};
+
+struct tp_runtime {
+  int rank, size;             /* in the communicator */
+  int local_rank, local_size; /* among the processes of this node */
+  int device;                 /* -1: no GPU */
+  int uses_mpi;
+#if TP_HAVE_MPI
+  MPI_Comm comm; /* a duplicate, freed at destroy; MPI_COMM_NULL if none */
+#endif
+  tp_runtime_config config;
+  char name[64];
+  tp_pool *host_pool;
+  tp_backend *backends[TP_BACKEND_COUNT];
+  tp_allocator allocators[TP_BACKEND_COUNT][TP_BUFFER_KIND_COUNT];
+};
+
+#endif

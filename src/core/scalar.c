@@ -1,0 +1,82 @@
+#include <math.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "tensorpool/layout.h"
+
+tp_scalar tp_scalar_real(double value) {
+  tp_scalar s = {value, 0.0, 0, 0};
+  return s;
+}
+
+tp_scalar tp_scalar_complex(double re, double im) {
+  tp_scalar s = {re, im, 0, 0};
+  return s;
+}
+
+tp_scalar tp_scalar_int(int64_t value) {
+  tp_scalar s = {(double)value, 0.0, value, 1};
+  return s;
+}
+
+/* The scalar as an int64 if it is exactly one. */
+static tp_status scalar_integer(tp_scalar value, tp_dtype dtype, int64_t *out) {
+  if (value.integral) {
+    *out = value.i;
+  } else if (value.im != 0.0 || !(value.re == floor(value.re)) ||
+             value.re < -0x1.0p63 || value.re >= 0x1.0p63) {
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_scalar_store: %g%+gi is not an integer for %s", value.re,
+                   value.im, tp_dtype_name(dtype));
+  } else {
+    *out = (int64_t)value.re;
+  }
+  if (dtype == TP_I32 && (*out < INT32_MIN || *out > INT32_MAX))
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_scalar_store: %lld does not fit i32", (long long)*out);
+  return TP_SUCCESS;
+}
+
+tp_status tp_scalar_store(tp_scalar value, tp_dtype dtype, void *dst) {
+  if (!dst)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_scalar_store: NULL dst");
+  double re = value.integral ? (double)value.i : value.re;
+  if ((dtype == TP_F32 || dtype == TP_F64) && value.im != 0.0)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_scalar_store: %g%+gi has an imaginary part; %s is real",
+                   value.re, value.im, tp_dtype_name(dtype));
+  switch (dtype) {
+  case TP_F32: {
+    float v = (float)re;
+    memcpy(dst, &v, sizeof v);
+    return TP_SUCCESS;
+  }
+  case TP_F64: memcpy(dst, &re, sizeof re); return TP_SUCCESS;
+  case TP_C64: {
+    float v[2] = {(float)re, (float)value.im};
+    memcpy(dst, v, sizeof v);
+    return TP_SUCCESS;
+  }
+  case TP_C128: {
+    double v[2] = {re, value.im};
+    memcpy(dst, v, sizeof v);
+    return TP_SUCCESS;
+  }
+  case TP_I32:
+  case TP_I64: {
+    int64_t v;
+    tp_status st = scalar_integer(value, dtype, &v);
+    if (st != TP_SUCCESS)
+      return st;
+    if (dtype == TP_I64) {
+      memcpy(dst, &v, sizeof v);
+    } else {
+      int32_t w = (int32_t)v;
+      memcpy(dst, &w, sizeof w);
+    }
+    return TP_SUCCESS;
+  }
+  }
+  return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                 "tp_scalar_store: unknown element type %d", (int)dtype);
+}
