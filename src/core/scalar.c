@@ -64,7 +64,7 @@ tp_status tp_scalar_store(tp_scalar value, tp_dtype dtype, void *dst) {
   }
   case TP_I32:
   case TP_I64: {
-    int64_t v;
+    int64_t v = 0;
     tp_status st = scalar_integer(value, dtype, &v);
     if (st != TP_SUCCESS)
       return st;
