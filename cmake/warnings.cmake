@@ -15,10 +15,11 @@ elseif(TP_SANITIZE STREQUAL "thread")
 elseif(NOT TP_SANITIZE STREQUAL "")
   message(FATAL_ERROR "TP_SANITIZE must be '', 'address,undefined' or 'thread'")
 endif()
-if(TP_SANITIZE_FLAGS)
-  add_compile_options($<$<COMPILE_LANGUAGE:C>:${TP_SANITIZE_FLAGS}>)
-  add_link_options(${TP_SANITIZE_FLAGS})
-endif()
+# One generator expression per flag: add_compile_options splits lists.
+foreach(flag ${TP_SANITIZE_FLAGS})
+  add_compile_options($<$<COMPILE_LANGUAGE:C>:${flag}>)
+  add_link_options(${flag})
+endforeach()
 
 # Applies the project's warnings to one of its own targets.
 function(tp_target_warnings target)
