@@ -1,0 +1,346 @@
+/* Host suites: alloc+free and alloc+fill+free latency over sizes, the warm
+ * fill ceiling, cost per pair with many blocks live, and threads.
+ * tensorpool's host pool against glibc malloc, jemalloc and mimalloc, all in
+ * the same process and run. Lines go to --out (JSON, one per measurement). */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "host_peers.h"
+
+/* Sizes from 64 B to 64 MiB: every power of four in quick mode, every power
+ * of two in full mode. */
+static size_t size_list(bool full, size_t *sizes) {
+  size_t n = 0;
+  for (size_t s = 64; s <= ((size_t)64 << 20); s *= full ? 2 : 4)
+    sizes[n++] = s;
+  return n;
+}
+
+/* A batch never holds more operations than this: bounds the time of one
+ * batch of very cheap operations while calibrating. */
+#define MAX_ITERS 50000000u
+
+typedef struct size_ctx {
+  host_peer *peer;
+  size_t bytes;
+  unsigned char *warm; /* the warm-fill buffer */
+  int failed;
+} size_ctx;
+
+static int run_alloc_free(void *vctx, uint64_t iters, uint64_t *ns) {
+  size_ctx *c = vctx;
+  host_peer *p = c->peer;
+  uint64_t t0 = bench_now_ns();
+  for (uint64_t i = 0; i < iters; i++) {
+    void *b = p->alloc(p->ctx, c->bytes, NULL);
+    if (!b) {
+      fprintf(stderr, "%s: alloc of %zu bytes failed\n", p->name, c->bytes);
+      return 1;
+    }
+    p->free(p->ctx, b, NULL);
+  }
+  *ns = bench_now_ns() - t0;
+  return 0;
+}
+
+static int run_alloc_fill_free(void *vctx, uint64_t iters, uint64_t *ns) {
+  size_ctx *c = vctx;
+  host_peer *p = c->peer;
+  volatile unsigned char sink = 0;
+  uint64_t t0 = bench_now_ns();
+  for (uint64_t i = 0; i < iters; i++) {
+    unsigned char *b = p->alloc(p->ctx, c->bytes, NULL);
+    if (!b) {
+      fprintf(stderr, "%s: alloc of %zu bytes failed\n", p->name, c->bytes);
+      return 1;
+    }
+    memset(b, (int)(i & 0x7f) + 1, c->bytes);
+    /* Read one byte back so the fill cannot be dropped as a dead store. */
+    sink = b[c->bytes - 1];
+    p->free(p->ctx, b, NULL);
+  }
+  *ns = bench_now_ns() - t0;
+  (void)sink;
+  return 0;
+}
+
+/* The ceiling for a fill: memset of a buffer whose pages are already
+ * touched, with no allocator involved. */
+static int run_warm_fill(void *vctx, uint64_t iters, uint64_t *ns) {
+  size_ctx *c = vctx;
+  volatile unsigned char sink = 0;
+  uint64_t t0 = bench_now_ns();
+  for (uint64_t i = 0; i < iters; i++) {
+    memset(c->warm, (int)(i & 0x7f) + 1, c->bytes);
+    sink = c->warm[c->bytes - 1];
+  }
+  *ns = bench_now_ns() - t0;
+  (void)sink;
+  return 0;
+}
+
+static void suite_sizes(const bench_opts *opts, host_peer *peers, int npeers) {
+  size_t sizes[32];
+  size_t nsizes = size_list(opts->full, sizes);
+  unsigned char *warm = malloc(sizes[nsizes - 1]);
+  if (!warm) {
+    fprintf(stderr, "bench_host: no memory for the warm buffer\n");
+    exit(1);
+  }
+  memset(warm, 0, sizes[nsizes - 1]);
+
+  for (size_t s = 0; s < nsizes; s++) {
+    size_ctx c = {NULL, sizes[s], warm, 0};
+    bench_timing t;
+    for (int k = 0; k < npeers; k++) {
+      c.peer = &peers[k];
+      if (bench_measure(opts, run_alloc_free, &c, MAX_ITERS, &t) == 0)
+        bench_emit(opts, &(bench_record){"host_alloc_free", "alloc_free",
+                                         peers[k].name, sizes[s], 1, 1, 0, t,
+                                         -1.0, NULL});
+    }
+
+    bench_timing ceiling;
+    if (bench_measure(opts, run_warm_fill, &c, MAX_ITERS, &ceiling) != 0)
+      exit(1);
+    double ceiling_gbps = bench_gbps(sizes[s], ceiling.median_ns);
+    bench_emit(opts, &(bench_record){"host_alloc_fill_free", "alloc_fill_free",
+                                     "ceiling", sizes[s], 1, 1, 0, ceiling,
+                                     ceiling_gbps,
+                                     "\"note\":\"memset of a warm buffer\""});
+    for (int k = 0; k < npeers; k++) {
+      c.peer = &peers[k];
+      if (bench_measure(opts, run_alloc_fill_free, &c, MAX_ITERS, &t) != 0)
+        continue;
+      double gbps = bench_gbps(sizes[s], t.median_ns);
+      char extra[64];
+      snprintf(extra, sizeof extra, "\"fraction_of_ceiling\":%.4f",
+               gbps / ceiling_gbps);
+      bench_emit(opts, &(bench_record){"host_alloc_fill_free",
+                                       "alloc_fill_free", peers[k].name,
+                                       sizes[s], 1, 1, 0, t, gbps, extra});
+    }
+  }
+  free(warm);
+}
+
+/* ---- cost per pair with many blocks live ---- */
+
+/* Sizes of the live blocks: a small mix, as tensors of a few shapes. */
+static const size_t live_sizes[] = {256, 1024, 4096, 512, 2048};
+enum { LIVE_SIZE_COUNT = sizeof live_sizes / sizeof live_sizes[0] };
+
+typedef struct live_ctx {
+  host_peer *peer;
+  void **slots;
+  size_t live;
+  uint64_t rng;
+} live_ctx;
+
+static uint64_t next_random(uint64_t *state) {
+  /* xorshift64: cheap and good enough to pick slots. */
+  uint64_t x = *state;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  return *state = x;
+}
+
+/* One alloc+free pair of 1 KiB on top of the live blocks. */
+static int run_pair_with_live(void *vctx, uint64_t iters, uint64_t *ns) {
+  live_ctx *c = vctx;
+  host_peer *p = c->peer;
+  uint64_t t0 = bench_now_ns();
+  for (uint64_t i = 0; i < iters; i++) {
+    void *b = p->alloc(p->ctx, 1024, NULL);
+    if (!b)
+      return 1;
+    p->free(p->ctx, b, NULL);
+  }
+  *ns = bench_now_ns() - t0;
+  return 0;
+}
+
+/* Free a random live block and allocate its replacement (same size class
+ * mix): every free looks up a pointer among `live` others. */
+static int run_churn_with_live(void *vctx, uint64_t iters, uint64_t *ns) {
+  live_ctx *c = vctx;
+  host_peer *p = c->peer;
+  uint64_t t0 = bench_now_ns();
+  for (uint64_t i = 0; i < iters; i++) {
+    uint64_t r = next_random(&c->rng);
+    size_t slot = (size_t)(r % c->live);
+    p->free(p->ctx, c->slots[slot], NULL);
+    c->slots[slot] =
+        p->alloc(p->ctx, live_sizes[(r >> 32) % LIVE_SIZE_COUNT], NULL);
+    if (!c->slots[slot])
+      return 1;
+  }
+  *ns = bench_now_ns() - t0;
+  return 0;
+}
+
+static void suite_live(const bench_opts *opts, host_peer *peers, int npeers) {
+  static const size_t live_counts[] = {1000, 10000, 100000};
+  for (size_t l = 0; l < sizeof live_counts / sizeof live_counts[0]; l++) {
+    size_t live = live_counts[l];
+    void **slots = calloc(live, sizeof *slots);
+    if (!slots)
+      exit(1);
+    for (int k = 0; k < npeers; k++) {
+      host_peer *p = &peers[k];
+      for (size_t i = 0; i < live; i++) {
+        slots[i] = p->alloc(p->ctx, live_sizes[i % LIVE_SIZE_COUNT], NULL);
+        if (!slots[i]) {
+          fprintf(stderr, "%s: cannot make %zu live blocks\n", p->name, live);
+          exit(1);
+        }
+      }
+      live_ctx c = {p, slots, live, 0x9e3779b97f4a7c15u};
+      bench_timing t;
+      if (bench_measure(opts, run_pair_with_live, &c, MAX_ITERS, &t) == 0)
+        bench_emit(opts, &(bench_record){"host_live", "pair_1KiB", p->name,
+                                         1024, 1, 1, live, t, -1.0, NULL});
+      if (bench_measure(opts, run_churn_with_live, &c, MAX_ITERS, &t) == 0)
+        bench_emit(opts, &(bench_record){"host_live", "churn_256B_4KiB",
+                                         p->name, 4096, 1, 1, live, t, -1.0,
+                                         "\"note\":\"free a random live block, "
+                                         "allocate its replacement\""});
+      for (size_t i = 0; i < live; i++)
+        p->free(p->ctx, slots[i], NULL);
+    }
+    free(slots);
+  }
+}
+
+/* ---- threads allocating and freeing at once ---- */
+
+enum { THREAD_WINDOW = 8, MAX_THREADS = 4 };
+
+typedef struct threads_ctx {
+  host_peer *peer;
+  size_t bytes;
+  int threads;
+  uint64_t iters;
+  pthread_barrier_t barrier;
+  uint64_t start[MAX_THREADS], end[MAX_THREADS];
+  int failed[MAX_THREADS];
+} threads_ctx;
+
+typedef struct thread_arg {
+  threads_ctx *c;
+  int index;
+} thread_arg;
+
+/* Each thread keeps a window of blocks and replaces them in turn, so frees
+ * are not always of the block just allocated. */
+static void *thread_body(void *varg) {
+  thread_arg *a = varg;
+  threads_ctx *c = a->c;
+  host_peer *p = c->peer;
+  void *window[THREAD_WINDOW] = {0};
+  pthread_barrier_wait(&c->barrier);
+  c->start[a->index] = bench_now_ns();
+  for (uint64_t i = 0; i < c->iters; i++) {
+    unsigned w = (unsigned)(i % THREAD_WINDOW);
+    p->free(p->ctx, window[w], NULL);
+    window[w] = p->alloc(p->ctx, c->bytes, NULL);
+    if (!window[w]) {
+      c->failed[a->index] = 1;
+      break;
+    }
+  }
+  c->end[a->index] = bench_now_ns();
+  for (unsigned w = 0; w < THREAD_WINDOW; w++)
+    p->free(p->ctx, window[w], NULL);
+  return NULL;
+}
+
+/* ns = wall time from the first thread's start to the last one's end; per
+ * operation that is the time one thread sees per pair, so flat across
+ * thread counts means perfect scaling. */
+static int run_threads(void *vctx, uint64_t iters, uint64_t *ns) {
+  threads_ctx *c = vctx;
+  c->iters = iters;
+  pthread_t tids[MAX_THREADS];
+  thread_arg args[MAX_THREADS];
+  pthread_barrier_init(&c->barrier, NULL, (unsigned)c->threads);
+  for (int t = 0; t < c->threads; t++) {
+    args[t] = (thread_arg){c, t};
+    c->failed[t] = 0;
+    if (pthread_create(&tids[t], NULL, thread_body, &args[t]) != 0) {
+      fprintf(stderr, "bench_host: pthread_create failed\n");
+      exit(1);
+    }
+  }
+  int failed = 0;
+  uint64_t first = UINT64_MAX, last = 0;
+  for (int t = 0; t < c->threads; t++) {
+    pthread_join(tids[t], NULL);
+    failed |= c->failed[t];
+    first = c->start[t] < first ? c->start[t] : first;
+    last = c->end[t] > last ? c->end[t] : last;
+  }
+  pthread_barrier_destroy(&c->barrier);
+  *ns = last - first;
+  return failed;
+}
+
+static void suite_threads(const bench_opts *opts, host_peer *peers,
+                          int npeers) {
+  static const size_t sizes[] = {64, 4096, 262144};
+  static const int thread_counts[] = {1, 2, 4};
+  for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+    for (size_t tc = 0; tc < 3; tc++) {
+      for (int k = 0; k < npeers; k++) {
+        threads_ctx c;
+        memset(&c, 0, sizeof c);
+        c.peer = &peers[k];
+        c.bytes = sizes[s];
+        c.threads = thread_counts[tc];
+        bench_timing t;
+        if (bench_measure(opts, run_threads, &c, MAX_ITERS, &t) == 0)
+          bench_emit(opts,
+                     &(bench_record){"host_threads", "window8", peers[k].name,
+                                     sizes[s], thread_counts[tc], 1, 0, t, -1.0,
+                                     "\"note\":\"ns per pair seen by "
+                                     "each thread\""});
+      }
+    }
+  }
+}
+
+int main(int argc, char **argv) {
+  host_peers_prepare(argv);
+  /* The benchmark's pools must not write an event log. */
+  unsetenv("TP_EVENT_LOG");
+  bench_opts opts;
+  bench_opts_parse(argc, argv, &opts);
+
+  host_peer peers[HOST_PEER_COUNT];
+  int npeers = 0;
+  for (int k = 0; k < HOST_PEER_COUNT; k++) {
+    if (host_peer_open(host_peer_names[k], NULL, &peers[npeers]))
+      npeers++;
+  }
+  if (npeers == 0 || !host_peer_pool(&peers[0])) {
+    fprintf(stderr, "bench_host: the tensorpool host pool is unavailable\n");
+    return 1;
+  }
+
+  fprintf(stderr, "bench_host: %s mode, %d repetitions per case\n",
+          opts.full ? "full" : "quick", opts.reps);
+  suite_sizes(&opts, peers, npeers);
+  suite_live(&opts, peers, npeers);
+  suite_threads(&opts, peers, npeers);
+
+  for (int k = 0; k < npeers; k++)
+    host_peer_close(&peers[k]);
+  bench_opts_close(&opts);
+  return 0;
+}
