@@ -1,0 +1,70 @@
+/* Filling device (or pinned) memory on a stream: constants, generators and
+ * user expressions of the indices compiled at run time with NVRTC.
+ *
+ * Each call queues the work on `stream` of `device` and returns; the values
+ * are there once the stream reaches that point. Tiles are stored row-major.
+ * Without a device these return TP_ERR_NO_DEVICE (after checking their
+ * arguments); expression compilation needs no device. */
+#ifndef TENSORPOOL_DEVICE_FILL_H
+#define TENSORPOOL_DEVICE_FILL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tensorpool/generator.h"
+#include "tensorpool/layout.h"
+#include "tensorpool/space.h"
+#include "tensorpool/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* `count` elements of `dtype` at `dst`, each set to the element at `value`
+ * (a host pointer to one element, copied before returning): bit for bit. */
+tp_status tp_device_fill_constant(int device, void *dst, tp_dtype dtype,
+                                  size_t count, const void *value,
+                                  tp_stream stream);
+
+/* The tile `tile` of a tensor of `layout`, at `dst`, with the values of
+ * `gen`: the same bits as the host fill (see tensorpool/generator.h). */
+tp_status tp_device_fill_generator(int device, void *dst,
+                                   const tp_layout *layout, const tp_tile *tile,
+                                   const tp_generator *gen, tp_stream stream);
+
+/* The tile `tile` of a tensor of `layout`, at `dst`, with the value of a
+ * C++ expression of the global indices i0 .. i<rank-1> (long long), e.g.
+ * "sin(0.1*i0) + i1", converted to the element type (complex types: the real
+ * part; the imaginary part is 0). CUDA's math functions are available. The
+ * expression is compiled once per (expression, dtype, rank, architecture)
+ * and cached. TP_ERR_INVALID_ARGUMENT if it names an index beyond the rank
+ * (checked before compiling), is not a single expression, or does not
+ * compile (the message holds the compiler's log). */
+tp_status tp_device_fill_expression(int device, void *dst,
+                                    const tp_layout *layout,
+                                    const tp_tile *tile, const char *expression,
+                                    tp_stream stream);
+
+/* Compiles (or finds in the cache) the kernel of `expression` for `dtype`
+ * and `rank`, for the current device's architecture or, with no device, for
+ * compute_90. Needs NVRTC but no GPU: a way to check an expression early. */
+tp_status tp_device_expression_compile(const char *expression, tp_dtype dtype,
+                                       int rank);
+
+typedef struct tp_expression_cache_stats {
+  uint64_t compiles; /* NVRTC compilations run (successful or not) */
+  uint64_t failures; /* of which did not compile */
+  uint64_t hits;     /* requests served from the cache */
+  size_t entries;    /* compiled kernels kept */
+} tp_expression_cache_stats;
+
+tp_status tp_device_expression_cache_stats(tp_expression_cache_stats *out);
+/* Forgets every cached kernel (unloading those that were loaded). Call it
+ * only when no fill is being queued by another thread. */
+tp_status tp_device_expression_cache_clear(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
