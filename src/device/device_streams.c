@@ -98,7 +98,10 @@ tp_status tp_device_stream_create(int device, tp_stream *out) {
 }
 
 tp_status tp_device_stream_destroy(int device, tp_stream stream) {
-  (void)stream;
+  if (!stream)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_device_stream_destroy: the NULL (default) stream "
+                   "cannot be destroyed");
   return tp_device_check("tp_device_stream_destroy", device);
 }
 
