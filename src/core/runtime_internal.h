@@ -29,7 +29,11 @@ struct tp_runtime {
   char name[64];
   tp_pool *host_pool;
   tp_backend *backends[TP_BACKEND_COUNT];
+  size_t budgets[TP_BACKEND_COUNT]; /* the limit set on each backend's pool */
   tp_allocator allocators[TP_BACKEND_COUNT][TP_BUFFER_KIND_COUNT];
 };
+
+/* Names the allocators of a newly registered backend ("host/local"...). */
+void tp_allocators_name(tp_runtime *runtime, tp_backend_kind backend);
 
 #endif

@@ -1,0 +1,69 @@
+/* Allocators: handles owned by the runtime, one per (backend, kind). */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/buffer_internal.h"
+#include "core/error.h"
+#include "core/runtime_internal.h"
+
+static int valid_kind(tp_buffer_kind kind) {
+  return (int)kind >= 0 && (int)kind < TP_BUFFER_KIND_COUNT;
+}
+
+tp_status tp_runtime_allocator(tp_runtime *rt, tp_backend_kind backend,
+                               tp_buffer_kind kind, tp_allocator **out) {
+  if (!rt || !out)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_runtime_allocator: NULL runtime or out");
+  if (!valid_kind(kind))
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_runtime_allocator: unknown buffer kind %d", (int)kind);
+  if ((int)backend < 0 || (int)backend >= TP_BACKEND_COUNT)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_runtime_allocator: unknown backend kind %d",
+                   (int)backend);
+  tp_backend *b = rt->backends[backend];
+  if (!b)
+    return tp_fail(TP_ERR_NOT_SUPPORTED,
+                   "tp_runtime_allocator: no %s backend in this runtime "
+                   "(rank %d, device %d): it needs a CUDA build, a GPU and "
+                   "the CUDA backend registered",
+                   tp_backend_kind_name(backend), rt->rank, rt->device);
+  *out = &rt->allocators[backend][kind];
+  return TP_SUCCESS;
+}
+
+void tp_allocators_name(tp_runtime *rt, tp_backend_kind backend) {
+  const char *base = rt->backends[backend]->name;
+  for (int k = 0; k < TP_BUFFER_KIND_COUNT; ++k)
+    snprintf(rt->allocators[backend][k].name,
+             sizeof rt->allocators[backend][k].name, "%s/%s", base,
+             tp_buffer_kind_name((tp_buffer_kind)k));
+}
+
+tp_status tp_allocator_rebind(const tp_allocator *a, tp_buffer_kind kind,
+                              tp_allocator **out) {
+  if (!a)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_allocator_rebind: NULL allocator");
+  tp_status st = tp_runtime_allocator(a->runtime, a->backend, kind, out);
+  if (st != TP_SUCCESS)
+    return tp_fail_context(st, "tp_allocator_rebind");
+  return TP_SUCCESS;
+}
+
+tp_buffer_kind tp_allocator_kind(const tp_allocator *a) {
+  return a ? a->kind : TP_BUFFER_LOCAL;
+}
+tp_backend_kind tp_allocator_backend(const tp_allocator *a) {
+  return a ? a->backend : TP_BACKEND_HOST;
+}
+tp_runtime *tp_allocator_runtime(const tp_allocator *a) {
+  return a ? a->runtime : NULL;
+}
+tp_pool *tp_allocator_pool(const tp_allocator *a) {
+  return a ? tp_allocator_backend_of(a)->pool : NULL;
+}
+const char *tp_allocator_name(const tp_allocator *a) {
+  return a ? a->name : "";
+}

@@ -1,0 +1,250 @@
+/* Buffers: one struct for every kind and space; the kind-specific views are
+ * the same object, so a downcast is a checked cast. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buffer_internal.h"
+#include "core/error.h"
+#include "core/runtime_internal.h"
+#include "core/tiling_internal.h"
+
+const char *tp_buffer_kind_name(tp_buffer_kind kind) {
+  switch (kind) {
+  case TP_BUFFER_LOCAL: return "local";
+  case TP_BUFFER_REPLICATED: return "replicated";
+  case TP_BUFFER_DISTRIBUTED: return "distributed";
+  }
+  return "invalid";
+}
+
+tp_backend *tp_allocator_backend_of(const tp_allocator *allocator) {
+  return allocator->runtime->backends[allocator->backend];
+}
+
+/* The tiling a distributed buffer of `layout` gets: a copy of `tiling`, or
+ * a block split over the runtime's ranks. */
+static tp_status resolve_tiling(const char *fn, const tp_runtime *rt,
+                                const tp_layout *layout,
+                                const tp_tiling *tiling, tp_tiling **out) {
+  if (!tiling)
+    return tp_tiling_create_block(layout, rt->size, out);
+  int same;
+  tp_layout_equal(layout, &tiling->layout, &same);
+  if (!same || tiling->parts != rt->size)
+    return tp_fail(TP_ERR_MISMATCH,
+                   "%s: the tiling (%d parts of a %s rank-%d tensor) does not "
+                   "fit this %s rank-%d layout over %d ranks",
+                   fn, tiling->parts, tp_dtype_name(tiling->layout.dtype),
+                   tiling->layout.rank, tp_dtype_name(layout->dtype),
+                   layout->rank, rt->size);
+  return tp_tiling_clone(tiling, out);
+}
+
+tp_status tp_buffer_new(const char *fn, tp_allocator *allocator,
+                        const tp_layout *layout, const tp_tiling *tiling,
+                        tp_stream stream, tp_buffer **out) {
+  if (!allocator || !layout || !out)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: NULL %s", fn,
+                   !allocator ? "allocator"
+                   : !layout  ? "layout"
+                              : "out");
+  size_t count;
+  tp_status st = tp_layout_count(layout, &count);
+  if (st != TP_SUCCESS)
+    return tp_fail_context(st, "%s", fn);
+  if (allocator->kind != TP_BUFFER_DISTRIBUTED && tiling)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "%s: a tiling was given to a %s allocator (distributed "
+                   "only)",
+                   fn, tp_buffer_kind_name(allocator->kind));
+  tp_buffer *b = calloc(1, sizeof *b);
+  if (!b)
+    return tp_fail(TP_ERR_OUT_OF_MEMORY, "%s: no host memory for a buffer", fn);
+  b->kind = allocator->kind;
+  b->layout = *layout;
+  b->stream = stream;
+  b->allocator = allocator;
+  if (b->kind == TP_BUFFER_DISTRIBUTED) {
+    const tp_runtime *rt = allocator->runtime;
+    st = resolve_tiling(fn, rt, layout, tiling, &b->tiling);
+    if (st == TP_SUCCESS)
+      st = tp_tiling_tile(b->tiling, rt->rank, &b->tile);
+  } else {
+    st = tp_layout_whole_tile(layout, &b->tile);
+    b->tile.part = allocator->runtime->rank;
+  }
+  if (st == TP_SUCCESS) {
+    b->bytes = b->tile.count * tp_dtype_size(layout->dtype);
+    /* An empty tile holds no memory: the pool refuses size 0. */
+    if (b->bytes > 0) {
+      tp_backend *backend = tp_allocator_backend_of(allocator);
+      st = tp_pool_alloc(backend->pool, b->bytes, stream, &b->data);
+      if (st != TP_SUCCESS)
+        st = tp_fail_context(st,
+                             "%s: %zu bytes for the %s tile of rank %d "
+                             "from %s",
+                             fn, b->bytes, tp_buffer_kind_name(b->kind),
+                             allocator->runtime->rank, allocator->name);
+    }
+  }
+  if (st != TP_SUCCESS) {
+    tp_tiling_destroy(b->tiling);
+    free(b);
+    return st;
+  }
+  *out = b;
+  return TP_SUCCESS;
+}
+
+tp_status tp_buffer_free(tp_buffer *b) {
+  tp_status st = TP_SUCCESS;
+  if (b->data) {
+    tp_backend *backend = tp_allocator_backend_of(b->allocator);
+    st = tp_pool_free(backend->pool, b->data, b->stream);
+  }
+  tp_tiling_destroy(b->tiling);
+  free(b);
+  return st;
+}
+
+tp_status tp_buffer_destroy(tp_buffer *buffer) {
+  if (!buffer)
+    return TP_SUCCESS;
+  tp_status st = tp_buffer_free(buffer);
+  if (st != TP_SUCCESS)
+    return tp_fail_context(st, "tp_buffer_destroy");
+  return TP_SUCCESS;
+}
+
+tp_buffer_kind tp_buffer_kind_of(const tp_buffer *b) {
+  return b ? b->kind : TP_BUFFER_LOCAL;
+}
+const tp_layout *tp_buffer_layout(const tp_buffer *b) {
+  return b ? &b->layout : NULL;
+}
+const tp_tile *tp_buffer_tile(const tp_buffer *b) {
+  return b ? &b->tile : NULL;
+}
+void *tp_buffer_data(const tp_buffer *b) {
+  return b ? b->data : NULL;
+}
+size_t tp_buffer_bytes(const tp_buffer *b) {
+  return b ? b->bytes : 0;
+}
+const tp_space *tp_buffer_space(const tp_buffer *b) {
+  return b ? tp_pool_space(tp_allocator_backend_of(b->allocator)->pool) : NULL;
+}
+tp_stream tp_buffer_stream(const tp_buffer *b) {
+  return b ? b->stream : NULL;
+}
+tp_allocator *tp_buffer_allocator(const tp_buffer *b) {
+  return b ? b->allocator : NULL;
+}
+const tp_tiling *tp_buffer_tiling(const tp_buffer *b) {
+  return b ? b->tiling : NULL;
+}
+
+tp_status tp_buffer_set_stream(tp_buffer *b, tp_stream stream) {
+  if (!b)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_buffer_set_stream: NULL buffer");
+  b->stream = stream;
+  return TP_SUCCESS;
+}
+
+/* The downcast of `b` to `kind`, or NULL with the reason. */
+static tp_buffer *downcast(const char *fn, tp_buffer *b, tp_buffer_kind kind) {
+  if (!b) {
+    tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: NULL buffer", fn);
+    return NULL;
+  }
+  if (b->kind != kind) {
+    tp_fail(TP_ERR_MISMATCH, "%s: the buffer is %s, not %s", fn,
+            tp_buffer_kind_name(b->kind), tp_buffer_kind_name(kind));
+    return NULL;
+  }
+  return b;
+}
+
+tp_local_buffer *tp_buffer_as_local(tp_buffer *b) {
+  return (tp_local_buffer *)downcast("tp_buffer_as_local", b, TP_BUFFER_LOCAL);
+}
+tp_replicated_buffer *tp_buffer_as_replicated(tp_buffer *b) {
+  return (tp_replicated_buffer *)downcast("tp_buffer_as_replicated", b,
+                                          TP_BUFFER_REPLICATED);
+}
+tp_distributed_buffer *tp_buffer_as_distributed(tp_buffer *b) {
+  return (tp_distributed_buffer *)downcast("tp_buffer_as_distributed", b,
+                                           TP_BUFFER_DISTRIBUTED);
+}
+
+tp_buffer *tp_local_buffer_base(tp_local_buffer *b) {
+  return (tp_buffer *)b;
+}
+tp_buffer *tp_replicated_buffer_base(tp_replicated_buffer *b) {
+  return (tp_buffer *)b;
+}
+tp_buffer *tp_distributed_buffer_base(tp_distributed_buffer *b) {
+  return (tp_buffer *)b;
+}
+
+int tp_replicated_buffer_ranks(const tp_replicated_buffer *b) {
+  return b ? ((const tp_buffer *)b)->allocator->runtime->size : 0;
+}
+
+const tp_tiling *tp_distributed_buffer_tiling(const tp_distributed_buffer *b) {
+  return b ? ((const tp_buffer *)b)->tiling : NULL;
+}
+
+tp_status tp_distributed_buffer_tile_of(const tp_distributed_buffer *b,
+                                        int rank, tp_tile *out) {
+  if (!b)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_distributed_buffer_tile_of: NULL buffer");
+  return tp_tiling_tile(((const tp_buffer *)b)->tiling, rank, out);
+}
+
+tp_status tp_buffer_visit(tp_buffer *b, const tp_buffer_visitor *v,
+                          void *user) {
+  if (!b || !v)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_buffer_visit: NULL buffer or visitor");
+  switch (b->kind) {
+  case TP_BUFFER_LOCAL:
+    if (v->local)
+      return v->local(user, (tp_local_buffer *)b);
+    break;
+  case TP_BUFFER_REPLICATED:
+    if (v->replicated)
+      return v->replicated(user, (tp_replicated_buffer *)b);
+    break;
+  case TP_BUFFER_DISTRIBUTED:
+    if (v->distributed)
+      return v->distributed(user, (tp_distributed_buffer *)b);
+    break;
+  }
+  return tp_fail(TP_ERR_NOT_SUPPORTED,
+                 "tp_buffer_visit: the visitor has no entry for %s buffers",
+                 tp_buffer_kind_name(b->kind));
+}
+
+/* splitmix64's finalizer: a cheap mix in which every input bit affects
+ * every output bit. */
+uint64_t tp_hash_mix(uint64_t h, uint64_t value) {
+  uint64_t z = h ^ (value + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2));
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+uint64_t tp_buffer_hash(uint64_t seed, const tp_buffer *b) {
+  uint64_t h = tp_hash_mix(seed, (uint64_t)b->kind);
+  h = tp_hash_mix(h, (uint64_t)b->layout.dtype);
+  h = tp_hash_mix(h, (uint64_t)b->layout.rank);
+  for (int k = 0; k < b->layout.rank; ++k)
+    h = tp_hash_mix(h, (uint64_t)b->layout.extents[k]);
+  if (b->tiling)
+    for (int p = 0; p <= b->tiling->parts; ++p)
+      h = tp_hash_mix(h, (uint64_t)b->tiling->first[p]);
+  return h;
+}

@@ -1,0 +1,250 @@
+/* The runtime: ranks, the host pool and its budget, the registered backends
+ * and their allocators. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/runtime_internal.h"
+#include "dist/dist.h"
+#include "tensorpool/device.h"
+
+const char *tp_backend_kind_name(tp_backend_kind kind) {
+  switch (kind) {
+  case TP_BACKEND_HOST: return "host";
+  case TP_BACKEND_PINNED: return "pinned";
+  case TP_BACKEND_DEVICE: return "device";
+  }
+  return "invalid";
+}
+
+static int valid_backend(tp_backend_kind kind) {
+  return (int)kind >= 0 && (int)kind < TP_BACKEND_COUNT;
+}
+
+size_t tp_runtime_budget_for(const tp_runtime *runtime, tp_backend_kind kind,
+                             size_t free_bytes) {
+  size_t budget = kind == TP_BACKEND_HOST ? runtime->config.host_budget
+                                          : runtime->config.device_budget;
+  if (budget != 0)
+    return budget;
+  /* Host memory is shared by the ranks of a node; a device by the ranks
+   * mapped to it (local ranks r with r mod devices equal). */
+  size_t sharing = (size_t)runtime->local_size;
+  if (kind != TP_BACKEND_HOST) {
+    int devices = 0;
+    if (tp_device_count(&devices) == TP_SUCCESS && devices > 0)
+      sharing =
+          ((size_t)runtime->local_size + (size_t)devices - 1) / (size_t)devices;
+  }
+  return free_bytes / (sharing ? sharing : 1);
+}
+
+/* Picks this rank's device: local rank mod devices on the node. */
+static void choose_device(tp_runtime *rt) {
+  int devices = 0;
+  rt->device = -1;
+  if (tp_device_count(&devices) == TP_SUCCESS && devices > 0)
+    rt->device = rt->local_rank % devices;
+}
+
+static tp_status create_host_pool(tp_runtime *rt) {
+  size_t free_bytes = 0, total = 0;
+  tp_status st = tp_host_memory_info(&free_bytes, &total);
+  if (st != TP_SUCCESS)
+    return st;
+  tp_pool_config cfg = TP_POOL_CONFIG_INIT;
+  cfg.limit = tp_runtime_budget_for(rt, TP_BACKEND_HOST, free_bytes);
+  rt->budgets[TP_BACKEND_HOST] = cfg.limit;
+  snprintf(rt->name, sizeof rt->name, "%s.host.r%d",
+           rt->config.name ? rt->config.name : "tp", rt->rank);
+  cfg.name = rt->name;
+  return tp_pool_create(tp_host_space(), &cfg, &rt->host_pool);
+}
+
+static void init_allocators(tp_runtime *rt) {
+  for (int b = 0; b < TP_BACKEND_COUNT; ++b)
+    for (int k = 0; k < TP_BUFFER_KIND_COUNT; ++k) {
+      tp_allocator *a = &rt->allocators[b][k];
+      a->runtime = rt;
+      a->backend = (tp_backend_kind)b;
+      a->kind = (tp_buffer_kind)k;
+    }
+}
+
+tp_status tp_runtime_create_on(const void *comm,
+                               const tp_runtime_config *config,
+                               tp_runtime **out) {
+  if (!out)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_runtime_create: NULL out");
+  tp_runtime *rt = calloc(1, sizeof *rt);
+  if (!rt)
+    return tp_fail(TP_ERR_OUT_OF_MEMORY,
+                   "tp_runtime_create: no host memory for the runtime");
+  tp_runtime_config defaults = TP_RUNTIME_CONFIG_INIT;
+  rt->config = config ? *config : defaults;
+  init_allocators(rt);
+  tp_status st = tp_runtime_ranks_init(rt, comm);
+  if (st != TP_SUCCESS) {
+    free(rt);
+    return st;
+  }
+  choose_device(rt);
+  st = create_host_pool(rt);
+  if (st == TP_SUCCESS) {
+    tp_backend *host;
+    st = tp_host_backend_create(rt, rt->host_pool, &host);
+    if (st == TP_SUCCESS) {
+      rt->backends[TP_BACKEND_HOST] = host;
+      tp_allocators_name(rt, TP_BACKEND_HOST);
+    }
+  }
+  if (st != TP_SUCCESS) {
+    if (rt->host_pool)
+      tp_pool_destroy(rt->host_pool);
+    tp_runtime_ranks_fini(rt);
+    free(rt);
+    return tp_fail_context(st, "tp_runtime_create");
+  }
+  *out = rt;
+  return TP_SUCCESS;
+}
+
+tp_status tp_runtime_create(const tp_runtime_config *config, tp_runtime **out) {
+  return tp_runtime_create_on(NULL, config, out);
+}
+
+tp_status tp_runtime_destroy(tp_runtime *rt) {
+  if (!rt)
+    return TP_SUCCESS;
+  for (int b = TP_BACKEND_COUNT - 1; b >= 0; --b)
+    if (rt->backends[b] && rt->backends[b]->ops->destroy)
+      rt->backends[b]->ops->destroy(rt->backends[b]);
+  tp_status st = tp_pool_destroy(rt->host_pool);
+  tp_status fin = tp_runtime_ranks_fini(rt);
+  free(rt);
+  if (st != TP_SUCCESS)
+    return tp_fail_context(st, "tp_runtime_destroy: buffers still live");
+  return fin;
+}
+
+int tp_runtime_rank(const tp_runtime *rt) {
+  return rt ? rt->rank : 0;
+}
+int tp_runtime_size(const tp_runtime *rt) {
+  return rt ? rt->size : 0;
+}
+int tp_runtime_local_rank(const tp_runtime *rt) {
+  return rt ? rt->local_rank : 0;
+}
+int tp_runtime_local_size(const tp_runtime *rt) {
+  return rt ? rt->local_size : 0;
+}
+int tp_runtime_device(const tp_runtime *rt) {
+  return rt ? rt->device : -1;
+}
+int tp_runtime_uses_mpi(const tp_runtime *rt) {
+  return rt ? rt->uses_mpi : 0;
+}
+
+tp_status tp_runtime_add_backend(tp_runtime *rt, tp_backend *backend) {
+  if (!rt || !backend || !backend->ops || !valid_backend(backend->kind))
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_runtime_add_backend: NULL runtime, backend or ops, or "
+                   "an unknown backend kind");
+  if (rt->backends[backend->kind])
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_runtime_add_backend: a %s backend is already there",
+                   tp_backend_kind_name(backend->kind));
+  /* The runtime's budget for the space becomes the pool's hard limit. */
+  size_t free_bytes = 0, total = 0;
+  tp_status st = backend->ops->memory_info(backend, &free_bytes, &total);
+  size_t budget = tp_runtime_budget_for(rt, backend->kind, free_bytes);
+  if (st == TP_SUCCESS)
+    st = tp_pool_set_limit(backend->pool, budget);
+  if (st != TP_SUCCESS)
+    return tp_fail_context(st, "tp_runtime_add_backend(%s)", backend->name);
+  rt->budgets[backend->kind] = budget;
+  rt->backends[backend->kind] = backend;
+  tp_allocators_name(rt, backend->kind);
+  return TP_SUCCESS;
+}
+
+tp_backend *tp_runtime_backend(const tp_runtime *rt, tp_backend_kind kind) {
+  if (!rt || !valid_backend(kind))
+    return NULL;
+  return rt->backends[kind];
+}
+
+int tp_runtime_has_backend(const tp_runtime *rt, tp_backend_kind kind) {
+  return tp_runtime_backend(rt, kind) != NULL;
+}
+
+static tp_status backend_of(const char *fn, tp_runtime *rt,
+                            tp_backend_kind kind, tp_backend **out) {
+  if (!rt)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: NULL runtime", fn);
+  if (!valid_backend(kind))
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: unknown backend kind %d", fn,
+                   (int)kind);
+  *out = rt->backends[kind];
+  if (!*out)
+    return tp_fail(TP_ERR_NOT_SUPPORTED,
+                   "%s: no %s backend in this runtime (rank %d, device %d): "
+                   "it needs a CUDA build and a GPU",
+                   fn, tp_backend_kind_name(kind), rt->rank, rt->device);
+  return TP_SUCCESS;
+}
+
+tp_status tp_runtime_pool(tp_runtime *rt, tp_backend_kind kind, tp_pool **out) {
+  tp_backend *b;
+  tp_status st = backend_of("tp_runtime_pool", rt, kind, &b);
+  if (st != TP_SUCCESS)
+    return st;
+  if (!out)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_runtime_pool: NULL out");
+  *out = b->pool;
+  return TP_SUCCESS;
+}
+
+tp_status tp_runtime_set_budget(tp_runtime *rt, tp_backend_kind kind,
+                                size_t bytes) {
+  tp_backend *b;
+  tp_status st = backend_of("tp_runtime_set_budget", rt, kind, &b);
+  if (st != TP_SUCCESS)
+    return st;
+  st = tp_pool_set_limit(b->pool, bytes);
+  if (st != TP_SUCCESS)
+    return tp_fail_context(st, "tp_runtime_set_budget(%s, %zu)",
+                           tp_backend_kind_name(kind), bytes);
+  rt->budgets[kind] = bytes;
+  return TP_SUCCESS;
+}
+
+tp_status tp_runtime_memory(tp_runtime *rt, tp_backend_kind kind,
+                            tp_memory_figures *out) {
+  tp_backend *b;
+  tp_status st = backend_of("tp_runtime_memory", rt, kind, &b);
+  if (st != TP_SUCCESS)
+    return st;
+  if (!out)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_runtime_memory: NULL out");
+  tp_memory_figures f;
+  memset(&f, 0, sizeof f);
+  st = b->ops->memory_info(b, &f.free_bytes, &f.total_bytes);
+  if (st != TP_SUCCESS)
+    return st;
+  tp_pool_stats stats;
+  st = tp_pool_get_stats(b->pool, &stats);
+  if (st != TP_SUCCESS)
+    return st;
+  f.budget_bytes = rt->budgets[kind];
+  f.reserved_bytes = stats.reserved_bytes;
+  size_t room = f.budget_bytes > stats.reserved_bytes
+                    ? f.budget_bytes - stats.reserved_bytes
+                    : 0;
+  size_t system = f.free_bytes;
+  f.available_bytes = (room < system ? room : system) + stats.cached_bytes;
+  *out = f;
+  return TP_SUCCESS;
+}
