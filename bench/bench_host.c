@@ -87,26 +87,27 @@ static int run_warm_fill(void *vctx, uint64_t iters, uint64_t *ns) {
 static void suite_sizes(const bench_opts *opts, host_peer *peers, int npeers) {
   size_t sizes[32];
   size_t nsizes = size_list(opts->full, sizes);
-  unsigned char *warm = malloc(sizes[nsizes - 1]);
-  if (!warm) {
-    fprintf(stderr, "bench_host: no memory for the warm buffer\n");
-    exit(1);
-  }
-  memset(warm, 0, sizes[nsizes - 1]);
-
   for (size_t s = 0; s < nsizes; s++) {
+    /* A buffer of its own per size, touched once, so the ceiling sees the
+     * same kind of mapping as an allocator's warm block of that size. */
+    unsigned char *warm = malloc(sizes[s]);
+    if (!warm) {
+      fprintf(stderr, "bench_host: no memory for the warm buffer\n");
+      exit(1);
+    }
+    memset(warm, 0, sizes[s]);
     size_ctx c = {NULL, sizes[s], warm, 0};
     bench_timing t;
     for (int k = 0; k < npeers; k++) {
       c.peer = &peers[k];
-      if (bench_measure(opts, run_alloc_free, &c, MAX_ITERS, &t) == 0)
+      if (bench_measure(opts, run_alloc_free, &c, 1, MAX_ITERS, &t) == 0)
         bench_emit(opts, &(bench_record){"host_alloc_free", "alloc_free",
                                          peers[k].name, sizes[s], 1, 1, 0, t,
                                          -1.0, NULL});
     }
 
     bench_timing ceiling;
-    if (bench_measure(opts, run_warm_fill, &c, MAX_ITERS, &ceiling) != 0)
+    if (bench_measure(opts, run_warm_fill, &c, 1, MAX_ITERS, &ceiling) != 0)
       exit(1);
     double ceiling_gbps = bench_gbps(sizes[s], ceiling.median_ns);
     bench_emit(opts, &(bench_record){"host_alloc_fill_free", "alloc_fill_free",
@@ -115,7 +116,7 @@ static void suite_sizes(const bench_opts *opts, host_peer *peers, int npeers) {
                                      "\"note\":\"memset of a warm buffer\""});
     for (int k = 0; k < npeers; k++) {
       c.peer = &peers[k];
-      if (bench_measure(opts, run_alloc_fill_free, &c, MAX_ITERS, &t) != 0)
+      if (bench_measure(opts, run_alloc_fill_free, &c, 1, MAX_ITERS, &t) != 0)
         continue;
       double gbps = bench_gbps(sizes[s], t.median_ns);
       char extra[64];
@@ -125,8 +126,8 @@ static void suite_sizes(const bench_opts *opts, host_peer *peers, int npeers) {
                                        "alloc_fill_free", peers[k].name,
                                        sizes[s], 1, 1, 0, t, gbps, extra});
     }
+    free(warm);
   }
-  free(warm);
 }
 
 /* ---- cost per pair with many blocks live ---- */
@@ -203,10 +204,10 @@ static void suite_live(const bench_opts *opts, host_peer *peers, int npeers) {
       }
       live_ctx c = {p, slots, live, 0x9e3779b97f4a7c15u};
       bench_timing t;
-      if (bench_measure(opts, run_pair_with_live, &c, MAX_ITERS, &t) == 0)
+      if (bench_measure(opts, run_pair_with_live, &c, 1, MAX_ITERS, &t) == 0)
         bench_emit(opts, &(bench_record){"host_live", "pair_1KiB", p->name,
                                          1024, 1, 1, live, t, -1.0, NULL});
-      if (bench_measure(opts, run_churn_with_live, &c, MAX_ITERS, &t) == 0)
+      if (bench_measure(opts, run_churn_with_live, &c, 1, MAX_ITERS, &t) == 0)
         bench_emit(opts, &(bench_record){"host_live", "churn_256B_4KiB",
                                          p->name, 4096, 1, 1, live, t, -1.0,
                                          "\"note\":\"free a random live block, "
@@ -304,7 +305,7 @@ static void suite_threads(const bench_opts *opts, host_peer *peers,
         c.bytes = sizes[s];
         c.threads = thread_counts[tc];
         bench_timing t;
-        if (bench_measure(opts, run_threads, &c, MAX_ITERS, &t) == 0)
+        if (bench_measure(opts, run_threads, &c, 20000, MAX_ITERS, &t) == 0)
           bench_emit(opts,
                      &(bench_record){"host_threads", "window8", peers[k].name,
                                      sizes[s], thread_counts[tc], 1, 0, t, -1.0,

@@ -44,7 +44,7 @@ void bench_opts_parse(int argc, char **argv, bench_opts *opts) {
     }
   }
   if (opts->reps == 0)
-    opts->reps = opts->full ? 15 : 7;
+    opts->reps = opts->full ? 15 : 9;
   /* Quick batches are short so that every suite together stays within the
    * main job's budget; full batches smooth out more noise. */
   opts->batch_ns = opts->full ? 20000000u : 4000000u;
@@ -80,10 +80,14 @@ void bench_summarize(double *samples, int count, bench_timing *out) {
 }
 
 int bench_measure(const bench_opts *opts, bench_batch_fn op, void *ctx,
-                  uint64_t max_iters, bench_timing *out) {
+                  uint64_t min_iters, uint64_t max_iters, bench_timing *out) {
+  if (min_iters < 1)
+    min_iters = 1;
+  if (max_iters < min_iters)
+    max_iters = min_iters;
   /* Warm-up doubles as calibration: grow the batch until it takes a
    * measurable time, then scale it to the target batch length. */
-  uint64_t iters = 1, ns = 0;
+  uint64_t iters = min_iters, ns = 0;
   for (;;) {
     if (op(ctx, iters, &ns) != 0)
       return 1;
@@ -96,8 +100,8 @@ int bench_measure(const bench_opts *opts, bench_batch_fn op, void *ctx,
   double per_op = (double)ns / (double)iters;
   uint64_t batch =
       per_op > 0 ? (uint64_t)((double)opts->batch_ns / per_op) : max_iters;
-  if (batch < 1)
-    batch = 1;
+  if (batch < min_iters)
+    batch = min_iters;
   if (batch > max_iters)
     batch = max_iters;
 

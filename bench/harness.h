@@ -39,11 +39,13 @@ void bench_summarize(double *samples, int count, bench_timing *out);
  * timed region); returns 0 on success, nonzero if the operation failed. */
 typedef int (*bench_batch_fn)(void *ctx, uint64_t iters, uint64_t *ns);
 
-/* Warms up, sizes a batch to about opts->batch_ns (at most `max_iters`
- * operations), then times opts->reps batches. Returns nonzero if the
- * operation failed (its message has been printed). */
+/* Warms up, sizes a batch to about opts->batch_ns (at least `min_iters`,
+ * at most `max_iters` operations), then times opts->reps batches. Returns
+ * nonzero if the operation failed (its message has been printed).
+ * `min_iters` keeps fixed costs (starting threads, a scheduler tick) from
+ * dominating a batch of operations that are cheap one by one. */
 int bench_measure(const bench_opts *opts, bench_batch_fn op, void *ctx,
-                  uint64_t max_iters, bench_timing *out);
+                  uint64_t min_iters, uint64_t max_iters, bench_timing *out);
 
 /* One JSON line. gbps < 0 writes null. `extra`, if not NULL, is appended
  * verbatim inside the object (e.g. "\"ratio\":0.93"). */
