@@ -1,0 +1,298 @@
+/* Fill kernels against the host: constants bit for bit around unaligned
+ * heads and tails, generators with the host's per-element functions, and
+ * NVRTC expressions. GPU only. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/generator_math.h"
+#include "device_test.h"
+#include "tensorpool/device.h"
+#include "tensorpool/device_fill.h"
+
+static tp_pool *pool;
+static tp_stream stream;
+
+static void setup(void) {
+  int count = 0;
+  if (tp_device_count(&count) != TP_SUCCESS || count == 0)
+    return; /* each test skips with the reason */
+  cr_assert_eq(tp_device_pool(0, &pool), TP_SUCCESS, "%s", tp_last_error());
+  cr_assert_eq(tp_device_stream_create(0, &stream), TP_SUCCESS);
+}
+
+static void teardown(void) {
+  if (stream)
+    tp_device_stream_destroy(0, stream);
+  tp_device_pools_destroy();
+}
+
+TestSuite(device_fill, .init = setup, .fini = teardown);
+
+static void *device_alloc(size_t bytes) {
+  void *p = NULL;
+  cr_assert_eq(tp_pool_alloc(pool, bytes, stream, &p), TP_SUCCESS, "%s",
+               tp_last_error());
+  return p;
+}
+
+static void read_back(void *host, const void *dev, size_t bytes) {
+  cr_assert_eq(tp_device_memcpy(0, host, dev, bytes, stream), TP_SUCCESS);
+  cr_assert_eq(tp_device_stream_synchronize(0, stream), TP_SUCCESS);
+}
+
+/* One recognizable element of each type. */
+static void sample_value(tp_dtype dtype, unsigned char *out) {
+  float f = -1.5f;
+  double d = 3.0e-300;
+  float c64[2] = {2.5f, -0.0f};
+  double c128[2] = {-7.25, 1.0e300};
+  int32_t i32 = -123456789;
+  int64_t i64 = INT64_MIN + 5;
+  switch (dtype) {
+  case TP_F32: memcpy(out, &f, 4); break;
+  case TP_F64: memcpy(out, &d, 8); break;
+  case TP_C64: memcpy(out, c64, 8); break;
+  case TP_C128: memcpy(out, c128, 16); break;
+  case TP_I32: memcpy(out, &i32, 4); break;
+  case TP_I64: memcpy(out, &i64, 8); break;
+  }
+}
+
+Test(device_fill, constant_every_type_head_and_tail) {
+  require_device();
+  const size_t counts[] = {0, 1, 2, 3, 5, 17, 1000, 100003};
+  const size_t guard = 64; /* bytes before and after the filled range */
+  for (int d = 0; d < TP_DTYPE_COUNT; ++d) {
+    tp_dtype dtype = (tp_dtype)d;
+    size_t size = tp_dtype_size(dtype);
+    unsigned char value[16];
+    sample_value(dtype, value);
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; ++c) {
+      /* Start 0..3 elements past a 256-byte boundary (c128: 0 or 8 bytes
+       * off a 16-byte boundary as well). */
+      for (size_t shift = 0; shift < 4; ++shift) {
+        size_t count = counts[c];
+        size_t offset = guard + shift * (size > 8 ? 8 : size);
+        size_t bytes = offset + count * size + guard;
+        unsigned char *dev = device_alloc(bytes);
+        int32_t sentinel = 0x5A5A5A5A;
+        cr_assert_eq(tp_device_fill_constant(0, dev, TP_I32, bytes / 4,
+                                             &sentinel, stream),
+                     TP_SUCCESS);
+        cr_assert_eq(tp_device_fill_constant(0, dev + offset, dtype, count,
+                                             value, stream),
+                     TP_SUCCESS, "%s", tp_last_error());
+        unsigned char *host = malloc(bytes);
+        cr_assert_not_null(host);
+        read_back(host, dev, bytes);
+        for (size_t i = 0; i < count; ++i)
+          cr_assert_eq(memcmp(host + offset + i * size, value, size), 0,
+                       "%s count %zu shift %zu: element %zu differs",
+                       tp_dtype_name(dtype), count, shift, i);
+        for (size_t b = 0; b < offset; ++b)
+          cr_assert_eq(host[b], 0x5A, "%s: byte %zu before the range changed",
+                       tp_dtype_name(dtype), b);
+        for (size_t b = offset + count * size; b < bytes / 4 * 4; ++b)
+          cr_assert_eq(host[b], 0x5A, "%s: byte %zu after the range changed",
+                       tp_dtype_name(dtype), b);
+        free(host);
+        cr_assert_eq(tp_pool_free(pool, dev, stream), TP_SUCCESS);
+      }
+    }
+  }
+}
+
+/* Units in the last place between two floats of the same sign. */
+static uint64_t ulp_distance_f64(double a, double b) {
+  int64_t ia, ib;
+  memcpy(&ia, &a, 8);
+  memcpy(&ib, &b, 8);
+  return ia > ib ? (uint64_t)(ia - ib) : (uint64_t)(ib - ia);
+}
+
+static uint32_t ulp_distance_f32(float a, float b) {
+  int32_t ia, ib;
+  memcpy(&ia, &a, 4);
+  memcpy(&ib, &b, 4);
+  return ia > ib ? (uint32_t)(ia - ib) : (uint32_t)(ib - ia);
+}
+
+/* Integers and random generators bit for bit; the others within 1 ulp. */
+static void expect_same_element(tp_dtype dtype, const tp_generator *gen,
+                                const unsigned char *got,
+                                const unsigned char *want, size_t i) {
+  int exact = gen->kind == TP_GEN_UNIFORM || gen->kind == TP_GEN_NORMAL ||
+              dtype == TP_I32 || dtype == TP_I64;
+  if (exact || memcmp(got, want, tp_dtype_size(dtype)) == 0) {
+    cr_assert_eq(memcmp(got, want, tp_dtype_size(dtype)), 0,
+                 "%s %s: element %zu differs from the host",
+                 tp_generator_name(gen->kind), tp_dtype_name(dtype), i);
+    return;
+  }
+  size_t parts = dtype == TP_C64 || dtype == TP_C128 ? 2 : 1;
+  for (size_t k = 0; k < parts; ++k) {
+    if (dtype == TP_F32 || dtype == TP_C64) {
+      float a, b;
+      memcpy(&a, got + 4 * k, 4);
+      memcpy(&b, want + 4 * k, 4);
+      cr_assert_leq(ulp_distance_f32(a, b), 1, "%s %s element %zu: %a vs %a",
+                    tp_generator_name(gen->kind), tp_dtype_name(dtype), i, a,
+                    b);
+    } else {
+      double a, b;
+      memcpy(&a, got + 8 * k, 8);
+      memcpy(&b, want + 8 * k, 8);
+      cr_assert_leq(ulp_distance_f64(a, b), 1, "%s %s element %zu: %a vs %a",
+                    tp_generator_name(gen->kind), tp_dtype_name(dtype), i, a,
+                    b);
+    }
+  }
+}
+
+/* A tile strictly inside a 5x7x9 tensor, so offsets and strides matter. */
+static void inner_tile(tp_dtype dtype, tp_layout *layout, tp_tile *tile) {
+  int64_t extents[3] = {5, 7, 9};
+  cr_assert_eq(tp_layout_make(dtype, 3, extents, layout), TP_SUCCESS);
+  memset(tile, 0, sizeof *tile);
+  int64_t offsets[3] = {1, 2, 3}, sizes[3] = {3, 4, 5};
+  for (int k = 0; k < 3; ++k) {
+    tile->offsets[k] = offsets[k];
+    tile->extents[k] = sizes[k];
+  }
+  tile->first = (uint64_t)(1 * 63 + 2 * 9 + 3);
+  tile->count = 60;
+}
+
+Test(device_fill, generators_match_the_host) {
+  require_device();
+  double coeff[3] = {100.0, -10.0, 1.0};
+  tp_generator gens[] = {
+      tp_gen_arange(-3.0, 2.0),   tp_gen_affine(5.0, 3, coeff),
+      tp_gen_identity(4.0),       tp_gen_uniform(42, -2.0, 3.0),
+      tp_gen_normal(7, 1.0, 0.5),
+  };
+  for (int d = 0; d < TP_DTYPE_COUNT; ++d) {
+    for (size_t g = 0; g < sizeof gens / sizeof gens[0]; ++g) {
+      tp_dtype dtype = (tp_dtype)d;
+      tp_layout layout;
+      tp_tile tile;
+      inner_tile(dtype, &layout, &tile);
+      if (tp_generator_check(&gens[g], &layout) != TP_SUCCESS)
+        continue; /* e.g. normal for integers: refused on both sides */
+      size_t size = tp_dtype_size(dtype);
+      unsigned char *dev = device_alloc(tile.count * size);
+      cr_assert_eq(
+          tp_device_fill_generator(0, dev, &layout, &tile, &gens[g], stream),
+          TP_SUCCESS, "%s", tp_last_error());
+      unsigned char *got = malloc(tile.count * size);
+      cr_assert_not_null(got);
+      read_back(got, dev, tile.count * size);
+      size_t i = 0;
+      for (int64_t a = 0; a < tile.extents[0]; ++a)
+        for (int64_t b = 0; b < tile.extents[1]; ++b)
+          for (int64_t c = 0; c < tile.extents[2]; ++c, ++i) {
+            int64_t index[3] = {tile.offsets[0] + a, tile.offsets[1] + b,
+                                tile.offsets[2] + c};
+            uint64_t linear =
+                (uint64_t)(index[0] * 63 + index[1] * 9 + index[2]);
+            unsigned char want[16];
+            tp_gen_store(&gens[g], dtype, linear, index, 3, want);
+            expect_same_element(dtype, &gens[g], got + i * size, want, i);
+          }
+      free(got);
+      cr_assert_eq(tp_pool_free(pool, dev, stream), TP_SUCCESS);
+    }
+  }
+}
+
+Test(device_fill, expression_integer_values_exact) {
+  require_device();
+  int64_t extents[2] = {6, 11};
+  tp_layout layout;
+  cr_assert_eq(tp_layout_make(TP_I64, 2, extents, &layout), TP_SUCCESS);
+  tp_tile tile;
+  cr_assert_eq(tp_layout_whole_tile(&layout, &tile), TP_SUCCESS);
+  int64_t *dev = device_alloc(66 * 8);
+  cr_assert_eq(tp_device_fill_expression(0, dev, &layout, &tile,
+                                         "i0 * 100 - i1", stream),
+               TP_SUCCESS, "%s", tp_last_error());
+  int64_t host[66];
+  read_back(host, dev, sizeof host);
+  for (int64_t i0 = 0; i0 < 6; ++i0)
+    for (int64_t i1 = 0; i1 < 11; ++i1)
+      cr_expect_eq(host[i0 * 11 + i1], i0 * 100 - i1, "(%lld, %lld)",
+                   (long long)i0, (long long)i1);
+  cr_assert_eq(tp_pool_free(pool, dev, stream), TP_SUCCESS);
+}
+
+Test(device_fill, expression_math_close_to_the_host) {
+  require_device();
+  int64_t extents[2] = {40, 3};
+  tp_layout layout;
+  cr_assert_eq(tp_layout_make(TP_F64, 2, extents, &layout), TP_SUCCESS);
+  tp_tile tile;
+  cr_assert_eq(tp_layout_whole_tile(&layout, &tile), TP_SUCCESS);
+  /* Rows 10..29 only: the indices are global. */
+  tile.offsets[0] = 10;
+  tile.extents[0] = 20;
+  tile.first = 30;
+  tile.count = 60;
+  double *dev = device_alloc(60 * 8);
+  tp_expression_cache_stats before;
+  cr_assert_eq(tp_device_expression_cache_stats(&before), TP_SUCCESS);
+  for (int repeat = 0; repeat < 2; ++repeat)
+    cr_assert_eq(tp_device_fill_expression(0, dev, &layout, &tile,
+                                           "sin(0.1*i0) + i1", stream),
+                 TP_SUCCESS, "%s", tp_last_error());
+  tp_expression_cache_stats after;
+  cr_assert_eq(tp_device_expression_cache_stats(&after), TP_SUCCESS);
+  cr_expect_eq(after.compiles, before.compiles + 1);
+  double host[60];
+  read_back(host, dev, sizeof host);
+  for (int64_t r = 0; r < 20; ++r)
+    for (int64_t c = 0; c < 3; ++c) {
+      double want = sin(0.1 * (double)(r + 10)) + (double)c;
+      cr_expect(fabs(host[r * 3 + c] - want) <= 4e-16 * (fabs(want) + 1.0),
+                "(%lld, %lld): %a vs %a", (long long)(r + 10), (long long)c,
+                host[r * 3 + c], want);
+    }
+  cr_assert_eq(tp_pool_free(pool, dev, stream), TP_SUCCESS);
+}
+
+Test(device_fill, expression_complex_gets_real_part) {
+  require_device();
+  int64_t extents[1] = {9};
+  tp_layout layout;
+  cr_assert_eq(tp_layout_make(TP_C64, 1, extents, &layout), TP_SUCCESS);
+  tp_tile tile;
+  cr_assert_eq(tp_layout_whole_tile(&layout, &tile), TP_SUCCESS);
+  float *dev = device_alloc(9 * 8);
+  cr_assert_eq(
+      tp_device_fill_expression(0, dev, &layout, &tile, "i0 * 0.5", stream),
+      TP_SUCCESS, "%s", tp_last_error());
+  float host[18];
+  read_back(host, dev, sizeof host);
+  for (int i = 0; i < 9; ++i) {
+    cr_expect_eq(host[2 * i], 0.5f * (float)i);
+    cr_expect_eq(host[2 * i + 1], 0.0f);
+  }
+  cr_assert_eq(tp_pool_free(pool, dev, stream), TP_SUCCESS);
+}
+
+Test(device_fill, expression_compile_error_on_the_device_path) {
+  require_device();
+  int64_t extents[1] = {4};
+  tp_layout layout;
+  cr_assert_eq(tp_layout_make(TP_F32, 1, extents, &layout), TP_SUCCESS);
+  tp_tile tile;
+  cr_assert_eq(tp_layout_whole_tile(&layout, &tile), TP_SUCCESS);
+  float *dev = device_alloc(16);
+  cr_expect_eq(
+      tp_device_fill_expression(0, dev, &layout, &tile, "i0 +* 2", stream),
+      TP_ERR_INVALID_ARGUMENT);
+  expect_message("does not compile");
+  cr_assert_eq(tp_pool_free(pool, dev, stream), TP_SUCCESS);
+}
