@@ -1,0 +1,99 @@
+/* tensorpool buffers in one page: allocate, construct with a generator,
+ * rebind, convert, and print the pool's statistics.
+ *
+ * Runs as one process or under mpiexec: with MPI the runtime spans
+ * MPI_COMM_WORLD, and the distributed tensor is split over the ranks. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "tensorpool/allocator.h"
+#include "tensorpool/ops.h"
+
+#if TP_HAVE_MPI
+#include <mpi.h>
+#endif
+
+#define CHECK(call)                                                            \
+  do {                                                                         \
+    tp_status st_ = (call);                                                    \
+    if (st_ != TP_SUCCESS) {                                                   \
+      fprintf(stderr, "%s failed: %s: %s\n", #call, tp_status_string(st_),     \
+              tp_last_error());                                                \
+      exit(1);                                                                 \
+    }                                                                          \
+  } while (0)
+
+static void print_line(void *user, const char *line) {
+  printf("[rank %d] %s\n", *(int *)user, line);
+}
+
+int main(int argc, char **argv) {
+#if TP_HAVE_MPI
+  MPI_Init(&argc, &argv);
+#else
+  (void)argc;
+  (void)argv;
+#endif
+  tp_runtime *rt;
+  CHECK(tp_runtime_create(NULL, &rt));
+  int rank = tp_runtime_rank(rt), ranks = tp_runtime_size(rt);
+
+  /* A 1000 x 64 tensor of doubles, split by rows over the ranks. */
+  tp_layout layout;
+  int64_t extents[2] = {1000, 64};
+  CHECK(tp_layout_make(TP_F64, 2, extents, &layout));
+
+  /* Let the library pick the backend, and say why. */
+  tp_allocator_choice choice;
+  CHECK(tp_allocator_choose(rt, &layout, TP_BUFFER_DISTRIBUTED, &choice));
+  if (rank == 0)
+    printf("automatic allocator: %s\n", choice.reason);
+  tp_allocator *dist = choice.allocator;
+
+  /* Uninitialized memory, then random numbers that do not depend on the
+   * number of ranks: element (i, j) is the same on 1 or 4 ranks. */
+  tp_buffer *scratch, *noise;
+  CHECK(tp_allocator_allocate(dist, &layout, NULL, NULL, &scratch));
+  tp_generator normal = tp_gen_normal(2024, 0.0, 1.0);
+  CHECK(tp_allocator_construct_generator(dist, &layout, NULL, &normal, NULL,
+                                         &noise));
+  const tp_tile *tile = tp_buffer_tile(noise);
+  printf("rank %d of %d holds rows %lld..%lld\n", rank, ranks,
+         (long long)tile->offsets[0],
+         (long long)(tile->offsets[0] + tile->extents[0]));
+
+  /* The same backend for a replicated tensor, and a conversion to it: an
+   * all-gather of the tiles. */
+  tp_allocator *repl;
+  CHECK(tp_allocator_rebind(dist, TP_BUFFER_REPLICATED, &repl));
+  tp_buffer *whole;
+  CHECK(tp_allocator_construct_copy(repl, noise, NULL, NULL, &whole));
+  const double *v = tp_buffer_data(whole);
+  double sum = 0.0;
+  for (size_t i = 0; i < tp_buffer_tile(whole)->count; ++i)
+    sum += v[i];
+  printf("rank %d: mean of all %zu values = %.6f, element (999, 63) = %.17g\n",
+         rank, tp_buffer_tile(whole)->count,
+         sum / (double)tp_buffer_tile(whole)->count, v[999 * 64 + 63]);
+
+  /* An operation allocates its result through its operands' allocator. */
+  tp_buffer *twice;
+  CHECK(tp_axpby(tp_scalar_real(1.0), noise, tp_scalar_real(1.0), noise, NULL,
+                 &twice));
+
+  if (rank == 0) {
+    tp_pool *pool;
+    CHECK(tp_runtime_pool(rt, tp_allocator_backend(dist), &pool));
+    CHECK(tp_pool_print_stats(pool, print_line, &rank));
+  }
+
+  CHECK(tp_buffer_destroy(twice));
+  CHECK(tp_buffer_destroy(whole));
+  CHECK(tp_buffer_destroy(noise));
+  CHECK(tp_buffer_destroy(scratch));
+  CHECK(tp_runtime_destroy(rt));
+#if TP_HAVE_MPI
+  MPI_Finalize();
+#endif
+  return 0;
+}
