@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "tensorpool/pool.h"
+#include "tensorpool/runtime.h"
 #include "tensorpool/space.h"
 #include "tensorpool/status.h"
 
@@ -100,6 +101,18 @@ tp_status tp_device_stream_synchronize(int device, tp_stream stream);
  * host side no longer matters: synchronize before reading it. */
 tp_status tp_device_memcpy(int device, void *dst, const void *src, size_t bytes,
                            tp_stream stream);
+
+/* ---- Backends of a runtime ------------------------------------------------
+ * Registers the device and pinned backends of the runtime's device
+ * (tp_runtime_device), over the shared pools of that device, so that
+ * tp_runtime_allocator(runtime, TP_BACKEND_DEVICE or TP_BACKEND_PINNED, ...)
+ * and the automatic allocator can use them. Each pool's limit becomes the
+ * runtime's budget for it. Backends already registered are kept (calling
+ * this twice is harmless). TP_ERR_NO_DEVICE when the runtime has no device.
+ * Device collectives over several ranks use NCCL, bootstrapped over the
+ * runtime's MPI communicator on first use; without NCCL or MPI they return
+ * TP_ERR_NOT_SUPPORTED (one rank needs neither). */
+tp_status tp_runtime_add_cuda_backends(tp_runtime *runtime);
 
 #ifdef __cplusplus
 }

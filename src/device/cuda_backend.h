@@ -1,0 +1,39 @@
+/* Internal: the device and pinned backends (src/core/backend.h). */
+#ifndef TP_DEVICE_CUDA_BACKEND_H
+#define TP_DEVICE_CUDA_BACKEND_H
+
+#include "core/backend.h"
+#include "dist/nccl_comm.h"
+
+typedef struct tp_cuda_backend {
+  tp_backend base;    /* handed to the runtime; base.ctx points here */
+  tp_nccl_comm *nccl; /* device backend only */
+  char name[32];
+} tp_cuda_backend;
+
+/* Entries shared by both backends: kernels and copies on the backend's
+ * device, which can reach pinned memory as well as its own. */
+tp_status tp_cuda_backend_fill_constant(tp_backend *backend, void *dst,
+                                        size_t count, tp_dtype dtype,
+                                        const void *value, tp_stream stream);
+tp_status tp_cuda_backend_fill_generator(tp_backend *backend, void *dst,
+                                         const tp_layout *layout,
+                                         const tp_tile *tile,
+                                         const tp_generator *generator,
+                                         tp_stream stream);
+tp_status tp_cuda_backend_copy(tp_backend *backend, void *dst, const void *src,
+                               size_t bytes, tp_stream stream);
+tp_status tp_cuda_backend_axpby(tp_backend *backend, tp_dtype dtype,
+                                size_t count, const void *alpha, const void *x,
+                                const void *beta, const void *y, void *out,
+                                tp_stream stream);
+tp_status tp_cuda_backend_sync(tp_backend *backend, tp_stream stream);
+void tp_cuda_backend_destroy(tp_backend *backend);
+
+/* Creates the backend of `kind` (device or pinned) over `pool`. */
+tp_status tp_device_backend_create(tp_runtime *runtime, int device,
+                                   tp_pool *pool, tp_backend **out);
+tp_status tp_pinned_backend_create(tp_runtime *runtime, int device,
+                                   tp_pool *pool, tp_backend **out);
+
+#endif
