@@ -152,6 +152,23 @@ static void run_threads(tp_model_state *run) {
   free(ids);
 }
 
+/* With TP_MODEL_VERBOSE set: what the run exercised, to see it was not
+ * vacuous. */
+static void print_summary(tp_model_state *run) {
+  tp_pool_stats s;
+  tp_pool_get_stats(run->pool, &s);
+  uint64_t owed = 0;
+  for (unsigned i = 0; i < run->options.threads; ++i)
+    owed += run->threads[i].waits_owed;
+  printf("seed %" PRIu64 ", %u thread(s): %" PRIu64 " allocations, %" PRIu64
+         " hits, %" PRIu64 " cross-stream takes (%" PRIu64
+         " with the old stream busy, each checked for its wait), %" PRIu64
+         " failures, %" PRIu64 " releases, %" PRIu64 " streams forgotten\n",
+         run->options.seed, run->options.threads, s.allocations, s.hits,
+         s.cross_stream_takes, owed, s.failures, s.releases,
+         s.streams_forgotten);
+}
+
 static void finish(tp_model_state *run) {
   tp_model_thread *t0 = &run->threads[0];
   /* An odd seed leaves its blocks live: destroy must free them, say so with
@@ -165,6 +182,8 @@ static void finish(tp_model_state *run) {
   }
   if (!atomic_load(&run->failed))
     tp_model_check_exact(t0);
+  if (getenv("TP_MODEL_VERBOSE"))
+    print_summary(run);
   tp_status st = tp_pool_destroy(run->pool);
   run->pool = NULL;
   if (!atomic_load(&run->failed)) {
