@@ -10,8 +10,9 @@
  * NAME is tensorpool, glibc, jemalloc, mimalloc or all (the default). Each
  * (log, allocator) runs in a child process of its own, so no allocator
  * starts with another one's leftovers in the process heap. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +135,9 @@ static int replay_one(const replay_args *a, const replay_log *log,
                       const char *log_path, const char *impl) {
   bool is_pool = strcmp(impl, "tensorpool") == 0;
   const tp_pool_config *config = is_pool ? &a->config : NULL;
+  /* The parent's freed parse buffers would otherwise be reused by glibc
+   * without growing its heap, and glibc would look better than exact. */
+  malloc_trim(0);
   replay_result mem;
   if (replay_run(log, impl, config, true, &mem) != 0)
     return 1;
