@@ -107,10 +107,13 @@ static tp_status check_uniform(const tp_generator *gen, tp_dtype dtype) {
                    "tp_generator_check: uniform needs lo < hi with a finite "
                    "width, got [%g, %g)",
                    lo, hi);
-  if ((dtype == TP_F32 || dtype == TP_C64) && !((float)lo < (float)hi))
+  if ((dtype == TP_F32 || dtype == TP_C64) &&
+      (!isfinite((float)lo) || !isfinite((float)hi) ||
+       !((float)lo < (float)hi)))
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
-                   "tp_generator_check: uniform [%g, %g) is empty in %s", lo,
-                   hi, tp_dtype_name(dtype));
+                   "tp_generator_check: uniform [%g, %g) does not fit %s or "
+                   "is empty there",
+                   lo, hi, tp_dtype_name(dtype));
   if (dtype == TP_I32 && (lo < INT32_MIN || hi > 0x1.0p31))
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
                    "tp_generator_check: uniform [%g, %g) does not fit i32", lo,
