@@ -132,34 +132,53 @@ static void replay_events(const replay_log *log, replay_state *s, bool memory,
   r->events = log->count - r->skipped;
 }
 
-int replay_run(const replay_log *log, const char *impl,
-               const tp_pool_config *config, bool track_memory,
-               replay_result *out) {
-  memset(out, 0, sizeof *out);
+int replay_target_open(const replay_log *log, const char *impl,
+                       const tp_pool_config *config, replay_target *out) {
   bool is_pool = strcmp(impl, "tensorpool") == 0;
-  replay_state s;
-  memset(&s, 0, sizeof s);
-  s.npeers = is_pool ? log->pools : 1;
-  s.peers = calloc(s.npeers, sizeof *s.peers);
-  s.slots = calloc(log->slots ? log->slots : 1, sizeof *s.slots);
-  s.slot_sizes = calloc(log->slots ? log->slots : 1, sizeof *s.slot_sizes);
-  s.slot_pools = calloc(log->slots ? log->slots : 1, sizeof *s.slot_pools);
-  int rc = 0;
-  if (!s.peers || !s.slots || !s.slot_sizes || !s.slot_pools) {
+  out->npeers = is_pool ? log->pools : 1;
+  out->peers = calloc(out->npeers, sizeof *out->peers);
+  if (!out->peers) {
     fprintf(stderr, "replay: out of memory\n");
-    rc = -1;
+    return -1;
   }
-  uint32_t opened = 0;
-  for (; rc == 0 && opened < s.npeers; opened++) {
+  for (uint32_t i = 0; i < out->npeers; i++) {
     tp_pool_config c = TP_POOL_CONFIG_INIT;
     if (config)
       c = *config;
-    c.name = log->pool_names[opened];
+    c.name = log->pool_names[i];
     c.event_log_path = NULL;
-    if (!host_peer_open(impl, is_pool ? &c : NULL, &s.peers[opened])) {
-      rc = -1;
-      break;
+    if (!host_peer_open(impl, is_pool ? &c : NULL, &out->peers[i])) {
+      out->npeers = i;
+      replay_target_close(out);
+      return -1;
     }
+  }
+  return 0;
+}
+
+void replay_target_close(replay_target *target) {
+  for (uint32_t i = 0; i < target->npeers; i++)
+    host_peer_close(&target->peers[i]);
+  free(target->peers);
+  target->peers = NULL;
+  target->npeers = 0;
+}
+
+int replay_run(const replay_log *log, replay_target *target, bool track_memory,
+               replay_result *out) {
+  memset(out, 0, sizeof *out);
+  replay_state s;
+  memset(&s, 0, sizeof s);
+  s.peers = target->peers;
+  s.npeers = target->npeers;
+  size_t slots = log->slots ? log->slots : 1;
+  s.slots = calloc(slots, sizeof *s.slots);
+  s.slot_sizes = calloc(slots, sizeof *s.slot_sizes);
+  s.slot_pools = calloc(slots, sizeof *s.slot_pools);
+  int rc = 0;
+  if (!s.slots || !s.slot_sizes || !s.slot_pools) {
+    fprintf(stderr, "replay: out of memory\n");
+    rc = -1;
   }
   if (rc == 0) {
     out->reserved_known = track_memory && total_reserved(&s, &s.reserved_base);
@@ -174,9 +193,6 @@ int replay_run(const replay_log *log, const char *impl,
       }
     }
   }
-  for (uint32_t i = 0; i < opened; i++)
-    host_peer_close(&s.peers[i]);
-  free(s.peers);
   free(s.slots);
   free(s.slot_sizes);
   free(s.slot_pools);

@@ -30,12 +30,25 @@ typedef struct replay_result {
   size_t new_failures;      /* recorded successes that failed now */
 } replay_result;
 
+/* What a replay runs against: the opened allocator(s). Kept open across
+ * repetitions, so every allocator, the pools included, is as warm on the
+ * second run as its own caches make it. */
+typedef struct replay_target {
+  host_peer *peers; /* one per recorded pool (tensorpool) or one shared */
+  uint32_t npeers;
+} replay_target;
+
 /* `impl`: a name host_peer_open knows. `config`: for tensorpool (its name is
- * replaced by each recorded pool's name). With `track_memory`, the reserved
- * bytes are sampled after every allocation (slower: use a separate run for
- * timing). Returns 0, or -1 with a message on stderr. */
-int replay_run(const replay_log *log, const char *impl,
-               const tp_pool_config *config, bool track_memory,
+ * replaced by each recorded pool's name). Returns 0, or -1 with a message
+ * on stderr. */
+int replay_target_open(const replay_log *log, const char *impl,
+                       const tp_pool_config *config, replay_target *out);
+void replay_target_close(replay_target *target);
+
+/* Replays the whole log once; blocks it leaves live are freed after the
+ * timing. With `track_memory`, the reserved bytes are sampled after every
+ * allocation (slower: use separate runs for timing). */
+int replay_run(const replay_log *log, replay_target *target, bool track_memory,
                replay_result *out);
 
 #endif

@@ -95,7 +95,10 @@ static void test_replay_tensorpool(void) {
   tp_pool_config config = TP_POOL_CONFIG_INIT;
   config.limit = 64 * 1024; /* room for the small blocks, not for 1 MiB */
   replay_result r;
-  CHECK(replay_run(&log, "tensorpool", &config, true, &r) == 0);
+  replay_target target;
+  CHECK(replay_target_open(&log, "tensorpool", &config, &target) == 0);
+  CHECK(replay_run(&log, &target, true, &r) == 0);
+  replay_target_close(&target);
   CHECK(r.recorded_failures == 1);
   CHECK(r.failures_again == 1);
   CHECK(r.new_failures == 0);
@@ -110,7 +113,13 @@ static void test_replay_tensorpool(void) {
 
   /* Without a limit the recorded failure now succeeds. */
   config.limit = TP_UNLIMITED;
-  CHECK(replay_run(&log, "tensorpool", &config, true, &r) == 0);
+  CHECK(replay_target_open(&log, "tensorpool", &config, &target) == 0);
+  CHECK(replay_run(&log, &target, true, &r) == 0);
+  /* A second run on the same, warm pool meets the same failures. */
+  replay_result again;
+  CHECK(replay_run(&log, &target, false, &again) == 0);
+  CHECK(again.recorded_failures == 1 && again.failures_again == 0);
+  replay_target_close(&target);
   CHECK(r.recorded_failures == 1 && r.failures_again == 0);
   CHECK(r.peak_requested == 1000 + 2000 + 1048576);
   replay_log_free(&log);
@@ -123,7 +132,10 @@ static void test_replay_peer_skips_pool_verbs(void) {
   if (failures)
     return;
   replay_result r;
-  CHECK(replay_run(&log, "glibc", NULL, true, &r) == 0);
+  replay_target target;
+  CHECK(replay_target_open(&log, "glibc", NULL, &target) == 0);
+  CHECK(replay_run(&log, &target, true, &r) == 0);
+  replay_target_close(&target);
   CHECK(r.skipped == 2); /* the trim and the forget */
   CHECK(r.events == log.count - 2);
   CHECK(r.peak_live_blocks == 3);
