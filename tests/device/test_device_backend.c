@@ -1,5 +1,5 @@
 /* Allocators and buffers on the device and pinned backends: every verb,
- * conversions between spaces, one-rank NCCL conversions, bad input. GPU
+ * conversions between spaces, one-rank conversions, bad input. GPU
  * only, except the no-device registration check. With one rank the device
  * collectives are local copies: NCCL itself runs only with several ranks. */
 #include <criterion/criterion.h>
