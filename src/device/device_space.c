@@ -14,6 +14,20 @@ tp_cuda_space *tp_cuda_space_from(const tp_space *space) {
   return &s->space == space ? s : NULL;
 }
 
+/* The checks of tp_device_space_create that need no device. */
+static tp_status check_create_arguments(const tp_device_space_config *config,
+                                        tp_space **out) {
+  if (!out)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_device_space_create: NULL out-pointer");
+  if (config && config->upstream != TP_DEVICE_UPSTREAM_MALLOC &&
+      config->upstream != TP_DEVICE_UPSTREAM_MALLOC_ASYNC)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_device_space_create: unknown upstream %d",
+                   (int)config->upstream);
+  return TP_SUCCESS;
+}
+
 #if TP_HAVE_CUDA
 
 #include <stdint.h>
@@ -138,19 +152,14 @@ static tp_status create_async_upstream(tp_cuda_space *s) {
 tp_status tp_device_space_create(int device,
                                  const tp_device_space_config *config,
                                  tp_space **out) {
+  tp_status st = check_create_arguments(config, out);
+  if (st != TP_SUCCESS)
+    return st;
   tp_device_space_config defaults = TP_DEVICE_SPACE_CONFIG_INIT;
   if (!config)
     config = &defaults;
-  if (!out)
-    return tp_fail(TP_ERR_INVALID_ARGUMENT,
-                   "tp_device_space_create: NULL out-pointer");
-  if (config->upstream != TP_DEVICE_UPSTREAM_MALLOC &&
-      config->upstream != TP_DEVICE_UPSTREAM_MALLOC_ASYNC)
-    return tp_fail(TP_ERR_INVALID_ARGUMENT,
-                   "tp_device_space_create: unknown upstream %d",
-                   (int)config->upstream);
   tp_device_guard guard;
-  tp_status st = tp_device_enter("tp_device_space_create", device, &guard);
+  st = tp_device_enter("tp_device_space_create", device, &guard);
   if (st != TP_SUCCESS)
     return st;
   tp_cuda_space *s = calloc(1, sizeof *s);
@@ -211,10 +220,9 @@ tp_status tp_cuda_space_destroy(tp_space *space) {
 tp_status tp_device_space_create(int device,
                                  const tp_device_space_config *config,
                                  tp_space **out) {
-  (void)config;
-  if (!out)
-    return tp_fail(TP_ERR_INVALID_ARGUMENT,
-                   "tp_device_space_create: NULL out-pointer");
+  tp_status st = check_create_arguments(config, out);
+  if (st != TP_SUCCESS)
+    return st;
   return tp_device_check("tp_device_space_create", device);
 }
 
