@@ -1,0 +1,163 @@
+/* mkdtemp */
+#define _POSIX_C_SOURCE 200809L
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "host/memory_info.h"
+#include "tensorpool/allocator.h"
+#include "tensorpool/device.h"
+
+Test(runtime, without_mpi_it_is_one_process) {
+  tp_runtime *rt;
+  cr_assert_eq(tp_runtime_create(NULL, &rt), TP_SUCCESS);
+  cr_expect_eq(tp_runtime_rank(rt), 0);
+  cr_expect_eq(tp_runtime_size(rt), 1);
+  cr_expect_eq(tp_runtime_local_rank(rt), 0);
+  cr_expect_eq(tp_runtime_local_size(rt), 1);
+  cr_expect_eq(tp_runtime_uses_mpi(rt), 0);
+  int devices = 0;
+  tp_device_count(&devices);
+  cr_expect_eq(tp_runtime_device(rt), devices > 0 ? 0 : -1);
+  cr_expect(tp_runtime_has_backend(rt, TP_BACKEND_HOST));
+  cr_expect_eq(tp_runtime_destroy(rt), TP_SUCCESS);
+  cr_expect_eq(tp_runtime_destroy(NULL), TP_SUCCESS);
+  cr_expect_eq(tp_runtime_create(NULL, NULL), TP_ERR_INVALID_ARGUMENT);
+}
+
+Test(runtime, host_figures_come_from_the_system) {
+  size_t free_bytes = 0, total = 0;
+  cr_assert_eq(tp_host_memory_info(&free_bytes, &total), TP_SUCCESS);
+  cr_expect_gt(free_bytes, 0);
+  cr_expect_leq(free_bytes, total);
+  tp_runtime *rt;
+  cr_assert_eq(tp_runtime_create(NULL, &rt), TP_SUCCESS);
+  tp_memory_figures f;
+  cr_assert_eq(tp_runtime_memory(rt, TP_BACKEND_HOST, &f), TP_SUCCESS);
+  cr_expect_gt(f.total_bytes, 0);
+  /* The automatic budget is the free memory shared by the node's ranks. */
+  cr_expect_gt(f.budget_bytes, 0);
+  cr_expect_leq(f.budget_bytes, f.total_bytes);
+  cr_expect_eq(f.reserved_bytes, 0);
+  cr_expect_leq(f.available_bytes, f.budget_bytes);
+  cr_expect_eq(tp_runtime_memory(rt, (tp_backend_kind)7, &f),
+               TP_ERR_INVALID_ARGUMENT);
+  cr_expect_eq(tp_runtime_memory(rt, TP_BACKEND_HOST, NULL),
+               TP_ERR_INVALID_ARGUMENT);
+  tp_runtime_destroy(rt);
+}
+
+Test(runtime, a_configured_budget_is_the_pool_limit) {
+  tp_runtime_config cfg = TP_RUNTIME_CONFIG_INIT;
+  cfg.host_budget = 1 << 20;
+  cfg.name = "budgeted";
+  tp_runtime *rt;
+  cr_assert_eq(tp_runtime_create(&cfg, &rt), TP_SUCCESS);
+  tp_memory_figures f;
+  tp_runtime_memory(rt, TP_BACKEND_HOST, &f);
+  cr_expect_eq(f.budget_bytes, 1 << 20);
+  tp_pool *pool;
+  cr_assert_eq(tp_runtime_pool(rt, TP_BACKEND_HOST, &pool), TP_SUCCESS);
+  cr_expect_str_eq(tp_pool_name(pool), "budgeted.host.r0");
+  void *p;
+  cr_expect_eq(tp_pool_alloc(pool, 2 << 20, NULL, &p), TP_ERR_OUT_OF_MEMORY);
+  tp_runtime_destroy(rt);
+}
+
+Test(runtime, destroying_with_live_buffers_reports_a_leak) {
+  tp_runtime *rt;
+  cr_assert_eq(tp_runtime_create(NULL, &rt), TP_SUCCESS);
+  tp_allocator *a;
+  tp_runtime_allocator(rt, TP_BACKEND_HOST, TP_BUFFER_LOCAL, &a);
+  int64_t ext[1] = {100};
+  tp_layout l;
+  tp_layout_make(TP_F64, 1, ext, &l);
+  tp_buffer *b;
+  cr_assert_eq(tp_allocator_allocate(a, &l, NULL, NULL, &b), TP_SUCCESS);
+  cr_expect_eq(tp_runtime_destroy(rt), TP_ERR_LEAK);
+  cr_expect_not_null(strstr(tp_last_error(), "tp_runtime_destroy"));
+}
+
+/* ---- /proc/meminfo and cgroup parsing, on files of the test's own. */
+
+static char dir[64];
+
+static void write_file(const char *name, const char *text) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+static void make_dir(void) {
+  snprintf(dir, sizeof dir, "/tmp/tp_meminfo_XXXXXX");
+  cr_assert_not_null(mkdtemp(dir));
+  char sub[128];
+  snprintf(sub, sizeof sub, "%s/memory", dir);
+  mkdir(sub, 0700);
+  write_file("meminfo", "MemTotal:        8000000 kB\n"
+                        "MemFree:          100000 kB\n"
+                        "MemAvailable:    6000000 kB\n");
+}
+
+static tp_status info(size_t *free_bytes, size_t *total) {
+  char meminfo[128];
+  snprintf(meminfo, sizeof meminfo, "%s/meminfo", dir);
+  return tp_host_memory_info_from(meminfo, dir, free_bytes, total);
+}
+
+Test(memory_info, meminfo_without_a_cgroup_limit) {
+  make_dir();
+  size_t f, t;
+  cr_assert_eq(info(&f, &t), TP_SUCCESS);
+  cr_expect_eq(f, (size_t)6000000 * 1024, "MemAvailable, not MemFree");
+  cr_expect_eq(t, (size_t)8000000 * 1024);
+}
+
+Test(memory_info, cgroup_v2_limit_caps_both_figures) {
+  make_dir();
+  write_file("memory.max", "2147483648\n");
+  write_file("memory.current", "536870912\n");
+  size_t f, t;
+  cr_assert_eq(info(&f, &t), TP_SUCCESS);
+  cr_expect_eq(f, (size_t)1536 << 20);
+  cr_expect_eq(t, (size_t)2048 << 20);
+}
+
+Test(memory_info, cgroup_v2_max_means_no_limit) {
+  make_dir();
+  write_file("memory.max", "max\n");
+  write_file("memory.current", "536870912\n");
+  size_t f, t;
+  cr_assert_eq(info(&f, &t), TP_SUCCESS);
+  cr_expect_eq(f, (size_t)6000000 * 1024);
+}
+
+Test(memory_info, cgroup_v1_limit_and_its_no_limit_value) {
+  make_dir();
+  write_file("memory/memory.limit_in_bytes", "1073741824\n");
+  write_file("memory/memory.usage_in_bytes", "1073741824\n");
+  size_t f, t;
+  cr_assert_eq(info(&f, &t), TP_SUCCESS);
+  cr_expect_eq(f, 0, "usage at the limit leaves nothing");
+  cr_expect_eq(t, (size_t)1 << 30);
+  write_file("memory/memory.limit_in_bytes", "9223372036854771712\n");
+  cr_assert_eq(info(&f, &t), TP_SUCCESS);
+  cr_expect_eq(f, (size_t)6000000 * 1024);
+}
+
+Test(memory_info, unreadable_or_incomplete_meminfo_is_not_supported) {
+  size_t f, t;
+  cr_expect_eq(tp_host_memory_info_from("/nonexistent/meminfo", NULL, &f, &t),
+               TP_ERR_NOT_SUPPORTED);
+  make_dir();
+  write_file("meminfo", "MemTotal: 100 kB\n");
+  cr_expect_eq(info(&f, &t), TP_ERR_NOT_SUPPORTED);
+  cr_expect_not_null(strstr(tp_last_error(), "MemAvailable"));
+  cr_expect_eq(tp_host_memory_info(NULL, &t), TP_ERR_INVALID_ARGUMENT);
+}
