@@ -3,6 +3,8 @@
  *
  * - Size classes are geometric with `divisions` classes per power of two
  *   (waste at most 1/divisions) over 256-byte units.
+ * - A request takes a cached block of its class or, failing that, of the
+ *   smallest cached class at most twice as large, before going upstream.
  * - Freed blocks are cached per (class, stream). A block freed on stream S is
  *   handed back to S at once; another stream T takes it only after T has
  *   been made to wait on an event recorded on S at the moment of the take.

@@ -65,11 +65,14 @@ tp_status tp_pool_create(const tp_space *space, const tp_pool_config *config,
   pool->config.event_log_path = NULL;
   tp_size_classes_init(&pool->classes, c->divisions);
   pool->bins = calloc(pool->classes.count, sizeof *pool->bins);
+  pool->cached_classes =
+      calloc((pool->classes.count + 63) / 64, sizeof *pool->cached_classes);
   pool->used_slots = 1; /* the ready slot */
-  bool ok = pool->bins && tp_ptr_map_init(&pool->map) &&
+  bool ok = pool->bins && pool->cached_classes && tp_ptr_map_init(&pool->map) &&
             pthread_mutex_init(&pool->lock, NULL) == 0;
   if (!ok) {
     tp_ptr_map_fini(&pool->map);
+    free(pool->cached_classes);
     free(pool->bins);
     free(pool);
     return tp_fail(TP_ERR_OUT_OF_MEMORY, "tp_pool_create: no host memory");
@@ -81,6 +84,7 @@ tp_status tp_pool_create(const tp_space *space, const tp_pool_config *config,
     if (st != TP_SUCCESS) {
       pthread_mutex_destroy(&pool->lock);
       tp_ptr_map_fini(&pool->map);
+      free(pool->cached_classes);
       free(pool->bins);
       free(pool);
       return tp_fail_context(st, "tp_pool_create");
@@ -113,15 +117,11 @@ void tp_pool_note_peaks(tp_pool_stats *s) {
     s->reserved_bytes_peak = s->reserved_bytes;
 }
 
-/* A cached block of class `cls` usable on `stream`, or NULL. Prefers the
- * stream's own list (no ordering needed), then blocks with no pending work,
- * then another stream's block after ordering `stream` behind that stream. */
-static tp_status take_cached(tp_pool *pool, unsigned cls, tp_stream stream,
-                             tp_block **out) {
-  *out = NULL;
-  tp_bin *bin = pool->bins[cls];
-  if (!bin || !bin->stream_mask)
-    return TP_SUCCESS;
+/* A cached block of `bin` usable on `stream`. Prefers the stream's own list
+ * (no ordering needed), then blocks with no pending work, then another
+ * stream's block after ordering `stream` behind that stream. */
+static tp_status take_from_bin(tp_pool *pool, tp_bin *bin, tp_stream stream,
+                               tp_block **out) {
   int own = tp_pool_slot_find(pool, stream);
   if (own > 0 && (bin->stream_mask >> own & 1u)) {
     *out = tp_pool_bin_pop(pool, bin, (unsigned)own);
@@ -138,6 +138,23 @@ static tp_status take_cached(tp_pool *pool, unsigned cls, tp_stream stream,
   *out = tp_pool_bin_pop(pool, bin, other);
   pool->stats.cross_stream_takes++;
   return TP_SUCCESS;
+}
+
+/* A cached block for a request of class `cls`, or NULL: from that class, or
+ * else from the smallest cached class at most twice its size, since reusing
+ * a block already held beats growing the pool (cudaMallocAsync's and RMM's
+ * pools also hand out any free block that fits). */
+static tp_status take_cached(tp_pool *pool, unsigned cls, tp_stream stream,
+                             tp_block **out) {
+  *out = NULL;
+  const tp_size_classes *sc = &pool->classes;
+  size_t bytes = tp_size_class_bytes(sc, cls);
+  unsigned last = bytes <= sc->max_bytes / 2 ? tp_size_class_of(sc, 2 * bytes)
+                                             : sc->count - 1;
+  int found = tp_pool_next_cached_class(pool, cls, last);
+  if (found < 0)
+    return TP_SUCCESS;
+  return take_from_bin(pool, pool->bins[found], stream, out);
 }
 
 tp_status tp_pool_alloc(tp_pool *pool, size_t bytes, tp_stream stream,
@@ -288,6 +305,7 @@ tp_status tp_pool_destroy(tp_pool *pool) {
   for (unsigned c = 0; c < pool->classes.count; c++)
     free(pool->bins[c]);
   free(pool->bins);
+  free(pool->cached_classes);
   tp_ptr_map_fini(&pool->map);
   tp_event_log_close(pool->log);
   pthread_mutex_destroy(&pool->lock);

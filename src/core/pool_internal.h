@@ -19,6 +19,7 @@
 
 /* The cached blocks of one size class, one list per stream slot. */
 typedef struct tp_bin {
+  unsigned cls;
   uint64_t stream_mask; /* bit s set: heads[s] is not empty */
   size_t cached;        /* blocks cached in this class */
   tp_block *heads[TP_SLOTS];
@@ -36,8 +37,9 @@ struct tp_pool {
   tp_pool_config config;
   char name[64];
   tp_size_classes classes;
-  tp_bin **bins;       /* classes.count entries, each made on first use */
-  tp_ptr_map map;      /* every block the pool holds, live or cached */
+  tp_bin **bins;            /* classes.count entries, each made on first use */
+  uint64_t *cached_classes; /* bit c set: class c has a cached block */
+  tp_ptr_map map;           /* every block the pool holds, live or cached */
   uint64_t used_slots; /* bit s set: slots[s] names a stream (bit 0: ready) */
   tp_stream_slot slots[TP_SLOTS];
   unsigned last_slot; /* lookup cache: the slot found last */
@@ -60,6 +62,9 @@ tp_bin *tp_pool_bin(tp_pool *pool, unsigned cls); /* NULL if out of memory */
 void tp_pool_bin_push(tp_pool *pool, tp_bin *bin, tp_block *block,
                       unsigned slot);
 tp_block *tp_pool_bin_pop(tp_pool *pool, tp_bin *bin, unsigned slot);
+/* The smallest class in [first, last] holding a cached block, or -1. */
+int tp_pool_next_cached_class(const tp_pool *pool, unsigned first,
+                              unsigned last);
 
 /* Upstream traffic and releases (pool_release.c). Lock held. */
 tp_status tp_pool_upstream_get(tp_pool *pool, unsigned cls, size_t bytes,

@@ -54,6 +54,37 @@ Test(pool_alloc, a_freed_block_is_reused_for_its_class) {
   cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
 }
 
+Test(pool_alloc, a_larger_cached_block_up_to_twice_the_class_serves_a_miss) {
+  tp_pool *pool = make_pool();
+  void *big, *huge, *p, *q;
+  cr_assert_eq(tp_pool_alloc(pool, 7168, NULL, &big), TP_SUCCESS);
+  cr_assert_eq(tp_pool_alloc(pool, 65536, NULL, &huge), TP_SUCCESS);
+  tp_pool_free(pool, big, NULL);
+  tp_pool_free(pool, huge, NULL);
+  /* 4096 has no cached block of its class; 7168 is within twice of it. */
+  cr_assert_eq(tp_pool_alloc(pool, 4096, NULL, &p), TP_SUCCESS);
+  cr_expect_eq(p, big);
+  size_t usable;
+  tp_pool_block_size(pool, p, &usable);
+  cr_expect_eq(usable, 7168);
+  /* 16384 must not take the 65536 block: more than twice its class. */
+  cr_assert_eq(tp_pool_alloc(pool, 16384, NULL, &q), TP_SUCCESS);
+  cr_expect_neq(q, huge);
+  tp_pool_stats s;
+  tp_pool_get_stats(pool, &s);
+  cr_expect_eq(s.hits, 1);
+  cr_expect_eq(s.misses, 3);
+  cr_expect_eq(s.live_bytes, 7168 + 16384, "live bytes count whole blocks");
+  cr_expect_eq(s.requested_bytes, 4096 + 16384);
+  tp_pool_free(pool, p, NULL);
+  tp_pool_free(pool, q, NULL);
+  /* Back in its own class: a request of exactly 7168 gets it again. */
+  cr_assert_eq(tp_pool_alloc(pool, 7168, NULL, &p), TP_SUCCESS);
+  cr_expect_eq(p, big);
+  tp_pool_free(pool, p, NULL);
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
+
 Test(pool_alloc, statistics_add_up) {
   tp_pool *pool = make_pool();
   void *p[3];

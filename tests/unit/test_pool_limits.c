@@ -54,14 +54,15 @@ Test(pool_limits, limit_releases_cache_of_other_classes_before_failing) {
   c.limit = 16384;
   tp_pool *pool = pool_with(c);
   void *a, *b;
-  cr_assert_eq(tp_pool_alloc(pool, 12288, NULL, &a), TP_SUCCESS);
-  tp_pool_free(pool, a, NULL); /* cached: reserved stays 12288 */
-  cr_assert_eq(tp_pool_alloc(pool, 8192, NULL, &b), TP_SUCCESS, "%s",
+  /* 14336 is more than twice 4096: the cached block cannot serve it. */
+  cr_assert_eq(tp_pool_alloc(pool, 14336, NULL, &a), TP_SUCCESS);
+  tp_pool_free(pool, a, NULL); /* cached: reserved stays 14336 */
+  cr_assert_eq(tp_pool_alloc(pool, 4096, NULL, &b), TP_SUCCESS, "%s",
                tp_last_error());
   tp_pool_stats s;
   tp_pool_get_stats(pool, &s);
   cr_expect_eq(s.releases, 1);
-  cr_expect_eq(s.reserved_bytes, 8192);
+  cr_expect_eq(s.reserved_bytes, 4096);
   cr_expect_leq(s.reserved_bytes_peak, 16384);
   tp_pool_free(pool, b, NULL);
   cr_expect_eq(tp_pool_destroy(pool), TP_SUCCESS);
@@ -89,17 +90,18 @@ Test(pool_limits, upstream_exhaustion_releases_cache_waits_and_retries) {
   tp_stream s = tp_sim_stream_create(sim);
   tp_sim_set_capacity(sim, 16384);
   void *a, *b;
-  cr_assert_eq(tp_pool_alloc(pool, 12288, s, &a), TP_SUCCESS);
+  cr_assert_eq(tp_pool_alloc(pool, 14336, s, &a), TP_SUCCESS);
   tp_sim_enqueue(sim, s); /* still in use on s */
   tp_pool_free(pool, a, s);
-  /* 8192 does not fit next to the cached 12288: the pool gives the cached
-   * block back, waits for s so the memory is really free, and retries. */
-  cr_assert_eq(tp_pool_alloc(pool, 8192, NULL, &b), TP_SUCCESS, "%s",
+  /* 4096 does not fit next to the cached 14336 (too big to serve it): the
+   * pool gives the cached block back, waits for s so the memory is really
+   * free, and retries. */
+  cr_assert_eq(tp_pool_alloc(pool, 4096, NULL, &b), TP_SUCCESS, "%s",
                tp_last_error());
   tp_sim_counters sc = tp_sim_get_counters(sim);
   cr_expect_eq(sc.failed_gets, 1);
   cr_expect_eq(sc.syncs, 1);
-  cr_expect_eq(sc.bytes_out, 8192);
+  cr_expect_eq(sc.bytes_out, 4096);
   tp_pool_free(pool, b, NULL);
   /* Now nothing can help: the message gives the numbers. */
   cr_expect_eq(tp_pool_alloc(pool, 32768, NULL, &b), TP_ERR_OUT_OF_MEMORY);
