@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "pool_model.h"
+#include "sim_space.h"
 
 #define MESSAGE_CAPACITY 8192
 
@@ -88,4 +89,37 @@ Test(pool_model, four_threads_under_a_limit_and_small_cache) {
   o.config.max_pool_size = 512 * 1024;
   o.config.max_buffers_per_bucket = 4;
   run_seeds(o, SEEDS);
+}
+
+/* The smallest case behind the model's block-size check, kept as a fixed
+ * sequence: a cached block of a larger class may serve a request, but only
+ * up to twice the request's class (pool.h), including among the small
+ * classes that are spaced linearly (256, 512, 768, 1024, ... bytes). */
+Test(pool_model, larger_cached_block_serves_at_most_twice_the_class) {
+  for (unsigned divisions = 1; divisions <= 16; divisions *= 2) {
+    tp_sim *sim = tp_sim_create(SIZE_MAX);
+    tp_stream s = tp_sim_stream_create(sim);
+    tp_pool_config config = TP_POOL_CONFIG_INIT;
+    config.divisions = divisions;
+    tp_pool *pool = NULL;
+    cr_assert_eq(tp_pool_create(tp_sim_space(sim), &config, &pool), TP_SUCCESS);
+    for (size_t big = 512; big <= 8192; big += 256) {
+      void *p = NULL, *q = NULL;
+      size_t cls = 0, usable = 0;
+      cr_assert_eq(tp_pool_alloc(pool, big, s, &p), TP_SUCCESS);
+      cr_assert_eq(tp_pool_free(pool, p, s), TP_SUCCESS);
+      cr_assert_eq(tp_pool_alloc(pool, 100, s, &q), TP_SUCCESS);
+      cr_assert_eq(tp_pool_class_size(pool, 100, &cls), TP_SUCCESS);
+      cr_assert_eq(tp_pool_block_size(pool, q, &usable), TP_SUCCESS);
+      cr_assert(usable <= 2 * cls,
+                "divisions %u: a 100-byte request (class %zu) was served "
+                "with a cached block of %zu bytes",
+                divisions, cls, usable);
+      cr_assert_eq(tp_pool_free(pool, q, s), TP_SUCCESS);
+      cr_assert_eq(tp_pool_trim(pool, 0), TP_SUCCESS);
+    }
+    cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+    tp_sim_complete_all(sim);
+    cr_assert_eq(tp_sim_destroy(sim), 0);
+  }
 }
