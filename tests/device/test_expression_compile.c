@@ -87,8 +87,8 @@ Test(expression, index_beyond_rank_rejected_before_compiling) {
 
 Test(expression, names_that_only_look_like_indices_are_fine) {
   require_nvrtc();
-  /* i10 is beyond rank 2, but "pi3" and "1e3" are not index names; with
-   * rank 2 only i0 and i1 are indices. */
+  /* 1e3 and 0x1f are numbers, not index names; i10 is an index beyond
+   * rank 2 even though it starts with i1. */
   cr_expect_eq(tp_device_expression_compile("i1 * 1e3 + 0x1f", TP_F64, 2),
                TP_SUCCESS, "%s", tp_last_error());
   cr_expect_eq(tp_device_expression_compile("i0 + i10", TP_F64, 2),
