@@ -146,7 +146,7 @@ void tp_tile_of_rows(const tp_layout *layout, int part, int64_t first_row,
 }
 
 tp_status tp_tiling_tile(const tp_tiling *tiling, int part, tp_tile *out) {
-  int64_t first, rows;
+  int64_t first = 0, rows = 0; /* set by tp_tiling_rows on success */
   tp_status st = tp_tiling_rows(tiling, part, &first, &rows);
   if (st != TP_SUCCESS)
     return st;
