@@ -1,0 +1,251 @@
+/* Conversions over MPI with any number of ranks (run with 1 to 4):
+ * round trips distributed -> replicated -> distributed are exact for every
+ * generator, type and uneven tiling; redistributions between tilings agree
+ * with a single-process construction; random fills are the same bits on
+ * every rank count; disagreement and failures are errors on every rank. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dist/dist.h"
+#include "tensorpool/allocator.h"
+
+#if TP_HAVE_MPI
+#include <mpi.h>
+#endif
+
+static int rank_ = 0;
+static int checks = 0;
+
+static void fail(const char *what, int line) {
+  fprintf(stderr, "rank %d: check failed at line %d: %s (last error: %s)\n",
+          rank_, line, what, tp_last_error());
+#if TP_HAVE_MPI
+  MPI_Abort(MPI_COMM_WORLD, 1);
+#endif
+  exit(1);
+}
+
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    ++checks;                                                                  \
+    if (!(cond))                                                               \
+      fail(#cond, __LINE__);                                                   \
+  } while (0)
+#define OK(call) CHECK((call) == TP_SUCCESS)
+
+static tp_runtime *rt;
+static int ranks;
+
+static tp_allocator *host(tp_buffer_kind kind) {
+  tp_allocator *a;
+  OK(tp_runtime_allocator(rt, TP_BACKEND_HOST, kind, &a));
+  return a;
+}
+
+/* An uneven tiling over the ranks, different for each `variant`, with
+ * empty parts. */
+static tp_tiling *uneven(const tp_layout *l, int variant) {
+  int64_t rows = l->extents[0], *counts = calloc((size_t)ranks, 8);
+  int64_t left = rows;
+  for (int p = 0; p < ranks; ++p) {
+    int64_t want =
+        (p + variant) % 3 == 0 ? 0 : rows / ranks + (p + variant) % 2;
+    counts[p] = p == ranks - 1 ? left : (want < left ? want : left);
+    left -= counts[p];
+  }
+  tp_tiling *t;
+  OK(tp_tiling_create(l, ranks, counts, &t));
+  free(counts);
+  return t;
+}
+
+static int same_bytes(const tp_buffer *a, const tp_buffer *b) {
+  return tp_buffer_bytes(a) == tp_buffer_bytes(b) &&
+         (tp_buffer_bytes(a) == 0 ||
+          memcmp(tp_buffer_data(a), tp_buffer_data(b), tp_buffer_bytes(a)) ==
+              0);
+}
+
+/* Whether a distributed buffer's tile equals that part of a whole tensor. */
+static int tile_matches(const tp_buffer *dist, const tp_buffer *whole) {
+  const tp_tile *t = tp_buffer_tile(dist);
+  size_t elem = tp_dtype_size(tp_buffer_layout(dist)->dtype);
+  return t->count == 0 ||
+         memcmp(tp_buffer_data(dist),
+                (const char *)tp_buffer_data(whole) + t->first * elem,
+                t->count * elem) == 0;
+}
+
+static void round_trips(void) {
+  tp_dtype types[6] = {TP_F32, TP_F64, TP_C64, TP_C128, TP_I32, TP_I64};
+  double coeff[3] = {3, -1, 0.5};
+  tp_generator gens[5] = {tp_gen_arange(-7, 3), tp_gen_affine(1, 3, coeff),
+                          tp_gen_identity(2), tp_gen_uniform(42, -10, 10),
+                          tp_gen_normal(42, 1, 3)};
+  int64_t ext[3] = {11, 3, 2};
+  for (int t = 0; t < 6; ++t)
+    for (int g = 0; g < 5; ++g) {
+      tp_layout l;
+      OK(tp_layout_make(types[t], 3, ext, &l));
+      if (tp_generator_check(&gens[g], &l) != TP_SUCCESS)
+        continue;
+      tp_tiling *t1 = uneven(&l, 0), *t2 = uneven(&l, 1);
+      /* The reference: the whole tensor built by this process alone. */
+      tp_buffer *whole, *d1, *repl, *back, *d2, *repl2;
+      OK(tp_allocator_construct_generator(host(TP_BUFFER_LOCAL), &l, NULL,
+                                          &gens[g], NULL, &whole));
+      OK(tp_allocator_construct_generator(host(TP_BUFFER_DISTRIBUTED), &l, t1,
+                                          &gens[g], NULL, &d1));
+      CHECK(tile_matches(d1, whole));
+      OK(tp_allocator_construct_copy(host(TP_BUFFER_REPLICATED), d1, NULL, NULL,
+                                     &repl));
+      CHECK(same_bytes(repl, whole));
+      OK(tp_allocator_construct_copy(host(TP_BUFFER_DISTRIBUTED), repl, t1,
+                                     NULL, &back));
+      CHECK(same_bytes(back, d1));
+      OK(tp_allocator_construct_copy(host(TP_BUFFER_DISTRIBUTED), d1, t2, NULL,
+                                     &d2));
+      CHECK(tile_matches(d2, whole));
+      OK(tp_allocator_construct_copy(host(TP_BUFFER_LOCAL), d2, NULL, NULL,
+                                     &repl2));
+      CHECK(same_bytes(repl2, whole));
+      /* Moving back to the first tiling gives the original tile. */
+      tp_buffer *moved;
+      OK(tp_allocator_construct_move(host(TP_BUFFER_DISTRIBUTED), &d2, t1, NULL,
+                                     &moved));
+      CHECK(d2 == NULL);
+      CHECK(same_bytes(moved, d1));
+      tp_buffer *list[6] = {whole, d1, repl, back, repl2, moved};
+      for (int i = 0; i < 6; ++i)
+        OK(tp_buffer_destroy(list[i]));
+      tp_tiling_destroy(t1);
+      tp_tiling_destroy(t2);
+    }
+}
+
+/* Every rank's local tensor differs; local -> replicated is rank 0's. */
+static void local_to_replicated(void) {
+  int64_t ext[1] = {5};
+  tp_layout l;
+  OK(tp_layout_make(TP_I64, 1, ext, &l));
+  tp_buffer *mine, *repl;
+  OK(tp_allocator_construct_value(host(TP_BUFFER_LOCAL), &l, NULL,
+                                  tp_scalar_int(100 + rank_), NULL, &mine));
+  OK(tp_allocator_construct_copy(host(TP_BUFFER_REPLICATED), mine, NULL, NULL,
+                                 &repl));
+  const int64_t *v = tp_buffer_data(repl);
+  for (int i = 0; i < 5; ++i)
+    CHECK(v[i] == 100);
+  OK(tp_buffer_destroy(repl));
+  OK(tp_buffer_destroy(mine));
+}
+
+/* FNV-1a of a buffer's bytes. */
+static uint64_t hash_bytes(const tp_buffer *b) {
+  uint64_t h = 1469598103934665603ull;
+  const unsigned char *p = tp_buffer_data(b);
+  for (size_t i = 0; i < tp_buffer_bytes(b); ++i)
+    h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+/* The gathered random tensor hashes like the one built by one process. */
+static void random_fills_are_rank_count_independent(void) {
+  int64_t ext[2] = {1001, 17};
+  tp_dtype types[4] = {TP_F32, TP_F64, TP_C128, TP_I32};
+  for (int t = 0; t < 4; ++t) {
+    tp_layout l;
+    OK(tp_layout_make(types[t], 2, ext, &l));
+    tp_generator g = types[t] == TP_I32 ? tp_gen_uniform(9, -1000, 1000)
+                                        : tp_gen_normal(9, 0, 1);
+    tp_buffer *alone, *dist, *gathered;
+    OK(tp_allocator_construct_generator(host(TP_BUFFER_LOCAL), &l, NULL, &g,
+                                        NULL, &alone));
+    OK(tp_allocator_construct_generator(host(TP_BUFFER_DISTRIBUTED), &l, NULL,
+                                        &g, NULL, &dist));
+    OK(tp_allocator_construct_copy(host(TP_BUFFER_REPLICATED), dist, NULL, NULL,
+                                   &gathered));
+    CHECK(hash_bytes(gathered) == hash_bytes(alone));
+    if (rank_ == 0)
+      printf("%s normal/uniform 1001x17 on %d ranks: hash %016llx\n",
+             tp_dtype_name(types[t]), ranks,
+             (unsigned long long)hash_bytes(gathered));
+    OK(tp_buffer_destroy(gathered));
+    OK(tp_buffer_destroy(dist));
+    OK(tp_buffer_destroy(alone));
+  }
+}
+
+/* Ranks that disagree on the layout all get TP_ERR_MISMATCH. */
+static void disagreement_is_an_error_everywhere(void) {
+  if (ranks == 1)
+    return;
+  int64_t ext[2] = {rank_ == ranks - 1 ? 9 : 8, 4};
+  tp_layout l;
+  OK(tp_layout_make(TP_F64, 2, ext, &l));
+  tp_buffer *dist, *repl = NULL;
+  OK(tp_allocator_construct_value(host(TP_BUFFER_DISTRIBUTED), &l, NULL,
+                                  tp_scalar_real(1), NULL, &dist));
+  CHECK(tp_allocator_construct_copy(host(TP_BUFFER_REPLICATED), dist, NULL,
+                                    NULL, &repl) == TP_ERR_MISMATCH);
+  CHECK(repl == NULL);
+  OK(tp_buffer_destroy(dist));
+}
+
+/* One rank out of budget: every rank fails instead of hanging. */
+static void a_failure_on_one_rank_fails_all(void) {
+  int64_t ext[2] = {64, 64};
+  tp_layout l;
+  OK(tp_layout_make(TP_F64, 2, ext, &l));
+  tp_buffer *dist, *repl = NULL;
+  OK(tp_allocator_construct_value(host(TP_BUFFER_DISTRIBUTED), &l, NULL,
+                                  tp_scalar_real(1), NULL, &dist));
+  /* Rank 0's budget: what its live buffers hold (cached blocks released),
+   * so its next allocation fails. */
+  if (rank_ == 0) {
+    tp_pool *pool;
+    OK(tp_runtime_pool(rt, TP_BACKEND_HOST, &pool));
+    OK(tp_pool_trim(pool, 0));
+    tp_memory_figures f;
+    OK(tp_runtime_memory(rt, TP_BACKEND_HOST, &f));
+    OK(tp_runtime_set_budget(rt, TP_BACKEND_HOST, f.reserved_bytes));
+  }
+  tp_status st = tp_allocator_construct_copy(host(TP_BUFFER_REPLICATED), dist,
+                                             NULL, NULL, &repl);
+  CHECK(st == TP_ERR_OUT_OF_MEMORY);
+  CHECK(repl == NULL);
+  if (rank_ == 0)
+    OK(tp_runtime_set_budget(rt, TP_BACKEND_HOST, TP_UNLIMITED));
+  OK(tp_buffer_destroy(dist));
+}
+
+int main(int argc, char **argv) {
+#if TP_HAVE_MPI
+  MPI_Init(&argc, &argv);
+#else
+  (void)argc;
+  (void)argv;
+#endif
+  OK(tp_runtime_create(NULL, &rt));
+  rank_ = tp_runtime_rank(rt);
+  ranks = tp_runtime_size(rt);
+  round_trips();
+  local_to_replicated();
+  random_fills_are_rank_count_independent();
+  disagreement_is_an_error_everywhere();
+  a_failure_on_one_rank_fails_all();
+  /* Again with messages cut into pieces of 7 bytes: the path taken for
+   * counts beyond INT_MAX. */
+  tp_mpi_set_max_message(7);
+  round_trips();
+  local_to_replicated();
+  tp_mpi_set_max_message(0);
+  OK(tp_runtime_destroy(rt));
+  if (rank_ == 0)
+    printf("%d ranks: %d checks passed\n", ranks, checks);
+#if TP_HAVE_MPI
+  MPI_Finalize();
+#endif
+  return 0;
+}
