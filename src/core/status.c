@@ -41,14 +41,25 @@ tp_status tp_fail(tp_status status, const char *fmt, ...) {
   return status;
 }
 
+/* Appends as much of `text` as fits, keeping the buffer terminated. */
+static void append(char *buffer, size_t capacity, const char *text) {
+  size_t used = strlen(buffer);
+  size_t room = capacity - 1 - used;
+  size_t n = strlen(text);
+  if (n > room)
+    n = room;
+  memcpy(buffer + used, text, n);
+  buffer[used + n] = '\0';
+}
+
 tp_status tp_fail_context(tp_status status, const char *fmt, ...) {
   char inner[TP_MESSAGE_CAPACITY];
   memcpy(inner, last_error, sizeof inner);
   va_list args;
   va_start(args, fmt);
-  int n = vsnprintf(last_error, sizeof last_error, fmt, args);
+  vsnprintf(last_error, sizeof last_error, fmt, args);
   va_end(args);
-  if (n >= 0 && (size_t)n < sizeof last_error)
-    snprintf(last_error + n, sizeof last_error - (size_t)n, ": %s", inner);
+  append(last_error, sizeof last_error, ": ");
+  append(last_error, sizeof last_error, inner);
   return status;
 }
