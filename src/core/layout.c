@@ -71,11 +71,16 @@ tp_status tp_layout_make(tp_dtype dtype, int rank, const int64_t *extents,
   if (rank > 0 && !extents)
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
                    "tp_layout_make: NULL extents for rank %d", rank);
+  /* Checked before reading `extents`, which holds `rank` values only. */
+  if (rank < 0 || rank > TP_MAX_RANK)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_layout_make: rank %d is outside 0..%d", rank,
+                   TP_MAX_RANK);
   tp_layout l;
   memset(&l, 0, sizeof l);
   l.dtype = dtype;
   l.rank = rank;
-  for (int k = 0; k < rank && k < TP_MAX_RANK; ++k)
+  for (int k = 0; k < rank; ++k)
     l.extents[k] = extents[k];
   tp_status st = layout_sizes("tp_layout_make", &l, NULL, NULL);
   if (st == TP_SUCCESS)

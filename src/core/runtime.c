@@ -99,7 +99,15 @@ tp_status tp_runtime_create_on(const void *comm,
       tp_allocators_name(rt, TP_BACKEND_HOST);
     }
   }
+  /* A rank with a GPU gets the device and pinned backends at once, so the
+   * automatic allocator can choose them (src/device/cuda_backends_add.c;
+   * without CUDA the device is -1 and this is skipped). */
+  if (st == TP_SUCCESS && rt->device >= 0)
+    st = tp_runtime_add_cuda_backends(rt);
   if (st != TP_SUCCESS) {
+    for (int b = TP_BACKEND_COUNT - 1; b >= 0; --b)
+      if (rt->backends[b])
+        rt->backends[b]->ops->destroy(rt->backends[b]);
     if (rt->host_pool)
       tp_pool_destroy(rt->host_pool);
     tp_runtime_ranks_fini(rt);

@@ -14,6 +14,20 @@
 #include <mpi.h>
 #endif
 
+/* In sanitizer builds: Open MPI's own allocations from MPI_Init and
+ * MPI_Finalize are not ours (tests/mpi/lsan_mpi.supp has the same list);
+ * full unwinding lets the suppressions see those frames. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) {
+  return "fast_unwind_on_malloc=0";
+}
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) {
+  return "leak:ompi_mpi_init\nleak:orte_init\nleak:PMPI_Init\n"
+         "leak:ompi_mpi_finalize\nleak:orte_finalize\nleak:PMPI_Finalize\n"
+         "leak:event_base_loop\n";
+}
+
 static int rank_ = 0;
 static int checks = 0;
 
