@@ -35,8 +35,8 @@ run_build build -- -DCMAKE_BUILD_TYPE=RelWithDebInfo || failed=1
 if [ "${1:-}" != "--quick" ]; then
   run_build build-asan -- -DCMAKE_BUILD_TYPE=Debug -DTP_SANITIZE=address,undefined \
     -DTP_WITH_CUDA=OFF -DTP_WITH_MPI=OFF -DTP_BUILD_BENCH=OFF || failed=1
-  run_build build-tsan -L stress -- -DCMAKE_BUILD_TYPE=Debug -DTP_SANITIZE=thread \
-    -DTP_WITH_CUDA=OFF -DTP_WITH_MPI=OFF -DTP_BUILD_BENCH=OFF || failed=1
+  echo "== build-tsan: the stress tests under ThreadSanitizer"
+  scripts/test_tsan.sh build-tsan -DCMAKE_BUILD_TYPE=Debug || failed=1
 fi
 
 if [ "$failed" -ne 0 ]; then
