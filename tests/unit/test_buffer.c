@@ -1,39 +1,10 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "host_runtime_fixture.h"
 #include "tensorpool/allocator.h"
 
-static tp_runtime *rt;
-
-static void setup(void) {
-  cr_assert_eq(tp_runtime_create(NULL, &rt), TP_SUCCESS);
-}
-static void teardown(void) {
-  cr_assert_eq(tp_runtime_destroy(rt), TP_SUCCESS, "%s", tp_last_error());
-}
-
 TestSuite(buffer, .init = setup, .fini = teardown);
-
-static tp_allocator *host(tp_buffer_kind kind) {
-  tp_allocator *a;
-  cr_assert_eq(tp_runtime_allocator(rt, TP_BACKEND_HOST, kind, &a), TP_SUCCESS);
-  return a;
-}
-
-static tp_layout matrix(tp_dtype dtype, int64_t rows, int64_t cols) {
-  int64_t ext[2] = {rows, cols};
-  tp_layout l;
-  cr_assert_eq(tp_layout_make(dtype, 2, ext, &l), TP_SUCCESS);
-  return l;
-}
-
-static tp_pool_stats stats(void) {
-  tp_pool *pool;
-  cr_assert_eq(tp_runtime_pool(rt, TP_BACKEND_HOST, &pool), TP_SUCCESS);
-  tp_pool_stats s;
-  cr_assert_eq(tp_pool_get_stats(pool, &s), TP_SUCCESS);
-  return s;
-}
 
 Test(buffer, accessors_describe_what_was_allocated) {
   tp_layout l = matrix(TP_C64, 6, 5);
