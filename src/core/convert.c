@@ -186,14 +186,15 @@ tp_status tp_allocator_construct_copy(tp_allocator *a, const tp_buffer *src,
   if (st != TP_SUCCESS)
     return st;
   route how = route_of(src->kind, a->kind);
-  int collective =
-      (how == ROUTE_GATHER || how == ROUTE_SHUFFLE) && a->runtime->size > 1;
   tp_buffer *dst = NULL;
   st = tp_buffer_new(fn, a, &src->layout, tiling, stream, &dst);
   if (st == TP_SUCCESS)
     st = after_source(src, stream);
-  if (collective) {
-    /* Every rank learns whether all agree and all are ready. */
+  if (a->runtime->size > 1) {
+    /* Every rank learns whether all agree and all are ready, even on routes
+     * that need no communication: ranks that disagree on the kinds could
+     * otherwise take different routes, and one would wait forever in a
+     * collective the others never join. */
     uint64_t h = tp_buffer_hash(0x74706F6F6CULL, src);
     h = tp_hash_mix(h, (uint64_t)a->kind);
     if (dst)
@@ -275,6 +276,14 @@ tp_status tp_allocator_construct_move(tp_allocator *a, tp_buffer **source,
     return st;
   if (reusable(a, src, tiling)) {
     st = after_source(src, stream);
+    if (a->runtime->size > 1) {
+      /* As in construct_copy: a rank that would copy (and so communicate)
+       * must not be left waiting by one that reuses. Disagreeing ranks hash
+       * differently on the two paths and all get TP_ERR_MISMATCH. */
+      uint64_t h = tp_buffer_hash(0x6D6F7665ULL, src);
+      st = tp_runtime_agree(a->runtime, fn, tp_hash_mix(h, (uint64_t)a->kind),
+                            st);
+    }
     if (st != TP_SUCCESS)
       return tp_fail_context(st, "%s", fn);
     src->kind = a->kind;

@@ -207,6 +207,32 @@ static void disagreement_is_an_error_everywhere(void) {
   OK(tp_buffer_destroy(dist));
 }
 
+/* Ranks that disagree on the kinds, where only some of them would need to
+ * communicate (rank 0 gathers a local buffer, the others copy a replicated
+ * one), and ranks that disagree between moving in place and copying: all get
+ * TP_ERR_MISMATCH instead of rank 0 waiting forever. */
+static void disagreeing_kinds_do_not_hang(void) {
+  if (ranks == 1)
+    return;
+  int64_t ext[2] = {8, 4};
+  tp_layout l;
+  OK(tp_layout_make(TP_F64, 2, ext, &l));
+  tp_buffer_kind kind = rank_ == 0 ? TP_BUFFER_LOCAL : TP_BUFFER_REPLICATED;
+  tp_buffer *src, *out = NULL;
+  OK(tp_allocator_construct_value(host(kind), &l, NULL, tp_scalar_real(2), NULL,
+                                  &src));
+  CHECK(tp_allocator_construct_copy(host(TP_BUFFER_REPLICATED), src, NULL, NULL,
+                                    &out) == TP_ERR_MISMATCH);
+  CHECK(out == NULL);
+  /* replicated -> replicated moves in place, local -> replicated gathers. */
+  tp_buffer *handle = src;
+  CHECK(tp_allocator_construct_move(host(TP_BUFFER_REPLICATED), &handle, NULL,
+                                    NULL, &out) == TP_ERR_MISMATCH);
+  CHECK(out == NULL);
+  CHECK(handle == src); /* the source is left as it was */
+  OK(tp_buffer_destroy(src));
+}
+
 /* One rank out of budget: every rank fails instead of hanging. */
 static void a_failure_on_one_rank_fails_all(void) {
   int64_t ext[2] = {64, 64};
@@ -248,6 +274,7 @@ int main(int argc, char **argv) {
   local_to_replicated();
   random_fills_are_rank_count_independent();
   disagreement_is_an_error_everywhere();
+  disagreeing_kinds_do_not_hang();
   a_failure_on_one_rank_fails_all();
   /* Again with messages cut into pieces of 7 bytes: the path taken for
    * counts beyond INT_MAX. */
