@@ -94,6 +94,15 @@ if [ -x "$bin/bench_convert_mpi" ] && command -v mpiexec >/dev/null; then
       echo "bench: bench_convert_mpi on $ranks ranks failed" >&2
   done
 fi
+# Device conversions through NCCL: one rank needs one GPU; 2 and 4 ranks
+# print their own skip line where the node has fewer GPUs than ranks.
+if [ -x "$bin/bench_convert_nccl" ] && command -v mpiexec >/dev/null; then
+  for ranks in 1 2 4; do
+    mpiexec -n "$ranks" --oversubscribe --allow-run-as-root \
+      "$bin/bench_convert_nccl" $mode_flag --out "$jsonl" ||
+      echo "bench: bench_convert_nccl on $ranks ranks failed" >&2
+  done
+fi
 
 echo "== summary"
 "$bin/bench_summary" --plots "$out" "$jsonl" | tee "$out/summary.md"
