@@ -147,11 +147,15 @@ static tp_status take_from_bin(tp_pool *pool, tp_bin *bin, tp_stream stream,
 static tp_status take_cached(tp_pool *pool, unsigned cls, tp_stream stream,
                              tp_block **out) {
   *out = NULL;
+  tp_bin *own_class = pool->bins[cls];
+  if (own_class && own_class->stream_mask) /* the common case: no search */
+    return take_from_bin(pool, own_class, stream, out);
   const tp_size_classes *sc = &pool->classes;
   size_t bytes = tp_size_class_bytes(sc, cls);
   unsigned last = bytes <= sc->max_bytes / 2 ? tp_size_class_of(sc, 2 * bytes)
                                              : sc->count - 1;
-  int found = tp_pool_next_cached_class(pool, cls, last);
+  int found =
+      cls + 1 < sc->count ? tp_pool_next_cached_class(pool, cls + 1, last) : -1;
   if (found < 0)
     return TP_SUCCESS;
   return take_from_bin(pool, pool->bins[found], stream, out);
