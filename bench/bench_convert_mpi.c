@@ -79,8 +79,8 @@ static int run_size(const bench_opts *opts, tp_allocator *distributed,
   /* One extra element per rank but the last: the tiles are uneven. */
   int64_t n = (int64_t)(bytes / sizeof(double)) + c->ranks - 1;
   tp_layout layout;
-  tp_generator gen = tp_gen_arange(0.0, 1.0);
-  if (tp_layout_make(TP_F64, 1, &n, &layout) != TP_SUCCESS ||
+  tp_generator gen = tp_generator_arange(0.0, 1.0);
+  if (tp_layout_make(TP_DTYPE_F64, 1, &n, &layout) != TP_SUCCESS ||
       tp_allocator_construct_generator(distributed, &layout, NULL, &gen, NULL,
                                        &c->source) != TP_SUCCESS) {
     fprintf(stderr, "rank %d: %s\n", c->rank, tp_last_error());
@@ -139,7 +139,7 @@ int main(int argc, char **argv) {
   tp_allocator *distributed = NULL;
   int rc = 0;
   if (tp_runtime_create_mpi(MPI_COMM_WORLD, NULL, &runtime) != TP_SUCCESS ||
-      tp_runtime_allocator(runtime, TP_BACKEND_HOST, TP_BUFFER_DISTRIBUTED,
+      tp_runtime_allocator(runtime, TP_SPACE_HOST, TP_BUFFER_DISTRIBUTED,
                            &distributed) != TP_SUCCESS ||
       tp_allocator_rebind(distributed, TP_BUFFER_REPLICATED, &c.replicated) !=
           TP_SUCCESS) {

@@ -153,8 +153,8 @@ static void run_size(const bench_opts *opts, tp_runtime *rt,
   int64_t n = (int64_t)(per_rank * (size_t)c->ranks);
   size_t total = (size_t)n * sizeof(double);
   tp_layout layout;
-  tp_generator gen = tp_gen_arange(0.0, 1.0);
-  TK(tp_layout_make(TP_F64, 1, &n, &layout));
+  tp_generator gen = tp_generator_arange(0.0, 1.0);
+  TK(tp_layout_make(TP_DTYPE_F64, 1, &n, &layout));
   TK(tp_allocator_construct_generator(distributed, &layout, NULL, &gen,
                                       (tp_stream)c->stream, &c->source));
   c->send_count = per_rank;
@@ -183,7 +183,7 @@ static void run_size(const bench_opts *opts, tp_runtime *rt,
   c->source = NULL;
   /* Give the cached results back so the next size finds the memory. */
   tp_pool *pool = NULL;
-  TK(tp_runtime_pool(rt, TP_BACKEND_DEVICE, &pool));
+  TK(tp_runtime_pool(rt, TP_SPACE_DEVICE, &pool));
   CK(cudaStreamSynchronize(c->stream));
   TK(tp_pool_trim(pool, 0));
 }
@@ -238,9 +238,8 @@ int main(int argc, char **argv) {
   snprintf(device_name, sizeof device_name, "%s", prop.name);
   opts.device = device_name;
   CK(cudaSetDevice(device));
-  TK(tp_runtime_add_cuda_backends(rt));
   tp_allocator *distributed = NULL;
-  TK(tp_runtime_allocator(rt, TP_BACKEND_DEVICE, TP_BUFFER_DISTRIBUTED,
+  TK(tp_runtime_allocator(rt, TP_SPACE_DEVICE, TP_BUFFER_DISTRIBUTED,
                           &distributed));
   TK(tp_allocator_rebind(distributed, TP_BUFFER_REPLICATED, &c.replicated));
   tp_stream stream = NULL;

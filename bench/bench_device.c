@@ -43,7 +43,7 @@
     tp_status s_ = (call);                                                     \
     if (s_ != TP_SUCCESS) {                                                    \
       fprintf(stderr, "%s:%d: %s: %s: %s\n", __FILE__, __LINE__, #call,        \
-              tp_status_string(s_), tp_last_error());                          \
+              tp_status_name(s_), tp_last_error());                            \
       return 1;                                                                \
     }                                                                          \
   } while (0)
@@ -229,17 +229,17 @@ static int fill_once(fill_ctx *c, uint64_t i) {
   float value = (float)(i % 7) + 1.0f;
   switch (c->kind) {
   case FILL_CONSTANT:
-    TK(tp_device_fill_constant(DEVICE, c->dst, TP_F32, count, &value,
+    TK(tp_device_fill_constant(DEVICE, c->dst, TP_DTYPE_F32, count, &value,
                                c->stream));
     break;
   case FILL_ARANGE: {
-    tp_generator g = tp_gen_arange((double)i, 1.0);
+    tp_generator g = tp_generator_arange((double)i, 1.0);
     TK(tp_device_fill_generator(DEVICE, c->dst, &c->layout, &c->tile, &g,
                                 c->stream));
     break;
   }
   case FILL_UNIFORM: {
-    tp_generator g = tp_gen_uniform(1234 + i, 0.0, 1.0);
+    tp_generator g = tp_generator_uniform(1234 + i, 0.0, 1.0);
     TK(tp_device_fill_generator(DEVICE, c->dst, &c->layout, &c->tile, &g,
                                 c->stream));
     break;
@@ -296,7 +296,7 @@ static int suite_fill(const bench_opts *opts, dev_env *env) {
       break;
     }
     int64_t extent = (int64_t)(bytes / sizeof(float));
-    TK(tp_layout_make(TP_F32, 1, &extent, &c.layout));
+    TK(tp_layout_make(TP_DTYPE_F32, 1, &extent, &c.layout));
     TK(tp_layout_whole_tile(&c.layout, &c.tile));
     CK(cudaMemsetAsync(c.src, 0, bytes, c.stream));
 

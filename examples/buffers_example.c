@@ -17,7 +17,7 @@
   do {                                                                         \
     tp_status st_ = (call);                                                    \
     if (st_ != TP_SUCCESS) {                                                   \
-      fprintf(stderr, "%s failed: %s: %s\n", #call, tp_status_string(st_),     \
+      fprintf(stderr, "%s failed: %s: %s\n", #call, tp_status_name(st_),       \
               tp_last_error());                                                \
       exit(1);                                                                 \
     }                                                                          \
@@ -41,7 +41,7 @@ int main(int argc, char **argv) {
   /* A 1000 x 64 tensor of doubles, split by rows over the ranks. */
   tp_layout layout;
   int64_t extents[2] = {1000, 64};
-  CHECK(tp_layout_make(TP_F64, 2, extents, &layout));
+  CHECK(tp_layout_make(TP_DTYPE_F64, 2, extents, &layout));
 
   /* Let the library pick the backend, and say why. */
   tp_allocator_choice choice;
@@ -54,7 +54,7 @@ int main(int argc, char **argv) {
    * number of ranks: element (i, j) is the same on 1 or 4 ranks. */
   tp_buffer *scratch, *noise;
   CHECK(tp_allocator_allocate(dist, &layout, NULL, NULL, &scratch));
-  tp_generator normal = tp_gen_normal(2024, 0.0, 1.0);
+  tp_generator normal = tp_generator_normal(2024, 0.0, 1.0);
   CHECK(tp_allocator_construct_generator(dist, &layout, NULL, &normal, NULL,
                                          &noise));
   const tp_tile *tile = tp_buffer_tile(noise);
@@ -83,7 +83,7 @@ int main(int argc, char **argv) {
 
   if (rank == 0) {
     tp_pool *pool;
-    CHECK(tp_runtime_pool(rt, tp_allocator_backend(dist), &pool));
+    CHECK(tp_runtime_pool(rt, tp_allocator_space_kind_of(dist), &pool));
     CHECK(tp_pool_print_stats(pool, print_line, &rank));
   }
 

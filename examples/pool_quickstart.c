@@ -26,9 +26,9 @@ int main(void) {
   printf("reused the freed block: %s\n", a == b ? "yes" : "no");
 
   tp_status st = tp_pool_alloc(pool, (size_t)100 << 20, NULL, &a);
-  printf("%s: %s\n", tp_status_string(st), tp_last_error());
+  printf("%s: %s\n", tp_status_name(st), tp_last_error());
   st = tp_pool_free(pool, (char *)b + 64, NULL);
-  printf("%s: %s\n", tp_status_string(st), tp_last_error());
+  printf("%s: %s\n", tp_status_name(st), tp_last_error());
 
   tp_pool_free(pool, b, NULL);
   tp_pool_print_stats(pool, print_line, stdout);

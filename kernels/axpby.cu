@@ -88,20 +88,20 @@ extern "C" cudaError_t tp_kernel_axpby(tp_dtype dtype, size_t count,
   if (count == 0)
     return cudaSuccess;
   switch (dtype) {
-  case TP_F32:
+  case TP_DTYPE_F32:
     return launch_real<float, real_op<float>>(count, alpha, x, beta, y, out,
                                               stream);
-  case TP_F64:
+  case TP_DTYPE_F64:
     return launch_real<double, real_op<double>>(count, alpha, x, beta, y, out,
                                                 stream);
-  case TP_C64:
+  case TP_DTYPE_C64:
     return launch_complex<float>(count, alpha, x, beta, y, out, stream);
-  case TP_C128:
+  case TP_DTYPE_C128:
     return launch_complex<double>(count, alpha, x, beta, y, out, stream);
-  case TP_I32:
+  case TP_DTYPE_I32:
     return launch_real<int32_t, integer_op<int32_t, uint32_t>>(
         count, alpha, x, beta, y, out, stream);
-  case TP_I64:
+  case TP_DTYPE_I64:
     return launch_real<int64_t, integer_op<int64_t, uint64_t>>(
         count, alpha, x, beta, y, out, stream);
   }

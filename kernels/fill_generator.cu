@@ -1,9 +1,9 @@
 /* Index-based fill: each thread turns a local linear index into the global
  * multi-index and linear index and calls the host's per-element generator
  * function, so both sides give the same bits. */
-#include "core/generator_math.h"
 #include "fill_generator.h"
 #include "launch_grid.h"
+#include "tensor/generator_math.h"
 
 namespace {
 
@@ -14,15 +14,15 @@ __global__ void fill_generator_kernel(unsigned char *dst, size_t count,
   size_t tid = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
   size_t stride = (size_t)gridDim.x * blockDim.x;
   for (size_t local = tid; local < count; local += stride) {
-    int64_t index[TP_MAX_RANK];
+    int64_t index[TP_MAX_NDIM];
     uint64_t rest = local, linear = 0;
-    for (int k = g.rank - 1; k >= 0; --k) {
+    for (int k = g.ndim - 1; k >= 0; --k) {
       uint64_t extent = (uint64_t)g.extents[k];
       index[k] = g.offsets[k] + (int64_t)(rest % extent);
       rest /= extent;
       linear += (uint64_t)index[k] * (uint64_t)g.strides[k];
     }
-    tp_gen_store(&gen, D, linear, index, g.rank, dst + local * element_size);
+    tp_gen_store(&gen, D, linear, index, g.ndim, dst + local * element_size);
   }
 }
 
@@ -47,12 +47,18 @@ extern "C" cudaError_t tp_kernel_fill_generator(
   if (count == 0)
     return cudaSuccess;
   switch (dtype) {
-  case TP_F32: return launch<TP_F32>(dst, count, 4, gen, geometry, stream);
-  case TP_F64: return launch<TP_F64>(dst, count, 8, gen, geometry, stream);
-  case TP_C64: return launch<TP_C64>(dst, count, 8, gen, geometry, stream);
-  case TP_C128: return launch<TP_C128>(dst, count, 16, gen, geometry, stream);
-  case TP_I32: return launch<TP_I32>(dst, count, 4, gen, geometry, stream);
-  case TP_I64: return launch<TP_I64>(dst, count, 8, gen, geometry, stream);
+  case TP_DTYPE_F32:
+    return launch<TP_DTYPE_F32>(dst, count, 4, gen, geometry, stream);
+  case TP_DTYPE_F64:
+    return launch<TP_DTYPE_F64>(dst, count, 8, gen, geometry, stream);
+  case TP_DTYPE_C64:
+    return launch<TP_DTYPE_C64>(dst, count, 8, gen, geometry, stream);
+  case TP_DTYPE_C128:
+    return launch<TP_DTYPE_C128>(dst, count, 16, gen, geometry, stream);
+  case TP_DTYPE_I32:
+    return launch<TP_DTYPE_I32>(dst, count, 4, gen, geometry, stream);
+  case TP_DTYPE_I64:
+    return launch<TP_DTYPE_I64>(dst, count, 8, gen, geometry, stream);
   }
   return cudaErrorInvalidValue;
 }

@@ -16,7 +16,7 @@ extern "C" {
 /* Queues on `stream` (of the current device) the fill of the `count`
  * elements of a tile placed by `geometry`, stored row-major at `dst`, with
  * the values of `gen` (checked by tp_generator_check) computed by the same
- * per-element functions as the host (src/core/generator_math.h). */
+ * per-element functions as the host (src/tensor/generator_math.h). */
 cudaError_t tp_kernel_fill_generator(void *dst, size_t count, tp_dtype dtype,
                                      const tp_generator *gen,
                                      const tp_fill_geometry *geometry,

@@ -9,10 +9,10 @@
 #include "tensorpool/layout.h"
 
 typedef struct tp_fill_geometry {
-  int rank;
-  int64_t offsets[TP_MAX_RANK]; /* global index of the tile's first element */
-  int64_t extents[TP_MAX_RANK]; /* the tile's extents */
-  int64_t strides[TP_MAX_RANK]; /* row-major strides of the whole tensor */
+  int ndim;
+  int64_t offsets[TP_MAX_NDIM]; /* global index of the tile's first element */
+  int64_t extents[TP_MAX_NDIM]; /* the tile's extents */
+  int64_t strides[TP_MAX_NDIM]; /* row-major strides of the whole tensor */
 } tp_fill_geometry;
 
 #endif

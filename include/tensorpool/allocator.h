@@ -24,7 +24,7 @@ extern "C" {
 
 /* The allocator of `backend` for `kind`. TP_ERR_NOT_SUPPORTED (with the
  * reason) when the backend is not available here. */
-tp_status tp_runtime_allocator(tp_runtime *runtime, tp_backend_kind backend,
+tp_status tp_runtime_allocator(tp_runtime *runtime, tp_space_kind backend,
                                tp_buffer_kind kind, tp_allocator **out);
 
 /* The allocator of the same backend for another kind. */
@@ -32,8 +32,8 @@ tp_status tp_allocator_rebind(const tp_allocator *allocator,
                               tp_buffer_kind kind, tp_allocator **out);
 
 /* Accessors (pure). */
-tp_buffer_kind tp_allocator_kind(const tp_allocator *allocator);
-tp_backend_kind tp_allocator_backend(const tp_allocator *allocator);
+tp_buffer_kind tp_allocator_kind_of(const tp_allocator *allocator);
+tp_space_kind tp_allocator_space_kind_of(const tp_allocator *allocator);
 tp_runtime *tp_allocator_runtime(const tp_allocator *allocator);
 tp_pool *tp_allocator_pool(const tp_allocator *allocator);
 /* "host/distributed", "device:0/local", ... */
@@ -42,7 +42,7 @@ const char *tp_allocator_name(const tp_allocator *allocator);
 /* The automatic allocator's decision. */
 typedef struct tp_allocator_choice {
   tp_allocator *allocator;
-  tp_backend_kind backend;
+  tp_space_kind backend;
   char reason[256]; /* why, with the figures it compared */
 } tp_allocator_choice;
 

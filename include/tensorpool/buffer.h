@@ -36,13 +36,6 @@ typedef enum tp_buffer_kind {
 typedef struct tp_buffer tp_buffer;
 typedef struct tp_allocator tp_allocator;
 
-/* The kind-specific views of a buffer: the same object seen through its
- * kind. Get them with the downcasts below; give them back with
- * tp_*_buffer_base. */
-typedef struct tp_local_buffer tp_local_buffer;
-typedef struct tp_replicated_buffer tp_replicated_buffer;
-typedef struct tp_distributed_buffer tp_distributed_buffer;
-
 /* "local", "replicated", "distributed"; "invalid" otherwise. */
 const char *tp_buffer_kind_name(tp_buffer_kind kind);
 
@@ -66,34 +59,10 @@ const tp_tiling *tp_buffer_tiling(const tp_buffer *buffer);
  * will be freed ordered after that stream. */
 tp_status tp_buffer_set_stream(tp_buffer *buffer, tp_stream stream);
 
-/* Downcasts: the view of the buffer's kind, or NULL (with tp_last_error()
- * saying which kind it is) for a NULL buffer or another kind. */
-tp_local_buffer *tp_buffer_as_local(tp_buffer *buffer);
-tp_replicated_buffer *tp_buffer_as_replicated(tp_buffer *buffer);
-tp_distributed_buffer *tp_buffer_as_distributed(tp_buffer *buffer);
-
-tp_buffer *tp_local_buffer_base(tp_local_buffer *buffer);
-tp_buffer *tp_replicated_buffer_base(tp_replicated_buffer *buffer);
-tp_buffer *tp_distributed_buffer_base(tp_distributed_buffer *buffer);
-
-/* Kind-specific accessors. */
-/* Ranks holding a copy. */
-int tp_replicated_buffer_ranks(const tp_replicated_buffer *buffer);
-const tp_tiling *tp_distributed_buffer_tiling(const tp_distributed_buffer *b);
-/* The tile of another rank (no communication: the tiling knows). */
-tp_status tp_distributed_buffer_tile_of(const tp_distributed_buffer *buffer,
-                                        int rank, tp_tile *out);
-
-/* A visitor: tp_buffer_visit calls the entry of the buffer's kind and
- * returns its status; a NULL entry gives TP_ERR_NOT_SUPPORTED. */
-typedef struct tp_buffer_visitor {
-  tp_status (*local)(void *user, tp_local_buffer *buffer);
-  tp_status (*replicated)(void *user, tp_replicated_buffer *buffer);
-  tp_status (*distributed)(void *user, tp_distributed_buffer *buffer);
-} tp_buffer_visitor;
-
-tp_status tp_buffer_visit(tp_buffer *buffer, const tp_buffer_visitor *visitor,
-                          void *user);
+/* The tile `rank` holds (no communication: the tiling knows). For local
+ * and replicated buffers, the whole tensor. TP_ERR_INVALID_ARGUMENT for a
+ * rank outside the runtime. */
+tp_status tp_buffer_tile_of(const tp_buffer *buffer, int rank, tp_tile *out);
 
 #ifdef __cplusplus
 }

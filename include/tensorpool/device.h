@@ -57,9 +57,10 @@ tp_status tp_device_space_create(int device,
 /* A space over page-locked host memory (cudaHostAlloc, portable to every
  * device) whose events live on `device`. */
 tp_status tp_pinned_space_create(int device, tp_space **out);
-/* Destroys a space made by tp_device_space_create or
- * tp_pinned_space_create, after every pool over it. */
-tp_status tp_cuda_space_destroy(tp_space *space);
+/* Destroy a space made by tp_device_space_create or tp_pinned_space_create
+ * (each refuses the other kind), after every pool over it. */
+tp_status tp_device_space_destroy(tp_space *space);
+tp_status tp_pinned_space_destroy(tp_space *space);
 
 /* ---- One shared pool per device ------------------------------------------
  * Created on first use, thread-safely, with the configuration set by
@@ -101,18 +102,6 @@ tp_status tp_device_stream_synchronize(int device, tp_stream stream);
  * host side no longer matters: synchronize before reading it. */
 tp_status tp_device_memcpy(int device, void *dst, const void *src, size_t bytes,
                            tp_stream stream);
-
-/* ---- Backends of a runtime ------------------------------------------------
- * Registers the device and pinned backends of the runtime's device
- * (tp_runtime_device), over the shared pools of that device, so that
- * tp_runtime_allocator(runtime, TP_BACKEND_DEVICE or TP_BACKEND_PINNED, ...)
- * and the automatic allocator can use them. Each pool's limit becomes the
- * runtime's budget for it. Backends already registered are kept (calling
- * this twice is harmless). TP_ERR_NO_DEVICE when the runtime has no device.
- * Device collectives over several ranks use NCCL, bootstrapped over the
- * runtime's MPI communicator on first use; without NCCL or MPI they return
- * TP_ERR_NOT_SUPPORTED (one rank needs neither). */
-tp_status tp_runtime_add_cuda_backends(tp_runtime *runtime);
 
 #ifdef __cplusplus
 }

@@ -33,11 +33,11 @@ tp_status tp_device_fill_generator(int device, void *dst,
                                    const tp_generator *gen, tp_stream stream);
 
 /* The tile `tile` of a tensor of `layout`, at `dst`, with the value of a
- * C++ expression of the global indices i0 .. i<rank-1> (long long), e.g.
+ * C++ expression of the global indices i0 .. i<ndim-1> (long long), e.g.
  * "sin(0.1*i0) + i1", converted to the element type (complex types: the real
  * part; the imaginary part is 0). CUDA's math functions are available. The
- * expression is compiled once per (expression, dtype, rank, architecture)
- * and cached. TP_ERR_INVALID_ARGUMENT if it names an index beyond the rank
+ * expression is compiled once per (expression, dtype, ndim, architecture)
+ * and cached. TP_ERR_INVALID_ARGUMENT if it names an index beyond ndim
  * (checked before compiling), is not a single expression, or does not
  * compile (the message holds the compiler's log). */
 tp_status tp_device_fill_expression(int device, void *dst,
@@ -46,10 +46,10 @@ tp_status tp_device_fill_expression(int device, void *dst,
                                     tp_stream stream);
 
 /* Compiles (or finds in the cache) the kernel of `expression` for `dtype`
- * and `rank`, for the current device's architecture or, with no device, for
+ * and `ndim`, for the current device's architecture or, with no device, for
  * compute_90. Needs NVRTC but no GPU: a way to check an expression early. */
 tp_status tp_device_expression_compile(const char *expression, tp_dtype dtype,
-                                       int rank);
+                                       int ndim);
 
 typedef struct tp_expression_cache_stats {
   uint64_t compiles; /* NVRTC compilations run (successful or not) */

@@ -2,7 +2,7 @@
  * the generator and the element's global index (its linear index in the
  * row-major tensor and its multi-index), never on the tiling, the number of
  * ranks or the backend, so every way of building a tensor gives the same
- * bits. The per-element functions live in src/core/generator_math.h and are
+ * bits. The per-element functions live in src/tensor/generator_math.h and are
  * shared by the host loops and the CUDA kernels.
  *
  * What each generator gives, per element type:
@@ -16,7 +16,7 @@
  *   AFFINE   v = offset + sum_k coeff[k] * index[k], summed in axis order,
  *            with the same per-type rules as ARANGE.
  *   IDENTITY v = diagonal where all indices are equal (every element of a
- *            rank-0 or rank-1 tensor), 0 elsewhere; complex: imaginary 0.
+ *            0-d or 1-d tensor), 0 elsewhere; complex: imaginary 0.
  *   UNIFORM  Philox-4x32-10 with key = seed and counter = (linear, 0) gives
  *            four 32-bit words w0..w3 per element.
  *            f64: u = (w0:w1 >> 11) * 2^-53 in [0,1); v = lo + (hi-lo)*u,
@@ -45,11 +45,11 @@ extern "C" {
 #endif
 
 typedef enum tp_generator_kind {
-  TP_GEN_ARANGE = 0,
-  TP_GEN_AFFINE = 1,
-  TP_GEN_IDENTITY = 2,
-  TP_GEN_UNIFORM = 3,
-  TP_GEN_NORMAL = 4
+  TP_GENERATOR_ARANGE = 0,
+  TP_GENERATOR_AFFINE = 1,
+  TP_GENERATOR_IDENTITY = 2,
+  TP_GENERATOR_UNIFORM = 3,
+  TP_GENERATOR_NORMAL = 4
 } tp_generator_kind;
 
 /* A tagged description; build it with the helpers below. */
@@ -61,7 +61,7 @@ typedef struct tp_generator {
     } arange;
     struct {
       double offset;
-      double coeff[TP_MAX_RANK];
+      double coeff[TP_MAX_NDIM];
     } affine;
     struct {
       double diagonal;
@@ -78,12 +78,12 @@ typedef struct tp_generator {
 } tp_generator;
 
 /* Constructors (pure): the generator with the given parameters. */
-tp_generator tp_gen_arange(double start, double step);
-/* `coeff` holds `rank` coefficients (NULL: all 0). */
-tp_generator tp_gen_affine(double offset, int rank, const double *coeff);
-tp_generator tp_gen_identity(double diagonal);
-tp_generator tp_gen_uniform(uint64_t seed, double lo, double hi);
-tp_generator tp_gen_normal(uint64_t seed, double mean, double stddev);
+tp_generator tp_generator_arange(double start, double step);
+/* `coeff` holds `ndim` coefficients (NULL: all 0). */
+tp_generator tp_generator_affine(double offset, int ndim, const double *coeff);
+tp_generator tp_generator_identity(double diagonal);
+tp_generator tp_generator_uniform(uint64_t seed, double lo, double hi);
+tp_generator tp_generator_normal(uint64_t seed, double mean, double stddev);
 
 /* Whether `gen` can fill a tensor of `layout`: a known kind, finite
  * parameters, lo < hi, stddev >= 0, integral parameters that fit the type

@@ -1,5 +1,8 @@
-/* Layouts and tilings: what a tensor is (element type, rank, extents) and
- * which rank holds which block of it.
+/* Layouts and tilings: what a tensor is (element type, number of
+ * dimensions, extents) and which rank holds which block of it.
+ *
+ * Words: `ndim` is the number of dimensions (axes) of a tensor; "rank" is
+ * always a process of the runtime (an MPI rank).
  *
  * Tensors are stored row-major (the last axis varies fastest). A tiling
  * splits a tensor into contiguous blocks of the slowest axis (axis 0), one
@@ -18,16 +21,16 @@
 extern "C" {
 #endif
 
-/* The most axes a tensor may have. */
-#define TP_MAX_RANK 8
+/* The most dimensions a tensor may have (fixed for the 1.x ABI). */
+#define TP_MAX_NDIM 8
 
 typedef enum tp_dtype {
-  TP_F32 = 0,  /* float */
-  TP_F64 = 1,  /* double */
-  TP_C64 = 2,  /* complex float: two floats, real then imaginary */
-  TP_C128 = 3, /* complex double: two doubles, real then imaginary */
-  TP_I32 = 4,  /* int32_t */
-  TP_I64 = 5   /* int64_t */
+  TP_DTYPE_F32 = 0,  /* float */
+  TP_DTYPE_F64 = 1,  /* double */
+  TP_DTYPE_C64 = 2,  /* complex float: two floats, real then imaginary */
+  TP_DTYPE_C128 = 3, /* complex double: two doubles, real then imaginary */
+  TP_DTYPE_I32 = 4,  /* int32_t */
+  TP_DTYPE_I64 = 5   /* int64_t */
 } tp_dtype;
 
 #define TP_DTYPE_COUNT 6
@@ -36,17 +39,19 @@ typedef enum tp_dtype {
  * it; extents of 0 are allowed (an empty tensor holds no memory). */
 typedef struct tp_layout {
   tp_dtype dtype;
-  int rank;                     /* number of axes, 0 to TP_MAX_RANK */
-  int64_t extents[TP_MAX_RANK]; /* entries past `rank` are 0 */
+  int ndim;                     /* number of axes, 0 to TP_MAX_NDIM */
+  int64_t extents[TP_MAX_NDIM]; /* entries past `ndim` are 0 */
 } tp_layout;
 
-/* The block of a tensor one part holds, in global coordinates. */
+/* The block of a tensor one part holds, in global coordinates. Indices
+ * (offsets, extents, first) are int64_t like a layout's extents; counts of
+ * elements and bytes are size_t. */
 typedef struct tp_tile {
   int part;                     /* the rank that holds it */
-  int64_t offsets[TP_MAX_RANK]; /* global index of the tile's first element */
-  int64_t extents[TP_MAX_RANK];
-  uint64_t first; /* global linear index of its first element */
-  size_t count;   /* elements in the tile (may be 0) */
+  int64_t offsets[TP_MAX_NDIM]; /* global index of the tile's first element */
+  int64_t extents[TP_MAX_NDIM];
+  int64_t first; /* global linear index of its first element */
+  size_t count;  /* elements in the tile (may be 0) */
 } tp_tile;
 
 /* One value of any element type: a constant to fill with, or the alpha and
@@ -72,17 +77,17 @@ size_t tp_dtype_size(tp_dtype dtype);
 /* "f32", "f64", "c64", "c128", "i32", "i64"; "invalid" otherwise. */
 const char *tp_dtype_name(tp_dtype dtype);
 
-/* Checks the arguments (dtype known, 0 <= rank <= TP_MAX_RANK, extents >= 0,
+/* Checks the arguments (dtype known, 0 <= ndim <= TP_MAX_NDIM, extents >= 0,
  * element count and byte size representable in size_t and int64_t:
  * TP_ERR_OVERFLOW otherwise) and fills *out. `extents` may be NULL for
- * rank 0. */
-tp_status tp_layout_make(tp_dtype dtype, int rank, const int64_t *extents,
+ * ndim 0. */
+tp_status tp_layout_make(tp_dtype dtype, int ndim, const int64_t *extents,
                          tp_layout *out);
 /* Elements and bytes, overflow-checked (a layout not made by
  * tp_layout_make may overflow: TP_ERR_OVERFLOW). */
 tp_status tp_layout_count(const tp_layout *layout, size_t *out);
 tp_status tp_layout_bytes(const tp_layout *layout, size_t *out);
-/* *out = 1 if both describe the same tensor (dtype, rank, extents). */
+/* *out = 1 if both describe the same tensor (dtype, ndim, extents). */
 tp_status tp_layout_equal(const tp_layout *a, const tp_layout *b, int *out);
 
 /* The whole tensor as one tile (part 0). */
@@ -91,11 +96,11 @@ tp_status tp_layout_whole_tile(const tp_layout *layout, tp_tile *out);
 typedef struct tp_tiling tp_tiling;
 
 /* Block split of axis 0 over `parts` parts: the first (extent % parts) parts
- * get one more row. A rank-0 tensor (one element) goes to part 0. */
+ * get one more row. A 0-d tensor (one element) goes to part 0. */
 tp_status tp_tiling_create_block(const tp_layout *layout, int parts,
                                  tp_tiling **out);
 /* Uneven split: part p gets `rows[p]` rows of axis 0 (>= 0, summing to the
- * extent of axis 0; for rank 0, to 1). */
+ * extent of axis 0; for a 0-d tensor, to 1). */
 tp_status tp_tiling_create(const tp_layout *layout, int parts,
                            const int64_t *rows, tp_tiling **out);
 tp_status tp_tiling_clone(const tp_tiling *tiling, tp_tiling **out);

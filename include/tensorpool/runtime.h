@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "tensorpool/pool.h"
+#include "tensorpool/space.h"
 #include "tensorpool/status.h"
 
 #ifdef __cplusplus
@@ -20,17 +21,9 @@ extern "C" {
 
 typedef struct tp_runtime tp_runtime;
 
-/* The kinds of memory a runtime can allocate from. */
-typedef enum tp_backend_kind {
-  TP_BACKEND_HOST = 0,   /* pageable host memory */
-  TP_BACKEND_PINNED = 1, /* page-locked host memory (CUDA builds) */
-  TP_BACKEND_DEVICE = 2  /* this rank's GPU (CUDA builds) */
-} tp_backend_kind;
-
-#define TP_BACKEND_COUNT 3
-
-/* "host", "pinned", "device"; "invalid" otherwise. */
-const char *tp_backend_kind_name(tp_backend_kind kind);
+/* A runtime allocates from the spaces of tp_space_kind (tensorpool/space.h):
+ * TP_SPACE_HOST always, TP_SPACE_PINNED and TP_SPACE_DEVICE in CUDA builds on
+ * a rank with a GPU. */
 
 /* Budget 0 means "automatic": the space's free memory at creation divided
  * by the number of ranks on the node sharing it (host memory is shared by
@@ -72,17 +65,17 @@ typedef struct tp_memory_figures {
 } tp_memory_figures;
 
 /* TP_ERR_NOT_SUPPORTED when the backend is not available here. */
-tp_status tp_runtime_memory(tp_runtime *runtime, tp_backend_kind backend,
+tp_status tp_runtime_memory(tp_runtime *runtime, tp_space_kind space,
                             tp_memory_figures *out);
 /* Sets a space's budget (tp_pool_set_limit on its pool). */
-tp_status tp_runtime_set_budget(tp_runtime *runtime, tp_backend_kind backend,
+tp_status tp_runtime_set_budget(tp_runtime *runtime, tp_space_kind space,
                                 size_t bytes);
 /* The pool a backend allocates from (owned by the runtime or, for CUDA
  * spaces, shared per device). */
-tp_status tp_runtime_pool(tp_runtime *runtime, tp_backend_kind backend,
+tp_status tp_runtime_pool(tp_runtime *runtime, tp_space_kind space,
                           tp_pool **out);
 /* Whether `backend` can allocate here (host always). */
-int tp_runtime_has_backend(const tp_runtime *runtime, tp_backend_kind backend);
+int tp_runtime_has_backend(const tp_runtime *runtime, tp_space_kind space);
 
 /* Host memory from the operating system: MemAvailable and MemTotal of
  * /proc/meminfo, each capped by the cgroup limit when one is set (v2:

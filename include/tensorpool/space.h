@@ -29,6 +29,9 @@ typedef enum tp_space_kind {
   TP_SPACE_OTHER = 3   /* a user's or a test's space */
 } tp_space_kind;
 
+/* "host", "pinned", "device", "other"; "invalid" otherwise. */
+const char *tp_space_kind_name(tp_space_kind kind);
+
 typedef struct tp_space_ops {
   /* Take `bytes` (a multiple of 256) from upstream, aligned to 256 bytes. */
   tp_status (*get)(void *ctx, size_t bytes, void **out);

@@ -29,7 +29,7 @@ typedef enum tp_status {
 } tp_status;
 
 /* A fixed English name for the code, e.g. "out of memory". Never NULL. */
-const char *tp_status_string(tp_status status);
+const char *tp_status_name(tp_status status);
 
 /* The detail of the last failure on the calling thread ("" if none yet). */
 const char *tp_last_error(void);

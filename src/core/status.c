@@ -9,7 +9,7 @@
 
 static _Thread_local char last_error[TP_MESSAGE_CAPACITY];
 
-const char *tp_status_string(tp_status status) {
+const char *tp_status_name(tp_status status) {
   switch (status) {
   case TP_SUCCESS: return "success";
   case TP_ERR_INVALID_ARGUMENT: return "invalid argument";

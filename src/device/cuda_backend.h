@@ -1,9 +1,9 @@
-/* Internal: the device and pinned backends (src/core/backend.h). */
+/* Internal: the device and pinned backends (src/runtime/backend.h). */
 #ifndef TP_DEVICE_CUDA_BACKEND_H
 #define TP_DEVICE_CUDA_BACKEND_H
 
-#include "core/backend.h"
 #include "dist/nccl_comm.h"
+#include "runtime/backend.h"
 
 typedef struct tp_cuda_backend {
   tp_backend base;    /* handed to the runtime; base.ctx points here */
@@ -35,5 +35,9 @@ tp_status tp_device_backend_create(tp_runtime *runtime, int device,
                                    tp_pool *pool, tp_backend **out);
 tp_status tp_pinned_backend_create(tp_runtime *runtime, int device,
                                    tp_pool *pool, tp_backend **out);
+
+/* Adds the pinned and device backends of the runtime's device, if it has
+ * one (src/backends.c lists it). */
+extern const tp_backend_provider tp_cuda_backend_provider;
 
 #endif

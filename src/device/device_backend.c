@@ -68,7 +68,7 @@ tp_status tp_device_backend_create(tp_runtime *runtime, int device,
   }
   snprintf(b->name, sizeof b->name, "device:%d", device);
   b->base.ops = &device_ops;
-  b->base.kind = TP_BACKEND_DEVICE;
+  b->base.kind = TP_SPACE_DEVICE;
   b->base.name = b->name;
   b->base.pool = pool;
   b->base.runtime = runtime;

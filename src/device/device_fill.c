@@ -116,7 +116,7 @@ tp_status tp_device_fill_expression(int device, void *dst,
   st = check_destination(caller, dst, layout->dtype, count);
   if (st != TP_SUCCESS)
     return st;
-  st = tp_expression_check(caller, expression, layout->rank);
+  st = tp_expression_check(caller, expression, layout->ndim);
   if (st != TP_SUCCESS)
     return st;
   tp_device_guard guard;
@@ -127,7 +127,7 @@ tp_status tp_device_fill_expression(int device, void *dst,
   void *kernel = NULL;
   st = device_arch(device, &arch);
   if (st == TP_SUCCESS)
-    st = tp_expression_kernel(caller, expression, layout->dtype, layout->rank,
+    st = tp_expression_kernel(caller, expression, layout->dtype, layout->ndim,
                               arch, 1, &kernel);
   if (st != TP_SUCCESS || count == 0) {
     tp_device_leave(&guard);
@@ -199,7 +199,7 @@ tp_status tp_device_fill_expression(int device, void *dst,
   if (st == TP_SUCCESS)
     st = check_destination(caller, dst, layout->dtype, count);
   if (st == TP_SUCCESS)
-    st = tp_expression_check(caller, expression, layout->rank);
+    st = tp_expression_check(caller, expression, layout->ndim);
   if (st != TP_SUCCESS)
     return st;
   return tp_device_check(caller, device);

@@ -12,6 +12,12 @@ typedef struct shared_pool {
   tp_pool *pool;
 } shared_pool;
 
+/* Destroys a space this file made, device or pinned. */
+static tp_status destroy_space(tp_space *space) {
+  return space->kind == TP_SPACE_DEVICE ? tp_device_space_destroy(space)
+                                        : tp_pinned_space_destroy(space);
+}
+
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static tp_device_pool_config registry_config = TP_DEVICE_POOL_CONFIG_INIT;
 static shared_pool device_pools[TP_MAX_DEVICES];
@@ -55,7 +61,7 @@ static tp_status ensure_pool(const char *caller, int device, bool pinned,
   st = tp_pool_create(space, &pool_config, &pool);
   if (st != TP_SUCCESS) {
     tp_status keep = st;
-    (void)tp_cuda_space_destroy(space);
+    (void)destroy_space(space);
     return tp_fail_context(keep, "%s: device %d", caller, device);
   }
   slot->space = space;
@@ -98,7 +104,7 @@ static void destroy_slot(shared_pool *slot, tp_status *first) {
   tp_status st = tp_pool_destroy(slot->pool);
   if (st != TP_SUCCESS && *first == TP_SUCCESS)
     *first = st;
-  st = tp_cuda_space_destroy(slot->space);
+  st = destroy_space(slot->space);
   if (st != TP_SUCCESS && *first == TP_SUCCESS)
     *first = st;
   slot->pool = NULL;

@@ -189,25 +189,28 @@ tp_status tp_device_space_create(int device,
   return TP_SUCCESS;
 }
 
-tp_status tp_cuda_space_destroy(tp_space *space) {
+/* Destroys a space of `kind` made by this file or pinned_space.c. */
+static tp_status destroy_space(const char *fn, tp_space *space,
+                               tp_space_kind kind) {
   tp_cuda_space *s = tp_cuda_space_from(space);
-  if (!s)
-    return tp_fail(TP_ERR_INVALID_ARGUMENT,
-                   "tp_cuda_space_destroy: %p is not a device or pinned space",
-                   (void *)space);
+  if (!s || space->kind != kind)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: %p is not a %s space", fn,
+                   (void *)space, tp_space_kind_name(kind));
   tp_status result = TP_SUCCESS;
   if (s->alloc_stream || s->mem_pool) {
     tp_device_guard guard;
-    result = tp_device_switch("tp_cuda_space_destroy", s->device, &guard);
+    result = tp_device_switch(fn, s->device, &guard);
     if (result == TP_SUCCESS) {
       cudaError_t err = cudaStreamDestroy((cudaStream_t)s->alloc_stream);
       if (err != cudaSuccess)
-        result = tp_cuda_fail(err, "tp_cuda_space_destroy: cudaStreamDestroy");
+        result =
+            tp_fail_context(tp_cuda_fail(err, "cudaStreamDestroy"), "%s", fn);
       /* Blocks still out keep the memory pool alive until they are freed
        * (cudaMemPoolDestroy defers); nothing is lost here. */
       err = cudaMemPoolDestroy((cudaMemPool_t)s->mem_pool);
       if (err != cudaSuccess && result == TP_SUCCESS)
-        result = tp_cuda_fail(err, "tp_cuda_space_destroy: cudaMemPoolDestroy");
+        result =
+            tp_fail_context(tp_cuda_fail(err, "cudaMemPoolDestroy"), "%s", fn);
       tp_device_leave(&guard);
     }
   }
@@ -226,11 +229,19 @@ tp_status tp_device_space_create(int device,
   return tp_device_check("tp_device_space_create", device);
 }
 
-tp_status tp_cuda_space_destroy(tp_space *space) {
+static tp_status destroy_space(const char *fn, tp_space *space,
+                               tp_space_kind kind) {
   return tp_fail(TP_ERR_INVALID_ARGUMENT,
-                 "tp_cuda_space_destroy: %p is not a device or pinned space "
-                 "(built without CUDA)",
-                 (void *)space);
+                 "%s: %p is not a %s space (built without CUDA)", fn,
+                 (void *)space, tp_space_kind_name(kind));
 }
 
 #endif
+
+tp_status tp_device_space_destroy(tp_space *space) {
+  return destroy_space("tp_device_space_destroy", space, TP_SPACE_DEVICE);
+}
+
+tp_status tp_pinned_space_destroy(tp_space *space) {
+  return destroy_space("tp_pinned_space_destroy", space, TP_SPACE_PINNED);
+}

@@ -1,4 +1,4 @@
-/* Expression kernels compiled with NVRTC, once per (expression, dtype, rank,
+/* Expression kernels compiled with NVRTC, once per (expression, dtype, ndim,
  * architecture), kept in a cache under one lock. Compiling under the lock
  * serializes compilations, which is what makes "compiled once" hold when
  * several threads ask for the same new expression. Kernels are loaded with
@@ -28,7 +28,7 @@ typedef struct cache_entry {
   struct cache_entry *next;
   char *expression;
   tp_dtype dtype;
-  int rank;
+  int ndim;
   int arch;
   char *ptx;
   cudaLibrary_t library; /* NULL until first launched */
@@ -37,10 +37,10 @@ typedef struct cache_entry {
 
 static cache_entry *cache_head;
 
-static cache_entry *find(const char *expression, tp_dtype dtype, int rank,
+static cache_entry *find(const char *expression, tp_dtype dtype, int ndim,
                          int arch) {
   for (cache_entry *e = cache_head; e; e = e->next)
-    if (e->dtype == dtype && e->rank == rank && e->arch == arch &&
+    if (e->dtype == dtype && e->ndim == ndim && e->arch == arch &&
         strcmp(e->expression, expression) == 0)
       return e;
   return NULL;
@@ -55,9 +55,9 @@ static tp_status nvrtc_fail(const char *caller, const char *what,
 
 /* Compiles the source into PTX (malloc'ed) in *ptx. */
 static tp_status compile(const char *caller, const char *expression,
-                         tp_dtype dtype, int rank, int arch, char **ptx) {
+                         tp_dtype dtype, int ndim, int arch, char **ptx) {
   char *source = NULL;
-  tp_status st = tp_expression_source(expression, dtype, rank, &source);
+  tp_status st = tp_expression_source(expression, dtype, ndim, &source);
   if (st != TP_SUCCESS)
     return st;
   nvrtcProgram program;
@@ -81,8 +81,8 @@ static tp_status compile(const char *caller, const char *expression,
       log[log_size] = '\0';
     if (res == NVRTC_ERROR_COMPILATION)
       st = tp_fail(TP_ERR_INVALID_ARGUMENT,
-                   "%s: \"%s\" (%s, rank %d) does not compile: %s", caller,
-                   expression, tp_dtype_name(dtype), rank,
+                   "%s: \"%s\" (%s, ndim %d) does not compile: %s", caller,
+                   expression, tp_dtype_name(dtype), ndim,
                    log ? log : "(no compiler log)");
     else
       st = tp_fail(TP_ERR_CUDA, "%s: nvrtcCompileProgram: %s: %s", caller,
@@ -112,8 +112,8 @@ static tp_status compile(const char *caller, const char *expression,
 
 /* The entry, compiled now if absent (lock held). */
 static tp_status lookup(const char *caller, const char *expression,
-                        tp_dtype dtype, int rank, int arch, cache_entry **out) {
-  cache_entry *e = find(expression, dtype, rank, arch);
+                        tp_dtype dtype, int ndim, int arch, cache_entry **out) {
+  cache_entry *e = find(expression, dtype, ndim, arch);
   if (e) {
     cache_stats.hits++;
     *out = e;
@@ -121,7 +121,7 @@ static tp_status lookup(const char *caller, const char *expression,
   }
   cache_stats.compiles++;
   char *ptx = NULL;
-  tp_status st = compile(caller, expression, dtype, rank, arch, &ptx);
+  tp_status st = compile(caller, expression, dtype, ndim, arch, &ptx);
   if (st != TP_SUCCESS) {
     cache_stats.failures++;
     return st;
@@ -137,7 +137,7 @@ static tp_status lookup(const char *caller, const char *expression,
   strcpy(copy, expression);
   e->expression = copy;
   e->dtype = dtype;
-  e->rank = rank;
+  e->ndim = ndim;
   e->arch = arch;
   e->ptx = ptx;
   e->next = cache_head;
@@ -170,9 +170,9 @@ static tp_status load(const char *caller, cache_entry *e) {
 }
 
 tp_status tp_expression_kernel(const char *caller, const char *expression,
-                               tp_dtype dtype, int rank, int arch, int load_it,
+                               tp_dtype dtype, int ndim, int arch, int load_it,
                                void **kernel) {
-  tp_status st = tp_expression_check(caller, expression, rank);
+  tp_status st = tp_expression_check(caller, expression, ndim);
   if (st != TP_SUCCESS)
     return st;
   if (tp_dtype_size(dtype) == 0)
@@ -180,7 +180,7 @@ tp_status tp_expression_kernel(const char *caller, const char *expression,
                    (int)dtype);
   pthread_mutex_lock(&cache_lock);
   cache_entry *e = NULL;
-  st = lookup(caller, expression, dtype, rank, arch, &e);
+  st = lookup(caller, expression, dtype, ndim, arch, &e);
   if (st == TP_SUCCESS && load_it)
     st = load(caller, e);
   if (kernel)
@@ -207,9 +207,9 @@ static int current_arch(void) {
 }
 
 tp_status tp_device_expression_compile(const char *expression, tp_dtype dtype,
-                                       int rank) {
+                                       int ndim) {
   return tp_expression_kernel("tp_device_expression_compile", expression, dtype,
-                              rank, current_arch(), 0, NULL);
+                              ndim, current_arch(), 0, NULL);
 }
 
 tp_status tp_device_expression_cache_clear(void) {
@@ -236,12 +236,12 @@ tp_status tp_device_expression_cache_clear(void) {
 #else /* no CUDA in this build */
 
 tp_status tp_expression_kernel(const char *caller, const char *expression,
-                               tp_dtype dtype, int rank, int arch, int load_it,
+                               tp_dtype dtype, int ndim, int arch, int load_it,
                                void **kernel) {
   (void)dtype, (void)arch, (void)load_it;
   if (kernel)
     *kernel = NULL;
-  tp_status st = tp_expression_check(caller, expression, rank);
+  tp_status st = tp_expression_check(caller, expression, ndim);
   if (st != TP_SUCCESS)
     return st;
   return tp_fail(TP_ERR_NOT_SUPPORTED,
@@ -249,9 +249,9 @@ tp_status tp_expression_kernel(const char *caller, const char *expression,
 }
 
 tp_status tp_device_expression_compile(const char *expression, tp_dtype dtype,
-                                       int rank) {
+                                       int ndim) {
   return tp_expression_kernel("tp_device_expression_compile", expression, dtype,
-                              rank, 90, 0, NULL);
+                              ndim, 90, 0, NULL);
 }
 
 tp_status tp_device_expression_cache_clear(void) {

@@ -28,12 +28,12 @@ static long index_number(const char *begin, const char *end) {
 }
 
 tp_status tp_expression_check(const char *caller, const char *expression,
-                              int rank) {
+                              int ndim) {
   if (!expression)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: NULL expression", caller);
-  if (rank < 0 || rank > TP_MAX_RANK)
-    return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: rank %d outside 0..%d", caller,
-                   rank, TP_MAX_RANK);
+  if (ndim < 0 || ndim > TP_MAX_NDIM)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: ndim %d outside 0..%d", caller,
+                   ndim, TP_MAX_NDIM);
   size_t length = strlen(expression);
   if (length > TP_EXPRESSION_MAX_LENGTH)
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
@@ -58,12 +58,12 @@ tp_status tp_expression_check(const char *caller, const char *expression,
       while (is_name_char(*p))
         ++p;
       long k = index_number(begin, p);
-      if (k >= rank)
-        return tp_fail(TP_ERR_INVALID_ARGUMENT,
-                       "%s: \"%s\" names index %.*s, but the tensor has rank "
-                       "%d (indices i0..i%d)",
-                       caller, expression, (int)(p - begin), begin, rank,
-                       rank - 1);
+      if (k >= ndim)
+        return tp_fail(
+            TP_ERR_INVALID_ARGUMENT,
+            "%s: \"%s\" names index %.*s, but the tensor has %d dimensions "
+            "(indices i0..i%d)",
+            caller, expression, (int)(p - begin), begin, ndim, ndim - 1);
     } else {
       ++p;
     }

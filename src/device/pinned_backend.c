@@ -54,7 +54,7 @@ tp_status tp_pinned_backend_create(tp_runtime *runtime, int device,
                    "tp_pinned_backend_create: no host memory");
   snprintf(b->name, sizeof b->name, "pinned:%d", device);
   b->base.ops = &pinned_ops;
-  b->base.kind = TP_BACKEND_PINNED;
+  b->base.kind = TP_SPACE_PINNED;
   b->base.name = b->name;
   b->base.pool = pool;
   b->base.runtime = runtime;

@@ -13,16 +13,16 @@ tp_status tp_fill_geometry_make(const char *caller, const tp_layout *layout,
   tp_status st = tp_layout_count(layout, &total);
   if (st != TP_SUCCESS)
     return tp_fail_context(st, "%s", caller);
-  if (tp_dtype_size(layout->dtype) == 0 || layout->rank < 0 ||
-      layout->rank > TP_MAX_RANK)
+  if (tp_dtype_size(layout->dtype) == 0 || layout->ndim < 0 ||
+      layout->ndim > TP_MAX_NDIM)
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
-                   "%s: invalid layout (dtype %d, rank %d)", caller,
-                   (int)layout->dtype, layout->rank);
+                   "%s: invalid layout (dtype %d, ndim %d)", caller,
+                   (int)layout->dtype, layout->ndim);
   memset(out, 0, sizeof *out);
-  out->rank = layout->rank;
+  out->ndim = layout->ndim;
   size_t elements = 1;
   int64_t stride = 1;
-  for (int k = layout->rank - 1; k >= 0; --k) {
+  for (int k = layout->ndim - 1; k >= 0; --k) {
     int64_t offset = tile->offsets[k], extent = tile->extents[k];
     if (offset < 0 || extent < 0 || offset > layout->extents[k] ||
         extent > layout->extents[k] - offset)

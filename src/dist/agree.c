@@ -3,8 +3,8 @@
  * the worst local failure, so disagreement or a failure on one rank becomes
  * the same error on all ranks instead of a hang in the collective after. */
 #include "core/error.h"
-#include "core/runtime_internal.h"
 #include "dist/dist.h"
+#include "runtime/runtime_internal.h"
 
 tp_status tp_runtime_agree(tp_runtime *rt, const char *fn, uint64_t hash,
                            tp_status local) {
@@ -23,7 +23,7 @@ tp_status tp_runtime_agree(tp_runtime *rt, const char *fn, uint64_t hash,
       if (local == worst)
         return local; /* keeps this rank's message */
       return tp_fail(worst, "%s: another rank failed (%s)%s", fn,
-                     tp_status_string(worst),
+                     tp_status_name(worst),
                      local != TP_SUCCESS ? "; this rank failed too" : "");
     }
     uint64_t lowest = ~all[1], highest = all[0];

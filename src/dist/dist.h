@@ -31,7 +31,7 @@ tp_status tp_runtime_agree(tp_runtime *runtime, const char *fn, uint64_t hash,
                            tp_status local);
 
 /* Byte collectives on host memory, with the semantics of the backend table's
- * allgatherv and alltoallv (src/core/backend.h). Counts and displacements
+ * allgatherv and alltoallv (src/runtime/backend.h). Counts and displacements
  * beyond INT_MAX are sent in pieces. */
 tp_status tp_mpi_allgatherv(tp_runtime *runtime, const void *send, void *recv,
                             const size_t *counts, const size_t *displs);

@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "core/runtime_internal.h"
 #include "dist/dist.h"
+#include "runtime/runtime_internal.h"
 
 static size_t max_message = INT_MAX;
 

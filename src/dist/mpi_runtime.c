@@ -1,8 +1,8 @@
 /* Ranks of a runtime: an MPI communicator when there is one, else a single
  * process. */
 #include "core/error.h"
-#include "core/runtime_internal.h"
 #include "dist/dist.h"
+#include "runtime/runtime_internal.h"
 
 #if TP_HAVE_MPI
 #include "tensorpool/mpi.h"

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 
 #include "core/error.h"
-#include "core/runtime_internal.h"
 #include "device/device_guard.h"
 #include "dist/nccl_comm.h"
+#include "runtime/runtime_internal.h"
 
 #if TP_HAVE_NCCL && TP_HAVE_MPI
 

@@ -18,7 +18,7 @@ tp_status tp_nccl_comm_create(tp_runtime *runtime, int device,
 /* Destroys the NCCL communicator if it was created. */
 void tp_nccl_comm_destroy(tp_nccl_comm *comm);
 
-/* The backend table's allgatherv and alltoallv (src/core/backend.h) on
+/* The backend table's allgatherv and alltoallv (src/runtime/backend.h) on
  * device memory, queued on `stream`, for runtimes of more than one rank. */
 tp_status tp_nccl_allgatherv(tp_nccl_comm *comm, const void *send, void *recv,
                              const size_t *counts, const size_t *displs,

@@ -64,30 +64,34 @@ tp_status tp_host_axpby(tp_backend *backend, tp_dtype dtype, size_t count,
   if (!alpha || !x || !beta || !y || !out)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_host_axpby: NULL operand");
   switch (dtype) {
-  case TP_F32: {
+  case TP_DTYPE_F32: {
     float a, b;
     memcpy(&a, alpha, sizeof a);
     memcpy(&b, beta, sizeof b);
     axpby_f32(count, a, x, b, y, out);
     return TP_SUCCESS;
   }
-  case TP_F64: {
+  case TP_DTYPE_F64: {
     double a, b;
     memcpy(&a, alpha, sizeof a);
     memcpy(&b, beta, sizeof b);
     axpby_f64(count, a, x, b, y, out);
     return TP_SUCCESS;
   }
-  case TP_C64: axpby_c64(count, alpha, x, beta, y, out); return TP_SUCCESS;
-  case TP_C128: axpby_c128(count, alpha, x, beta, y, out); return TP_SUCCESS;
-  case TP_I32: {
+  case TP_DTYPE_C64:
+    axpby_c64(count, alpha, x, beta, y, out);
+    return TP_SUCCESS;
+  case TP_DTYPE_C128:
+    axpby_c128(count, alpha, x, beta, y, out);
+    return TP_SUCCESS;
+  case TP_DTYPE_I32: {
     int32_t a, b;
     memcpy(&a, alpha, sizeof a);
     memcpy(&b, beta, sizeof b);
     axpby_i32(count, (uint32_t)a, x, (uint32_t)b, y, out);
     return TP_SUCCESS;
   }
-  case TP_I64: {
+  case TP_DTYPE_I64: {
     int64_t a, b;
     memcpy(&a, alpha, sizeof a);
     memcpy(&b, beta, sizeof b);

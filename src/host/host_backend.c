@@ -71,7 +71,7 @@ tp_status tp_host_backend_create(tp_runtime *runtime, tp_pool *pool,
     return tp_fail(TP_ERR_OUT_OF_MEMORY,
                    "tp_host_backend_create: no memory for the backend");
   b->ops = &host_ops;
-  b->kind = TP_BACKEND_HOST;
+  b->kind = TP_SPACE_HOST;
   b->name = "host";
   b->pool = pool;
   b->runtime = runtime;

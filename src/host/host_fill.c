@@ -3,8 +3,8 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "core/generator_math.h"
 #include "host/host_kernels.h"
+#include "tensor/generator_math.h"
 
 tp_status tp_host_fill_constant(tp_backend *backend, void *dst, size_t count,
                                 tp_dtype dtype, const void *value,
@@ -48,9 +48,9 @@ tp_status tp_host_fill_generator(tp_backend *backend, void *dst,
                    "tp_host_fill_generator: NULL dst for %zu elements",
                    tile->count);
   size_t elem = tp_dtype_size(layout->dtype);
-  int ndim = layout->rank;
+  int ndim = layout->ndim;
   /* The global multi-index, advanced like an odometer within the tile. */
-  int64_t index[TP_MAX_RANK];
+  int64_t index[TP_MAX_NDIM];
   for (int k = 0; k < ndim; ++k)
     index[k] = tile->offsets[k];
   char *d = dst;

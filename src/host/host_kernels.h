@@ -1,11 +1,11 @@
 /* Internal: the host backend's loops (the CPU counterparts of the CUDA
- * fill and axpby kernels), with the contracts of src/core/backend.h. */
+ * fill and axpby kernels), with the contracts of src/runtime/backend.h. */
 #ifndef TP_HOST_HOST_KERNELS_H
 #define TP_HOST_HOST_KERNELS_H
 
 #include <stddef.h>
 
-#include "core/backend.h"
+#include "runtime/backend.h"
 
 tp_status tp_host_fill_constant(tp_backend *backend, void *dst, size_t count,
                                 tp_dtype dtype, const void *value,

@@ -21,8 +21,8 @@ static void setup(void) {
   int count = 0;
   if (tp_device_count(&count) != TP_SUCCESS || count == 0)
     return; /* each GPU test skips with the reason */
-  cr_assert_eq(tp_runtime_add_cuda_backends(rt), TP_SUCCESS, "%s",
-               tp_last_error());
+  cr_assert(tp_runtime_has_backend(rt, TP_SPACE_DEVICE),
+            "a runtime on a rank with a GPU has the device backend");
   cr_assert_eq(tp_device_stream_create(tp_runtime_device(rt), &stream),
                TP_SUCCESS);
 }
@@ -36,7 +36,7 @@ static void teardown(void) {
 
 TestSuite(device_backend, .init = setup, .fini = teardown);
 
-static tp_allocator *allocator(tp_backend_kind backend, tp_buffer_kind kind) {
+static tp_allocator *allocator(tp_space_kind backend, tp_buffer_kind kind) {
   tp_allocator *a = NULL;
   cr_assert_eq(tp_runtime_allocator(rt, backend, kind, &a), TP_SUCCESS, "%s",
                tp_last_error());
@@ -53,39 +53,36 @@ static tp_layout layout_of(tp_dtype dtype, int64_t rows, int64_t cols) {
 /* A host copy of any buffer (host memory, synchronized). */
 static tp_buffer *to_host(const tp_buffer *b) {
   tp_buffer *h = NULL;
-  cr_assert_eq(tp_allocator_construct_copy(
-                   allocator(TP_BACKEND_HOST, tp_buffer_kind_of(b)), b, NULL,
-                   stream, &h),
-               TP_SUCCESS, "%s", tp_last_error());
+  cr_assert_eq(
+      tp_allocator_construct_copy(
+          allocator(TP_SPACE_HOST, tp_buffer_kind_of(b)), b, NULL, stream, &h),
+      TP_SUCCESS, "%s", tp_last_error());
   cr_assert_eq(tp_device_stream_synchronize(tp_runtime_device(rt), stream),
                TP_SUCCESS);
   return h;
 }
 
-Test(device_backend, registration_needs_a_device) {
+Test(device_backend, no_device_backend_without_a_device) {
   require_no_device();
-  cr_expect_eq(tp_runtime_add_cuda_backends(rt), TP_ERR_NO_DEVICE);
-  expect_message("tp_runtime_add_cuda_backends");
-  cr_expect_eq(tp_runtime_add_cuda_backends(NULL), TP_ERR_INVALID_ARGUMENT);
+  cr_expect_not(tp_runtime_has_backend(rt, TP_SPACE_DEVICE));
+  cr_expect_not(tp_runtime_has_backend(rt, TP_SPACE_PINNED));
   tp_allocator *a = NULL;
-  cr_expect_eq(tp_runtime_allocator(rt, TP_BACKEND_DEVICE, TP_BUFFER_LOCAL, &a),
+  cr_expect_eq(tp_runtime_allocator(rt, TP_SPACE_DEVICE, TP_BUFFER_LOCAL, &a),
                TP_ERR_NOT_SUPPORTED);
 }
 
-Test(device_backend, registering_twice_is_harmless) {
+Test(device_backend, a_rank_with_a_gpu_gets_device_and_pinned_backends) {
   require_device();
-  cr_expect_eq(tp_runtime_add_cuda_backends(rt), TP_SUCCESS, "%s",
-               tp_last_error());
-  cr_expect(tp_runtime_has_backend(rt, TP_BACKEND_DEVICE));
-  cr_expect(tp_runtime_has_backend(rt, TP_BACKEND_PINNED));
+  cr_expect(tp_runtime_has_backend(rt, TP_SPACE_DEVICE));
+  cr_expect(tp_runtime_has_backend(rt, TP_SPACE_PINNED));
 }
 
 Test(device_backend, allocate_lives_in_device_memory) {
   require_device();
-  tp_layout layout = layout_of(TP_F64, 10, 10);
+  tp_layout layout = layout_of(TP_DTYPE_F64, 10, 10);
   tp_buffer *b = NULL;
   cr_assert_eq(
-      tp_allocator_allocate(allocator(TP_BACKEND_DEVICE, TP_BUFFER_LOCAL),
+      tp_allocator_allocate(allocator(TP_SPACE_DEVICE, TP_BUFFER_LOCAL),
                             &layout, NULL, stream, &b),
       TP_SUCCESS, "%s", tp_last_error());
   cr_expect_eq(tp_buffer_space(b)->kind, TP_SPACE_DEVICE);
@@ -100,8 +97,8 @@ Test(device_backend, construct_value_every_type) {
     tp_layout layout = layout_of((tp_dtype)d, 7, 13);
     tp_buffer *b = NULL;
     cr_assert_eq(tp_allocator_construct_value(
-                     allocator(TP_BACKEND_DEVICE, TP_BUFFER_REPLICATED),
-                     &layout, NULL, tp_scalar_int(-3), stream, &b),
+                     allocator(TP_SPACE_DEVICE, TP_BUFFER_REPLICATED), &layout,
+                     NULL, tp_scalar_int(-3), stream, &b),
                  TP_SUCCESS, "%s", tp_last_error());
     tp_buffer *h = to_host(b);
     unsigned char want[16];
@@ -119,15 +116,15 @@ Test(device_backend, construct_value_every_type) {
 
 Test(device_backend, construct_generator_same_bits_as_host) {
   require_device();
-  tp_layout layout = layout_of(TP_F32, 33, 17);
-  tp_generator gen = tp_gen_uniform(2024, -1.0, 1.0);
+  tp_layout layout = layout_of(TP_DTYPE_F32, 33, 17);
+  tp_generator gen = tp_generator_uniform(2024, -1.0, 1.0);
   tp_buffer *dev = NULL, *host = NULL;
   cr_assert_eq(tp_allocator_construct_generator(
-                   allocator(TP_BACKEND_DEVICE, TP_BUFFER_DISTRIBUTED), &layout,
+                   allocator(TP_SPACE_DEVICE, TP_BUFFER_DISTRIBUTED), &layout,
                    NULL, &gen, stream, &dev),
                TP_SUCCESS, "%s", tp_last_error());
   cr_assert_eq(tp_allocator_construct_generator(
-                   allocator(TP_BACKEND_HOST, TP_BUFFER_DISTRIBUTED), &layout,
+                   allocator(TP_SPACE_HOST, TP_BUFFER_DISTRIBUTED), &layout,
                    NULL, &gen, stream, &host),
                TP_SUCCESS);
   tp_buffer *back = to_host(dev);
@@ -155,10 +152,10 @@ static int fill_by_expression(void *user, const tp_layout *layout,
 
 Test(device_backend, construct_tiles_gets_a_device_pointer_and_stream) {
   require_device();
-  tp_layout layout = layout_of(TP_I64, 5, 6);
+  tp_layout layout = layout_of(TP_DTYPE_I64, 5, 6);
   tp_buffer *b = NULL;
   cr_assert_eq(tp_allocator_construct_tiles(
-                   allocator(TP_BACKEND_DEVICE, TP_BUFFER_LOCAL), &layout, NULL,
+                   allocator(TP_SPACE_DEVICE, TP_BUFFER_LOCAL), &layout, NULL,
                    fill_by_expression, NULL, stream, &b),
                TP_SUCCESS, "%s", tp_last_error());
   tp_buffer *h = to_host(b);
@@ -179,13 +176,13 @@ static int failing_fill(void *user, const tp_layout *layout,
 Test(device_backend, failing_fill_callback_frees_everything) {
   require_device();
   tp_pool *pool = NULL;
-  cr_assert_eq(tp_runtime_pool(rt, TP_BACKEND_DEVICE, &pool), TP_SUCCESS);
+  cr_assert_eq(tp_runtime_pool(rt, TP_SPACE_DEVICE, &pool), TP_SUCCESS);
   tp_pool_stats before;
   cr_assert_eq(tp_pool_get_stats(pool, &before), TP_SUCCESS);
-  tp_layout layout = layout_of(TP_F32, 8, 8);
+  tp_layout layout = layout_of(TP_DTYPE_F32, 8, 8);
   tp_buffer *b = (tp_buffer *)0x1;
   cr_expect_eq(tp_allocator_construct_tiles(
-                   allocator(TP_BACKEND_DEVICE, TP_BUFFER_LOCAL), &layout, NULL,
+                   allocator(TP_SPACE_DEVICE, TP_BUFFER_LOCAL), &layout, NULL,
                    failing_fill, NULL, stream, &b),
                TP_ERR_CALLBACK);
   cr_expect_eq(b, (tp_buffer *)0x1, "out-pointer untouched");
@@ -196,19 +193,19 @@ Test(device_backend, failing_fill_callback_frees_everything) {
 
 Test(device_backend, conversions_between_spaces_round_trip) {
   require_device();
-  tp_layout layout = layout_of(TP_C128, 9, 4);
-  tp_generator gen = tp_gen_normal(5, 0.0, 1.0);
+  tp_layout layout = layout_of(TP_DTYPE_C128, 9, 4);
+  tp_generator gen = tp_generator_normal(5, 0.0, 1.0);
   tp_buffer *host = NULL, *dev = NULL, *pinned = NULL, *back = NULL;
   cr_assert_eq(tp_allocator_construct_generator(
-                   allocator(TP_BACKEND_HOST, TP_BUFFER_LOCAL), &layout, NULL,
+                   allocator(TP_SPACE_HOST, TP_BUFFER_LOCAL), &layout, NULL,
                    &gen, stream, &host),
                TP_SUCCESS);
   cr_assert_eq(
-      tp_allocator_construct_copy(allocator(TP_BACKEND_DEVICE, TP_BUFFER_LOCAL),
+      tp_allocator_construct_copy(allocator(TP_SPACE_DEVICE, TP_BUFFER_LOCAL),
                                   host, NULL, stream, &dev),
       TP_SUCCESS, "%s", tp_last_error());
   cr_assert_eq(
-      tp_allocator_construct_copy(allocator(TP_BACKEND_PINNED, TP_BUFFER_LOCAL),
+      tp_allocator_construct_copy(allocator(TP_SPACE_PINNED, TP_BUFFER_LOCAL),
                                   dev, NULL, stream, &pinned),
       TP_SUCCESS, "%s", tp_last_error());
   cr_expect_eq(tp_buffer_space(pinned)->kind, TP_SPACE_PINNED);
@@ -224,15 +221,15 @@ Test(device_backend, conversions_between_spaces_round_trip) {
 
 Test(device_backend, move_reuses_device_storage) {
   require_device();
-  tp_layout layout = layout_of(TP_F32, 16, 16);
+  tp_layout layout = layout_of(TP_DTYPE_F32, 16, 16);
   tp_buffer *local = NULL, *replicated = NULL;
   cr_assert_eq(tp_allocator_construct_value(
-                   allocator(TP_BACKEND_DEVICE, TP_BUFFER_LOCAL), &layout, NULL,
+                   allocator(TP_SPACE_DEVICE, TP_BUFFER_LOCAL), &layout, NULL,
                    tp_scalar_real(1.5), stream, &local),
                TP_SUCCESS);
   void *storage = tp_buffer_data(local);
   cr_assert_eq(tp_allocator_construct_move(
-                   allocator(TP_BACKEND_DEVICE, TP_BUFFER_REPLICATED), &local,
+                   allocator(TP_SPACE_DEVICE, TP_BUFFER_REPLICATED), &local,
                    NULL, stream, &replicated),
                TP_SUCCESS, "%s", tp_last_error());
   cr_expect_null(local, "the moved-from handle is emptied");
@@ -245,13 +242,13 @@ Test(device_backend, move_reuses_device_storage) {
 
 Test(device_backend, rebind_keeps_the_device_backend) {
   require_device();
-  tp_allocator *local = allocator(TP_BACKEND_DEVICE, TP_BUFFER_LOCAL);
+  tp_allocator *local = allocator(TP_SPACE_DEVICE, TP_BUFFER_LOCAL);
   tp_allocator *dist = NULL;
   cr_assert_eq(tp_allocator_rebind(local, TP_BUFFER_DISTRIBUTED, &dist),
                TP_SUCCESS);
-  cr_expect_eq(tp_allocator_backend(dist), TP_BACKEND_DEVICE);
-  cr_expect_eq(tp_allocator_kind(dist), TP_BUFFER_DISTRIBUTED);
-  tp_layout layout = layout_of(TP_I32, 4, 4);
+  cr_expect_eq(tp_allocator_space_kind_of(dist), TP_SPACE_DEVICE);
+  cr_expect_eq(tp_allocator_kind_of(dist), TP_BUFFER_DISTRIBUTED);
+  tp_layout layout = layout_of(TP_DTYPE_I32, 4, 4);
   tp_buffer *b = NULL;
   cr_assert_eq(tp_allocator_allocate(local, &layout, NULL, stream, &b),
                TP_SUCCESS);
@@ -261,20 +258,20 @@ Test(device_backend, rebind_keeps_the_device_backend) {
 
 Test(device_backend, one_rank_device_conversions) {
   require_device();
-  tp_layout layout = layout_of(TP_F64, 12, 5);
-  tp_generator gen = tp_gen_arange(0.0, 0.5);
+  tp_layout layout = layout_of(TP_DTYPE_F64, 12, 5);
+  tp_generator gen = tp_generator_arange(0.0, 0.5);
   tp_buffer *rep = NULL, *dist = NULL, *gathered = NULL;
   cr_assert_eq(tp_allocator_construct_generator(
-                   allocator(TP_BACKEND_DEVICE, TP_BUFFER_REPLICATED), &layout,
+                   allocator(TP_SPACE_DEVICE, TP_BUFFER_REPLICATED), &layout,
                    NULL, &gen, stream, &rep),
                TP_SUCCESS);
   cr_assert_eq(tp_allocator_construct_copy(
-                   allocator(TP_BACKEND_DEVICE, TP_BUFFER_DISTRIBUTED), rep,
-                   NULL, stream, &dist),
+                   allocator(TP_SPACE_DEVICE, TP_BUFFER_DISTRIBUTED), rep, NULL,
+                   stream, &dist),
                TP_SUCCESS, "%s", tp_last_error());
   cr_assert_eq(tp_allocator_construct_copy(
-                   allocator(TP_BACKEND_DEVICE, TP_BUFFER_REPLICATED), dist,
-                   NULL, stream, &gathered),
+                   allocator(TP_SPACE_DEVICE, TP_BUFFER_REPLICATED), dist, NULL,
+                   stream, &gathered),
                TP_SUCCESS, "%s", tp_last_error());
   tp_buffer *h = to_host(gathered);
   const double *v = tp_buffer_data(h);
@@ -285,7 +282,7 @@ Test(device_backend, one_rank_device_conversions) {
   cr_assert_eq(tp_tiling_create_block(&layout, 1, &tiling), TP_SUCCESS);
   tp_buffer *again = NULL;
   cr_assert_eq(tp_allocator_construct_copy(
-                   allocator(TP_BACKEND_DEVICE, TP_BUFFER_DISTRIBUTED), dist,
+                   allocator(TP_SPACE_DEVICE, TP_BUFFER_DISTRIBUTED), dist,
                    tiling, stream, &again),
                TP_SUCCESS, "%s", tp_last_error());
   tp_buffer *h2 = to_host(again);
@@ -301,10 +298,11 @@ Test(device_backend, one_rank_device_conversions) {
 
 Test(device_backend, axpby_same_bits_as_host) {
   require_device();
-  tp_layout layout = layout_of(TP_C64, 20, 3);
-  tp_generator gx = tp_gen_uniform(1, -2.0, 2.0), gy = tp_gen_normal(2, 1, 3);
-  tp_allocator *dev = allocator(TP_BACKEND_DEVICE, TP_BUFFER_LOCAL);
-  tp_allocator *host = allocator(TP_BACKEND_HOST, TP_BUFFER_LOCAL);
+  tp_layout layout = layout_of(TP_DTYPE_C64, 20, 3);
+  tp_generator gx = tp_generator_uniform(1, -2.0, 2.0),
+               gy = tp_generator_normal(2, 1, 3);
+  tp_allocator *dev = allocator(TP_SPACE_DEVICE, TP_BUFFER_LOCAL);
+  tp_allocator *host = allocator(TP_SPACE_HOST, TP_BUFFER_LOCAL);
   tp_buffer *dx, *dy, *hx, *hy, *dout, *hout;
   cr_assert_eq(
       tp_allocator_construct_generator(dev, &layout, NULL, &gx, stream, &dx),
@@ -334,8 +332,9 @@ Test(device_backend, axpby_same_bits_as_host) {
 
 Test(device_backend, axpby_of_different_element_types) {
   require_device();
-  tp_layout lf = layout_of(TP_F32, 4, 4), ld = layout_of(TP_F64, 4, 4);
-  tp_allocator *dev = allocator(TP_BACKEND_DEVICE, TP_BUFFER_LOCAL);
+  tp_layout lf = layout_of(TP_DTYPE_F32, 4, 4),
+            ld = layout_of(TP_DTYPE_F64, 4, 4);
+  tp_allocator *dev = allocator(TP_SPACE_DEVICE, TP_BUFFER_LOCAL);
   tp_buffer *x = NULL, *y = NULL, *out = (tp_buffer *)0x1;
   cr_assert_eq(tp_allocator_construct_value(dev, &lf, NULL, tp_scalar_real(1),
                                             stream, &x),
@@ -353,31 +352,31 @@ Test(device_backend, axpby_of_different_element_types) {
 
 Test(device_backend, budget_smaller_than_the_request) {
   require_device();
-  cr_assert_eq(tp_runtime_set_budget(rt, TP_BACKEND_DEVICE, (size_t)1 << 20),
+  cr_assert_eq(tp_runtime_set_budget(rt, TP_SPACE_DEVICE, (size_t)1 << 20),
                TP_SUCCESS, "%s", tp_last_error());
-  tp_layout big = layout_of(TP_F64, 1024, 1024); /* 8 MiB */
+  tp_layout big = layout_of(TP_DTYPE_F64, 1024, 1024); /* 8 MiB */
   tp_buffer *b = (tp_buffer *)0x1;
   cr_expect_eq(
-      tp_allocator_allocate(allocator(TP_BACKEND_DEVICE, TP_BUFFER_LOCAL), &big,
+      tp_allocator_allocate(allocator(TP_SPACE_DEVICE, TP_BUFFER_LOCAL), &big,
                             NULL, stream, &b),
       TP_ERR_OUT_OF_MEMORY);
   cr_expect_eq(b, (tp_buffer *)0x1);
-  tp_layout small = layout_of(TP_F64, 8, 8);
+  tp_layout small = layout_of(TP_DTYPE_F64, 8, 8);
   cr_expect_eq(
-      tp_allocator_allocate(allocator(TP_BACKEND_DEVICE, TP_BUFFER_LOCAL),
-                            &small, NULL, stream, &b),
+      tp_allocator_allocate(allocator(TP_SPACE_DEVICE, TP_BUFFER_LOCAL), &small,
+                            NULL, stream, &b),
       TP_SUCCESS, "the pool still serves");
   tp_buffer_destroy(b);
-  cr_assert_eq(tp_runtime_set_budget(rt, TP_BACKEND_DEVICE, TP_UNLIMITED),
+  cr_assert_eq(tp_runtime_set_budget(rt, TP_SPACE_DEVICE, TP_UNLIMITED),
                TP_SUCCESS);
 }
 
 Test(device_backend, automatic_allocator_picks_the_device) {
   require_device();
-  tp_layout layout = layout_of(TP_F64, 256, 256); /* 512 KiB */
+  tp_layout layout = layout_of(TP_DTYPE_F64, 256, 256); /* 512 KiB */
   tp_allocator_choice choice;
   cr_assert_eq(tp_allocator_choose(rt, &layout, TP_BUFFER_LOCAL, &choice),
                TP_SUCCESS, "%s", tp_last_error());
-  cr_expect_eq(choice.backend, TP_BACKEND_DEVICE, "reason: %s", choice.reason);
+  cr_expect_eq(choice.backend, TP_SPACE_DEVICE, "reason: %s", choice.reason);
   cr_expect_neq(choice.reason[0], '\0');
 }

@@ -46,7 +46,7 @@ Test(device_errors, calls_without_a_device_say_so) {
   expect_message("tp_device_memcpy");
 
   float dst[4] = {0}, one = 1.0f;
-  cr_expect_eq(tp_device_fill_constant(0, dst, TP_F32, 4, &one, NULL),
+  cr_expect_eq(tp_device_fill_constant(0, dst, TP_DTYPE_F32, 4, &one, NULL),
                TP_ERR_NO_DEVICE);
   expect_message("tp_device_fill_constant");
   cr_expect_eq(dst[0], 0.0f, "nothing was written");
@@ -99,9 +99,12 @@ Test(device_errors, bad_configurations) {
                TP_ERR_INVALID_ARGUMENT);
   expect_message("tp_device_pools_configure");
   cr_expect_eq(tp_device_pools_configure(NULL), TP_ERR_INVALID_ARGUMENT);
-  cr_expect_eq(tp_cuda_space_destroy((tp_space *)tp_host_space()),
+  cr_expect_eq(tp_device_space_destroy((tp_space *)tp_host_space()),
                TP_ERR_INVALID_ARGUMENT);
-  expect_message("not a device or pinned space");
+  expect_message("is not a device space");
+  cr_expect_eq(tp_pinned_space_destroy((tp_space *)tp_host_space()),
+               TP_ERR_INVALID_ARGUMENT);
+  expect_message("is not a pinned space");
 }
 
 Test(device_errors, default_stream_cannot_be_destroyed) {
@@ -115,26 +118,27 @@ Test(device_errors, fill_arguments_checked_before_the_device) {
   cr_expect_eq(tp_device_fill_constant(0, storage, (tp_dtype)42, 4, &one, NULL),
                TP_ERR_INVALID_ARGUMENT);
   expect_message("dtype 42");
-  cr_expect_eq(tp_device_fill_constant(0, NULL, TP_F32, 4, &one, NULL),
+  cr_expect_eq(tp_device_fill_constant(0, NULL, TP_DTYPE_F32, 4, &one, NULL),
                TP_ERR_INVALID_ARGUMENT);
   expect_message("NULL destination");
-  cr_expect_eq(tp_device_fill_constant(0, storage, TP_F32, 4, NULL, NULL),
+  cr_expect_eq(tp_device_fill_constant(0, storage, TP_DTYPE_F32, 4, NULL, NULL),
                TP_ERR_INVALID_ARGUMENT);
   expect_message("NULL value");
   char *misaligned = (char *)storage + 2;
-  cr_expect_eq(tp_device_fill_constant(0, misaligned, TP_F32, 2, &one, NULL),
-               TP_ERR_INVALID_ARGUMENT);
+  cr_expect_eq(
+      tp_device_fill_constant(0, misaligned, TP_DTYPE_F32, 2, &one, NULL),
+      TP_ERR_INVALID_ARGUMENT);
   expect_message("not aligned");
 }
 
 Test(device_errors, generator_fill_checks_layout_tile_and_generator) {
   int64_t extents[2] = {4, 5};
   tp_layout layout;
-  cr_assert_eq(tp_layout_make(TP_F64, 2, extents, &layout), TP_SUCCESS);
+  cr_assert_eq(tp_layout_make(TP_DTYPE_F64, 2, extents, &layout), TP_SUCCESS);
   tp_tile tile;
   cr_assert_eq(tp_layout_whole_tile(&layout, &tile), TP_SUCCESS);
   double storage[20];
-  tp_generator gen = tp_gen_arange(0.0, 1.0);
+  tp_generator gen = tp_generator_arange(0.0, 1.0);
   cr_expect_eq(tp_device_fill_generator(0, storage, NULL, &tile, &gen, NULL),
                TP_ERR_INVALID_ARGUMENT);
   cr_expect_eq(tp_device_fill_generator(0, storage, &layout, &tile, NULL, NULL),
@@ -152,7 +156,7 @@ Test(device_errors, generator_fill_checks_layout_tile_and_generator) {
       tp_device_fill_generator(0, storage, &layout, &miscounted, &gen, NULL),
       TP_ERR_INVALID_ARGUMENT);
   expect_message("count 19");
-  tp_generator bad = tp_gen_uniform(1, 2.0, 1.0); /* lo > hi */
+  tp_generator bad = tp_generator_uniform(1, 2.0, 1.0); /* lo > hi */
   cr_expect_eq(tp_device_fill_generator(0, storage, &layout, &tile, &bad, NULL),
                TP_ERR_INVALID_ARGUMENT);
   expect_message("tp_device_fill_generator");

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/generator_math.h"
 #include "device_test.h"
+#include "tensor/generator_math.h"
 #include "tensorpool/device.h"
 #include "tensorpool/device_fill.h"
 
@@ -52,12 +52,12 @@ static void sample_value(tp_dtype dtype, unsigned char *out) {
   int32_t i32 = -123456789;
   int64_t i64 = INT64_MIN + 5;
   switch (dtype) {
-  case TP_F32: memcpy(out, &f, 4); break;
-  case TP_F64: memcpy(out, &d, 8); break;
-  case TP_C64: memcpy(out, c64, 8); break;
-  case TP_C128: memcpy(out, c128, 16); break;
-  case TP_I32: memcpy(out, &i32, 4); break;
-  case TP_I64: memcpy(out, &i64, 8); break;
+  case TP_DTYPE_F32: memcpy(out, &f, 4); break;
+  case TP_DTYPE_F64: memcpy(out, &d, 8); break;
+  case TP_DTYPE_C64: memcpy(out, c64, 8); break;
+  case TP_DTYPE_C128: memcpy(out, c128, 16); break;
+  case TP_DTYPE_I32: memcpy(out, &i32, 4); break;
+  case TP_DTYPE_I64: memcpy(out, &i64, 8); break;
   }
 }
 
@@ -79,7 +79,7 @@ Test(device_fill, constant_every_type_head_and_tail) {
         size_t bytes = offset + count * size + guard;
         unsigned char *dev = device_alloc(bytes);
         int32_t sentinel = 0x5A5A5A5A;
-        cr_assert_eq(tp_device_fill_constant(0, dev, TP_I32, bytes / 4,
+        cr_assert_eq(tp_device_fill_constant(0, dev, TP_DTYPE_I32, bytes / 4,
                                              &sentinel, stream),
                      TP_SUCCESS);
         cr_assert_eq(tp_device_fill_constant(0, dev + offset, dtype, count,
@@ -124,17 +124,18 @@ static uint32_t ulp_distance_f32(float a, float b) {
 static void expect_same_element(tp_dtype dtype, const tp_generator *gen,
                                 const unsigned char *got,
                                 const unsigned char *want, size_t i) {
-  int exact = gen->kind == TP_GEN_UNIFORM || gen->kind == TP_GEN_NORMAL ||
-              dtype == TP_I32 || dtype == TP_I64;
+  int exact = gen->kind == TP_GENERATOR_UNIFORM ||
+              gen->kind == TP_GENERATOR_NORMAL || dtype == TP_DTYPE_I32 ||
+              dtype == TP_DTYPE_I64;
   if (exact || memcmp(got, want, tp_dtype_size(dtype)) == 0) {
     cr_assert_eq(memcmp(got, want, tp_dtype_size(dtype)), 0,
                  "%s %s: element %zu differs from the host",
                  tp_generator_name(gen->kind), tp_dtype_name(dtype), i);
     return;
   }
-  size_t parts = dtype == TP_C64 || dtype == TP_C128 ? 2 : 1;
+  size_t parts = dtype == TP_DTYPE_C64 || dtype == TP_DTYPE_C128 ? 2 : 1;
   for (size_t k = 0; k < parts; ++k) {
-    if (dtype == TP_F32 || dtype == TP_C64) {
+    if (dtype == TP_DTYPE_F32 || dtype == TP_DTYPE_C64) {
       float a, b;
       memcpy(&a, got + 4 * k, 4);
       memcpy(&b, want + 4 * k, 4);
@@ -162,7 +163,7 @@ static void inner_tile(tp_dtype dtype, tp_layout *layout, tp_tile *tile) {
     tile->offsets[k] = offsets[k];
     tile->extents[k] = sizes[k];
   }
-  tile->first = (uint64_t)(1 * 63 + 2 * 9 + 3);
+  tile->first = 1 * 63 + 2 * 9 + 3;
   tile->count = 60;
 }
 
@@ -170,9 +171,9 @@ Test(device_fill, generators_match_the_host) {
   require_device();
   double coeff[3] = {100.0, -10.0, 1.0};
   tp_generator gens[] = {
-      tp_gen_arange(-3.0, 2.0),   tp_gen_affine(5.0, 3, coeff),
-      tp_gen_identity(4.0),       tp_gen_uniform(42, -2.0, 3.0),
-      tp_gen_normal(7, 1.0, 0.5),
+      tp_generator_arange(-3.0, 2.0),   tp_generator_affine(5.0, 3, coeff),
+      tp_generator_identity(4.0),       tp_generator_uniform(42, -2.0, 3.0),
+      tp_generator_normal(7, 1.0, 0.5),
   };
   for (int d = 0; d < TP_DTYPE_COUNT; ++d) {
     for (size_t g = 0; g < sizeof gens / sizeof gens[0]; ++g) {
@@ -212,7 +213,7 @@ Test(device_fill, expression_integer_values_exact) {
   require_device();
   int64_t extents[2] = {6, 11};
   tp_layout layout;
-  cr_assert_eq(tp_layout_make(TP_I64, 2, extents, &layout), TP_SUCCESS);
+  cr_assert_eq(tp_layout_make(TP_DTYPE_I64, 2, extents, &layout), TP_SUCCESS);
   tp_tile tile;
   cr_assert_eq(tp_layout_whole_tile(&layout, &tile), TP_SUCCESS);
   int64_t *dev = device_alloc(66 * 8);
@@ -232,7 +233,7 @@ Test(device_fill, expression_math_close_to_the_host) {
   require_device();
   int64_t extents[2] = {40, 3};
   tp_layout layout;
-  cr_assert_eq(tp_layout_make(TP_F64, 2, extents, &layout), TP_SUCCESS);
+  cr_assert_eq(tp_layout_make(TP_DTYPE_F64, 2, extents, &layout), TP_SUCCESS);
   tp_tile tile;
   cr_assert_eq(tp_layout_whole_tile(&layout, &tile), TP_SUCCESS);
   /* Rows 10..29 only: the indices are global. */
@@ -266,7 +267,7 @@ Test(device_fill, expression_complex_gets_real_part) {
   require_device();
   int64_t extents[1] = {9};
   tp_layout layout;
-  cr_assert_eq(tp_layout_make(TP_C64, 1, extents, &layout), TP_SUCCESS);
+  cr_assert_eq(tp_layout_make(TP_DTYPE_C64, 1, extents, &layout), TP_SUCCESS);
   tp_tile tile;
   cr_assert_eq(tp_layout_whole_tile(&layout, &tile), TP_SUCCESS);
   float *dev = device_alloc(9 * 8);
@@ -286,7 +287,7 @@ Test(device_fill, expression_compile_error_on_the_device_path) {
   require_device();
   int64_t extents[1] = {4};
   tp_layout layout;
-  cr_assert_eq(tp_layout_make(TP_F32, 1, extents, &layout), TP_SUCCESS);
+  cr_assert_eq(tp_layout_make(TP_DTYPE_F32, 1, extents, &layout), TP_SUCCESS);
   tp_tile tile;
   cr_assert_eq(tp_layout_whole_tile(&layout, &tile), TP_SUCCESS);
   float *dev = device_alloc(16);

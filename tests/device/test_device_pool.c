@@ -49,7 +49,7 @@ Test(device_pool, same_stream_reuses_the_block) {
                tp_last_error());
   cr_expect_eq((uintptr_t)p % 256, 0);
   float seven = 7.0f;
-  cr_assert_eq(tp_device_fill_constant(0, p, TP_F32, 250, &seven, s),
+  cr_assert_eq(tp_device_fill_constant(0, p, TP_DTYPE_F32, 250, &seven, s),
                TP_SUCCESS);
   cr_assert_eq(tp_pool_free(pool, p, s), TP_SUCCESS);
   cr_assert_eq(tp_pool_alloc(pool, 1000, s, &q), TP_SUCCESS);
@@ -79,7 +79,7 @@ Test(device_pool, another_stream_waits_for_the_last_use) {
   void *p = NULL, *q = NULL;
   cr_assert_eq(tp_pool_alloc(pool, count * 4, s1, &p), TP_SUCCESS);
   int32_t value = 12345;
-  cr_assert_eq(tp_device_fill_constant(0, p, TP_I32, count, &value, s1),
+  cr_assert_eq(tp_device_fill_constant(0, p, TP_DTYPE_I32, count, &value, s1),
                TP_SUCCESS);
   cr_assert_eq(tp_pool_free(pool, p, s1), TP_SUCCESS);
   cr_assert_eq(tp_pool_alloc(pool, count * 4, s2, &q), TP_SUCCESS);
@@ -139,8 +139,9 @@ Test(device_pool, async_upstream_serves_and_releases) {
   cr_assert_eq(tp_pool_alloc(pool, 3 << 20, s, &p), TP_SUCCESS, "%s",
                tp_last_error());
   double pi = 3.25;
-  cr_assert_eq(tp_device_fill_constant(0, p, TP_F64, (3 << 20) / 8, &pi, s),
-               TP_SUCCESS);
+  cr_assert_eq(
+      tp_device_fill_constant(0, p, TP_DTYPE_F64, (3 << 20) / 8, &pi, s),
+      TP_SUCCESS);
   double back = 0;
   read_back(&back, (char *)p + (3 << 20) - 8, 8, s);
   cr_expect_eq(back, 3.25);
@@ -154,7 +155,7 @@ Test(device_pool, async_upstream_serves_and_releases) {
   cr_assert_eq(tp_pool_forget_stream(pool, s), TP_SUCCESS);
   cr_expect_eq(tp_pool_destroy(pool), TP_SUCCESS);
   cr_expect_eq(tp_device_stream_destroy(0, s), TP_SUCCESS);
-  cr_expect_eq(tp_cuda_space_destroy(space), TP_SUCCESS);
+  cr_expect_eq(tp_device_space_destroy(space), TP_SUCCESS);
 }
 
 Test(device_pool, pinned_memory_round_trip) {

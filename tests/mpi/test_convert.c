@@ -53,7 +53,7 @@ static int ranks;
 
 static tp_allocator *host(tp_buffer_kind kind) {
   tp_allocator *a;
-  OK(tp_runtime_allocator(rt, TP_BACKEND_HOST, kind, &a));
+  OK(tp_runtime_allocator(rt, TP_SPACE_HOST, kind, &a));
   return a;
 }
 
@@ -92,11 +92,13 @@ static int tile_matches(const tp_buffer *dist, const tp_buffer *whole) {
 }
 
 static void round_trips(void) {
-  tp_dtype types[6] = {TP_F32, TP_F64, TP_C64, TP_C128, TP_I32, TP_I64};
+  tp_dtype types[6] = {TP_DTYPE_F32,  TP_DTYPE_F64, TP_DTYPE_C64,
+                       TP_DTYPE_C128, TP_DTYPE_I32, TP_DTYPE_I64};
   double coeff[3] = {3, -1, 0.5};
-  tp_generator gens[5] = {tp_gen_arange(-7, 3), tp_gen_affine(1, 3, coeff),
-                          tp_gen_identity(2), tp_gen_uniform(42, -10, 10),
-                          tp_gen_normal(42, 1, 3)};
+  tp_generator gens[5] = {
+      tp_generator_arange(-7, 3), tp_generator_affine(1, 3, coeff),
+      tp_generator_identity(2), tp_generator_uniform(42, -10, 10),
+      tp_generator_normal(42, 1, 3)};
   int64_t ext[3] = {11, 3, 2};
   for (int t = 0; t < 6; ++t)
     for (int g = 0; g < 5; ++g) {
@@ -142,7 +144,7 @@ static void round_trips(void) {
 static void local_to_replicated(void) {
   int64_t ext[1] = {5};
   tp_layout l;
-  OK(tp_layout_make(TP_I64, 1, ext, &l));
+  OK(tp_layout_make(TP_DTYPE_I64, 1, ext, &l));
   tp_buffer *mine, *repl;
   OK(tp_allocator_construct_value(host(TP_BUFFER_LOCAL), &l, NULL,
                                   tp_scalar_int(100 + rank_), NULL, &mine));
@@ -167,12 +169,13 @@ static uint64_t hash_bytes(const tp_buffer *b) {
 /* The gathered random tensor hashes like the one built by one process. */
 static void random_fills_are_rank_count_independent(void) {
   int64_t ext[2] = {1001, 17};
-  tp_dtype types[4] = {TP_F32, TP_F64, TP_C128, TP_I32};
+  tp_dtype types[4] = {TP_DTYPE_F32, TP_DTYPE_F64, TP_DTYPE_C128, TP_DTYPE_I32};
   for (int t = 0; t < 4; ++t) {
     tp_layout l;
     OK(tp_layout_make(types[t], 2, ext, &l));
-    tp_generator g = types[t] == TP_I32 ? tp_gen_uniform(9, -1000, 1000)
-                                        : tp_gen_normal(9, 0, 1);
+    tp_generator g = types[t] == TP_DTYPE_I32
+                         ? tp_generator_uniform(9, -1000, 1000)
+                         : tp_generator_normal(9, 0, 1);
     tp_buffer *alone, *dist, *gathered;
     OK(tp_allocator_construct_generator(host(TP_BUFFER_LOCAL), &l, NULL, &g,
                                         NULL, &alone));
@@ -197,7 +200,7 @@ static void disagreement_is_an_error_everywhere(void) {
     return;
   int64_t ext[2] = {rank_ == ranks - 1 ? 9 : 8, 4};
   tp_layout l;
-  OK(tp_layout_make(TP_F64, 2, ext, &l));
+  OK(tp_layout_make(TP_DTYPE_F64, 2, ext, &l));
   tp_buffer *dist, *repl = NULL;
   OK(tp_allocator_construct_value(host(TP_BUFFER_DISTRIBUTED), &l, NULL,
                                   tp_scalar_real(1), NULL, &dist));
@@ -216,7 +219,7 @@ static void disagreeing_kinds_do_not_hang(void) {
     return;
   int64_t ext[2] = {8, 4};
   tp_layout l;
-  OK(tp_layout_make(TP_F64, 2, ext, &l));
+  OK(tp_layout_make(TP_DTYPE_F64, 2, ext, &l));
   tp_buffer_kind kind = rank_ == 0 ? TP_BUFFER_LOCAL : TP_BUFFER_REPLICATED;
   tp_buffer *src, *out = NULL;
   OK(tp_allocator_construct_value(host(kind), &l, NULL, tp_scalar_real(2), NULL,
@@ -237,7 +240,7 @@ static void disagreeing_kinds_do_not_hang(void) {
 static void a_failure_on_one_rank_fails_all(void) {
   int64_t ext[2] = {64, 64};
   tp_layout l;
-  OK(tp_layout_make(TP_F64, 2, ext, &l));
+  OK(tp_layout_make(TP_DTYPE_F64, 2, ext, &l));
   tp_buffer *dist, *repl = NULL;
   OK(tp_allocator_construct_value(host(TP_BUFFER_DISTRIBUTED), &l, NULL,
                                   tp_scalar_real(1), NULL, &dist));
@@ -245,18 +248,18 @@ static void a_failure_on_one_rank_fails_all(void) {
    * so its next allocation fails. */
   if (rank_ == 0) {
     tp_pool *pool;
-    OK(tp_runtime_pool(rt, TP_BACKEND_HOST, &pool));
+    OK(tp_runtime_pool(rt, TP_SPACE_HOST, &pool));
     OK(tp_pool_trim(pool, 0));
     tp_memory_figures f;
-    OK(tp_runtime_memory(rt, TP_BACKEND_HOST, &f));
-    OK(tp_runtime_set_budget(rt, TP_BACKEND_HOST, f.reserved_bytes));
+    OK(tp_runtime_memory(rt, TP_SPACE_HOST, &f));
+    OK(tp_runtime_set_budget(rt, TP_SPACE_HOST, f.reserved_bytes));
   }
   tp_status st = tp_allocator_construct_copy(host(TP_BUFFER_REPLICATED), dist,
                                              NULL, NULL, &repl);
   CHECK(st == TP_ERR_OUT_OF_MEMORY);
   CHECK(repl == NULL);
   if (rank_ == 0)
-    OK(tp_runtime_set_budget(rt, TP_BACKEND_HOST, TP_UNLIMITED));
+    OK(tp_runtime_set_budget(rt, TP_SPACE_HOST, TP_UNLIMITED));
   OK(tp_buffer_destroy(dist));
 }
 

@@ -37,7 +37,7 @@ static int same_as_reference(const tp_buffer *device_replicated,
   tp_allocator *host = NULL;
   tp_buffer *want = NULL, *got = NULL;
   int same = 0;
-  if (tp_runtime_allocator(rt, TP_BACKEND_HOST, TP_BUFFER_LOCAL, &host) ||
+  if (tp_runtime_allocator(rt, TP_SPACE_HOST, TP_BUFFER_LOCAL, &host) ||
       tp_allocator_construct_generator(host, layout, NULL, gen, stream,
                                        &want) ||
       tp_allocator_construct_copy(host, device_replicated, NULL, stream,
@@ -73,16 +73,17 @@ int main(int argc, char **argv) {
     exit_code = 77;
     goto done;
   }
-  CHECK(tp_runtime_add_cuda_backends(rt) == TP_SUCCESS, "add backends");
+  CHECK(tp_runtime_has_backend(rt, TP_SPACE_DEVICE), "device backend");
   CHECK(tp_device_stream_create(tp_runtime_device(rt), &stream) == TP_SUCCESS,
         "stream");
   int ranks = tp_runtime_size(rt);
   int64_t extents[2] = {5 * ranks + 3, 7};
   tp_layout layout;
-  CHECK(tp_layout_make(TP_F64, 2, extents, &layout) == TP_SUCCESS, "layout");
-  tp_generator gen = tp_gen_uniform(99, -1.0, 1.0);
+  CHECK(tp_layout_make(TP_DTYPE_F64, 2, extents, &layout) == TP_SUCCESS,
+        "layout");
+  tp_generator gen = tp_generator_uniform(99, -1.0, 1.0);
   tp_allocator *drep = NULL, *ddist = NULL;
-  CHECK(tp_runtime_allocator(rt, TP_BACKEND_DEVICE, TP_BUFFER_REPLICATED,
+  CHECK(tp_runtime_allocator(rt, TP_SPACE_DEVICE, TP_BUFFER_REPLICATED,
                              &drep) == TP_SUCCESS,
         "allocator");
   CHECK(tp_allocator_rebind(drep, TP_BUFFER_DISTRIBUTED, &ddist) == TP_SUCCESS,

@@ -121,7 +121,7 @@ static void alloc_one(worker *w) {
   }
   if (status != TP_SUCCESS || !ptr || (uintptr_t)ptr % 256 != 0) {
     report(st, "%s: worker %u: alloc of %zu gave %s %p: %s", st->label,
-           w->index, bytes, tp_status_string(status), ptr, tp_last_error());
+           w->index, bytes, tp_status_name(status), ptr, tp_last_error());
     return;
   }
   block b = {ptr, bytes, atomic_fetch_add(&st->next_id, 1), s};
@@ -148,8 +148,7 @@ static void check_and_free(worker *w, block b) {
   tp_status status = do_free(w, b.ptr, st->streams[s]);
   if (status != TP_SUCCESS) {
     report(st, "%s: worker %u: free of block %" PRIu64 " gave %s: %s",
-           st->label, w->index, b.id, tp_status_string(status),
-           tp_last_error());
+           st->label, w->index, b.id, tp_status_name(status), tp_last_error());
     return;
   }
   atomic_fetch_add(&st->deallocations, 1);
@@ -205,7 +204,7 @@ static void bad_call(worker *w) {
   }
   if (status != expected)
     report(st, "%s: worker %u: a bad call gave %s, expected %s", st->label,
-           w->index, tp_status_string(status), tp_status_string(expected));
+           w->index, tp_status_name(status), tp_status_name(expected));
   else
     atomic_fetch_add(&st->failures, 1);
 }
@@ -378,7 +377,7 @@ static bool run(const char *label, bool simulated, tp_pool_config config) {
   check_totals(&st);
   status = tp_pool_destroy(st.pool);
   if (status != TP_SUCCESS)
-    report(&st, "%s: destroy gave %s: %s", label, tp_status_string(status),
+    report(&st, "%s: destroy gave %s: %s", label, tp_status_name(status),
            tp_last_error());
   if (st.sim) {
     size_t leaked = tp_sim_destroy(st.sim);

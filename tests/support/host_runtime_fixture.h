@@ -20,7 +20,7 @@ static void teardown(void) {
 
 static tp_allocator *host(tp_buffer_kind kind) {
   tp_allocator *a;
-  cr_assert_eq(tp_runtime_allocator(rt, TP_BACKEND_HOST, kind, &a), TP_SUCCESS);
+  cr_assert_eq(tp_runtime_allocator(rt, TP_SPACE_HOST, kind, &a), TP_SUCCESS);
   return a;
 }
 
@@ -33,7 +33,7 @@ static tp_layout matrix(tp_dtype dtype, int64_t rows, int64_t cols) {
 
 static tp_pool_stats stats(void) {
   tp_pool *pool;
-  cr_assert_eq(tp_runtime_pool(rt, TP_BACKEND_HOST, &pool), TP_SUCCESS);
+  cr_assert_eq(tp_runtime_pool(rt, TP_SPACE_HOST, &pool), TP_SUCCESS);
   tp_pool_stats s;
   cr_assert_eq(tp_pool_get_stats(pool, &s), TP_SUCCESS);
   return s;

@@ -190,10 +190,10 @@ static void finish(tp_model_state *run) {
     if (live)
       (void)(st == TP_ERR_LEAK ||
              tp_model_fail(t0, "destroy with %zu live blocks gave %s", live,
-                           tp_status_string(st)));
+                           tp_status_name(st)));
     else
       (void)(st == TP_SUCCESS ||
-             tp_model_fail(t0, "destroy gave %s: %s", tp_status_string(st),
+             tp_model_fail(t0, "destroy gave %s: %s", tp_status_name(st),
                            tp_last_error()));
   }
 }

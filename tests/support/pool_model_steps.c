@@ -118,11 +118,11 @@ static bool do_alloc(tp_model_thread *t, size_t bytes, unsigned s,
   void *ptr = NULL;
   st = tp_pool_alloc(run->pool, bytes, t->streams[s], &ptr);
   tp_model_trace(t, "alloc %zu (class %zu) on stream %u: %s %p", bytes, cls, s,
-                 tp_status_string(st), ptr);
+                 tp_status_name(st), ptr);
   if (st != TP_SUCCESS) {
     t->failures++;
     return CHECK(t, st == TP_ERR_OUT_OF_MEMORY,
-                 "alloc of %zu failed with %s: %s", bytes, tp_status_string(st),
+                 "alloc of %zu failed with %s: %s", bytes, tp_status_name(st),
                  tp_last_error()) &&
            CHECK(t, strstr(tp_last_error(), "tp_pool_alloc") != NULL,
                  "alloc failure message does not name tp_pool_alloc: '%s'",
@@ -199,11 +199,11 @@ static bool step_free(tp_model_thread *t) {
                  "free block %" PRIu64 " %p (%zu) on stream %u after item "
                  "%" PRIu64 ": %s",
                  b.id, b.ptr, b.requested, s, t->last_seq[s],
-                 tp_status_string(st));
+                 tp_status_name(st));
   if (st != TP_SUCCESS) {
     tp_free_records_drop(&run->records, b.ptr);
     return tp_model_fail(t, "free of live block %" PRIu64 " failed: %s: %s",
-                         b.id, tp_status_string(st), tp_last_error());
+                         b.id, tp_status_name(st), tp_last_error());
   }
   t->live[k] = t->live[--t->live_count];
   t->deallocations++;
@@ -240,7 +240,7 @@ static bool step_trim(tp_model_thread *t) {
                       : (size_t)tp_rng_below(&t->rng, 2 * s.cached_bytes + 1);
   tp_status st = tp_pool_trim(t->run->pool, target);
   tp_model_trace(t, "trim to %zu (cached %zu): %s", target, s.cached_bytes,
-                 tp_status_string(st));
+                 tp_status_name(st));
   if (!CHECK(t, st == TP_SUCCESS, "trim to %zu failed: %s", target,
              tp_last_error()))
     return false;
@@ -256,7 +256,7 @@ static bool step_forget(tp_model_thread *t) {
   tp_model_state *run = t->run;
   unsigned s = any_stream(t);
   tp_status st = tp_pool_forget_stream(run->pool, t->streams[s]);
-  tp_model_trace(t, "forget stream %u: %s", s, tp_status_string(st));
+  tp_model_trace(t, "forget stream %u: %s", s, tp_status_name(st));
   t->forgets++;
   /* A stream with no cached blocks needs no wait, so completion is not
    * checked here: the ordering check at each later take covers the blocks
@@ -288,15 +288,15 @@ static bool step_set_limit(tp_model_thread *t) {
                              : s.live_bytes - (s.live_bytes > 0);
   tp_status st = tp_pool_set_limit(run->pool, limit);
   tp_model_trace(t, "set_limit %zu (live %zu, reserved %zu): %s", limit,
-                 s.live_bytes, s.reserved_bytes, tp_status_string(st));
+                 s.live_bytes, s.reserved_bytes, tp_status_name(st));
   if (limit == 0) /* as at creation: a limit that allows nothing */
     return CHECK(t, st == TP_ERR_INVALID_ARGUMENT,
                  "set_limit 0 gave %s, not invalid argument",
-                 tp_status_string(st));
+                 tp_status_name(st));
   if (limit < s.live_bytes)
     return CHECK(t, st == TP_ERR_OUT_OF_MEMORY,
                  "set_limit %zu below live %zu gave %s, not out of memory",
-                 limit, s.live_bytes, tp_status_string(st));
+                 limit, s.live_bytes, tp_status_name(st));
   if (!CHECK(t, st == TP_SUCCESS, "set_limit %zu (live %zu) failed: %s", limit,
              s.live_bytes, tp_last_error()))
     return false;
@@ -341,12 +341,12 @@ static bool step_inject(tp_model_thread *t) {
 static bool expect_free_refused(tp_model_thread *t, void *ptr,
                                 const char *what) {
   tp_status st = tp_pool_free(t->run->pool, ptr, t->streams[any_stream(t)]);
-  tp_model_trace(t, "free %s %p: %s", what, ptr, tp_status_string(st));
+  tp_model_trace(t, "free %s %p: %s", what, ptr, tp_status_name(st));
   if (st != TP_SUCCESS)
     t->failures++;
   return CHECK(t, st == TP_ERR_INVALID_POINTER,
                "free of %s %p gave %s, not invalid pointer", what, ptr,
-               tp_status_string(st)) &&
+               tp_status_name(st)) &&
          CHECK(t, strstr(tp_last_error(), "tp_pool_free") != NULL,
                "free failure message does not name tp_pool_free: '%s'",
                tp_last_error());
@@ -368,19 +368,19 @@ static bool step_bad_call(tp_model_thread *t) {
   switch (tp_rng_below(&t->rng, 8)) {
   case 0:
     st = tp_pool_alloc(run->pool, 0, stream, &ptr);
-    tp_model_trace(t, "alloc 0 bytes: %s", tp_status_string(st));
+    tp_model_trace(t, "alloc 0 bytes: %s", tp_status_name(st));
     t->failures += st != TP_SUCCESS;
     return CHECK(t, st == TP_ERR_INVALID_ARGUMENT, "alloc of 0 bytes gave %s",
-                 tp_status_string(st));
+                 tp_status_name(st));
   case 1: {
     /* Sizes no class can hold: refused before anything is asked upstream. */
     static const size_t huge[] = {SIZE_MAX, SIZE_MAX - 255, SIZE_MAX / 2 + 2};
     size_t bytes = huge[tp_rng_below(&t->rng, 3)];
     st = tp_pool_alloc(run->pool, bytes, stream, &ptr);
-    tp_model_trace(t, "alloc %zu bytes: %s", bytes, tp_status_string(st));
+    tp_model_trace(t, "alloc %zu bytes: %s", bytes, tp_status_name(st));
     t->failures += st != TP_SUCCESS;
     return CHECK(t, st == TP_ERR_OUT_OF_MEMORY || st == TP_ERR_OVERFLOW,
-                 "alloc of %zu bytes gave %s", bytes, tp_status_string(st));
+                 "alloc of %zu bytes gave %s", bytes, tp_status_name(st));
   }
   case 7: {
     /* 64 TiB: a valid class that the limit, or upstream, must refuse. The
@@ -396,10 +396,10 @@ static bool step_bad_call(tp_model_thread *t) {
     st = tp_pool_alloc(run->pool, bytes, stream, &ptr);
     if (bound)
       tp_sim_set_capacity(run->sim, SIZE_MAX);
-    tp_model_trace(t, "alloc %zu bytes: %s", bytes, tp_status_string(st));
+    tp_model_trace(t, "alloc %zu bytes: %s", bytes, tp_status_name(st));
     t->failures += st != TP_SUCCESS;
     return CHECK(t, st == TP_ERR_OUT_OF_MEMORY, "alloc of %zu bytes gave %s",
-                 bytes, tp_status_string(st));
+                 bytes, tp_status_name(st));
   }
   case 2:
     return expect_free_refused(t, run->foreign + 256 * tp_rng_below(&t->rng, 8),
@@ -432,24 +432,22 @@ static bool step_bad_call(tp_model_thread *t) {
   }
   case 5:
     st = tp_pool_free(run->pool, NULL, stream);
-    tp_model_trace(t, "free NULL: %s", tp_status_string(st));
-    return CHECK(t, st == TP_SUCCESS, "free(NULL) gave %s",
-                 tp_status_string(st));
+    tp_model_trace(t, "free NULL: %s", tp_status_name(st));
+    return CHECK(t, st == TP_SUCCESS, "free(NULL) gave %s", tp_status_name(st));
   default: {
     size_t usable = 0;
     st = tp_pool_block_size(run->pool, run->foreign, &usable);
     tp_model_trace(t, "block_size of a foreign pointer: %s",
-                   tp_status_string(st));
+                   tp_status_name(st));
     return CHECK(t, st == TP_ERR_INVALID_POINTER,
-                 "block_size of a foreign pointer gave %s",
-                 tp_status_string(st));
+                 "block_size of a foreign pointer gave %s", tp_status_name(st));
   }
   }
 }
 
 static bool step_reset_peaks(tp_model_thread *t) {
   tp_status st = tp_pool_reset_peaks(t->run->pool);
-  tp_model_trace(t, "reset peaks: %s", tp_status_string(st));
+  tp_model_trace(t, "reset peaks: %s", tp_status_name(st));
   memset(&t->run->previous, 0, sizeof t->run->previous);
   return CHECK(t, st == TP_SUCCESS, "reset_peaks failed: %s", tp_last_error());
 }

@@ -11,8 +11,8 @@ Test(allocator, rebind_keeps_the_backend_and_names_say_what_they_are) {
   tp_allocator *d = host(TP_BUFFER_DISTRIBUTED), *r;
   cr_assert_eq(tp_allocator_rebind(d, TP_BUFFER_REPLICATED, &r), TP_SUCCESS);
   cr_expect_eq(r, host(TP_BUFFER_REPLICATED));
-  cr_expect_eq(tp_allocator_kind(r), TP_BUFFER_REPLICATED);
-  cr_expect_eq(tp_allocator_backend(r), TP_BACKEND_HOST);
+  cr_expect_eq(tp_allocator_kind_of(r), TP_BUFFER_REPLICATED);
+  cr_expect_eq(tp_allocator_space_kind_of(r), TP_SPACE_HOST);
   cr_expect_eq(tp_allocator_runtime(r), rt);
   cr_expect_str_eq(tp_allocator_name(d), "host/distributed");
   cr_expect_eq(tp_allocator_rebind(d, (tp_buffer_kind)9, &r),
@@ -22,22 +22,23 @@ Test(allocator, rebind_keeps_the_backend_and_names_say_what_they_are) {
 }
 
 Test(allocator, missing_backends_are_not_supported_with_the_reason) {
-  if (tp_runtime_has_backend(rt, TP_BACKEND_DEVICE))
+  if (tp_runtime_has_backend(rt, TP_SPACE_DEVICE))
     cr_skip_test("this runtime has a device backend");
   tp_allocator *a;
-  cr_expect_eq(tp_runtime_allocator(rt, TP_BACKEND_DEVICE, TP_BUFFER_LOCAL, &a),
+  cr_expect_eq(tp_runtime_allocator(rt, TP_SPACE_DEVICE, TP_BUFFER_LOCAL, &a),
                TP_ERR_NOT_SUPPORTED);
   cr_expect_not_null(strstr(tp_last_error(), "no device backend"));
 }
 
 Test(allocator, construct_with_a_constant_of_every_type) {
-  tp_dtype types[6] = {TP_F32, TP_F64, TP_C64, TP_C128, TP_I32, TP_I64};
+  tp_dtype types[6] = {TP_DTYPE_F32,  TP_DTYPE_F64, TP_DTYPE_C64,
+                       TP_DTYPE_C128, TP_DTYPE_I32, TP_DTYPE_I64};
   for (int t = 0; t < 6; ++t) {
     tp_layout l = matrix(types[t], 5, 7);
-    tp_scalar v = types[t] == TP_C64 || types[t] == TP_C128
+    tp_scalar v = types[t] == TP_DTYPE_C64 || types[t] == TP_DTYPE_C128
                       ? tp_scalar_complex(2.5, -1)
-                  : types[t] >= TP_I32 ? tp_scalar_int(-42)
-                                       : tp_scalar_real(2.5);
+                  : types[t] >= TP_DTYPE_I32 ? tp_scalar_int(-42)
+                                             : tp_scalar_real(2.5);
     unsigned char one[16];
     cr_assert_eq(tp_scalar_store(v, types[t], one), TP_SUCCESS);
     tp_buffer *b;
@@ -54,7 +55,7 @@ Test(allocator, construct_with_a_constant_of_every_type) {
 }
 
 Test(allocator, a_constant_the_type_cannot_hold_allocates_nothing) {
-  tp_layout l = matrix(TP_I32, 2, 2);
+  tp_layout l = matrix(TP_DTYPE_I32, 2, 2);
   tp_buffer *b = NULL;
   cr_expect_eq(tp_allocator_construct_value(host(TP_BUFFER_LOCAL), &l, NULL,
                                             tp_scalar_real(0.5), NULL, &b),
@@ -64,7 +65,7 @@ Test(allocator, a_constant_the_type_cannot_hold_allocates_nothing) {
                                             NULL, &b),
                TP_ERR_INVALID_ARGUMENT);
   cr_expect_not_null(strstr(tp_last_error(), "i32"));
-  tp_layout f = matrix(TP_F64, 2, 2);
+  tp_layout f = matrix(TP_DTYPE_F64, 2, 2);
   cr_expect_eq(tp_allocator_construct_value(host(TP_BUFFER_LOCAL), &f, NULL,
                                             tp_scalar_complex(1, 1), NULL, &b),
                TP_ERR_INVALID_ARGUMENT);
@@ -73,8 +74,8 @@ Test(allocator, a_constant_the_type_cannot_hold_allocates_nothing) {
 }
 
 Test(allocator, construct_with_a_generator_gives_its_values) {
-  tp_layout l = matrix(TP_I64, 4, 3);
-  tp_generator g = tp_gen_arange(10, 2);
+  tp_layout l = matrix(TP_DTYPE_I64, 4, 3);
+  tp_generator g = tp_generator_arange(10, 2);
   tp_buffer *b;
   cr_assert_eq(tp_allocator_construct_generator(host(TP_BUFFER_DISTRIBUTED), &l,
                                                 NULL, &g, NULL, &b),
@@ -84,8 +85,8 @@ Test(allocator, construct_with_a_generator_gives_its_values) {
     cr_expect_eq(v[i], 10 + 2 * i);
   tp_buffer_destroy(b);
 
-  tp_layout sq = matrix(TP_F32, 3, 3);
-  g = tp_gen_identity(1);
+  tp_layout sq = matrix(TP_DTYPE_F32, 3, 3);
+  g = tp_generator_identity(1);
   cr_assert_eq(tp_allocator_construct_generator(host(TP_BUFFER_LOCAL), &sq,
                                                 NULL, &g, NULL, &b),
                TP_SUCCESS);
@@ -95,7 +96,7 @@ Test(allocator, construct_with_a_generator_gives_its_values) {
       cr_expect_eq(m[i * 3 + j], i == j ? 1.f : 0.f);
   tp_buffer_destroy(b);
 
-  g = tp_gen_normal(1, 0, 1);
+  g = tp_generator_normal(1, 0, 1);
   tp_buffer *bad = NULL;
   cr_expect_eq(tp_allocator_construct_generator(host(TP_BUFFER_LOCAL), &l, NULL,
                                                 &g, NULL, &bad),
@@ -129,7 +130,7 @@ static int fill_rows(void *user, const tp_layout *layout, const tp_tile *tile,
 }
 
 Test(allocator, construct_with_a_tile_callback) {
-  tp_layout l = matrix(TP_F64, 3, 4);
+  tp_layout l = matrix(TP_DTYPE_F64, 3, 4);
   fill_log log = {0, 0, NULL};
   tp_buffer *b;
   cr_assert_eq(tp_allocator_construct_tiles(host(TP_BUFFER_DISTRIBUTED), &l,
@@ -144,7 +145,7 @@ Test(allocator, construct_with_a_tile_callback) {
 }
 
 Test(allocator, a_failing_callback_frees_everything_and_says_so) {
-  tp_layout l = matrix(TP_F64, 3, 4);
+  tp_layout l = matrix(TP_DTYPE_F64, 3, 4);
   tp_buffer *keep;
   cr_assert_eq(tp_allocator_construct_value(host(TP_BUFFER_LOCAL), &l, NULL,
                                             tp_scalar_real(7), NULL, &keep),
@@ -165,17 +166,16 @@ Test(allocator, a_failing_callback_frees_everything_and_says_so) {
 }
 
 Test(allocator, an_exhausted_budget_fails_and_loses_nothing) {
-  tp_layout small = matrix(TP_F64, 16, 16); /* 2 KiB */
-  cr_assert_eq(tp_runtime_set_budget(rt, TP_BACKEND_HOST, 64 * 1024),
-               TP_SUCCESS);
+  tp_layout small = matrix(TP_DTYPE_F64, 16, 16); /* 2 KiB */
+  cr_assert_eq(tp_runtime_set_budget(rt, TP_SPACE_HOST, 64 * 1024), TP_SUCCESS);
   tp_memory_figures f;
-  cr_assert_eq(tp_runtime_memory(rt, TP_BACKEND_HOST, &f), TP_SUCCESS);
+  cr_assert_eq(tp_runtime_memory(rt, TP_SPACE_HOST, &f), TP_SUCCESS);
   cr_expect_eq(f.budget_bytes, 64 * 1024);
   tp_buffer *keep;
   cr_assert_eq(tp_allocator_construct_value(host(TP_BUFFER_LOCAL), &small, NULL,
                                             tp_scalar_real(3), NULL, &keep),
                TP_SUCCESS);
-  tp_layout big = matrix(TP_F64, 1024, 1024); /* 8 MiB */
+  tp_layout big = matrix(TP_DTYPE_F64, 1024, 1024); /* 8 MiB */
   tp_buffer *b = NULL;
   cr_expect_eq(tp_allocator_construct_value(host(TP_BUFFER_LOCAL), &big, NULL,
                                             tp_scalar_real(1), NULL, &b),
@@ -189,7 +189,7 @@ Test(allocator, an_exhausted_budget_fails_and_loses_nothing) {
                TP_ERR_OUT_OF_MEMORY);
   cr_expect_not_null(strstr(c.reason, "exceed"));
   /* Raising the budget makes it fit again. */
-  cr_assert_eq(tp_runtime_set_budget(rt, TP_BACKEND_HOST, TP_UNLIMITED),
+  cr_assert_eq(tp_runtime_set_budget(rt, TP_SPACE_HOST, TP_UNLIMITED),
                TP_SUCCESS);
   cr_expect_eq(tp_allocator_construct_value(host(TP_BUFFER_LOCAL), &big, NULL,
                                             tp_scalar_real(1), NULL, &b),
@@ -199,13 +199,13 @@ Test(allocator, an_exhausted_budget_fails_and_loses_nothing) {
 }
 
 Test(allocator, automatic_choice_reports_its_reason) {
-  tp_layout l = matrix(TP_F32, 100, 100);
+  tp_layout l = matrix(TP_DTYPE_F32, 100, 100);
   tp_allocator_choice c;
   cr_assert_eq(tp_allocator_choose(rt, &l, TP_BUFFER_REPLICATED, &c),
                TP_SUCCESS);
-  cr_expect_eq(tp_allocator_kind(c.allocator), TP_BUFFER_REPLICATED);
-  if (!tp_runtime_has_backend(rt, TP_BACKEND_DEVICE)) {
-    cr_expect_eq(c.backend, TP_BACKEND_HOST);
+  cr_expect_eq(tp_allocator_kind_of(c.allocator), TP_BUFFER_REPLICATED);
+  if (!tp_runtime_has_backend(rt, TP_SPACE_DEVICE)) {
+    cr_expect_eq(c.backend, TP_SPACE_HOST);
     cr_expect_not_null(strstr(c.reason, "no device backend"), "%s", c.reason);
   }
   cr_expect_not_null(strstr(c.reason, "40000 bytes"), "%s", c.reason);
@@ -214,7 +214,7 @@ Test(allocator, automatic_choice_reports_its_reason) {
 }
 
 static tp_buffer *arange(tp_buffer_kind kind, tp_layout l) {
-  tp_generator g = tp_gen_arange(0, 1);
+  tp_generator g = tp_generator_arange(0, 1);
   tp_buffer *b;
   cr_assert_eq(
       tp_allocator_construct_generator(host(kind), &l, NULL, &g, NULL, &b),
@@ -223,7 +223,7 @@ static tp_buffer *arange(tp_buffer_kind kind, tp_layout l) {
 }
 
 Test(allocator, copies_convert_between_every_pair_of_kinds) {
-  tp_layout l = matrix(TP_F64, 5, 3);
+  tp_layout l = matrix(TP_DTYPE_F64, 5, 3);
   for (int from = 0; from < 3; ++from)
     for (int to = 0; to < 3; ++to) {
       tp_buffer *src = arange((tp_buffer_kind)from, l), *dst;
@@ -246,7 +246,7 @@ Test(allocator, copies_convert_between_every_pair_of_kinds) {
 }
 
 Test(allocator, a_move_reuses_storage_and_empties_the_source) {
-  tp_layout l = matrix(TP_I32, 4, 4);
+  tp_layout l = matrix(TP_DTYPE_I32, 4, 4);
   tp_buffer *src = arange(TP_BUFFER_REPLICATED, l), *dst;
   void *data = tp_buffer_data(src);
   uint64_t allocations = stats().allocations;
@@ -271,7 +271,7 @@ Test(allocator, a_move_reuses_storage_and_empties_the_source) {
 
   /* A failed move leaves the source intact. */
   tp_tiling *wrong;
-  tp_layout other = matrix(TP_I32, 3, 4);
+  tp_layout other = matrix(TP_DTYPE_I32, 3, 4);
   tp_tiling_create_block(&other, 1, &wrong);
   tp_buffer *keep = dist, *out = NULL;
   cr_expect_eq(tp_allocator_construct_move(host(TP_BUFFER_DISTRIBUTED), &dist,
@@ -287,7 +287,7 @@ Test(allocator, a_move_reuses_storage_and_empties_the_source) {
 }
 
 Test(allocator, results_are_allocated_through_the_operands_allocator) {
-  tp_layout l = matrix(TP_F64, 3, 3);
+  tp_layout l = matrix(TP_DTYPE_F64, 3, 3);
   tp_buffer *x = arange(TP_BUFFER_REPLICATED, l), *c;
   cr_assert_eq(tp_buffer_clone(x, NULL, &c), TP_SUCCESS);
   cr_expect_eq(tp_buffer_allocator(c), tp_buffer_allocator(x));
@@ -306,7 +306,7 @@ Test(allocator, results_are_allocated_through_the_operands_allocator) {
 }
 
 Test(allocator, axpby_on_complex_and_integers) {
-  tp_layout l = matrix(TP_C128, 1, 2);
+  tp_layout l = matrix(TP_DTYPE_C128, 1, 2);
   tp_buffer *x, *y, *r;
   tp_allocator *a = host(TP_BUFFER_LOCAL);
   tp_allocator_construct_value(a, &l, NULL, tp_scalar_complex(1, 2), NULL, &x);
@@ -322,7 +322,7 @@ Test(allocator, axpby_on_complex_and_integers) {
   tp_buffer_destroy(x);
   tp_buffer_destroy(y);
 
-  tp_layout li = matrix(TP_I32, 1, 1);
+  tp_layout li = matrix(TP_DTYPE_I32, 1, 1);
   tp_allocator_construct_value(a, &li, NULL, tp_scalar_int(INT32_MAX), NULL,
                                &x);
   cr_assert_eq(tp_axpby(tp_scalar_int(1), x, tp_scalar_int(1), x, NULL, &r),
@@ -333,10 +333,10 @@ Test(allocator, axpby_on_complex_and_integers) {
 }
 
 Test(allocator, axpby_refuses_mismatched_operands) {
-  tp_buffer *x = arange(TP_BUFFER_LOCAL, matrix(TP_F64, 3, 3));
-  tp_buffer *y = arange(TP_BUFFER_LOCAL, matrix(TP_F64, 3, 4));
-  tp_buffer *z = arange(TP_BUFFER_REPLICATED, matrix(TP_F64, 3, 3));
-  tp_buffer *w = arange(TP_BUFFER_LOCAL, matrix(TP_F32, 3, 3));
+  tp_buffer *x = arange(TP_BUFFER_LOCAL, matrix(TP_DTYPE_F64, 3, 3));
+  tp_buffer *y = arange(TP_BUFFER_LOCAL, matrix(TP_DTYPE_F64, 3, 4));
+  tp_buffer *z = arange(TP_BUFFER_REPLICATED, matrix(TP_DTYPE_F64, 3, 3));
+  tp_buffer *w = arange(TP_BUFFER_LOCAL, matrix(TP_DTYPE_F32, 3, 3));
   tp_buffer *r = NULL;
   tp_scalar one = tp_scalar_real(1);
   cr_expect_eq(tp_axpby(one, x, one, y, NULL, &r), TP_ERR_MISMATCH);

@@ -2,8 +2,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "core/generator_math.h"
 #include "host/host_kernels.h"
+#include "tensor/generator_math.h"
 #include "tensorpool/generator.h"
 
 /* Known-answer vectors of Philox-4x32-10 published with Random123
@@ -31,7 +31,7 @@ static tp_layout layout_of(tp_dtype dtype, int rank, const int64_t *ext) {
 }
 
 Test(generator, arange_per_element_type) {
-  tp_generator g = tp_gen_arange(1.5, 0.25);
+  tp_generator g = tp_generator_arange(1.5, 0.25);
   int64_t idx[1] = {0};
   cr_expect_eq(tp_gen_value_f64(&g, 10, idx, 1), 4.0);
   cr_expect_eq(tp_gen_value_f32(&g, 3, idx, 1), 2.25f);
@@ -39,22 +39,22 @@ Test(generator, arange_per_element_type) {
   tp_gen_value_c128(&g, 2, idx, 1, c);
   cr_expect_eq(c[0], 2.0);
   cr_expect_eq(c[1], 0.0);
-  tp_generator gi = tp_gen_arange(-5, 3);
+  tp_generator gi = tp_generator_arange(-5, 3);
   cr_expect_eq(tp_gen_value_i64(&gi, 4, idx, 1), 7);
   /* int32 wraps modulo 2^32. */
-  tp_generator big = tp_gen_arange(2147483647.0, 1);
+  tp_generator big = tp_generator_arange(2147483647.0, 1);
   cr_expect_eq(tp_gen_value_i32(&big, 1, idx, 1), INT32_MIN);
   cr_expect_eq(tp_gen_value_i64(&big, 1, idx, 1), INT64_C(2147483648));
 }
 
 Test(generator, affine_in_the_multi_index_and_identity) {
   double coeff[3] = {100, 10, 1};
-  tp_generator g = tp_gen_affine(0.5, 3, coeff);
+  tp_generator g = tp_generator_affine(0.5, 3, coeff);
   int64_t idx[3] = {2, 3, 4};
   cr_expect_eq(tp_gen_value_f64(&g, 0, idx, 3), 234.5);
-  tp_generator gi = tp_gen_affine(-1, 3, coeff);
+  tp_generator gi = tp_generator_affine(-1, 3, coeff);
   cr_expect_eq(tp_gen_value_i32(&gi, 0, idx, 3), 233);
-  tp_generator eye = tp_gen_identity(2.0);
+  tp_generator eye = tp_generator_identity(2.0);
   int64_t diag[3] = {5, 5, 5}, off[3] = {5, 4, 5};
   cr_expect_eq(tp_gen_value_f64(&eye, 0, diag, 3), 2.0);
   cr_expect_eq(tp_gen_value_f64(&eye, 0, off, 3), 0.0);
@@ -66,8 +66,8 @@ Test(generator, affine_in_the_multi_index_and_identity) {
 }
 
 Test(generator, uniform_stays_in_range_and_has_the_right_mean) {
-  tp_generator g = tp_gen_uniform(7, -2.0, 3.0);
-  tp_generator gi = tp_gen_uniform(7, -3, 4);
+  tp_generator g = tp_generator_uniform(7, -2.0, 3.0);
+  tp_generator gi = tp_generator_uniform(7, -3, 4);
   int64_t idx[1] = {0};
   double sum = 0;
   int seen[7] = {0};
@@ -92,14 +92,15 @@ Test(generator, uniform_stays_in_range_and_has_the_right_mean) {
 Test(generator, uniform_rounding_never_reaches_hi) {
   /* An interval one float wide: most doubles round up to hi in float. */
   float lo = 1.0f, hi = nextafterf(1.0f, 2.0f);
-  tp_generator g = tp_gen_uniform(3, lo, hi);
+  tp_generator g = tp_generator_uniform(3, lo, hi);
   int64_t idx[1] = {0};
   for (uint64_t i = 0; i < 1000; ++i)
     cr_assert(tp_gen_value_f32(&g, i, idx, 1) < hi);
 }
 
 Test(generator, values_depend_on_seed_and_index_only) {
-  tp_generator a = tp_gen_normal(11, 0, 1), b = tp_gen_normal(12, 0, 1);
+  tp_generator a = tp_generator_normal(11, 0, 1),
+               b = tp_generator_normal(12, 0, 1);
   int64_t i1[2] = {0, 5}, i2[2] = {9, 9};
   /* Same linear index, different multi-index arrays: same value. */
   cr_expect_eq(tp_gen_value_f64(&a, 5, i1, 2), tp_gen_value_f64(&a, 5, i2, 2));
@@ -108,7 +109,7 @@ Test(generator, values_depend_on_seed_and_index_only) {
 }
 
 Test(generator, normal_moments) {
-  tp_generator g = tp_gen_normal(99, 1.0, 2.0);
+  tp_generator g = tp_generator_normal(99, 1.0, 2.0);
   int64_t idx[1] = {0};
   const int n = 200000;
   double s = 0, s2 = 0, si = 0, si2 = 0;
@@ -179,11 +180,13 @@ Test(generator, own_log_and_sincos_are_within_two_ulp) {
 /* Filling a tensor tile by tile gives the same bytes as filling it whole. */
 Test(generator, every_tiling_gives_the_same_bits) {
   int64_t ext[3] = {7, 3, 5};
-  tp_dtype types[6] = {TP_F32, TP_F64, TP_C64, TP_C128, TP_I32, TP_I64};
+  tp_dtype types[6] = {TP_DTYPE_F32,  TP_DTYPE_F64, TP_DTYPE_C64,
+                       TP_DTYPE_C128, TP_DTYPE_I32, TP_DTYPE_I64};
   double coeff[3] = {1, -2, 3};
-  tp_generator gens[5] = {tp_gen_arange(1, 3), tp_gen_affine(2, 3, coeff),
-                          tp_gen_identity(1), tp_gen_uniform(5, -4, 9),
-                          tp_gen_normal(5, 0, 1)};
+  tp_generator gens[5] = {
+      tp_generator_arange(1, 3), tp_generator_affine(2, 3, coeff),
+      tp_generator_identity(1), tp_generator_uniform(5, -4, 9),
+      tp_generator_normal(5, 0, 1)};
   for (int t = 0; t < 6; ++t)
     for (int k = 0; k < 5; ++k) {
       tp_layout l = layout_of(types[t], 3, ext);
@@ -214,33 +217,34 @@ Test(generator, every_tiling_gives_the_same_bits) {
 
 Test(generator, check_refuses_what_a_type_cannot_hold) {
   int64_t ext[1] = {4};
-  tp_layout f = layout_of(TP_F32, 1, ext), i = layout_of(TP_I32, 1, ext);
-  tp_generator g = tp_gen_normal(1, 0, 1);
+  tp_layout f = layout_of(TP_DTYPE_F32, 1, ext),
+            i = layout_of(TP_DTYPE_I32, 1, ext);
+  tp_generator g = tp_generator_normal(1, 0, 1);
   cr_expect_eq(tp_generator_check(&g, &f), TP_SUCCESS);
   cr_expect_eq(tp_generator_check(&g, &i), TP_ERR_INVALID_ARGUMENT);
   cr_expect_not_null(strstr(tp_last_error(), "integer"));
-  g = tp_gen_normal(1, 0, -1);
+  g = tp_generator_normal(1, 0, -1);
   cr_expect_eq(tp_generator_check(&g, &f), TP_ERR_INVALID_ARGUMENT);
-  g = tp_gen_arange(0.5, 1);
+  g = tp_generator_arange(0.5, 1);
   cr_expect_eq(tp_generator_check(&g, &f), TP_SUCCESS);
   cr_expect_eq(tp_generator_check(&g, &i), TP_ERR_INVALID_ARGUMENT);
-  g = tp_gen_arange(NAN, 1);
+  g = tp_generator_arange(NAN, 1);
   cr_expect_eq(tp_generator_check(&g, &f), TP_ERR_INVALID_ARGUMENT);
-  g = tp_gen_uniform(1, 2, 2);
+  g = tp_generator_uniform(1, 2, 2);
   cr_expect_eq(tp_generator_check(&g, &f), TP_ERR_INVALID_ARGUMENT);
   int64_t one[1] = {1};
-  tp_layout d = layout_of(TP_F64, 1, one);
-  g = tp_gen_uniform(1, -1.7e308, 1.7e308); /* width overflows */
+  tp_layout d = layout_of(TP_DTYPE_F64, 1, one);
+  g = tp_generator_uniform(1, -1.7e308, 1.7e308); /* width overflows */
   cr_expect_eq(tp_generator_check(&g, &d), TP_ERR_INVALID_ARGUMENT);
-  g = tp_gen_uniform(1, 0, 1e300); /* fine in f64, not in f32 */
+  g = tp_generator_uniform(1, 0, 1e300); /* fine in f64, not in f32 */
   cr_expect_eq(tp_generator_check(&g, &d), TP_SUCCESS);
   cr_expect_eq(tp_generator_check(&g, &f), TP_ERR_INVALID_ARGUMENT);
-  g = tp_gen_uniform(1, 0, 3e9);
+  g = tp_generator_uniform(1, 0, 3e9);
   cr_expect_eq(tp_generator_check(&g, &i), TP_ERR_INVALID_ARGUMENT);
   cr_expect_not_null(strstr(tp_last_error(), "i32"));
-  g = tp_gen_arange(0, 1);
+  g = tp_generator_arange(0, 1);
   g.kind = (tp_generator_kind)77;
   cr_expect_eq(tp_generator_check(&g, &f), TP_ERR_INVALID_ARGUMENT);
   cr_expect_eq(tp_generator_check(NULL, &f), TP_ERR_INVALID_ARGUMENT);
-  cr_expect_str_eq(tp_generator_name(TP_GEN_UNIFORM), "uniform");
+  cr_expect_str_eq(tp_generator_name(TP_GENERATOR_UNIFORM), "uniform");
 }

@@ -22,7 +22,7 @@ Test(runtime, without_mpi_it_is_one_process) {
   int devices = 0;
   tp_device_count(&devices);
   cr_expect_eq(tp_runtime_device(rt), devices > 0 ? 0 : -1);
-  cr_expect(tp_runtime_has_backend(rt, TP_BACKEND_HOST));
+  cr_expect(tp_runtime_has_backend(rt, TP_SPACE_HOST));
   cr_expect_eq(tp_runtime_destroy(rt), TP_SUCCESS);
   cr_expect_eq(tp_runtime_destroy(NULL), TP_SUCCESS);
   cr_expect_eq(tp_runtime_create(NULL, NULL), TP_ERR_INVALID_ARGUMENT);
@@ -36,16 +36,16 @@ Test(runtime, host_figures_come_from_the_system) {
   tp_runtime *rt;
   cr_assert_eq(tp_runtime_create(NULL, &rt), TP_SUCCESS);
   tp_memory_figures f;
-  cr_assert_eq(tp_runtime_memory(rt, TP_BACKEND_HOST, &f), TP_SUCCESS);
+  cr_assert_eq(tp_runtime_memory(rt, TP_SPACE_HOST, &f), TP_SUCCESS);
   cr_expect_gt(f.total_bytes, 0);
   /* The automatic budget is the free memory shared by the node's ranks. */
   cr_expect_gt(f.budget_bytes, 0);
   cr_expect_leq(f.budget_bytes, f.total_bytes);
   cr_expect_eq(f.reserved_bytes, 0);
   cr_expect_leq(f.available_bytes, f.budget_bytes);
-  cr_expect_eq(tp_runtime_memory(rt, (tp_backend_kind)7, &f),
+  cr_expect_eq(tp_runtime_memory(rt, (tp_space_kind)7, &f),
                TP_ERR_INVALID_ARGUMENT);
-  cr_expect_eq(tp_runtime_memory(rt, TP_BACKEND_HOST, NULL),
+  cr_expect_eq(tp_runtime_memory(rt, TP_SPACE_HOST, NULL),
                TP_ERR_INVALID_ARGUMENT);
   tp_runtime_destroy(rt);
 }
@@ -57,10 +57,10 @@ Test(runtime, a_configured_budget_is_the_pool_limit) {
   tp_runtime *rt;
   cr_assert_eq(tp_runtime_create(&cfg, &rt), TP_SUCCESS);
   tp_memory_figures f;
-  tp_runtime_memory(rt, TP_BACKEND_HOST, &f);
+  tp_runtime_memory(rt, TP_SPACE_HOST, &f);
   cr_expect_eq(f.budget_bytes, 1 << 20);
   tp_pool *pool;
-  cr_assert_eq(tp_runtime_pool(rt, TP_BACKEND_HOST, &pool), TP_SUCCESS);
+  cr_assert_eq(tp_runtime_pool(rt, TP_SPACE_HOST, &pool), TP_SUCCESS);
   cr_expect_str_eq(tp_pool_name(pool), "budgeted.host.r0");
   void *p;
   cr_expect_eq(tp_pool_alloc(pool, 2 << 20, NULL, &p), TP_ERR_OUT_OF_MEMORY);
@@ -71,10 +71,10 @@ Test(runtime, destroying_with_live_buffers_reports_a_leak) {
   tp_runtime *rt;
   cr_assert_eq(tp_runtime_create(NULL, &rt), TP_SUCCESS);
   tp_allocator *a;
-  tp_runtime_allocator(rt, TP_BACKEND_HOST, TP_BUFFER_LOCAL, &a);
+  tp_runtime_allocator(rt, TP_SPACE_HOST, TP_BUFFER_LOCAL, &a);
   int64_t ext[1] = {100};
   tp_layout l;
-  tp_layout_make(TP_F64, 1, ext, &l);
+  tp_layout_make(TP_DTYPE_F64, 1, ext, &l);
   tp_buffer *b;
   cr_assert_eq(tp_allocator_allocate(a, &l, NULL, NULL, &b), TP_SUCCESS);
   cr_expect_eq(tp_runtime_destroy(rt), TP_ERR_LEAK);

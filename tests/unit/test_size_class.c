@@ -3,7 +3,7 @@
 #include <criterion/criterion.h>
 #include <stdint.h>
 
-#include "core/size_class.h"
+#include "pool/size_class.h"
 #include "tensorpool/pool.h"
 
 Test(size_class, rejects_divisions_that_are_not_powers_of_two) {

@@ -7,13 +7,13 @@
 
 Test(status, every_code_has_a_distinct_name) {
   for (int a = TP_SUCCESS; a <= TP_ERR_INTERNAL; a++) {
-    const char *na = tp_status_string((tp_status)a);
+    const char *na = tp_status_name((tp_status)a);
     cr_assert_not_null(na);
     cr_assert_str_neq(na, "unknown status", "code %d", a);
     for (int b = a + 1; b <= TP_ERR_INTERNAL; b++)
-      cr_assert_str_neq(na, tp_status_string((tp_status)b));
+      cr_assert_str_neq(na, tp_status_name((tp_status)b));
   }
-  cr_expect_str_eq(tp_status_string((tp_status)999), "unknown status");
+  cr_expect_str_eq(tp_status_name((tp_status)999), "unknown status");
 }
 
 Test(status, last_error_is_per_thread_and_names_the_call) {

@@ -4,15 +4,15 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "core/tiling_internal.h"
+#include "tensor/tiling_internal.h"
 
 int64_t tp_layout_rows(const tp_layout *layout) {
-  return layout->rank == 0 ? 1 : layout->extents[0];
+  return layout->ndim == 0 ? 1 : layout->extents[0];
 }
 
 size_t tp_layout_row_size(const tp_layout *layout) {
   size_t n = 1;
-  for (int k = 1; k < layout->rank; ++k)
+  for (int k = 1; k < layout->ndim; ++k)
     n *= (size_t)layout->extents[k];
   return n;
 }
@@ -135,13 +135,13 @@ void tp_tile_of_rows(const tp_layout *layout, int part, int64_t first_row,
   memset(out, 0, sizeof *out);
   out->part = part;
   size_t row_size = tp_layout_row_size(layout);
-  if (layout->rank > 0) {
+  if (layout->ndim > 0) {
     out->offsets[0] = first_row;
     out->extents[0] = rows;
-    for (int k = 1; k < layout->rank; ++k)
+    for (int k = 1; k < layout->ndim; ++k)
       out->extents[k] = layout->extents[k];
   }
-  out->first = (uint64_t)first_row * row_size;
+  out->first = first_row * (int64_t)row_size;
   out->count = (size_t)rows * row_size;
 }
 

@@ -1,4 +1,4 @@
-#include "core/size_class.h"
+#include "pool/size_class.h"
 
 bool tp_size_classes_init(tp_size_classes *sc, unsigned divisions) {
   if (divisions == 0 || divisions > 16 || (divisions & (divisions - 1)))

@@ -1,6 +1,6 @@
 /* Shrinking a pool on request: trim and the hard limit. */
 #include "core/error.h"
-#include "core/pool_internal.h"
+#include "pool/pool_internal.h"
 
 tp_status tp_pool_trim(tp_pool *pool, size_t target_cached_bytes) {
   if (!pool)

@@ -2,15 +2,15 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/buffer_internal.h"
 #include "core/error.h"
-#include "core/runtime_internal.h"
+#include "runtime/runtime_internal.h"
+#include "tensor/buffer_internal.h"
 
 static int valid_kind(tp_buffer_kind kind) {
   return (int)kind >= 0 && (int)kind < TP_BUFFER_KIND_COUNT;
 }
 
-tp_status tp_runtime_allocator(tp_runtime *rt, tp_backend_kind backend,
+tp_status tp_runtime_allocator(tp_runtime *rt, tp_space_kind backend,
                                tp_buffer_kind kind, tp_allocator **out) {
   if (!rt || !out)
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
@@ -28,12 +28,12 @@ tp_status tp_runtime_allocator(tp_runtime *rt, tp_backend_kind backend,
                    "tp_runtime_allocator: no %s backend in this runtime "
                    "(rank %d, device %d): it needs a CUDA build, a GPU and "
                    "the CUDA backend registered",
-                   tp_backend_kind_name(backend), rt->rank, rt->device);
+                   tp_space_kind_name(backend), rt->rank, rt->device);
   *out = &rt->allocators[backend][kind];
   return TP_SUCCESS;
 }
 
-void tp_allocators_name(tp_runtime *rt, tp_backend_kind backend) {
+void tp_allocators_name(tp_runtime *rt, tp_space_kind backend) {
   const char *base = rt->backends[backend]->name;
   for (int k = 0; k < TP_BUFFER_KIND_COUNT; ++k)
     snprintf(rt->allocators[backend][k].name,
@@ -52,11 +52,11 @@ tp_status tp_allocator_rebind(const tp_allocator *a, tp_buffer_kind kind,
   return TP_SUCCESS;
 }
 
-tp_buffer_kind tp_allocator_kind(const tp_allocator *a) {
+tp_buffer_kind tp_allocator_kind_of(const tp_allocator *a) {
   return a ? a->kind : TP_BUFFER_LOCAL;
 }
-tp_backend_kind tp_allocator_backend(const tp_allocator *a) {
-  return a ? a->backend : TP_BACKEND_HOST;
+tp_space_kind tp_allocator_space_kind_of(const tp_allocator *a) {
+  return a ? a->backend : TP_SPACE_HOST;
 }
 tp_runtime *tp_allocator_runtime(const tp_allocator *a) {
   return a ? a->runtime : NULL;

@@ -3,7 +3,7 @@
 #ifndef TP_CORE_BUFFER_INTERNAL_H
 #define TP_CORE_BUFFER_INTERNAL_H
 
-#include "core/backend.h"
+#include "runtime/backend.h"
 #include "tensorpool/allocator.h"
 #include "tensorpool/buffer.h"
 

@@ -3,9 +3,9 @@
  * docs/buffers.md. */
 #include "tensorpool/ops.h"
 
-#include "core/buffer_internal.h"
 #include "core/error.h"
-#include "core/runtime_internal.h"
+#include "runtime/runtime_internal.h"
+#include "tensor/buffer_internal.h"
 
 tp_status tp_buffer_clone(const tp_buffer *buffer, tp_stream stream,
                           tp_buffer **out) {
@@ -19,8 +19,8 @@ tp_status tp_buffer_clone(const tp_buffer *buffer, tp_stream stream,
 }
 
 /* Device over pinned over host: where arithmetic is cheapest. */
-static int speed(tp_backend_kind kind) {
-  return kind == TP_BACKEND_DEVICE ? 2 : kind == TP_BACKEND_PINNED ? 1 : 0;
+static int speed(tp_space_kind kind) {
+  return kind == TP_SPACE_DEVICE ? 2 : kind == TP_SPACE_PINNED ? 1 : 0;
 }
 
 tp_status tp_result_allocator(const tp_buffer *x, const tp_buffer *y,
@@ -39,10 +39,10 @@ static tp_status check_operands(const tp_buffer *x, const tp_buffer *y) {
   tp_layout_equal(&x->layout, &y->layout, &same);
   if (!same)
     return tp_fail(TP_ERR_MISMATCH,
-                   "tp_axpby: x is a %s rank-%d tensor, y a %s rank-%d one, or "
+                   "tp_axpby: x is a %s %d-d tensor, y a %s rank-%d one, or "
                    "their extents differ",
-                   tp_dtype_name(x->layout.dtype), x->layout.rank,
-                   tp_dtype_name(y->layout.dtype), y->layout.rank);
+                   tp_dtype_name(x->layout.dtype), x->layout.ndim,
+                   tp_dtype_name(y->layout.dtype), y->layout.ndim);
   if (x->kind != y->kind)
     return tp_fail(TP_ERR_MISMATCH, "tp_axpby: x is %s, y is %s",
                    tp_buffer_kind_name(x->kind), tp_buffer_kind_name(y->kind));
@@ -71,7 +71,7 @@ static tp_status operand_in(tp_backend *backend, const tp_buffer *b,
   tp_status st = tp_pool_alloc(backend->pool, b->bytes, stream, staged);
   if (st != TP_SUCCESS)
     return st;
-  tp_backend *mover = backend->kind != TP_BACKEND_HOST ? backend : own;
+  tp_backend *mover = backend->kind != TP_SPACE_HOST ? backend : own;
   st = mover->ops->copy(mover, *staged, b->data, b->bytes, stream);
   *data = *staged;
   return st;

@@ -2,7 +2,7 @@
  * per slot so that finding a non-empty list is one instruction. */
 #include <stdlib.h>
 
-#include "core/pool_internal.h"
+#include "pool/pool_internal.h"
 
 tp_bin *tp_pool_bin(tp_pool *pool, unsigned cls) {
   if (!pool->bins[cls]) {

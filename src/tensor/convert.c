@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buffer_internal.h"
 #include "core/error.h"
-#include "core/runtime_internal.h"
-#include "core/tiling_internal.h"
 #include "dist/dist.h"
+#include "runtime/runtime_internal.h"
+#include "tensor/buffer_internal.h"
+#include "tensor/tiling_internal.h"
 
 static tp_backend *backend_of(const tp_buffer *b) {
   return tp_allocator_backend_of(b->allocator);
@@ -24,7 +24,7 @@ static tp_status copy_between(tp_backend *dst_backend, void *dst,
                               tp_backend *src_backend, const void *src,
                               size_t bytes, tp_stream stream) {
   tp_backend *mover =
-      dst_backend->kind != TP_BACKEND_HOST ? dst_backend : src_backend;
+      dst_backend->kind != TP_SPACE_HOST ? dst_backend : src_backend;
   return mover->ops->copy(mover, dst, src, bytes, stream);
 }
 

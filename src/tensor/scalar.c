@@ -31,7 +31,7 @@ static tp_status scalar_integer(tp_scalar value, tp_dtype dtype, int64_t *out) {
   } else {
     *out = (int64_t)value.re;
   }
-  if (dtype == TP_I32 && (*out < INT32_MIN || *out > INT32_MAX))
+  if (dtype == TP_DTYPE_I32 && (*out < INT32_MIN || *out > INT32_MAX))
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
                    "tp_scalar_store: %lld does not fit i32", (long long)*out);
   return TP_SUCCESS;
@@ -41,34 +41,34 @@ tp_status tp_scalar_store(tp_scalar value, tp_dtype dtype, void *dst) {
   if (!dst)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_scalar_store: NULL dst");
   double re = value.integral ? (double)value.i : value.re;
-  if ((dtype == TP_F32 || dtype == TP_F64) && value.im != 0.0)
+  if ((dtype == TP_DTYPE_F32 || dtype == TP_DTYPE_F64) && value.im != 0.0)
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
                    "tp_scalar_store: %g%+gi has an imaginary part; %s is real",
                    value.re, value.im, tp_dtype_name(dtype));
   switch (dtype) {
-  case TP_F32: {
+  case TP_DTYPE_F32: {
     float v = (float)re;
     memcpy(dst, &v, sizeof v);
     return TP_SUCCESS;
   }
-  case TP_F64: memcpy(dst, &re, sizeof re); return TP_SUCCESS;
-  case TP_C64: {
+  case TP_DTYPE_F64: memcpy(dst, &re, sizeof re); return TP_SUCCESS;
+  case TP_DTYPE_C64: {
     float v[2] = {(float)re, (float)value.im};
     memcpy(dst, v, sizeof v);
     return TP_SUCCESS;
   }
-  case TP_C128: {
+  case TP_DTYPE_C128: {
     double v[2] = {re, value.im};
     memcpy(dst, v, sizeof v);
     return TP_SUCCESS;
   }
-  case TP_I32:
-  case TP_I64: {
+  case TP_DTYPE_I32:
+  case TP_DTYPE_I64: {
     int64_t v = 0;
     tp_status st = scalar_integer(value, dtype, &v);
     if (st != TP_SUCCESS)
       return st;
-    if (dtype == TP_I64) {
+    if (dtype == TP_DTYPE_I64) {
       memcpy(dst, &v, sizeof v);
     } else {
       int32_t w = (int32_t)v;

@@ -1,9 +1,9 @@
 /* The allocator verbs that make a new tensor: uninitialized, a constant, a
  * generator, a per-tile callback. None of them communicates: each rank
  * allocates and fills its own tile. */
-#include "core/buffer_internal.h"
 #include "core/error.h"
-#include "core/runtime_internal.h"
+#include "runtime/runtime_internal.h"
+#include "tensor/buffer_internal.h"
 
 tp_status tp_allocator_allocate(tp_allocator *allocator,
                                 const tp_layout *layout,

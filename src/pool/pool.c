@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "core/pool_internal.h"
+#include "pool/pool_internal.h"
 
 static atomic_uint pool_counter;
 

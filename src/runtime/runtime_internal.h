@@ -2,7 +2,7 @@
 #ifndef TP_CORE_RUNTIME_INTERNAL_H
 #define TP_CORE_RUNTIME_INTERNAL_H
 
-#include "core/backend.h"
+#include "runtime/backend.h"
 #include "tensorpool/allocator.h"
 
 #if TP_HAVE_MPI
@@ -12,7 +12,7 @@
 /* Allocators live inside their runtime: one per (backend, kind). */
 struct tp_allocator {
   tp_runtime *runtime;
-  tp_backend_kind backend;
+  tp_space_kind backend;
   tp_buffer_kind kind;
   char name[48];
 };
@@ -34,6 +34,6 @@ struct tp_runtime {
 };
 
 /* Names the allocators of a newly registered backend ("host/local"...). */
-void tp_allocators_name(tp_runtime *runtime, tp_backend_kind backend);
+void tp_allocators_name(tp_runtime *runtime, tp_space_kind backend);
 
 #endif

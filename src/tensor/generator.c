@@ -5,47 +5,47 @@
 
 #include "core/error.h"
 
-tp_generator tp_gen_arange(double start, double step) {
+tp_generator tp_generator_arange(double start, double step) {
   tp_generator g;
   memset(&g, 0, sizeof g);
-  g.kind = TP_GEN_ARANGE;
+  g.kind = TP_GENERATOR_ARANGE;
   g.p.arange.start = start;
   g.p.arange.step = step;
   return g;
 }
 
-tp_generator tp_gen_affine(double offset, int rank, const double *coeff) {
+tp_generator tp_generator_affine(double offset, int ndim, const double *coeff) {
   tp_generator g;
   memset(&g, 0, sizeof g);
-  g.kind = TP_GEN_AFFINE;
+  g.kind = TP_GENERATOR_AFFINE;
   g.p.affine.offset = offset;
-  for (int k = 0; coeff && k < rank && k < TP_MAX_RANK; ++k)
+  for (int k = 0; coeff && k < ndim && k < TP_MAX_NDIM; ++k)
     g.p.affine.coeff[k] = coeff[k];
   return g;
 }
 
-tp_generator tp_gen_identity(double diagonal) {
+tp_generator tp_generator_identity(double diagonal) {
   tp_generator g;
   memset(&g, 0, sizeof g);
-  g.kind = TP_GEN_IDENTITY;
+  g.kind = TP_GENERATOR_IDENTITY;
   g.p.identity.diagonal = diagonal;
   return g;
 }
 
-tp_generator tp_gen_uniform(uint64_t seed, double lo, double hi) {
+tp_generator tp_generator_uniform(uint64_t seed, double lo, double hi) {
   tp_generator g;
   memset(&g, 0, sizeof g);
-  g.kind = TP_GEN_UNIFORM;
+  g.kind = TP_GENERATOR_UNIFORM;
   g.p.uniform.lo = lo;
   g.p.uniform.hi = hi;
   g.p.uniform.seed = seed;
   return g;
 }
 
-tp_generator tp_gen_normal(uint64_t seed, double mean, double stddev) {
+tp_generator tp_generator_normal(uint64_t seed, double mean, double stddev) {
   tp_generator g;
   memset(&g, 0, sizeof g);
-  g.kind = TP_GEN_NORMAL;
+  g.kind = TP_GENERATOR_NORMAL;
   g.p.normal.mean = mean;
   g.p.normal.stddev = stddev;
   g.p.normal.seed = seed;
@@ -54,17 +54,17 @@ tp_generator tp_gen_normal(uint64_t seed, double mean, double stddev) {
 
 const char *tp_generator_name(tp_generator_kind kind) {
   switch (kind) {
-  case TP_GEN_ARANGE: return "arange";
-  case TP_GEN_AFFINE: return "affine";
-  case TP_GEN_IDENTITY: return "identity";
-  case TP_GEN_UNIFORM: return "uniform";
-  case TP_GEN_NORMAL: return "normal";
+  case TP_GENERATOR_ARANGE: return "arange";
+  case TP_GENERATOR_AFFINE: return "affine";
+  case TP_GENERATOR_IDENTITY: return "identity";
+  case TP_GENERATOR_UNIFORM: return "uniform";
+  case TP_GENERATOR_NORMAL: return "normal";
   }
   return "invalid";
 }
 
 static int is_integer_dtype(tp_dtype dtype) {
-  return dtype == TP_I32 || dtype == TP_I64;
+  return dtype == TP_DTYPE_I32 || dtype == TP_DTYPE_I64;
 }
 
 /* Integer generators take their parameters as int64: integral doubles in
@@ -107,14 +107,14 @@ static tp_status check_uniform(const tp_generator *gen, tp_dtype dtype) {
                    "tp_generator_check: uniform needs lo < hi with a finite "
                    "width, got [%g, %g)",
                    lo, hi);
-  if ((dtype == TP_F32 || dtype == TP_C64) &&
+  if ((dtype == TP_DTYPE_F32 || dtype == TP_DTYPE_C64) &&
       (!isfinite((float)lo) || !isfinite((float)hi) ||
        !((float)lo < (float)hi)))
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
                    "tp_generator_check: uniform [%g, %g) does not fit %s or "
                    "is empty there",
                    lo, hi, tp_dtype_name(dtype));
-  if (dtype == TP_I32 && (lo < INT32_MIN || hi > 0x1.0p31))
+  if (dtype == TP_DTYPE_I32 && (lo < INT32_MIN || hi > 0x1.0p31))
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
                    "tp_generator_check: uniform [%g, %g) does not fit i32", lo,
                    hi);
@@ -132,22 +132,22 @@ tp_status tp_generator_check(const tp_generator *gen, const tp_layout *layout) {
   int integral = is_integer_dtype(layout->dtype);
   tp_status st = TP_SUCCESS;
   switch (gen->kind) {
-  case TP_GEN_ARANGE:
+  case TP_GENERATOR_ARANGE:
     st = check_parameter("arange", "start", gen->p.arange.start, integral);
     if (st == TP_SUCCESS)
       st = check_parameter("arange", "step", gen->p.arange.step, integral);
     return st;
-  case TP_GEN_AFFINE:
+  case TP_GENERATOR_AFFINE:
     st = check_parameter("affine", "offset", gen->p.affine.offset, integral);
-    for (int k = 0; st == TP_SUCCESS && k < TP_MAX_RANK; ++k)
+    for (int k = 0; st == TP_SUCCESS && k < TP_MAX_NDIM; ++k)
       st = check_parameter("affine", "coefficient", gen->p.affine.coeff[k],
                            integral);
     return st;
-  case TP_GEN_IDENTITY:
+  case TP_GENERATOR_IDENTITY:
     return check_parameter("identity", "diagonal", gen->p.identity.diagonal,
                            integral);
-  case TP_GEN_UNIFORM: return check_uniform(gen, layout->dtype);
-  case TP_GEN_NORMAL:
+  case TP_GENERATOR_UNIFORM: return check_uniform(gen, layout->dtype);
+  case TP_GENERATOR_NORMAL:
     if (integral)
       return tp_fail(TP_ERR_INVALID_ARGUMENT,
                      "tp_generator_check: normal cannot fill the integer "

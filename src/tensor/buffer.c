@@ -1,12 +1,11 @@
-/* Buffers: one struct for every kind and space; the kind-specific views are
- * the same object, so a downcast is a checked cast. */
+/* Buffers: one struct for every kind and space. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buffer_internal.h"
 #include "core/error.h"
-#include "core/runtime_internal.h"
-#include "core/tiling_internal.h"
+#include "runtime/runtime_internal.h"
+#include "tensor/buffer_internal.h"
+#include "tensor/tiling_internal.h"
 
 const char *tp_buffer_kind_name(tp_buffer_kind kind) {
   switch (kind) {
@@ -32,11 +31,11 @@ static tp_status resolve_tiling(const char *fn, const tp_runtime *rt,
   tp_layout_equal(layout, &tiling->layout, &same);
   if (!same || tiling->parts != rt->size)
     return tp_fail(TP_ERR_MISMATCH,
-                   "%s: the tiling (%d parts of a %s rank-%d tensor) does not "
-                   "fit this %s rank-%d layout over %d ranks",
+                   "%s: the tiling (%d parts of a %s %d-d tensor) does not "
+                   "fit this %s %d-d layout over %d ranks",
                    fn, tiling->parts, tp_dtype_name(tiling->layout.dtype),
-                   tiling->layout.rank, tp_dtype_name(layout->dtype),
-                   layout->rank, rt->size);
+                   tiling->layout.ndim, tp_dtype_name(layout->dtype),
+                   layout->ndim, rt->size);
   return tp_tiling_clone(tiling, out);
 }
 
@@ -152,80 +151,22 @@ tp_status tp_buffer_set_stream(tp_buffer *b, tp_stream stream) {
   return TP_SUCCESS;
 }
 
-/* The downcast of `b` to `kind`, or NULL with the reason. */
-static tp_buffer *downcast(const char *fn, tp_buffer *b, tp_buffer_kind kind) {
-  if (!b) {
-    tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: NULL buffer", fn);
-    return NULL;
-  }
-  if (b->kind != kind) {
-    tp_fail(TP_ERR_MISMATCH, "%s: the buffer is %s, not %s", fn,
-            tp_buffer_kind_name(b->kind), tp_buffer_kind_name(kind));
-    return NULL;
-  }
-  return b;
-}
-
-tp_local_buffer *tp_buffer_as_local(tp_buffer *b) {
-  return (tp_local_buffer *)downcast("tp_buffer_as_local", b, TP_BUFFER_LOCAL);
-}
-tp_replicated_buffer *tp_buffer_as_replicated(tp_buffer *b) {
-  return (tp_replicated_buffer *)downcast("tp_buffer_as_replicated", b,
-                                          TP_BUFFER_REPLICATED);
-}
-tp_distributed_buffer *tp_buffer_as_distributed(tp_buffer *b) {
-  return (tp_distributed_buffer *)downcast("tp_buffer_as_distributed", b,
-                                           TP_BUFFER_DISTRIBUTED);
-}
-
-tp_buffer *tp_local_buffer_base(tp_local_buffer *b) {
-  return (tp_buffer *)b;
-}
-tp_buffer *tp_replicated_buffer_base(tp_replicated_buffer *b) {
-  return (tp_buffer *)b;
-}
-tp_buffer *tp_distributed_buffer_base(tp_distributed_buffer *b) {
-  return (tp_buffer *)b;
-}
-
-int tp_replicated_buffer_ranks(const tp_replicated_buffer *b) {
-  return b ? ((const tp_buffer *)b)->allocator->runtime->size : 0;
-}
-
-const tp_tiling *tp_distributed_buffer_tiling(const tp_distributed_buffer *b) {
-  return b ? ((const tp_buffer *)b)->tiling : NULL;
-}
-
-tp_status tp_distributed_buffer_tile_of(const tp_distributed_buffer *b,
-                                        int rank, tp_tile *out) {
-  if (!b)
+tp_status tp_buffer_tile_of(const tp_buffer *b, int rank, tp_tile *out) {
+  if (!b || !out)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_buffer_tile_of: NULL %s",
+                   !b ? "buffer" : "out");
+  const tp_runtime *rt = b->allocator->runtime;
+  if (rank < 0 || rank >= rt->size)
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
-                   "tp_distributed_buffer_tile_of: NULL buffer");
-  return tp_tiling_tile(((const tp_buffer *)b)->tiling, rank, out);
-}
-
-tp_status tp_buffer_visit(tp_buffer *b, const tp_buffer_visitor *v,
-                          void *user) {
-  if (!b || !v)
-    return tp_fail(TP_ERR_INVALID_ARGUMENT,
-                   "tp_buffer_visit: NULL buffer or visitor");
-  switch (b->kind) {
-  case TP_BUFFER_LOCAL:
-    if (v->local)
-      return v->local(user, (tp_local_buffer *)b);
-    break;
-  case TP_BUFFER_REPLICATED:
-    if (v->replicated)
-      return v->replicated(user, (tp_replicated_buffer *)b);
-    break;
-  case TP_BUFFER_DISTRIBUTED:
-    if (v->distributed)
-      return v->distributed(user, (tp_distributed_buffer *)b);
-    break;
-  }
-  return tp_fail(TP_ERR_NOT_SUPPORTED,
-                 "tp_buffer_visit: the visitor has no entry for %s buffers",
-                 tp_buffer_kind_name(b->kind));
+                   "tp_buffer_tile_of: rank %d is outside 0..%d", rank,
+                   rt->size - 1);
+  if (b->tiling)
+    return tp_tiling_tile(b->tiling, rank, out);
+  /* Local and replicated buffers: every rank holds the whole tensor. */
+  tp_status st = tp_layout_whole_tile(&b->layout, out);
+  if (st == TP_SUCCESS)
+    out->part = rank;
+  return st;
 }
 
 /* splitmix64's finalizer: a cheap mix in which every input bit affects
@@ -240,8 +181,8 @@ uint64_t tp_hash_mix(uint64_t h, uint64_t value) {
 uint64_t tp_buffer_hash(uint64_t seed, const tp_buffer *b) {
   uint64_t h = tp_hash_mix(seed, (uint64_t)b->kind);
   h = tp_hash_mix(h, (uint64_t)b->layout.dtype);
-  h = tp_hash_mix(h, (uint64_t)b->layout.rank);
-  for (int k = 0; k < b->layout.rank; ++k)
+  h = tp_hash_mix(h, (uint64_t)b->layout.ndim);
+  for (int k = 0; k < b->layout.ndim; ++k)
     h = tp_hash_mix(h, (uint64_t)b->layout.extents[k]);
   if (b->tiling)
     for (int p = 0; p <= b->tiling->parts; ++p)

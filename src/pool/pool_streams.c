@@ -1,7 +1,7 @@
 /* Stream slots: which streams hold cached blocks, and the one event per
  * stream that orders a cross-stream take. */
 #include "core/error.h"
-#include "core/pool_internal.h"
+#include "pool/pool_internal.h"
 
 int tp_pool_slot_find(tp_pool *pool, tp_stream stream) {
   unsigned last = pool->last_slot;

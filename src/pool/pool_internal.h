@@ -6,10 +6,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/block.h"
-#include "core/event_log.h"
-#include "core/ptr_map.h"
-#include "core/size_class.h"
+#include "pool/block.h"
+#include "pool/event_log.h"
+#include "pool/ptr_map.h"
+#include "pool/size_class.h"
 #include "tensorpool/pool.h"
 
 /* Slot 0 holds cached blocks with no pending work (their stream was

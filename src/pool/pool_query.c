@@ -1,6 +1,6 @@
 /* Pointer and size queries, accessors, and the raw-allocator adapter. */
 #include "core/error.h"
-#include "core/pool_internal.h"
+#include "pool/pool_internal.h"
 
 tp_status tp_pool_block_size(tp_pool *pool, const void *ptr, size_t *out) {
   if (!pool || !out)

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "core/error.h"
-#include "core/pool_internal.h"
+#include "pool/pool_internal.h"
 
 static tp_block *new_record(tp_pool *pool) {
   tp_block *b = pool->spare_records;

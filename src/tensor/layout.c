@@ -7,24 +7,24 @@
 
 size_t tp_dtype_size(tp_dtype dtype) {
   switch (dtype) {
-  case TP_F32: return 4;
-  case TP_F64: return 8;
-  case TP_C64: return 8;
-  case TP_C128: return 16;
-  case TP_I32: return 4;
-  case TP_I64: return 8;
+  case TP_DTYPE_F32: return 4;
+  case TP_DTYPE_F64: return 8;
+  case TP_DTYPE_C64: return 8;
+  case TP_DTYPE_C128: return 16;
+  case TP_DTYPE_I32: return 4;
+  case TP_DTYPE_I64: return 8;
   }
   return 0;
 }
 
 const char *tp_dtype_name(tp_dtype dtype) {
   switch (dtype) {
-  case TP_F32: return "f32";
-  case TP_F64: return "f64";
-  case TP_C64: return "c64";
-  case TP_C128: return "c128";
-  case TP_I32: return "i32";
-  case TP_I64: return "i64";
+  case TP_DTYPE_F32: return "f32";
+  case TP_DTYPE_F64: return "f64";
+  case TP_DTYPE_C64: return "c64";
+  case TP_DTYPE_C128: return "c128";
+  case TP_DTYPE_I32: return "i32";
+  case TP_DTYPE_I64: return "i64";
   }
   return "invalid";
 }
@@ -37,11 +37,11 @@ static tp_status layout_sizes(const char *fn, const tp_layout *layout,
   if (elem == 0)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: unknown element type %d", fn,
                    (int)layout->dtype);
-  if (layout->rank < 0 || layout->rank > TP_MAX_RANK)
-    return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: rank %d is outside 0..%d", fn,
-                   layout->rank, TP_MAX_RANK);
+  if (layout->ndim < 0 || layout->ndim > TP_MAX_NDIM)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: ndim %d is outside 0..%d", fn,
+                   layout->ndim, TP_MAX_NDIM);
   size_t n = 1;
-  for (int k = 0; k < layout->rank; ++k) {
+  for (int k = 0; k < layout->ndim; ++k) {
     int64_t e = layout->extents[k];
     if (e < 0)
       return tp_fail(TP_ERR_INVALID_ARGUMENT,
@@ -64,23 +64,23 @@ static tp_status layout_sizes(const char *fn, const tp_layout *layout,
   return TP_SUCCESS;
 }
 
-tp_status tp_layout_make(tp_dtype dtype, int rank, const int64_t *extents,
+tp_status tp_layout_make(tp_dtype dtype, int ndim, const int64_t *extents,
                          tp_layout *out) {
   if (!out)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_layout_make: NULL out");
-  if (rank > 0 && !extents)
+  if (ndim > 0 && !extents)
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
-                   "tp_layout_make: NULL extents for rank %d", rank);
-  /* Checked before reading `extents`, which holds `rank` values only. */
-  if (rank < 0 || rank > TP_MAX_RANK)
+                   "tp_layout_make: NULL extents for ndim %d", ndim);
+  /* Checked before reading `extents`, which holds `ndim` values only. */
+  if (ndim < 0 || ndim > TP_MAX_NDIM)
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
-                   "tp_layout_make: rank %d is outside 0..%d", rank,
-                   TP_MAX_RANK);
+                   "tp_layout_make: ndim %d is outside 0..%d", ndim,
+                   TP_MAX_NDIM);
   tp_layout l;
   memset(&l, 0, sizeof l);
   l.dtype = dtype;
-  l.rank = rank;
-  for (int k = 0; k < rank; ++k)
+  l.ndim = ndim;
+  for (int k = 0; k < ndim; ++k)
     l.extents[k] = extents[k];
   tp_status st = layout_sizes("tp_layout_make", &l, NULL, NULL);
   if (st == TP_SUCCESS)
@@ -106,8 +106,8 @@ tp_status tp_layout_equal(const tp_layout *a, const tp_layout *b, int *out) {
   if (!a || !b || !out)
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
                    "tp_layout_equal: NULL layout or out");
-  int same = a->dtype == b->dtype && a->rank == b->rank;
-  for (int k = 0; same && k < a->rank && k < TP_MAX_RANK; ++k)
+  int same = a->dtype == b->dtype && a->ndim == b->ndim;
+  for (int k = 0; same && k < a->ndim && k < TP_MAX_NDIM; ++k)
     same = a->extents[k] == b->extents[k];
   *out = same;
   return TP_SUCCESS;
@@ -122,7 +122,7 @@ tp_status tp_layout_whole_tile(const tp_layout *layout, tp_tile *out) {
   if (st != TP_SUCCESS)
     return st;
   memset(out, 0, sizeof *out);
-  for (int k = 0; k < layout->rank; ++k)
+  for (int k = 0; k < layout->ndim; ++k)
     out->extents[k] = layout->extents[k];
   out->count = count;
   return TP_SUCCESS;

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/block.h"
+#include "pool/block.h"
 
 typedef struct tp_ptr_map {
   tp_block **buckets;

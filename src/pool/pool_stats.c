@@ -2,7 +2,7 @@
 #include <stdio.h>
 
 #include "core/error.h"
-#include "core/pool_internal.h"
+#include "pool/pool_internal.h"
 
 tp_status tp_pool_get_stats(tp_pool *pool, tp_pool_stats *out) {
   if (!pool || !out)

@@ -1,5 +1,5 @@
 #define _POSIX_C_SOURCE 200809L
-#include "core/event_log.h"
+#include "pool/event_log.h"
 
 #include <errno.h>
 #include <fcntl.h>

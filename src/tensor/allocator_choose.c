@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "core/runtime_internal.h"
-#include "core/tiling_internal.h"
+#include "runtime/runtime_internal.h"
+#include "tensor/tiling_internal.h"
 
 /* Bytes this rank would hold for a `kind` tensor of `layout`. */
 static tp_status rank_bytes(const tp_runtime *rt, const tp_layout *layout,
@@ -25,7 +25,7 @@ static tp_status rank_bytes(const tp_runtime *rt, const tp_layout *layout,
   return TP_SUCCESS;
 }
 
-static tp_status pick(tp_runtime *rt, tp_backend_kind backend,
+static tp_status pick(tp_runtime *rt, tp_space_kind backend,
                       tp_buffer_kind kind, tp_allocator_choice *out) {
   out->backend = backend;
   return tp_runtime_allocator(rt, backend, kind, &out->allocator);
@@ -45,10 +45,9 @@ tp_status tp_allocator_choose(tp_runtime *rt, const tp_layout *layout,
     return tp_fail_context(st, "tp_allocator_choose");
   memset(out, 0, sizeof *out);
   tp_memory_figures dev, host;
-  int have_device =
-      rt->backends[TP_BACKEND_DEVICE] &&
-      tp_runtime_memory(rt, TP_BACKEND_DEVICE, &dev) == TP_SUCCESS;
-  st = tp_runtime_memory(rt, TP_BACKEND_HOST, &host);
+  int have_device = rt->backends[TP_SPACE_DEVICE] &&
+                    tp_runtime_memory(rt, TP_SPACE_DEVICE, &dev) == TP_SUCCESS;
+  st = tp_runtime_memory(rt, TP_SPACE_HOST, &host);
   if (st != TP_SUCCESS)
     return tp_fail_context(st, "tp_allocator_choose");
   if (have_device && bytes >= TP_AUTO_DEVICE_MIN_BYTES &&
@@ -56,7 +55,7 @@ tp_status tp_allocator_choose(tp_runtime *rt, const tp_layout *layout,
     snprintf(out->reason, sizeof out->reason,
              "device %d: %zu bytes per rank fit in its %zu available bytes",
              rt->device, bytes, dev.available_bytes);
-    return pick(rt, TP_BACKEND_DEVICE, kind, out);
+    return pick(rt, TP_SPACE_DEVICE, kind, out);
   }
   if (bytes <= host.available_bytes) {
     if (!have_device)
@@ -74,7 +73,7 @@ tp_status tp_allocator_choose(tp_runtime *rt, const tp_layout *layout,
                "host: %zu bytes per rank exceed the device's %zu available "
                "bytes but fit in the host's %zu",
                bytes, dev.available_bytes, host.available_bytes);
-    return pick(rt, TP_BACKEND_HOST, kind, out);
+    return pick(rt, TP_SPACE_HOST, kind, out);
   }
   snprintf(out->reason, sizeof out->reason,
            "none: %zu bytes per rank exceed the host's %zu available bytes%s",

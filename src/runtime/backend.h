@@ -35,6 +35,9 @@
 #include "tensorpool/pool.h"
 #include "tensorpool/runtime.h"
 
+/* Backends a runtime can hold: one per space kind host, pinned, device. */
+#define TP_BACKEND_COUNT 3
+
 typedef struct tp_backend tp_backend;
 
 typedef struct tp_backend_ops {
@@ -48,7 +51,7 @@ typedef struct tp_backend_ops {
    * Element i of the tile, whose global multi-index is tile->offsets plus
    * its index within tile->extents and whose global linear index is
    * tile->first + i, gets tp_gen_store(generator, layout->dtype, linear,
-   * index, layout->rank, ...) from src/core/generator_math.h. The generator
+   * index, layout->ndim, ...) from src/tensor/generator_math.h. The generator
    * has passed tp_generator_check for `layout`. */
   tp_status (*fill_generator)(tp_backend *backend, void *dst,
                               const tp_layout *layout, const tp_tile *tile,
@@ -99,7 +102,7 @@ typedef struct tp_backend_ops {
 
 struct tp_backend {
   const tp_backend_ops *ops;
-  tp_backend_kind kind;
+  tp_space_kind kind;
   const char *name;    /* "host", "pinned:0", "device:0" */
   tp_pool *pool;       /* buffers come from here */
   tp_runtime *runtime; /* ranks and communicator */
@@ -111,11 +114,24 @@ struct tp_backend {
  * that kind is already registered (the caller keeps ownership then). */
 tp_status tp_runtime_add_backend(tp_runtime *runtime, tp_backend *backend);
 /* The registered backend of `kind`, or NULL. */
-tp_backend *tp_runtime_backend(const tp_runtime *runtime, tp_backend_kind kind);
+tp_backend *tp_runtime_backend(const tp_runtime *runtime, tp_space_kind kind);
 /* The budget (pool limit) the runtime's configuration gives a space:
  * config value, or automatic (free bytes / ranks sharing the space). */
-size_t tp_runtime_budget_for(const tp_runtime *runtime, tp_backend_kind kind,
+size_t tp_runtime_budget_for(const tp_runtime *runtime, tp_space_kind kind,
                              size_t free_bytes);
+
+/* Backends beyond the host's come from providers listed in one table
+ * (src/backends.c), so the runtime never names a platform's folder. Each
+ * provider adds what it can to a runtime being created: a provider with
+ * nothing to offer here (no GPU, a build without CUDA) adds nothing and
+ * succeeds; a failure aborts the creation. */
+typedef struct tp_backend_provider {
+  const char *name;
+  tp_status (*add)(tp_runtime *runtime);
+} tp_backend_provider;
+
+/* NULL-terminated, in the order the runtime calls them. */
+extern const tp_backend_provider *const tp_backend_providers[];
 
 /* The host backend; created by tp_runtime_create. */
 tp_status tp_host_backend_create(tp_runtime *runtime, tp_pool *pool,

@@ -235,17 +235,17 @@ static inline TP_HD void tp_gen_pair(const tp_generator *g, uint64_t linear,
                                      double *im) {
   *im = 0.0;
   switch (g->kind) {
-  case TP_GEN_ARANGE:
+  case TP_GENERATOR_ARANGE:
     *re = g->p.arange.start + g->p.arange.step * (double)linear;
     return;
-  case TP_GEN_AFFINE: {
+  case TP_GENERATOR_AFFINE: {
     double v = g->p.affine.offset;
     for (int k = 0; k < ndim; ++k)
       v = v + g->p.affine.coeff[k] * (double)index[k];
     *re = v;
     return;
   }
-  case TP_GEN_IDENTITY: {
+  case TP_GENERATOR_IDENTITY: {
     int diagonal = 1;
     for (int k = 1; k < ndim; ++k)
       if (index[k] != index[0])
@@ -253,14 +253,14 @@ static inline TP_HD void tp_gen_pair(const tp_generator *g, uint64_t linear,
     *re = diagonal ? g->p.identity.diagonal : 0.0;
     return;
   }
-  case TP_GEN_UNIFORM: {
+  case TP_GENERATOR_UNIFORM: {
     uint32_t w[4];
     tp_gen_words(g->p.uniform.seed, linear, w);
     *re = tp_gen_uniform_part(g, tp_gen_join(w[0], w[1]));
     *im = tp_gen_uniform_part(g, tp_gen_join(w[2], w[3]));
     return;
   }
-  case TP_GEN_NORMAL: {
+  case TP_GENERATOR_NORMAL: {
     uint32_t w[4];
     tp_gen_words(g->p.normal.seed, linear, w);
     double u1 = (double)((tp_gen_join(w[0], w[1]) >> 11) + 1) * 0x1.0p-53;
@@ -279,7 +279,7 @@ static inline TP_HD void tp_gen_pair(const tp_generator *g, uint64_t linear,
 /* Rounds a double part to float, keeping uniform values below hi. */
 static inline TP_HD float tp_gen_to_f32(const tp_generator *g, double v) {
   float f = (float)v;
-  if (g->kind == TP_GEN_UNIFORM) {
+  if (g->kind == TP_GENERATOR_UNIFORM) {
     float hi = (float)g->p.uniform.hi;
     if (f >= hi)
       f = tp_gen_below_f32(hi);
@@ -299,29 +299,29 @@ static inline TP_HD uint64_t tp_gen_integer_bits(const tp_generator *g,
                                                  const int64_t *index,
                                                  int ndim) {
   switch (g->kind) {
-  case TP_GEN_ARANGE:
+  case TP_GENERATOR_ARANGE:
     return tp_gen_wrap(g->p.arange.start) +
            tp_gen_wrap(g->p.arange.step) * linear;
-  case TP_GEN_AFFINE: {
+  case TP_GENERATOR_AFFINE: {
     uint64_t v = tp_gen_wrap(g->p.affine.offset);
     for (int k = 0; k < ndim; ++k)
       v += tp_gen_wrap(g->p.affine.coeff[k]) * (uint64_t)index[k];
     return v;
   }
-  case TP_GEN_IDENTITY: {
+  case TP_GENERATOR_IDENTITY: {
     for (int k = 1; k < ndim; ++k)
       if (index[k] != index[0])
         return 0;
     return tp_gen_wrap(g->p.identity.diagonal);
   }
-  case TP_GEN_UNIFORM: {
+  case TP_GENERATOR_UNIFORM: {
     uint32_t w[4];
     tp_gen_words(g->p.uniform.seed, linear, w);
     uint64_t lo = tp_gen_wrap(g->p.uniform.lo);
     uint64_t range = tp_gen_wrap(g->p.uniform.hi) - lo;
     return lo + tp_gen_join(w[0], w[1]) % range;
   }
-  case TP_GEN_NORMAL: break; /* refused by tp_generator_check */
+  case TP_GENERATOR_NORMAL: break; /* refused by tp_generator_check */
   }
   return 0;
 }
@@ -377,34 +377,34 @@ static inline TP_HD void tp_gen_store(const tp_generator *g, tp_dtype dtype,
                                       uint64_t linear, const int64_t *index,
                                       int ndim, void *dst) {
   switch (dtype) {
-  case TP_F32: {
+  case TP_DTYPE_F32: {
     float v = tp_gen_value_f32(g, linear, index, ndim);
     memcpy(dst, &v, sizeof v);
     return;
   }
-  case TP_F64: {
+  case TP_DTYPE_F64: {
     double v = tp_gen_value_f64(g, linear, index, ndim);
     memcpy(dst, &v, sizeof v);
     return;
   }
-  case TP_C64: {
+  case TP_DTYPE_C64: {
     float v[2];
     tp_gen_value_c64(g, linear, index, ndim, v);
     memcpy(dst, v, sizeof v);
     return;
   }
-  case TP_C128: {
+  case TP_DTYPE_C128: {
     double v[2];
     tp_gen_value_c128(g, linear, index, ndim, v);
     memcpy(dst, v, sizeof v);
     return;
   }
-  case TP_I32: {
+  case TP_DTYPE_I32: {
     int32_t v = tp_gen_value_i32(g, linear, index, ndim);
     memcpy(dst, &v, sizeof v);
     return;
   }
-  case TP_I64: {
+  case TP_DTYPE_I64: {
     int64_t v = tp_gen_value_i64(g, linear, index, ndim);
     memcpy(dst, &v, sizeof v);
     return;

@@ -1,4 +1,4 @@
-#include "core/ptr_map.h"
+#include "pool/ptr_map.h"
 
 #include <stdint.h>
 #include <stdlib.h>

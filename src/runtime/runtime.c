@@ -5,33 +5,24 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "core/runtime_internal.h"
 #include "dist/dist.h"
+#include "runtime/runtime_internal.h"
 #include "tensorpool/device.h"
 
-const char *tp_backend_kind_name(tp_backend_kind kind) {
-  switch (kind) {
-  case TP_BACKEND_HOST: return "host";
-  case TP_BACKEND_PINNED: return "pinned";
-  case TP_BACKEND_DEVICE: return "device";
-  }
-  return "invalid";
-}
-
-static int valid_backend(tp_backend_kind kind) {
+static int valid_backend(tp_space_kind kind) {
   return (int)kind >= 0 && (int)kind < TP_BACKEND_COUNT;
 }
 
-size_t tp_runtime_budget_for(const tp_runtime *runtime, tp_backend_kind kind,
+size_t tp_runtime_budget_for(const tp_runtime *runtime, tp_space_kind kind,
                              size_t free_bytes) {
-  size_t budget = kind == TP_BACKEND_HOST ? runtime->config.host_budget
-                                          : runtime->config.device_budget;
+  size_t budget = kind == TP_SPACE_HOST ? runtime->config.host_budget
+                                        : runtime->config.device_budget;
   if (budget != 0)
     return budget;
   /* Host memory is shared by the ranks of a node; a device by the ranks
    * mapped to it (local ranks r with r mod devices equal). */
   size_t sharing = (size_t)runtime->local_size;
-  if (kind != TP_BACKEND_HOST) {
+  if (kind != TP_SPACE_HOST) {
     int devices = 0;
     if (tp_device_count(&devices) == TP_SUCCESS && devices > 0)
       sharing =
@@ -54,8 +45,8 @@ static tp_status create_host_pool(tp_runtime *rt) {
   if (st != TP_SUCCESS)
     return st;
   tp_pool_config cfg = TP_POOL_CONFIG_INIT;
-  cfg.limit = tp_runtime_budget_for(rt, TP_BACKEND_HOST, free_bytes);
-  rt->budgets[TP_BACKEND_HOST] = cfg.limit;
+  cfg.limit = tp_runtime_budget_for(rt, TP_SPACE_HOST, free_bytes);
+  rt->budgets[TP_SPACE_HOST] = cfg.limit;
   snprintf(rt->name, sizeof rt->name, "%s.host.r%d",
            rt->config.name ? rt->config.name : "tp", rt->rank);
   cfg.name = rt->name;
@@ -67,7 +58,7 @@ static void init_allocators(tp_runtime *rt) {
     for (int k = 0; k < TP_BUFFER_KIND_COUNT; ++k) {
       tp_allocator *a = &rt->allocators[b][k];
       a->runtime = rt;
-      a->backend = (tp_backend_kind)b;
+      a->backend = (tp_space_kind)b;
       a->kind = (tp_buffer_kind)k;
     }
 }
@@ -95,15 +86,14 @@ tp_status tp_runtime_create_on(const void *comm,
     tp_backend *host;
     st = tp_host_backend_create(rt, rt->host_pool, &host);
     if (st == TP_SUCCESS) {
-      rt->backends[TP_BACKEND_HOST] = host;
-      tp_allocators_name(rt, TP_BACKEND_HOST);
+      rt->backends[TP_SPACE_HOST] = host;
+      tp_allocators_name(rt, TP_SPACE_HOST);
     }
   }
-  /* A rank with a GPU gets the device and pinned backends at once, so the
-   * automatic allocator can choose them (src/device/cuda_backends_add.c;
-   * without CUDA the device is -1 and this is skipped). */
-  if (st == TP_SUCCESS && rt->device >= 0)
-    st = tp_runtime_add_cuda_backends(rt);
+  /* Further backends (pinned and device memory on a rank with a GPU) come
+   * from the providers' table, so the automatic allocator can choose them. */
+  for (int i = 0; st == TP_SUCCESS && tp_backend_providers[i]; ++i)
+    st = tp_backend_providers[i]->add(rt);
   if (st != TP_SUCCESS) {
     for (int b = TP_BACKEND_COUNT - 1; b >= 0; --b)
       if (rt->backends[b])
@@ -163,7 +153,7 @@ tp_status tp_runtime_add_backend(tp_runtime *rt, tp_backend *backend) {
   if (rt->backends[backend->kind])
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
                    "tp_runtime_add_backend: a %s backend is already there",
-                   tp_backend_kind_name(backend->kind));
+                   tp_space_kind_name(backend->kind));
   /* The runtime's budget for the space becomes the pool's hard limit. */
   size_t free_bytes = 0, total = 0;
   tp_status st = backend->ops->memory_info(backend, &free_bytes, &total);
@@ -178,18 +168,18 @@ tp_status tp_runtime_add_backend(tp_runtime *rt, tp_backend *backend) {
   return TP_SUCCESS;
 }
 
-tp_backend *tp_runtime_backend(const tp_runtime *rt, tp_backend_kind kind) {
+tp_backend *tp_runtime_backend(const tp_runtime *rt, tp_space_kind kind) {
   if (!rt || !valid_backend(kind))
     return NULL;
   return rt->backends[kind];
 }
 
-int tp_runtime_has_backend(const tp_runtime *rt, tp_backend_kind kind) {
+int tp_runtime_has_backend(const tp_runtime *rt, tp_space_kind kind) {
   return tp_runtime_backend(rt, kind) != NULL;
 }
 
-static tp_status backend_of(const char *fn, tp_runtime *rt,
-                            tp_backend_kind kind, tp_backend **out) {
+static tp_status backend_of(const char *fn, tp_runtime *rt, tp_space_kind kind,
+                            tp_backend **out) {
   if (!rt)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: NULL runtime", fn);
   if (!valid_backend(kind))
@@ -200,11 +190,11 @@ static tp_status backend_of(const char *fn, tp_runtime *rt,
     return tp_fail(TP_ERR_NOT_SUPPORTED,
                    "%s: no %s backend in this runtime (rank %d, device %d): "
                    "it needs a CUDA build and a GPU",
-                   fn, tp_backend_kind_name(kind), rt->rank, rt->device);
+                   fn, tp_space_kind_name(kind), rt->rank, rt->device);
   return TP_SUCCESS;
 }
 
-tp_status tp_runtime_pool(tp_runtime *rt, tp_backend_kind kind, tp_pool **out) {
+tp_status tp_runtime_pool(tp_runtime *rt, tp_space_kind kind, tp_pool **out) {
   tp_backend *b;
   tp_status st = backend_of("tp_runtime_pool", rt, kind, &b);
   if (st != TP_SUCCESS)
@@ -215,7 +205,7 @@ tp_status tp_runtime_pool(tp_runtime *rt, tp_backend_kind kind, tp_pool **out) {
   return TP_SUCCESS;
 }
 
-tp_status tp_runtime_set_budget(tp_runtime *rt, tp_backend_kind kind,
+tp_status tp_runtime_set_budget(tp_runtime *rt, tp_space_kind kind,
                                 size_t bytes) {
   tp_backend *b;
   tp_status st = backend_of("tp_runtime_set_budget", rt, kind, &b);
@@ -224,12 +214,12 @@ tp_status tp_runtime_set_budget(tp_runtime *rt, tp_backend_kind kind,
   st = tp_pool_set_limit(b->pool, bytes);
   if (st != TP_SUCCESS)
     return tp_fail_context(st, "tp_runtime_set_budget(%s, %zu)",
-                           tp_backend_kind_name(kind), bytes);
+                           tp_space_kind_name(kind), bytes);
   rt->budgets[kind] = bytes;
   return TP_SUCCESS;
 }
 
-tp_status tp_runtime_memory(tp_runtime *rt, tp_backend_kind kind,
+tp_status tp_runtime_memory(tp_runtime *rt, tp_space_kind kind,
                             tp_memory_figures *out) {
   tp_backend *b;
   tp_status st = backend_of("tp_runtime_memory", rt, kind, &b);
