@@ -47,7 +47,7 @@ static void pool_free(void *ctx, void *ptr, tp_stream stream) {
 }
 
 static bool pool_reserved(void *ctx, size_t *out) {
-  tp_pool_stats stats;
+  tp_pool_stats stats = TP_POOL_STATS_INIT;
   if (tp_pool_get_stats((tp_pool *)ctx, &stats) != TP_SUCCESS)
     return false;
   *out = stats.reserved_bytes;

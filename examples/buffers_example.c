@@ -44,7 +44,7 @@ int main(int argc, char **argv) {
   CHECK(tp_layout_make(TP_DTYPE_F64, 2, extents, &layout));
 
   /* Let the library pick the backend, and say why. */
-  tp_allocator_choice choice;
+  tp_allocator_choice choice = TP_ALLOCATOR_CHOICE_INIT;
   CHECK(tp_allocator_choose(rt, &layout, TP_BUFFER_DISTRIBUTED, &choice));
   if (rank == 0)
     printf("automatic allocator: %s\n", choice.reason);

@@ -39,12 +39,19 @@ tp_pool *tp_allocator_pool(const tp_allocator *allocator);
 /* "host/distributed", "device:0/local", ... */
 const char *tp_allocator_name(const tp_allocator *allocator);
 
-/* The automatic allocator's decision. */
+/* The automatic allocator's decision. Versioned output: initialize with
+ * TP_ALLOCATOR_CHOICE_INIT. */
 typedef struct tp_allocator_choice {
+  size_t struct_size;
   tp_allocator *allocator;
-  tp_space_kind backend;
-  char reason[256]; /* why, with the figures it compared */
+  tp_space_kind space;
+  /* Why, with the figures it compared: a string owned by the library, valid
+   * until the calling thread's next tp_allocator_choose. */
+  const char *reason;
 } tp_allocator_choice;
+
+#define TP_ALLOCATOR_CHOICE_INIT                                               \
+  { .struct_size = sizeof(tp_allocator_choice) }
 
 /* Chooses the backend for a tensor of `layout` and `kind` from the bytes
  * this rank would hold and each backend's available memory

@@ -43,12 +43,14 @@ typedef enum tp_device_upstream {
   TP_DEVICE_UPSTREAM_MALLOC_ASYNC = 1
 } tp_device_upstream;
 
+/* Versioned: start from TP_DEVICE_SPACE_CONFIG_INIT, then set fields. */
 typedef struct tp_device_space_config {
+  size_t struct_size;
   tp_device_upstream upstream;
 } tp_device_space_config;
 
 #define TP_DEVICE_SPACE_CONFIG_INIT                                            \
-  { TP_DEVICE_UPSTREAM_MALLOC }
+  { sizeof(tp_device_space_config), TP_DEVICE_UPSTREAM_MALLOC }
 
 /* A space over the memory of `device` (NULL config: the defaults). */
 tp_status tp_device_space_create(int device,
@@ -66,13 +68,20 @@ tp_status tp_pinned_space_destroy(tp_space *space);
  * Created on first use, thread-safely, with the configuration set by
  * tp_device_pools_configure (defaults: TP_DEVICE_POOL_CONFIG_INIT). */
 
+/* Versioned: start from TP_DEVICE_POOL_CONFIG_INIT, then set fields. The
+ * pool's own configuration is referenced, not embedded, so that either
+ * struct can grow on its own. */
 typedef struct tp_device_pool_config {
-  tp_pool_config pool; /* name NULL: "device:<id>" / "pinned:<id>" */
+  size_t struct_size;
+  /* NULL: TP_POOL_CONFIG_INIT. Its name NULL: "device:<id>" / "pinned:<id>".
+   * Copied by tp_device_pools_configure (the strings it points to are not:
+   * they must stay valid). */
+  const tp_pool_config *pool;
   tp_device_upstream upstream;
 } tp_device_pool_config;
 
 #define TP_DEVICE_POOL_CONFIG_INIT                                             \
-  { TP_POOL_CONFIG_INIT, TP_DEVICE_UPSTREAM_MALLOC }
+  { sizeof(tp_device_pool_config), NULL, TP_DEVICE_UPSTREAM_MALLOC }
 
 /* Sets the configuration of the shared pools created from now on (those that
  * exist keep theirs). The strings it points to must stay valid. */

@@ -51,12 +51,17 @@ tp_status tp_device_fill_expression(int device, void *dst,
 tp_status tp_device_expression_compile(const char *expression, tp_dtype dtype,
                                        int ndim);
 
+/* Versioned output: initialize with TP_EXPRESSION_CACHE_STATS_INIT. */
 typedef struct tp_expression_cache_stats {
+  size_t struct_size;
   uint64_t compiles; /* NVRTC compilations run (successful or not) */
   uint64_t failures; /* of which did not compile */
   uint64_t hits;     /* requests served from the cache */
   size_t entries;    /* compiled kernels kept */
 } tp_expression_cache_stats;
+
+#define TP_EXPRESSION_CACHE_STATS_INIT                                         \
+  { .struct_size = sizeof(tp_expression_cache_stats) }
 
 tp_status tp_device_expression_cache_stats(tp_expression_cache_stats *out);
 /* Forgets every cached kernel (unloading those that were loaded). Call it

@@ -33,7 +33,9 @@ typedef struct tp_pool tp_pool;
  * work). Frees on further streams wait for that stream, then still succeed. */
 #define TP_POOL_MAX_STREAMS 63
 
+/* Versioned: start from TP_POOL_CONFIG_INIT, then set fields. */
 typedef struct tp_pool_config {
+  size_t struct_size;
   size_t max_pool_size;          /* cached (free) bytes kept; excess released */
   size_t max_buffers_per_bucket; /* cached blocks kept per size class */
   size_t limit;               /* hard limit on reserved bytes (live+cached) */
@@ -43,9 +45,16 @@ typedef struct tp_pool_config {
 } tp_pool_config;
 
 #define TP_POOL_CONFIG_INIT                                                    \
-  { TP_UNLIMITED, TP_UNLIMITED, TP_UNLIMITED, 4u, NULL, NULL }
+  {                                                                            \
+    sizeof(tp_pool_config), TP_UNLIMITED, TP_UNLIMITED, TP_UNLIMITED, 4u,      \
+        NULL, NULL                                                             \
+  }
 
+/* Versioned output: initialize with TP_POOL_STATS_INIT before
+ * tp_pool_get_stats, which fills what the caller's version has. Every
+ * counter and byte figure is a uint64_t. */
 typedef struct tp_pool_stats {
+  size_t struct_size;
   uint64_t allocations;     /* successful tp_pool_alloc calls */
   uint64_t deallocations;   /* successful tp_pool_free calls */
   uint64_t bytes_allocated; /* sum of requested bytes over allocations */
@@ -53,15 +62,15 @@ typedef struct tp_pool_stats {
   uint64_t hits;            /* allocations served from the cache */
   uint64_t misses;          /* allocations that went upstream */
   double hit_rate;          /* hits / allocations, 0 when none */
-  size_t live_blocks;       /* blocks handed out and not yet freed */
-  size_t live_bytes;        /* class bytes of live blocks */
-  size_t live_bytes_peak;
-  size_t requested_bytes; /* bytes the callers asked for, live now */
-  size_t requested_bytes_peak;
-  size_t cached_blocks; /* free blocks kept for reuse */
-  size_t cached_bytes;
-  size_t reserved_bytes; /* live_bytes + cached_bytes: held from upstream */
-  size_t reserved_bytes_peak;
+  uint64_t live_blocks;     /* blocks handed out and not yet freed */
+  uint64_t live_bytes;      /* class bytes of live blocks */
+  uint64_t live_bytes_peak;
+  uint64_t requested_bytes; /* bytes the callers asked for, live now */
+  uint64_t requested_bytes_peak;
+  uint64_t cached_blocks; /* free blocks kept for reuse */
+  uint64_t cached_bytes;
+  uint64_t reserved_bytes; /* live_bytes + cached_bytes: held from upstream */
+  uint64_t reserved_bytes_peak;
   uint64_t upstream_gets;      /* calls to the space's get that succeeded */
   uint64_t upstream_puts;      /* calls to the space's put */
   uint64_t cross_stream_takes; /* cached blocks handed to another stream */
@@ -69,6 +78,9 @@ typedef struct tp_pool_stats {
   uint64_t failures;           /* failed alloc or free calls */
   uint64_t streams_forgotten;
 } tp_pool_stats;
+
+#define TP_POOL_STATS_INIT                                                     \
+  { .struct_size = sizeof(tp_pool_stats) }
 
 /* Receives one line (no newline) of a printout. */
 typedef void (*tp_print_fn)(void *user, const char *line);

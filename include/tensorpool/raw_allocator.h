@@ -13,16 +13,27 @@
 extern "C" {
 #endif
 
+/* Versioned: set struct_size with TP_RAW_ALLOCATOR_INIT. */
 typedef struct tp_raw_allocator {
+  size_t struct_size;
   void *ctx;
-  tp_status (*alloc)(void *ctx, size_t bytes, tp_stream stream, void **out);
-  tp_status (*free)(void *ctx, void *ptr, tp_stream stream);
+  /* `bytes` > 0 aligned to `alignment` (a power of two; 0 means the
+   * allocator's natural alignment), ready for work on `stream`. */
+  tp_status (*alloc)(void *ctx, size_t bytes, size_t alignment,
+                     tp_stream stream, void **out);
+  /* `bytes` is the size asked for at allocation (0: not known to the
+   * caller); `stream` is where the block's last use was queued. */
+  tp_status (*free)(void *ctx, void *ptr, size_t bytes, tp_stream stream);
 } tp_raw_allocator;
 
-/* Calls through the table, checking it first. */
+#define TP_RAW_ALLOCATOR_INIT                                                  \
+  { sizeof(tp_raw_allocator), NULL, NULL, NULL }
+
+/* Call through the table, checking it (and its struct_size) first. */
 tp_status tp_raw_alloc(const tp_raw_allocator *raw, size_t bytes,
-                       tp_stream stream, void **out);
-tp_status tp_raw_free(const tp_raw_allocator *raw, void *ptr, tp_stream stream);
+                       size_t alignment, tp_stream stream, void **out);
+tp_status tp_raw_free(const tp_raw_allocator *raw, void *ptr, size_t bytes,
+                      tp_stream stream);
 
 #ifdef __cplusplus
 }

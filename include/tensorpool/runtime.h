@@ -29,14 +29,16 @@ typedef struct tp_runtime tp_runtime;
  * by the number of ranks on the node sharing it (host memory is shared by
  * all ranks of a node; a device by the ranks mapped to it). TP_UNLIMITED
  * means no budget. The budget is the hard limit of the space's pool. */
+/* Versioned: start from TP_RUNTIME_CONFIG_INIT, then set fields. */
 typedef struct tp_runtime_config {
+  size_t struct_size;
   size_t host_budget;
   size_t device_budget; /* also used for pinned memory */
   const char *name;     /* prefix of the pools' names; NULL: "tp" */
 } tp_runtime_config;
 
 #define TP_RUNTIME_CONFIG_INIT                                                 \
-  { 0, 0, NULL }
+  { sizeof(tp_runtime_config), 0, 0, NULL }
 
 /* NULL config: the defaults. */
 tp_status tp_runtime_create(const tp_runtime_config *config, tp_runtime **out);
@@ -52,8 +54,10 @@ int tp_runtime_local_size(const tp_runtime *runtime);
 int tp_runtime_device(const tp_runtime *runtime); /* -1: no GPU */
 int tp_runtime_uses_mpi(const tp_runtime *runtime);
 
-/* Memory of one space as this rank sees it. */
+/* Memory of one space as this rank sees it. Versioned output: initialize
+ * with TP_MEMORY_FIGURES_INIT. */
 typedef struct tp_memory_figures {
+  size_t struct_size;
   size_t free_bytes;      /* the system's figure: MemAvailable capped by the
                              cgroup limit, or cudaMemGetInfo */
   size_t total_bytes;     /* MemTotal capped by the cgroup limit, or the
@@ -63,6 +67,9 @@ typedef struct tp_memory_figures {
   size_t available_bytes; /* what an allocation may still take:
                              min(free, budget - reserved) + cached bytes */
 } tp_memory_figures;
+
+#define TP_MEMORY_FIGURES_INIT                                                 \
+  { .struct_size = sizeof(tp_memory_figures) }
 
 /* TP_ERR_NOT_SUPPORTED when the backend is not available here. */
 tp_status tp_runtime_memory(tp_runtime *runtime, tp_space_kind space,

@@ -16,11 +16,13 @@
 extern "C" {
 #endif
 
-/* A stream: cudaStream_t for CUDA spaces, an opaque tag for host memory.
- * NULL is a valid stream (CUDA's default stream). */
-typedef void *tp_stream;
-/* An event of the space (cudaEvent_t for CUDA spaces). */
-typedef void *tp_event;
+/* A stream: the same type as cudaStream_t (a pointer to CUDA's opaque
+ * struct CUstream_st), so CUDA streams pass without a cast and no CUDA
+ * header is needed; for host memory any value is an opaque tag. NULL is a
+ * valid stream (CUDA's legacy default stream). */
+typedef struct CUstream_st *tp_stream;
+/* An event of a space: the same type as cudaEvent_t for CUDA spaces. */
+typedef struct CUevent_st *tp_event;
 
 typedef enum tp_space_kind {
   TP_SPACE_HOST = 0,   /* pageable host memory */
@@ -32,7 +34,10 @@ typedef enum tp_space_kind {
 /* "host", "pinned", "device", "other"; "invalid" otherwise. */
 const char *tp_space_kind_name(tp_space_kind kind);
 
+/* The primitives of a space. Versioned: set struct_size with
+ * TP_SPACE_OPS_INIT (or sizeof(tp_space_ops)); every entry is required. */
 typedef struct tp_space_ops {
+  size_t struct_size;
   /* Take `bytes` (a multiple of 256) from upstream, aligned to 256 bytes. */
   tp_status (*get)(void *ctx, size_t bytes, void **out);
   /* Give memory back once the work already queued on `stream` is done.
@@ -49,6 +54,10 @@ typedef struct tp_space_ops {
   /* Block the calling thread until `stream` has finished its work. */
   tp_status (*stream_sync)(void *ctx, tp_stream stream);
 } tp_space_ops;
+
+/* tp_space_ops ops = TP_SPACE_OPS_INIT; then set the entries. */
+#define TP_SPACE_OPS_INIT                                                      \
+  { sizeof(tp_space_ops), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
 
 typedef struct tp_space {
   const tp_space_ops *ops;

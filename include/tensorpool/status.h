@@ -25,7 +25,8 @@ typedef enum tp_status {
   TP_ERR_MISMATCH = 10,        /* ranks or operands disagree */
   TP_ERR_LEAK = 11,     /* pool destroyed with live blocks (they were freed) */
   TP_ERR_CALLBACK = 12, /* a user callback reported failure */
-  TP_ERR_INTERNAL = 13  /* a broken invariant: please report it */
+  TP_ERR_INTERNAL = 13, /* a broken invariant: please report it */
+  TP_ERR_BUSY = 14      /* still in use (live dependents): nothing was done */
 } tp_status;
 
 /* A fixed English name for the code, e.g. "out of memory". Never NULL. */

@@ -1,20 +1,39 @@
+/* Calls through a raw allocator table, checking it first. */
 #include "tensorpool/raw_allocator.h"
+
+#include <stddef.h>
 
 #include "core/error.h"
 
-tp_status tp_raw_alloc(const tp_raw_allocator *raw, size_t bytes,
-                       tp_stream stream, void **out) {
-  if (!raw || !raw->alloc || !out)
-    return tp_fail(TP_ERR_INVALID_ARGUMENT,
-                   "tp_raw_alloc: NULL allocator table, alloc function or "
-                   "out-pointer");
-  return raw->alloc(raw->ctx, bytes, stream, out);
+/* The table's struct_size must cover the entry about to be called. */
+static int covers(const tp_raw_allocator *raw, size_t end) {
+  return raw->struct_size >= end;
 }
 
-tp_status tp_raw_free(const tp_raw_allocator *raw, void *ptr,
-                      tp_stream stream) {
-  if (!raw || !raw->free)
+tp_status tp_raw_alloc(const tp_raw_allocator *raw, size_t bytes,
+                       size_t alignment, tp_stream stream, void **out) {
+  if (!raw || !out)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_raw_alloc: NULL %s",
+                   !raw ? "allocator table" : "out-pointer");
+  if (!covers(raw, offsetof(tp_raw_allocator, alloc) + sizeof raw->alloc) ||
+      !raw->alloc)
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
-                   "tp_raw_free: NULL allocator table or free function");
-  return raw->free(raw->ctx, ptr, stream);
+                   "tp_raw_alloc: the table has no alloc entry (struct_size "
+                   "%zu; initialize it with TP_RAW_ALLOCATOR_INIT)",
+                   raw->struct_size);
+  return raw->alloc(raw->ctx, bytes, alignment, stream, out);
+}
+
+tp_status tp_raw_free(const tp_raw_allocator *raw, void *ptr, size_t bytes,
+                      tp_stream stream) {
+  if (!raw)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_raw_free: NULL allocator table");
+  if (!covers(raw, offsetof(tp_raw_allocator, free) + sizeof raw->free) ||
+      !raw->free)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_raw_free: the table has no free entry (struct_size "
+                   "%zu; initialize it with TP_RAW_ALLOCATOR_INIT)",
+                   raw->struct_size);
+  return raw->free(raw->ctx, ptr, bytes, stream);
 }

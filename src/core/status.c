@@ -25,6 +25,7 @@ const char *tp_status_name(tp_status status) {
   case TP_ERR_LEAK: return "live blocks at destroy";
   case TP_ERR_CALLBACK: return "callback failed";
   case TP_ERR_INTERNAL: return "internal error";
+  case TP_ERR_BUSY: return "busy";
   }
   return "unknown status";
 }

@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include "core/error.h"
+#include "core/versioned.h"
 #include "device/cuda_space.h"
 #include "device/device_guard.h"
 #include "device/device_pools.h"
@@ -20,20 +21,34 @@ static tp_status destroy_space(tp_space *space) {
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static tp_device_pool_config registry_config = TP_DEVICE_POOL_CONFIG_INIT;
+/* The pool configuration registry_config.pool points to (a copy). */
+static tp_pool_config registry_pool_config = TP_POOL_CONFIG_INIT;
 static shared_pool device_pools[TP_MAX_DEVICES];
 static shared_pool pinned_pools[TP_MAX_DEVICES];
 
 tp_status tp_device_pools_configure(const tp_device_pool_config *config) {
+  static const char fn[] = "tp_device_pools_configure";
   if (!config)
-    return tp_fail(TP_ERR_INVALID_ARGUMENT,
-                   "tp_device_pools_configure: NULL config");
-  if (config->upstream != TP_DEVICE_UPSTREAM_MALLOC &&
-      config->upstream != TP_DEVICE_UPSTREAM_MALLOC_ASYNC)
-    return tp_fail(TP_ERR_INVALID_ARGUMENT,
-                   "tp_device_pools_configure: unknown upstream %d",
-                   (int)config->upstream);
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: NULL config", fn);
+  tp_device_pool_config settings = TP_DEVICE_POOL_CONFIG_INIT;
+  tp_status st = tp_versioned_read(fn, "TP_DEVICE_POOL_CONFIG_INIT", config,
+                                   &settings, sizeof settings);
+  if (st != TP_SUCCESS)
+    return st;
+  tp_pool_config pool = TP_POOL_CONFIG_INIT;
+  if (settings.pool)
+    st = tp_versioned_read(fn, "TP_POOL_CONFIG_INIT", settings.pool, &pool,
+                           sizeof pool);
+  if (st != TP_SUCCESS)
+    return st;
+  if (settings.upstream != TP_DEVICE_UPSTREAM_MALLOC &&
+      settings.upstream != TP_DEVICE_UPSTREAM_MALLOC_ASYNC)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: unknown upstream %d", fn,
+                   (int)settings.upstream);
   pthread_mutex_lock(&registry_lock);
-  registry_config = *config;
+  registry_pool_config = pool;
+  registry_config = settings;
+  registry_config.pool = &registry_pool_config;
   pthread_mutex_unlock(&registry_lock);
   return TP_SUCCESS;
 }
@@ -54,7 +69,7 @@ static tp_status ensure_pool(const char *caller, int device, bool pinned,
   }
   if (st != TP_SUCCESS)
     return tp_fail_context(st, "%s", caller);
-  tp_pool_config pool_config = registry_config.pool;
+  tp_pool_config pool_config = registry_pool_config;
   if (!pool_config.name)
     pool_config.name = space->name;
   tp_pool *pool = NULL;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "core/error.h"
+#include "core/versioned.h"
 #include "device/cuda_space.h"
 #include "device/device_guard.h"
 
@@ -14,17 +15,25 @@ tp_cuda_space *tp_cuda_space_from(const tp_space *space) {
   return &s->space == space ? s : NULL;
 }
 
-/* The checks of tp_device_space_create that need no device. */
+/* The checks of tp_device_space_create that need no device; reads the
+ * caller's configuration (its version's fields) into *settings. */
 static tp_status check_create_arguments(const tp_device_space_config *config,
-                                        tp_space **out) {
+                                        tp_space **out,
+                                        tp_device_space_config *settings) {
+  static const char fn[] = "tp_device_space_create";
   if (!out)
-    return tp_fail(TP_ERR_INVALID_ARGUMENT,
-                   "tp_device_space_create: NULL out-pointer");
-  if (config && config->upstream != TP_DEVICE_UPSTREAM_MALLOC &&
-      config->upstream != TP_DEVICE_UPSTREAM_MALLOC_ASYNC)
-    return tp_fail(TP_ERR_INVALID_ARGUMENT,
-                   "tp_device_space_create: unknown upstream %d",
-                   (int)config->upstream);
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: NULL out-pointer", fn);
+  *settings = (tp_device_space_config)TP_DEVICE_SPACE_CONFIG_INIT;
+  if (config) {
+    tp_status st = tp_versioned_read(fn, "TP_DEVICE_SPACE_CONFIG_INIT", config,
+                                     settings, sizeof *settings);
+    if (st != TP_SUCCESS)
+      return st;
+  }
+  if (settings->upstream != TP_DEVICE_UPSTREAM_MALLOC &&
+      settings->upstream != TP_DEVICE_UPSTREAM_MALLOC_ASYNC)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: unknown upstream %d", fn,
+                   (int)settings->upstream);
   return TP_SUCCESS;
 }
 
@@ -110,11 +119,15 @@ static tp_status device_put(void *ctx, void *ptr, size_t bytes,
   return TP_SUCCESS;
 }
 
-static const tp_space_ops device_ops = {
-    device_get,           device_put,
-    tp_cuda_event_create, tp_cuda_event_destroy,
-    tp_cuda_event_record, tp_cuda_stream_wait,
-    tp_cuda_event_query,  tp_cuda_stream_sync};
+static const tp_space_ops device_ops = {sizeof(tp_space_ops),
+                                        device_get,
+                                        device_put,
+                                        tp_cuda_event_create,
+                                        tp_cuda_event_destroy,
+                                        tp_cuda_event_record,
+                                        tp_cuda_stream_wait,
+                                        tp_cuda_event_query,
+                                        tp_cuda_stream_sync};
 
 /* Creates the memory pool and the allocation stream of an async space. */
 static tp_status create_async_upstream(tp_cuda_space *s) {
@@ -152,12 +165,11 @@ static tp_status create_async_upstream(tp_cuda_space *s) {
 tp_status tp_device_space_create(int device,
                                  const tp_device_space_config *config,
                                  tp_space **out) {
-  tp_status st = check_create_arguments(config, out);
+  tp_device_space_config settings;
+  tp_status st = check_create_arguments(config, out, &settings);
   if (st != TP_SUCCESS)
     return st;
-  tp_device_space_config defaults = TP_DEVICE_SPACE_CONFIG_INIT;
-  if (!config)
-    config = &defaults;
+  config = &settings;
   tp_device_guard guard;
   st = tp_device_enter("tp_device_space_create", device, &guard);
   if (st != TP_SUCCESS)
@@ -223,7 +235,8 @@ static tp_status destroy_space(const char *fn, tp_space *space,
 tp_status tp_device_space_create(int device,
                                  const tp_device_space_config *config,
                                  tp_space **out) {
-  tp_status st = check_create_arguments(config, out);
+  tp_device_space_config settings;
+  tp_status st = check_create_arguments(config, out, &settings);
   if (st != TP_SUCCESS)
     return st;
   return tp_device_check("tp_device_space_create", device);

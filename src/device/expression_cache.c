@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/versioned.h"
 #include "device/device_guard.h"
 #include "device/expression.h"
 #include "tensorpool/device.h"
@@ -265,7 +266,10 @@ tp_status tp_device_expression_cache_stats(tp_expression_cache_stats *out) {
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
                    "tp_device_expression_cache_stats: NULL out-pointer");
   pthread_mutex_lock(&cache_lock);
-  *out = cache_stats;
+  tp_expression_cache_stats s = cache_stats;
   pthread_mutex_unlock(&cache_lock);
-  return TP_SUCCESS;
+  s.struct_size = sizeof s;
+  return tp_versioned_write("tp_device_expression_cache_stats",
+                            "TP_EXPRESSION_CACHE_STATS_INIT", out, &s,
+                            sizeof s);
 }

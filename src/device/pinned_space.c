@@ -42,11 +42,15 @@ static tp_status pinned_put(void *ctx, void *ptr, size_t bytes,
   return TP_SUCCESS;
 }
 
-static const tp_space_ops pinned_ops = {
-    pinned_get,           pinned_put,
-    tp_cuda_event_create, tp_cuda_event_destroy,
-    tp_cuda_event_record, tp_cuda_stream_wait,
-    tp_cuda_event_query,  tp_cuda_stream_sync};
+static const tp_space_ops pinned_ops = {sizeof(tp_space_ops),
+                                        pinned_get,
+                                        pinned_put,
+                                        tp_cuda_event_create,
+                                        tp_cuda_event_destroy,
+                                        tp_cuda_event_record,
+                                        tp_cuda_stream_wait,
+                                        tp_cuda_event_query,
+                                        tp_cuda_stream_sync};
 
 tp_status tp_pinned_space_create(int device, tp_space **out) {
   if (!out)

@@ -36,7 +36,7 @@ static tp_status host_put(void *ctx, void *ptr, size_t bytes,
 
 static tp_status host_event_create(void *ctx, tp_event *out) {
   (void)ctx;
-  *out = &host_event_token;
+  *out = (tp_event)&host_event_token;
   return TP_SUCCESS;
 }
 
@@ -68,8 +68,9 @@ static tp_status host_stream_sync(void *ctx, tp_stream stream) {
 }
 
 static const tp_space_ops host_ops = {
-    host_get,          host_put,         host_event_create, host_event_destroy,
-    host_event_record, host_stream_wait, host_event_query,  host_stream_sync,
+    sizeof(tp_space_ops), host_get,           host_put,
+    host_event_create,    host_event_destroy, host_event_record,
+    host_stream_wait,     host_event_query,   host_stream_sync,
 };
 
 static const tp_space host_space = {&host_ops, NULL, TP_SPACE_HOST, -1, "host"};

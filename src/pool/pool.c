@@ -1,11 +1,13 @@
 /* The pool: creation, the alloc and free fast paths, destruction. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "core/versioned.h"
 #include "pool/pool_internal.h"
 
 static atomic_uint pool_counter;
@@ -15,6 +17,14 @@ static tp_status check_space(const tp_space *space) {
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
                    "tp_pool_create: NULL space or space without operations");
   const tp_space_ops *o = space->ops;
+  /* Every entry of today's table is required, so the caller's version must
+   * have them all. */
+  if (o->struct_size <
+      offsetof(tp_space_ops, stream_sync) + sizeof o->stream_sync)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_pool_create: space '%s' has an operations table of "
+                   "struct_size %zu (initialize it with TP_SPACE_OPS_INIT)",
+                   space->name ? space->name : "?", o->struct_size);
   if (!o->get || !o->put || !o->event_create || !o->event_destroy ||
       !o->event_record || !o->stream_wait || !o->event_query || !o->stream_sync)
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
@@ -41,9 +51,14 @@ tp_status tp_pool_create(const tp_space *space, const tp_pool_config *config,
   if (!out)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_create: NULL out-pointer");
   *out = NULL;
-  tp_pool_config defaults = TP_POOL_CONFIG_INIT;
-  const tp_pool_config *c = config ? config : &defaults;
-  tp_status st = check_space(space);
+  tp_pool_config settings = TP_POOL_CONFIG_INIT;
+  const tp_pool_config *c = &settings;
+  tp_status st = TP_SUCCESS;
+  if (config)
+    st = tp_versioned_read("tp_pool_create", "TP_POOL_CONFIG_INIT", config,
+                           &settings, sizeof settings);
+  if (st == TP_SUCCESS)
+    st = check_space(space);
   if (st == TP_SUCCESS)
     st = check_config(c);
   if (st != TP_SUCCESS)

@@ -1,7 +1,9 @@
 /* Reading, resetting and printing a pool's statistics. */
+#include <inttypes.h>
 #include <stdio.h>
 
 #include "core/error.h"
+#include "core/versioned.h"
 #include "pool/pool_internal.h"
 
 tp_status tp_pool_get_stats(tp_pool *pool, tp_pool_stats *out) {
@@ -9,11 +11,12 @@ tp_status tp_pool_get_stats(tp_pool *pool, tp_pool_stats *out) {
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_get_stats: NULL %s",
                    pool ? "out-pointer" : "pool");
   pthread_mutex_lock(&pool->lock);
-  *out = pool->stats;
+  tp_pool_stats s = pool->stats;
   pthread_mutex_unlock(&pool->lock);
-  out->hit_rate =
-      out->allocations ? (double)out->hits / (double)out->allocations : 0.0;
-  return TP_SUCCESS;
+  s.struct_size = sizeof s;
+  s.hit_rate = s.allocations ? (double)s.hits / (double)s.allocations : 0.0;
+  return tp_versioned_write("tp_pool_get_stats", "TP_POOL_STATS_INIT", out, &s,
+                            sizeof s);
 }
 
 tp_status tp_pool_reset_peaks(tp_pool *pool) {
@@ -32,7 +35,7 @@ tp_status tp_pool_print_stats(tp_pool *pool, tp_print_fn print, void *user) {
   if (!pool || !print)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_print_stats: NULL %s",
                    pool ? "print function" : "pool");
-  tp_pool_stats s;
+  tp_pool_stats s = TP_POOL_STATS_INIT;
   tp_pool_get_stats(pool, &s);
   char line[256];
 #define TP_LINE(...)                                                           \
@@ -49,11 +52,12 @@ tp_status tp_pool_print_stats(tp_pool *pool, tp_print_fn print, void *user) {
   TP_LINE("  bytes allocated %llu, freed %llu",
           (unsigned long long)s.bytes_allocated,
           (unsigned long long)s.bytes_freed);
-  TP_LINE("  live %zu blocks, %zu bytes (requested %zu); peak %zu (requested "
-          "%zu)",
+  TP_LINE("  live %" PRIu64 " blocks, %" PRIu64 " bytes (requested %" PRIu64
+          "); peak %" PRIu64 " (requested %" PRIu64 ")",
           s.live_blocks, s.live_bytes, s.requested_bytes, s.live_bytes_peak,
           s.requested_bytes_peak);
-  TP_LINE("  cached %zu blocks, %zu bytes; reserved %zu bytes, peak %zu",
+  TP_LINE("  cached %" PRIu64 " blocks, %" PRIu64 " bytes; reserved %" PRIu64
+          " bytes, peak %" PRIu64,
           s.cached_blocks, s.cached_bytes, s.reserved_bytes,
           s.reserved_bytes_peak);
   TP_LINE("  upstream gets %llu, puts %llu; releases %llu; cross-stream takes "

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/versioned.h"
 #include "dist/dist.h"
 #include "runtime/runtime_internal.h"
 #include "tensorpool/device.h"
@@ -73,7 +74,16 @@ tp_status tp_runtime_create_on(const void *comm,
     return tp_fail(TP_ERR_OUT_OF_MEMORY,
                    "tp_runtime_create: no host memory for the runtime");
   tp_runtime_config defaults = TP_RUNTIME_CONFIG_INIT;
-  rt->config = config ? *config : defaults;
+  rt->config = defaults;
+  if (config) {
+    tp_status st =
+        tp_versioned_read("tp_runtime_create", "TP_RUNTIME_CONFIG_INIT", config,
+                          &rt->config, sizeof rt->config);
+    if (st != TP_SUCCESS) {
+      free(rt);
+      return st;
+    }
+  }
   init_allocators(rt);
   tp_status st = tp_runtime_ranks_init(rt, comm);
   if (st != TP_SUCCESS) {
@@ -227,12 +237,11 @@ tp_status tp_runtime_memory(tp_runtime *rt, tp_space_kind kind,
     return st;
   if (!out)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_runtime_memory: NULL out");
-  tp_memory_figures f;
-  memset(&f, 0, sizeof f);
+  tp_memory_figures f = TP_MEMORY_FIGURES_INIT;
   st = b->ops->memory_info(b, &f.free_bytes, &f.total_bytes);
   if (st != TP_SUCCESS)
     return st;
-  tp_pool_stats stats;
+  tp_pool_stats stats = TP_POOL_STATS_INIT;
   st = tp_pool_get_stats(b->pool, &stats);
   if (st != TP_SUCCESS)
     return st;
@@ -243,6 +252,6 @@ tp_status tp_runtime_memory(tp_runtime *rt, tp_space_kind kind,
                     : 0;
   size_t system = f.free_bytes;
   f.available_bytes = (room < system ? room : system) + stats.cached_bytes;
-  *out = f;
-  return TP_SUCCESS;
+  return tp_versioned_write("tp_runtime_memory", "TP_MEMORY_FIGURES_INIT", out,
+                            &f, sizeof f);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/versioned.h"
 #include "runtime/runtime_internal.h"
 #include "tensor/tiling_internal.h"
 
@@ -25,10 +26,20 @@ static tp_status rank_bytes(const tp_runtime *rt, const tp_layout *layout,
   return TP_SUCCESS;
 }
 
-static tp_status pick(tp_runtime *rt, tp_space_kind backend,
-                      tp_buffer_kind kind, tp_allocator_choice *out) {
-  out->backend = backend;
-  return tp_runtime_allocator(rt, backend, kind, &out->allocator);
+/* The reason of the calling thread's last choice (tp_allocator_choice). */
+static _Thread_local char reason[256];
+
+/* Writes the decision into the caller's struct (its version's fields). */
+static tp_status pick(tp_runtime *rt, tp_space_kind space, tp_buffer_kind kind,
+                      tp_allocator_choice *out) {
+  tp_allocator_choice c = TP_ALLOCATOR_CHOICE_INIT;
+  c.space = space;
+  c.reason = reason;
+  tp_status st = tp_runtime_allocator(rt, space, kind, &c.allocator);
+  if (st != TP_SUCCESS)
+    return st;
+  return tp_versioned_write("tp_allocator_choose", "TP_ALLOCATOR_CHOICE_INIT",
+                            out, &c, sizeof c);
 }
 
 tp_status tp_allocator_choose(tp_runtime *rt, const tp_layout *layout,
@@ -39,12 +50,18 @@ tp_status tp_allocator_choose(tp_runtime *rt, const tp_layout *layout,
   if ((int)kind < 0 || (int)kind >= TP_BUFFER_KIND_COUNT)
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
                    "tp_allocator_choose: unknown buffer kind %d", (int)kind);
+  if (out->struct_size <= sizeof(size_t))
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_allocator_choose: struct_size is %zu: initialize the "
+                   "struct with TP_ALLOCATOR_CHOICE_INIT",
+                   out->struct_size);
   size_t bytes;
   tp_status st = rank_bytes(rt, layout, kind, &bytes);
   if (st != TP_SUCCESS)
     return tp_fail_context(st, "tp_allocator_choose");
-  memset(out, 0, sizeof *out);
-  tp_memory_figures dev, host;
+  reason[0] = '\0';
+  tp_memory_figures dev = TP_MEMORY_FIGURES_INIT;
+  tp_memory_figures host = TP_MEMORY_FIGURES_INIT;
   int have_device = rt->backends[TP_SPACE_DEVICE] &&
                     tp_runtime_memory(rt, TP_SPACE_DEVICE, &dev) == TP_SUCCESS;
   st = tp_runtime_memory(rt, TP_SPACE_HOST, &host);
@@ -52,31 +69,39 @@ tp_status tp_allocator_choose(tp_runtime *rt, const tp_layout *layout,
     return tp_fail_context(st, "tp_allocator_choose");
   if (have_device && bytes >= TP_AUTO_DEVICE_MIN_BYTES &&
       bytes <= dev.available_bytes) {
-    snprintf(out->reason, sizeof out->reason,
+    snprintf(reason, sizeof reason,
              "device %d: %zu bytes per rank fit in its %zu available bytes",
              rt->device, bytes, dev.available_bytes);
     return pick(rt, TP_SPACE_DEVICE, kind, out);
   }
   if (bytes <= host.available_bytes) {
     if (!have_device)
-      snprintf(out->reason, sizeof out->reason,
+      snprintf(reason, sizeof reason,
                "host: no device backend here; %zu bytes per rank fit in the "
                "host's %zu available bytes",
                bytes, host.available_bytes);
     else if (bytes < TP_AUTO_DEVICE_MIN_BYTES)
-      snprintf(out->reason, sizeof out->reason,
+      snprintf(reason, sizeof reason,
                "host: %zu bytes per rank is below %zu, too small to be worth "
                "the device",
                bytes, (size_t)TP_AUTO_DEVICE_MIN_BYTES);
     else
-      snprintf(out->reason, sizeof out->reason,
+      snprintf(reason, sizeof reason,
                "host: %zu bytes per rank exceed the device's %zu available "
                "bytes but fit in the host's %zu",
                bytes, dev.available_bytes, host.available_bytes);
     return pick(rt, TP_SPACE_HOST, kind, out);
   }
-  snprintf(out->reason, sizeof out->reason,
+  snprintf(reason, sizeof reason,
            "none: %zu bytes per rank exceed the host's %zu available bytes%s",
            bytes, host.available_bytes, have_device ? " and the device's" : "");
-  return tp_fail(TP_ERR_OUT_OF_MEMORY, "tp_allocator_choose: %s", out->reason);
+  /* The caller sees why nothing fits in out->reason too. */
+  tp_allocator_choice none = TP_ALLOCATOR_CHOICE_INIT;
+  none.space = TP_SPACE_HOST;
+  none.reason = reason;
+  st = tp_versioned_write("tp_allocator_choose", "TP_ALLOCATOR_CHOICE_INIT",
+                          out, &none, sizeof none);
+  if (st != TP_SUCCESS)
+    return st;
+  return tp_fail(TP_ERR_OUT_OF_MEMORY, "tp_allocator_choose: %s", reason);
 }

@@ -177,7 +177,7 @@ Test(device_backend, failing_fill_callback_frees_everything) {
   require_device();
   tp_pool *pool = NULL;
   cr_assert_eq(tp_runtime_pool(rt, TP_SPACE_DEVICE, &pool), TP_SUCCESS);
-  tp_pool_stats before;
+  tp_pool_stats before = TP_POOL_STATS_INIT;
   cr_assert_eq(tp_pool_get_stats(pool, &before), TP_SUCCESS);
   tp_layout layout = layout_of(TP_DTYPE_F32, 8, 8);
   tp_buffer *b = (tp_buffer *)0x1;
@@ -186,7 +186,7 @@ Test(device_backend, failing_fill_callback_frees_everything) {
                    failing_fill, NULL, stream, &b),
                TP_ERR_CALLBACK);
   cr_expect_eq(b, (tp_buffer *)0x1, "out-pointer untouched");
-  tp_pool_stats after;
+  tp_pool_stats after = TP_POOL_STATS_INIT;
   cr_assert_eq(tp_pool_get_stats(pool, &after), TP_SUCCESS);
   cr_expect_eq(after.live_blocks, before.live_blocks);
 }
@@ -374,9 +374,9 @@ Test(device_backend, budget_smaller_than_the_request) {
 Test(device_backend, automatic_allocator_picks_the_device) {
   require_device();
   tp_layout layout = layout_of(TP_DTYPE_F64, 256, 256); /* 512 KiB */
-  tp_allocator_choice choice;
+  tp_allocator_choice choice = TP_ALLOCATOR_CHOICE_INIT;
   cr_assert_eq(tp_allocator_choose(rt, &layout, TP_BUFFER_LOCAL, &choice),
                TP_SUCCESS, "%s", tp_last_error());
-  cr_expect_eq(choice.backend, TP_SPACE_DEVICE, "reason: %s", choice.reason);
+  cr_expect_eq(choice.space, TP_SPACE_DEVICE, "reason: %s", choice.reason);
   cr_expect_neq(choice.reason[0], '\0');
 }

@@ -242,13 +242,13 @@ Test(device_fill, expression_math_close_to_the_host) {
   tile.first = 30;
   tile.count = 60;
   double *dev = device_alloc(60 * 8);
-  tp_expression_cache_stats before;
+  tp_expression_cache_stats before = TP_EXPRESSION_CACHE_STATS_INIT;
   cr_assert_eq(tp_device_expression_cache_stats(&before), TP_SUCCESS);
   for (int repeat = 0; repeat < 2; ++repeat)
     cr_assert_eq(tp_device_fill_expression(0, dev, &layout, &tile,
                                            "sin(0.1*i0) + i1", stream),
                  TP_SUCCESS, "%s", tp_last_error());
-  tp_expression_cache_stats after;
+  tp_expression_cache_stats after = TP_EXPRESSION_CACHE_STATS_INIT;
   cr_assert_eq(tp_device_expression_cache_stats(&after), TP_SUCCESS);
   cr_expect_eq(after.compiles, before.compiles + 1);
   double host[60];

@@ -57,7 +57,7 @@ Test(device_pool, same_stream_reuses_the_block) {
   float host[250];
   read_back(host, q, sizeof host, s);
   cr_expect_eq(host[249], 7.0f);
-  tp_pool_stats stats;
+  tp_pool_stats stats = TP_POOL_STATS_INIT;
   cr_assert_eq(tp_pool_get_stats(pool, &stats), TP_SUCCESS);
   cr_expect_eq(stats.hits, 1);
   cr_expect_eq(stats.misses, 1);
@@ -84,7 +84,7 @@ Test(device_pool, another_stream_waits_for_the_last_use) {
   cr_assert_eq(tp_pool_free(pool, p, s1), TP_SUCCESS);
   cr_assert_eq(tp_pool_alloc(pool, count * 4, s2, &q), TP_SUCCESS);
   cr_expect_eq(q, p);
-  tp_pool_stats stats;
+  tp_pool_stats stats = TP_POOL_STATS_INIT;
   cr_assert_eq(tp_pool_get_stats(pool, &stats), TP_SUCCESS);
   cr_expect_eq(stats.cross_stream_takes, 1);
   /* s2 was made to wait for s1's fill: its copy sees the whole fill. */
@@ -101,8 +101,10 @@ Test(device_pool, another_stream_waits_for_the_last_use) {
 
 Test(device_pool, limit_smaller_than_the_request) {
   require_device();
+  tp_pool_config pool_config = TP_POOL_CONFIG_INIT;
+  pool_config.limit = (size_t)1 << 20;
   tp_device_pool_config config = TP_DEVICE_POOL_CONFIG_INIT;
-  config.pool.limit = (size_t)1 << 20;
+  config.pool = &pool_config;
   cr_assert_eq(tp_device_pools_configure(&config), TP_SUCCESS);
   tp_pool *pool = NULL;
   cr_assert_eq(tp_device_pool(0, &pool), TP_SUCCESS);
@@ -147,7 +149,7 @@ Test(device_pool, async_upstream_serves_and_releases) {
   cr_expect_eq(back, 3.25);
   cr_assert_eq(tp_pool_free(pool, p, s), TP_SUCCESS);
   cr_assert_eq(tp_pool_trim(pool, 0), TP_SUCCESS, "%s", tp_last_error());
-  tp_pool_stats stats;
+  tp_pool_stats stats = TP_POOL_STATS_INIT;
   cr_assert_eq(tp_pool_get_stats(pool, &stats), TP_SUCCESS);
   cr_expect_eq(stats.upstream_gets, 1);
   cr_expect_eq(stats.upstream_puts, 1);

@@ -8,7 +8,7 @@
 #include "tensorpool/device_fill.h"
 
 static tp_expression_cache_stats stats_now(void) {
-  tp_expression_cache_stats s;
+  tp_expression_cache_stats s = TP_EXPRESSION_CACHE_STATS_INIT;
   cr_assert_eq(tp_device_expression_cache_stats(&s), TP_SUCCESS);
   return s;
 }

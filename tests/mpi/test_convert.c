@@ -250,7 +250,7 @@ static void a_failure_on_one_rank_fails_all(void) {
     tp_pool *pool;
     OK(tp_runtime_pool(rt, TP_SPACE_HOST, &pool));
     OK(tp_pool_trim(pool, 0));
-    tp_memory_figures f;
+    tp_memory_figures f = TP_MEMORY_FIGURES_INIT;
     OK(tp_runtime_memory(rt, TP_SPACE_HOST, &f));
     OK(tp_runtime_set_budget(rt, TP_SPACE_HOST, f.reserved_bytes));
   }

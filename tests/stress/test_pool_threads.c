@@ -88,13 +88,13 @@ static void report(stress *st, const char *fmt, ...) {
 /* Half the workers go through the raw allocator table, half call the pool. */
 static tp_status do_alloc(worker *w, size_t bytes, tp_stream s, void **out) {
   if (w->index % 2)
-    return tp_raw_alloc(&w->st->raw, bytes, s, out);
+    return tp_raw_alloc(&w->st->raw, bytes, 0, s, out);
   return tp_pool_alloc(w->st->pool, bytes, s, out);
 }
 
 static tp_status do_free(worker *w, void *ptr, tp_stream s) {
   if (w->index % 2)
-    return tp_raw_free(&w->st->raw, ptr, s);
+    return tp_raw_free(&w->st->raw, ptr, 0, s);
   return tp_pool_free(w->st->pool, ptr, s);
 }
 
@@ -261,7 +261,7 @@ static void *observer_main(void *arg) {
   stress *st = arg;
   tp_rng rng = tp_rng_make(0xD1CE);
   while (!atomic_load(&st->stop)) {
-    tp_pool_stats s;
+    tp_pool_stats s = TP_POOL_STATS_INIT;
     if (tp_pool_get_stats(st->pool, &s) != TP_SUCCESS ||
         !invariants_hold(st, &s))
       break;
@@ -284,7 +284,7 @@ static void *observer_main(void *arg) {
 
 /* After every thread is done: the statistics add up exactly. */
 static void check_totals(stress *st) {
-  tp_pool_stats s;
+  tp_pool_stats s = TP_POOL_STATS_INIT;
   tp_pool_get_stats(st->pool, &s);
   uint64_t allocations = atomic_load(&st->allocations);
   uint64_t bytes = atomic_load(&st->bytes_allocated);
@@ -340,6 +340,7 @@ static bool run(const char *label, bool simulated, tp_pool_config config) {
                               : (tp_stream)&host_tags[s];
   const tp_space *space = simulated ? tp_sim_space(st.sim) : tp_host_space();
   tp_status status = tp_pool_create(space, &config, &st.pool);
+  st.raw = (tp_raw_allocator)TP_RAW_ALLOCATOR_INIT;
   if (status == TP_SUCCESS)
     status = tp_pool_raw_allocator(st.pool, &st.raw);
   if (status != TP_SUCCESS) {

@@ -34,7 +34,7 @@ static tp_layout matrix(tp_dtype dtype, int64_t rows, int64_t cols) {
 static tp_pool_stats stats(void) {
   tp_pool *pool;
   cr_assert_eq(tp_runtime_pool(rt, TP_SPACE_HOST, &pool), TP_SUCCESS);
-  tp_pool_stats s;
+  tp_pool_stats s = TP_POOL_STATS_INIT;
   cr_assert_eq(tp_pool_get_stats(pool, &s), TP_SUCCESS);
   return s;
 }

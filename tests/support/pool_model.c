@@ -85,7 +85,7 @@ static void *thread_main(void *arg) {
         if (!tp_model_check_exact(t))
           break;
       } else {
-        tp_pool_stats s;
+        tp_pool_stats s = TP_POOL_STATS_INIT;
         tp_pool_get_stats(run->pool, &s);
         if (!tp_model_check_invariants(t, &s))
           break;
@@ -155,7 +155,7 @@ static void run_threads(tp_model_state *run) {
 /* With TP_MODEL_VERBOSE set: what the run exercised, to see it was not
  * vacuous. */
 static void print_summary(tp_model_state *run) {
-  tp_pool_stats s;
+  tp_pool_stats s = TP_POOL_STATS_INIT;
   tp_pool_get_stats(run->pool, &s);
   uint64_t owed = 0;
   for (unsigned i = 0; i < run->options.threads; ++i)

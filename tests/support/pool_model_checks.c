@@ -116,7 +116,7 @@ static bool check_peaks_grow(tp_model_thread *t, const tp_pool_stats *s) {
 
 bool tp_model_check_exact(tp_model_thread *t) {
   tp_model_state *run = t->run;
-  tp_pool_stats s;
+  tp_pool_stats s = TP_POOL_STATS_INIT;
   tp_status st = tp_pool_get_stats(run->pool, &s);
   if (!CHECK(t, st == TP_SUCCESS, "tp_pool_get_stats failed: %s",
              tp_last_error()) ||

@@ -89,7 +89,7 @@ static bool check_larger_block(tp_model_thread *t, size_t bytes, size_t cls,
              bytes, usable) ||
       !single(t))
     return own == usable;
-  tp_pool_stats s;
+  tp_pool_stats s = TP_POOL_STATS_INIT;
   tp_pool_get_stats(t->run->pool, &s);
   return CHECK(t, s.hits == hits_before + 1,
                "a request of %zu bytes (class %zu) got a block of %zu that "
@@ -111,7 +111,7 @@ static bool do_alloc(tp_model_thread *t, size_t bytes, unsigned s,
     expected = EXPECT_FAILURE; /* reserved bytes could not stay in limit */
   uint64_t hits_before = 0;
   if (single(t)) {
-    tp_pool_stats before;
+    tp_pool_stats before = TP_POOL_STATS_INIT;
     tp_pool_get_stats(run->pool, &before);
     hits_before = before.hits;
   }
@@ -231,7 +231,7 @@ static bool step_complete(tp_model_thread *t) {
 }
 
 static bool step_trim(tp_model_thread *t) {
-  tp_pool_stats s;
+  tp_pool_stats s = TP_POOL_STATS_INIT;
   tp_pool_get_stats(t->run->pool, &s);
   unsigned roll = (unsigned)tp_rng_below(&t->rng, 3);
   size_t target = roll == 0 ? 0
@@ -277,7 +277,7 @@ static bool step_forget(tp_model_thread *t) {
 
 static bool step_set_limit(tp_model_thread *t) {
   tp_model_state *run = t->run;
-  tp_pool_stats s;
+  tp_pool_stats s = TP_POOL_STATS_INIT;
   tp_pool_get_stats(run->pool, &s);
   size_t max = run->options.max_request;
   unsigned roll = (unsigned)tp_rng_below(&t->rng, 4);
@@ -326,7 +326,7 @@ static bool step_inject(tp_model_thread *t) {
    * Promised only when the limit will not make the pool release cached
    * blocks first, which could leave nothing to release at the retry. */
   size_t bytes = draw_size(t), cls = 0;
-  tp_pool_stats s;
+  tp_pool_stats s = TP_POOL_STATS_INIT;
   tp_pool_get_stats(run->pool, &s);
   tp_pool_class_size(run->pool, bytes, &cls);
   expect e = count == 1 && !run->capacity_bounded && s.cached_bytes > 0 &&

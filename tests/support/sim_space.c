@@ -114,7 +114,7 @@ static tp_status sim_event_create(void *ctx, tp_event *out) {
   pthread_mutex_lock(&sim->lock);
   sim->counters.events_created++;
   pthread_mutex_unlock(&sim->lock);
-  *out = e;
+  *out = (tp_event)e;
   return TP_SUCCESS;
 }
 
@@ -130,7 +130,7 @@ static tp_status sim_event_destroy(void *ctx, tp_event event) {
 static tp_status sim_event_record(void *ctx, tp_event event, tp_stream stream) {
   tp_sim *sim = ctx;
   pthread_mutex_lock(&sim->lock);
-  sim_event *e = event;
+  sim_event *e = (sim_event *)event;
   e->stream = resolve(sim, stream);
   e->seq = e->stream->submitted;
   sim->counters.records++;
@@ -144,7 +144,7 @@ static tp_status sim_stream_wait(void *ctx, tp_stream stream, tp_event event) {
   if (!w)
     return tp_fail(TP_ERR_OUT_OF_MEMORY, "sim space: no memory for a wait");
   pthread_mutex_lock(&sim->lock);
-  sim_event *e = event;
+  sim_event *e = (sim_event *)event;
   sim_stream *waiter = resolve(sim, stream);
   *w = (sim_wait){e->stream, e->seq, waiter->waits};
   waiter->waits = w;
@@ -156,7 +156,7 @@ static tp_status sim_stream_wait(void *ctx, tp_stream stream, tp_event event) {
 static tp_status sim_event_query(void *ctx, tp_event event, bool *done) {
   tp_sim *sim = ctx;
   pthread_mutex_lock(&sim->lock);
-  sim_event *e = event;
+  sim_event *e = (sim_event *)event;
   *done = !e->stream || e->stream->completed >= e->seq;
   sim->counters.queries++;
   pthread_mutex_unlock(&sim->lock);
@@ -175,8 +175,9 @@ static tp_status sim_stream_sync(void *ctx, tp_stream stream) {
 }
 
 static const tp_space_ops sim_ops = {
-    sim_get,          sim_put_op,      sim_event_create, sim_event_destroy,
-    sim_event_record, sim_stream_wait, sim_event_query,  sim_stream_sync,
+    sizeof(tp_space_ops), sim_get,           sim_put_op,
+    sim_event_create,     sim_event_destroy, sim_event_record,
+    sim_stream_wait,      sim_event_query,   sim_stream_sync,
 };
 
 tp_sim *tp_sim_create(size_t capacity) {
@@ -230,7 +231,7 @@ tp_stream tp_sim_stream_create(tp_sim *sim) {
   s->next_stream = sim->streams;
   sim->streams = s;
   pthread_mutex_unlock(&sim->lock);
-  return s;
+  return (tp_stream)s;
 }
 
 void tp_sim_stream_destroy(tp_sim *sim, tp_stream stream) {

@@ -168,7 +168,7 @@ Test(allocator, a_failing_callback_frees_everything_and_says_so) {
 Test(allocator, an_exhausted_budget_fails_and_loses_nothing) {
   tp_layout small = matrix(TP_DTYPE_F64, 16, 16); /* 2 KiB */
   cr_assert_eq(tp_runtime_set_budget(rt, TP_SPACE_HOST, 64 * 1024), TP_SUCCESS);
-  tp_memory_figures f;
+  tp_memory_figures f = TP_MEMORY_FIGURES_INIT;
   cr_assert_eq(tp_runtime_memory(rt, TP_SPACE_HOST, &f), TP_SUCCESS);
   cr_expect_eq(f.budget_bytes, 64 * 1024);
   tp_buffer *keep;
@@ -184,7 +184,7 @@ Test(allocator, an_exhausted_budget_fails_and_loses_nothing) {
   cr_expect_null(b);
   cr_expect_eq(((double *)tp_buffer_data(keep))[255], 3.0);
   /* The automatic allocator sees the budget too. */
-  tp_allocator_choice c;
+  tp_allocator_choice c = TP_ALLOCATOR_CHOICE_INIT;
   cr_expect_eq(tp_allocator_choose(rt, &big, TP_BUFFER_LOCAL, &c),
                TP_ERR_OUT_OF_MEMORY);
   cr_expect_not_null(strstr(c.reason, "exceed"));
@@ -200,12 +200,12 @@ Test(allocator, an_exhausted_budget_fails_and_loses_nothing) {
 
 Test(allocator, automatic_choice_reports_its_reason) {
   tp_layout l = matrix(TP_DTYPE_F32, 100, 100);
-  tp_allocator_choice c;
+  tp_allocator_choice c = TP_ALLOCATOR_CHOICE_INIT;
   cr_assert_eq(tp_allocator_choose(rt, &l, TP_BUFFER_REPLICATED, &c),
                TP_SUCCESS);
   cr_expect_eq(tp_allocator_kind_of(c.allocator), TP_BUFFER_REPLICATED);
   if (!tp_runtime_has_backend(rt, TP_SPACE_DEVICE)) {
-    cr_expect_eq(c.backend, TP_SPACE_HOST);
+    cr_expect_eq(c.space, TP_SPACE_HOST);
     cr_expect_not_null(strstr(c.reason, "no device backend"), "%s", c.reason);
   }
   cr_expect_not_null(strstr(c.reason, "40000 bytes"), "%s", c.reason);

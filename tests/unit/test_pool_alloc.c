@@ -44,7 +44,7 @@ Test(pool_alloc, a_freed_block_is_reused_for_its_class) {
   size_t usable;
   cr_assert_eq(tp_pool_block_size(pool, b, &usable), TP_SUCCESS);
   cr_expect_eq(usable, 1024);
-  tp_pool_stats s;
+  tp_pool_stats s = TP_POOL_STATS_INIT;
   cr_assert_eq(tp_pool_get_stats(pool, &s), TP_SUCCESS);
   cr_expect_eq(s.hits, 1);
   cr_expect_eq(s.misses, 1);
@@ -70,7 +70,7 @@ Test(pool_alloc, a_larger_cached_block_up_to_twice_the_class_serves_a_miss) {
   /* 16384 must not take the 65536 block: more than twice its class. */
   cr_assert_eq(tp_pool_alloc(pool, 16384, NULL, &q), TP_SUCCESS);
   cr_expect_neq(q, huge);
-  tp_pool_stats s;
+  tp_pool_stats s = TP_POOL_STATS_INIT;
   tp_pool_get_stats(pool, &s);
   cr_expect_eq(s.hits, 1);
   cr_expect_eq(s.misses, 3);
@@ -92,7 +92,7 @@ Test(pool_alloc, statistics_add_up) {
   cr_assert_eq(tp_pool_alloc(pool, 3000, NULL, &p[1]), TP_SUCCESS);
   cr_assert_eq(tp_pool_alloc(pool, 70000, NULL, &p[2]), TP_SUCCESS);
   cr_assert_eq(tp_pool_free(pool, p[1], NULL), TP_SUCCESS);
-  tp_pool_stats s;
+  tp_pool_stats s = TP_POOL_STATS_INIT;
   cr_assert_eq(tp_pool_get_stats(pool, &s), TP_SUCCESS);
   size_t c100, c3000, c70000;
   tp_pool_class_size(pool, 100, &c100);
@@ -157,19 +157,48 @@ Test(pool_alloc, statistics_print_through_the_callback) {
 
 Test(pool_alloc, raw_allocator_table_allocates_from_the_pool) {
   tp_pool *pool = make_pool();
-  tp_raw_allocator raw;
+  tp_raw_allocator raw = TP_RAW_ALLOCATOR_INIT;
   cr_assert_eq(tp_pool_raw_allocator(pool, &raw), TP_SUCCESS);
+  cr_expect_eq(raw.struct_size, sizeof raw);
   void *p;
-  cr_assert_eq(tp_raw_alloc(&raw, 4096, NULL, &p), TP_SUCCESS);
+  cr_assert_eq(tp_raw_alloc(&raw, 4096, 64, NULL, &p), TP_SUCCESS);
+  cr_expect_eq((uintptr_t)p % 64, 0);
   size_t usable;
   cr_expect_eq(tp_pool_block_size(pool, p, &usable), TP_SUCCESS);
-  cr_assert_eq(tp_raw_free(&raw, p, NULL), TP_SUCCESS);
-  tp_pool_stats s;
+  /* A sized free naming more than the block holds is refused, block kept. */
+  cr_expect_eq(tp_raw_free(&raw, p, usable + 1, NULL), TP_ERR_INVALID_ARGUMENT);
+  cr_expect_not_null(strstr(tp_last_error(), "usable bytes"), "%s",
+                     tp_last_error());
+  cr_assert_eq(tp_raw_free(&raw, p, 4096, NULL), TP_SUCCESS);
+  tp_pool_stats s = TP_POOL_STATS_INIT;
   tp_pool_get_stats(pool, &s);
   cr_expect_eq(s.allocations, 1);
   cr_expect_eq(s.deallocations, 1);
-  cr_expect_eq(tp_raw_alloc(NULL, 1, NULL, &p), TP_ERR_INVALID_ARGUMENT);
-  cr_expect_eq(tp_raw_free(NULL, p, NULL), TP_ERR_INVALID_ARGUMENT);
+  cr_expect_eq(tp_raw_alloc(NULL, 1, 0, NULL, &p), TP_ERR_INVALID_ARGUMENT);
+  cr_expect_eq(tp_raw_free(NULL, p, 0, NULL), TP_ERR_INVALID_ARGUMENT);
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
+
+Test(pool_alloc, raw_allocator_alignments_and_table_versions) {
+  tp_pool *pool = make_pool();
+  tp_raw_allocator raw = TP_RAW_ALLOCATOR_INIT;
+  cr_assert_eq(tp_pool_raw_allocator(pool, &raw), TP_SUCCESS);
+  void *p = NULL;
+  cr_expect_eq(tp_raw_alloc(&raw, 100, 3, NULL, &p), TP_ERR_INVALID_ARGUMENT);
+  cr_expect_not_null(strstr(tp_last_error(), "not a power of two"));
+  cr_expect_eq(tp_raw_alloc(&raw, 100, 4096, NULL, &p), TP_ERR_NOT_SUPPORTED);
+  cr_expect_not_null(strstr(tp_last_error(), "aligns blocks to 256"));
+  cr_assert_eq(tp_raw_alloc(&raw, 100, 256, NULL, &p), TP_SUCCESS);
+  cr_assert_eq(tp_raw_free(&raw, p, 0, NULL), TP_SUCCESS);
+  /* A table whose caller did not initialize it is refused, not called. */
+  tp_raw_allocator blank;
+  memset(&blank, 0, sizeof blank);
+  cr_expect_eq(tp_pool_raw_allocator(pool, &blank), TP_ERR_INVALID_ARGUMENT);
+  cr_expect_not_null(strstr(tp_last_error(), "TP_RAW_ALLOCATOR_INIT"));
+  cr_expect_eq(tp_raw_alloc(&blank, 100, 0, NULL, &p), TP_ERR_INVALID_ARGUMENT);
+  tp_pool_stats s = TP_POOL_STATS_INIT;
+  tp_pool_get_stats(pool, &s);
+  cr_expect_eq(s.allocations, 1, "only the valid request allocated");
   cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
 }
 

@@ -24,7 +24,7 @@ static void expect_pool_intact(size_t failures) {
   cr_assert_eq(tp_pool_alloc(pool, 777, NULL, &p), TP_SUCCESS);
   memset(p, 0x5a, 777);
   cr_assert_eq(tp_pool_free(pool, p, NULL), TP_SUCCESS);
-  tp_pool_stats s;
+  tp_pool_stats s = TP_POOL_STATS_INIT;
   tp_pool_get_stats(pool, &s);
   cr_expect_eq(s.failures, failures);
   cr_expect_eq(s.allocations - s.deallocations, s.live_blocks);
@@ -114,7 +114,7 @@ Test(pool_errors, null_config_pieces_and_bad_configs) {
 
 Test(pool_errors, freeing_null_does_nothing) {
   cr_expect_eq(tp_pool_free(pool, NULL, NULL), TP_SUCCESS);
-  tp_pool_stats s;
+  tp_pool_stats s = TP_POOL_STATS_INIT;
   tp_pool_get_stats(pool, &s);
   cr_expect_eq(s.deallocations, 0);
   expect_pool_intact(0);
@@ -162,7 +162,7 @@ Test(pool_errors, same_pointer_twice) {
   cr_expect_neq(p, q);
   tp_pool_free(pool, p, NULL);
   tp_pool_free(pool, q, NULL);
-  tp_pool_stats s;
+  tp_pool_stats s = TP_POOL_STATS_INIT;
   tp_pool_get_stats(pool, &s);
   cr_expect_eq(s.cached_blocks, 2);
   expect_pool_intact(1);
@@ -206,7 +206,7 @@ Test(pool_errors, upstream_failure_in_the_middle_of_a_burst) {
     cr_expect_eq(b[1024 * (size_t)(i + 1) - 1], (unsigned char)i);
     cr_assert_eq(tp_pool_free(p, blocks[i], NULL), TP_SUCCESS);
   }
-  tp_pool_stats s;
+  tp_pool_stats s = TP_POOL_STATS_INIT;
   tp_pool_get_stats(p, &s);
   cr_expect_eq(s.failures, (uint64_t)failed);
   cr_expect_eq(s.allocations, 39);

@@ -59,7 +59,7 @@ Test(pool_limits, limit_releases_cache_of_other_classes_before_failing) {
   tp_pool_free(pool, a, NULL); /* cached: reserved stays 14336 */
   cr_assert_eq(tp_pool_alloc(pool, 4096, NULL, &b), TP_SUCCESS, "%s",
                tp_last_error());
-  tp_pool_stats s;
+  tp_pool_stats s = TP_POOL_STATS_INIT;
   tp_pool_get_stats(pool, &s);
   cr_expect_eq(s.releases, 1);
   cr_expect_eq(s.reserved_bytes, 4096);
@@ -77,7 +77,7 @@ Test(pool_limits, set_limit_below_live_bytes_is_refused_and_changes_nothing) {
   cr_expect_eq(tp_pool_set_limit(pool, 2048), TP_ERR_OUT_OF_MEMORY);
   expect_message("4096 bytes are live");
   cr_expect_eq(tp_pool_set_limit(pool, 4096), TP_SUCCESS);
-  tp_pool_stats s;
+  tp_pool_stats s = TP_POOL_STATS_INIT;
   tp_pool_get_stats(pool, &s);
   cr_expect_eq(s.cached_bytes, 0, "cache released to meet the limit");
   cr_expect_eq(tp_pool_alloc(pool, 256, NULL, &b), TP_ERR_OUT_OF_MEMORY);
@@ -106,7 +106,7 @@ Test(pool_limits, upstream_exhaustion_releases_cache_waits_and_retries) {
   /* Now nothing can help: the message gives the numbers. */
   cr_expect_eq(tp_pool_alloc(pool, 32768, NULL, &b), TP_ERR_OUT_OF_MEMORY);
   expect_message("upstream is exhausted even after releasing the cache");
-  tp_pool_stats st;
+  tp_pool_stats st = TP_POOL_STATS_INIT;
   tp_pool_get_stats(pool, &st);
   cr_expect_eq(st.failures, 1);
   cr_expect_eq(st.reserved_bytes, 0);
@@ -122,7 +122,7 @@ Test(pool_limits, max_pool_size_bounds_the_cache) {
     tp_pool_alloc(pool, 1024, NULL, &p[i]);
   for (int i = 0; i < 4; i++)
     tp_pool_free(pool, p[i], NULL);
-  tp_pool_stats s;
+  tp_pool_stats s = TP_POOL_STATS_INIT;
   tp_pool_get_stats(pool, &s);
   cr_expect_eq(s.cached_bytes, 2048);
   cr_expect_eq(s.releases, 2);
@@ -143,7 +143,7 @@ Test(pool_limits, max_buffers_per_bucket_bounds_each_class) {
     tp_pool_free(pool, small[i], NULL);
     tp_pool_free(pool, big[i], NULL);
   }
-  tp_pool_stats s;
+  tp_pool_stats s = TP_POOL_STATS_INIT;
   tp_pool_get_stats(pool, &s);
   cr_expect_eq(s.cached_blocks, 4);
   cr_expect_eq(s.cached_bytes, 2 * 256 + 2 * 65536);
@@ -160,7 +160,7 @@ Test(pool_limits, trim_releases_down_to_the_target_largest_first) {
   tp_pool_free(pool, a, NULL);
   tp_pool_free(pool, b, NULL);
   cr_assert_eq(tp_pool_trim(pool, 1 << 13), TP_SUCCESS);
-  tp_pool_stats s;
+  tp_pool_stats s = TP_POOL_STATS_INIT;
   tp_pool_get_stats(pool, &s);
   cr_expect_eq(s.cached_bytes, 1 << 12, "the 1 MiB block went first");
   cr_expect_eq(s.reserved_bytes, 1 << 13);

@@ -52,7 +52,7 @@ Test(pool_streams, another_stream_waits_on_the_freeing_stream_first) {
   cr_expect(tp_sim_waits_for(sim, s2, s1, last_use),
             "s2 received s1's block without waiting for its last use");
   cr_expect_eq(tp_sim_get_counters(sim).syncs, 0, "no host wait");
-  tp_pool_stats s;
+  tp_pool_stats s = TP_POOL_STATS_INIT;
   tp_pool_get_stats(pool, &s);
   cr_expect_eq(s.cross_stream_takes, 1);
   cr_expect_eq(s.upstream_gets, 1);
@@ -100,7 +100,7 @@ Test(pool_streams, forgotten_stream_blocks_serve_anyone_without_waiting) {
   cr_assert_eq(tp_pool_alloc(pool, 8192, s2, &b), TP_SUCCESS);
   cr_expect_eq(a, b);
   cr_expect_eq(tp_sim_get_counters(sim).waits, 0, "no wait on a dead stream");
-  tp_pool_stats s;
+  tp_pool_stats s = TP_POOL_STATS_INIT;
   tp_pool_get_stats(pool, &s);
   cr_expect_eq(s.streams_forgotten, 1);
   tp_pool_free(pool, b, s2);
@@ -142,7 +142,7 @@ Test(pool_streams, more_streams_than_slots_still_work) {
     cr_assert_eq(tp_pool_alloc(pool, 256, streams[i], &blocks[i]), TP_SUCCESS);
   for (int i = 0; i < N; i++)
     tp_pool_free(pool, blocks[i], streams[i]);
-  tp_pool_stats s;
+  tp_pool_stats s = TP_POOL_STATS_INIT;
   tp_pool_get_stats(pool, &s);
   cr_expect_eq(s.upstream_gets, N);
 }

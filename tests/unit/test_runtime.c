@@ -35,7 +35,7 @@ Test(runtime, host_figures_come_from_the_system) {
   cr_expect_leq(free_bytes, total);
   tp_runtime *rt;
   cr_assert_eq(tp_runtime_create(NULL, &rt), TP_SUCCESS);
-  tp_memory_figures f;
+  tp_memory_figures f = TP_MEMORY_FIGURES_INIT;
   cr_assert_eq(tp_runtime_memory(rt, TP_SPACE_HOST, &f), TP_SUCCESS);
   cr_expect_gt(f.total_bytes, 0);
   /* The automatic budget is the free memory shared by the node's ranks. */
@@ -56,7 +56,7 @@ Test(runtime, a_configured_budget_is_the_pool_limit) {
   cfg.name = "budgeted";
   tp_runtime *rt;
   cr_assert_eq(tp_runtime_create(&cfg, &rt), TP_SUCCESS);
-  tp_memory_figures f;
+  tp_memory_figures f = TP_MEMORY_FIGURES_INIT;
   tp_runtime_memory(rt, TP_SPACE_HOST, &f);
   cr_expect_eq(f.budget_bytes, 1 << 20);
   tp_pool *pool;
