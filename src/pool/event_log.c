@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,12 @@
 #include "core/error.h"
 
 #define TP_EVENT_LOG_BUFFER 65536
-#define TP_EVENT_LOG_LINE 256
+/* Room for the longest line: an op of at most 10 characters, the pool name
+ * quoted with every character doubled, four 64-bit numbers in decimal or
+ * 0x-hex (at most 20 characters each), a 32-bit thread id and a status (11
+ * each), 7 commas and the newline. */
+#define TP_EVENT_LOG_QUOTED_MAX (2 * TP_EVENT_LOG_NAME_MAX + 2)
+#define TP_EVENT_LOG_LINE (TP_EVENT_LOG_QUOTED_MAX + 10 + 4 * 20 + 2 * 11 + 8)
 
 struct tp_event_log {
   int fd;
@@ -90,18 +96,50 @@ tp_status tp_event_log_open(const char *path, tp_event_log **out) {
   return TP_SUCCESS;
 }
 
+size_t tp_event_log_quote(const char *field, char *out, size_t capacity) {
+  size_t need = 0;
+  bool quote = strpbrk(field, ",\"\r\n") != NULL;
+  for (const char *c = field; *c; c++)
+    need += *c == '"' ? 2 : 1;
+  need += quote ? 2 : 0;
+  if (need + 1 > capacity)
+    return need;
+  char *o = out;
+  if (quote)
+    *o++ = '"';
+  for (const char *c = field; *c; c++) {
+    if (*c == '"')
+      *o++ = '"'; /* RFC 4180: a quote inside a quoted field is doubled */
+    *o++ = *c;
+  }
+  if (quote)
+    *o++ = '"';
+  *o = '\0';
+  return need;
+}
+
 void tp_event_log_write(tp_event_log *log, const char *op, const char *pool,
                         const void *ptr, size_t size, tp_stream stream,
                         tp_status status) {
   if (log->used + TP_EVENT_LOG_LINE > sizeof log->buffer)
     flush(log);
+  /* A pool name is the user's text: without quoting, a comma in it would
+   * shift every later field and a newline would start a forged event. */
+  char cut[TP_EVENT_LOG_NAME_MAX + 1], name[TP_EVENT_LOG_QUOTED_MAX + 1];
+  if (strnlen(pool, TP_EVENT_LOG_NAME_MAX + 1) > TP_EVENT_LOG_NAME_MAX) {
+    memcpy(cut, pool, TP_EVENT_LOG_NAME_MAX);
+    cut[TP_EVENT_LOG_NAME_MAX] = '\0';
+    pool = cut;
+  }
+  tp_event_log_quote(pool, name, sizeof name);
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   uint64_t ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+  /* Never cut short: TP_EVENT_LOG_LINE holds the longest line. */
   int n =
       snprintf(log->buffer + log->used, TP_EVENT_LOG_LINE,
                "%s,%u,%" PRIu64 ",%s,0x%" PRIxPTR ",%zu,0x%" PRIxPTR ",%d\n",
-               op, current_thread_id(), ns, pool, (uintptr_t)ptr, size,
+               op, current_thread_id(), ns, name, (uintptr_t)ptr, size,
                (uintptr_t)stream, (int)status);
   if (n > 0 && n < TP_EVENT_LOG_LINE)
     log->used += (size_t)n;

@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <criterion/criterion.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,4 +126,120 @@ Test(event_log, unwritable_path_fails_the_create_with_the_reason) {
                TP_ERR_INVALID_ARGUMENT);
   cr_expect_not_null(strstr(tp_last_error(), "cannot open"), "%s",
                      tp_last_error());
+}
+
+/* A strict RFC 4180 reader, independent of bench/replay's: reads the whole
+ * file into `records` rows of at most 8 fields; returns the record count, or
+ * -1 when a record does not have exactly 8 fields or a quote is misplaced. */
+typedef struct csv_record {
+  char field[8][128];
+} csv_record;
+
+static int read_csv(const char *file, csv_record *records, int capacity) {
+  FILE *f = fopen(file, "r");
+  cr_assert_not_null(f);
+  int n = 0, k = 0, c;
+  size_t len = 0;
+  bool quoted = false, was_quoted = false, ok = true;
+  csv_record current;
+  memset(&current, 0, sizeof current);
+  while (ok && (c = fgetc(f)) != EOF) {
+    if (quoted) {
+      if (c == '"') {
+        int next = fgetc(f);
+        if (next == '"') {
+          c = '"'; /* a doubled quote is one quote of the value */
+        } else {
+          quoted = false;
+          was_quoted = true;
+          ungetc(next, f);
+          continue;
+        }
+      }
+    } else if (c == '"') {
+      ok = len == 0 && !was_quoted; /* quotes only open a field */
+      quoted = true;
+      continue;
+    } else if (c == ',' || c == '\n') {
+      ok = k < 8;
+      if (ok)
+        current.field[k++][len] = '\0';
+      len = 0;
+      was_quoted = false;
+      if (c == '\n') {
+        ok = ok && k == 8 && n < capacity;
+        if (ok)
+          records[n++] = current;
+        memset(&current, 0, sizeof current);
+        k = 0;
+      }
+      continue;
+    } else {
+      ok = !was_quoted; /* nothing may follow a closing quote */
+    }
+    if (ok && len + 1 < sizeof current.field[0] && k < 8)
+      current.field[k][len++] = (char)c;
+  }
+  fclose(f);
+  return ok && !quoted && k == 0 && len == 0 ? n : -1;
+}
+
+/* A pool name is the user's text: a comma in it once shifted every later
+ * field of its lines, a quote confused CSV readers and a newline started a
+ * forged event of another pool. Every name must read back as one field. */
+Test(event_log, pool_names_with_commas_quotes_and_newlines_read_back) {
+  const char *names[] = {
+      "a,b", "say \"hi\"", "two\nlines", "x\nalloc,1,1,forged,0x100,1,0x0,0",
+      "\"",  "cr\r\n",     ",",          ""};
+  int count = (int)(sizeof names / sizeof names[0]);
+  for (int i = 0; i < count; i++) {
+    tp_pool_config c = TP_POOL_CONFIG_INIT;
+    c.name = names[i];
+    c.event_log_path = path;
+    tp_pool *pool;
+    cr_assert_eq(tp_pool_create(tp_host_space(), &c, &pool), TP_SUCCESS);
+    void *p;
+    cr_assert_eq(tp_pool_alloc(pool, 300, NULL, &p), TP_SUCCESS);
+    cr_assert_eq(tp_pool_free(pool, p, NULL), TP_SUCCESS);
+    cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+  }
+  csv_record records[32];
+  int n = read_csv(path, records, 32);
+  cr_assert_eq(n, 1 + 2 * count,
+               "a header and two events per pool, every one of 8 fields");
+  cr_expect_str_eq(records[0].field[3], "pool");
+  for (int i = 0; i < count; i++) {
+    for (int e = 0; e < 2; e++) {
+      const csv_record *r = &records[1 + 2 * i + e];
+      cr_expect_str_eq(r->field[0], e == 0 ? "alloc" : "free");
+      cr_expect_str_eq(r->field[3], names[i], "pool %d", i);
+      cr_expect_str_eq(r->field[5], "300");
+    }
+  }
+}
+
+/* The longest line there is: a name of quotes only (each one doubled) and
+ * the largest size, pointer and stream; it is written whole, as one field. */
+Test(event_log, the_longest_line_is_written_whole) {
+  char name[64];
+  memset(name, '"', sizeof name - 1);
+  name[sizeof name - 1] = '\0';
+  tp_pool_config c = TP_POOL_CONFIG_INIT;
+  c.name = name;
+  c.event_log_path = path;
+  tp_pool *pool;
+  cr_assert_eq(tp_pool_create(tp_host_space(), &c, &pool), TP_SUCCESS);
+  void *p;
+  tp_stream last = (tp_stream)UINTPTR_MAX;
+  cr_assert_eq(tp_pool_alloc(pool, SIZE_MAX, last, &p), TP_ERR_OVERFLOW);
+  cr_assert_eq(tp_pool_free(pool, (void *)(UINTPTR_MAX - 255), last),
+               TP_ERR_INVALID_POINTER);
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+  csv_record records[4];
+  cr_assert_eq(read_csv(path, records, 4), 3);
+  for (int i = 1; i < 3; i++) {
+    cr_expect_str_eq(records[i].field[3], name);
+    cr_expect_str_eq(records[i].field[6], "0xffffffffffffffff");
+  }
+  cr_expect_str_eq(records[1].field[5], "18446744073709551615");
 }
