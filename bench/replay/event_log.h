@@ -1,8 +1,9 @@
 /* An event log of the pool engine, read into memory and resolved for replay.
  *
- * The log is CSV, one line per event, with the header
+ * The log is CSV (RFC 4180), one record per event, with the header
  *   op,thread,time_ns,pool,ptr,size,stream,status
- * (see docs/bench.md). Reading it sorts the events by time_ns (stable, so
+ * (see docs/bench.md). The pool field may be quoted (the engine quotes
+ * names holding a comma, a quote, CR or LF); records end at LF or CRLF. Reading it sorts the events by time_ns (stable, so
  * equal times keep their order in the file) and resolves every recorded
  * pointer to a slot: an alloc opens a slot, the free of the same pointer in
  * the same pool closes it. A replay then only indexes arrays. */
@@ -47,6 +48,9 @@ typedef struct replay_log {
   uint32_t slots;         /* blocks named by allocs and failed allocs */
   size_t orphan_frees;    /* frees whose alloc is not in the log */
   size_t reused_live_ptr; /* allocs of a pointer the log still had live */
+  /* Entries compared while looking up pool names and streams: about one per
+   * event, however many distinct pools and streams the log names. */
+  uint64_t lookup_probes;
 } replay_log;
 
 /* Reads and resolves the log at `path`. Returns 0, or -1 with a message

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "event_log.h"
 #include "replay_run.h"
@@ -72,6 +73,124 @@ static void test_parse_rejects_bad_lines(void) {
                          err, sizeof err) != 0);
   CHECK(replay_log_parse("empty", HEADER, &log, err, sizeof err) != 0);
   CHECK(strstr(err, "no events") != NULL);
+}
+
+/* Pool names are quoted as RFC 4180 says: commas, doubled quotes and line
+ * breaks inside quotes belong to the name, CRLF ends a record like LF, and
+ * line numbers in messages count physical lines. */
+static void test_parse_quoted_names(void) {
+  const char *text = HEADER "alloc,1,10,\"a,b\",0x100,8,0x0,0\r\n"
+                            "alloc,1,20,\"say \"\"hi\"\"\",0x100,8,0x0,0\n"
+                            "alloc,1,30,\"two\nlines\",0x100,8,0x0,0\n"
+                            "free,1,40,\"a,b\",0x100,8,0x0,0\n"
+                            "alloc,1,50,\"\",0x200,8,0x0,0\n"
+                            "alloc,1,60,,0x300,8,0x0,0\n";
+  replay_log log;
+  char err[256];
+  CHECK(replay_log_parse("q", text, &log, err, sizeof err) == 0);
+  if (failures)
+    return;
+  CHECK(log.count == 6);
+  CHECK(log.pools == 4); /* "" quoted and unquoted is one name */
+  CHECK(strcmp(log.pool_names[0], "a,b") == 0);
+  CHECK(strcmp(log.pool_names[1], "say \"hi\"") == 0);
+  CHECK(strcmp(log.pool_names[2], "two\nlines") == 0);
+  CHECK(strcmp(log.pool_names[3], "") == 0);
+  CHECK(log.events[3].op == REPLAY_FREE &&
+        log.events[3].slot == log.events[0].slot);
+  CHECK(log.orphan_frees == 0);
+  replay_log_free(&log);
+
+  /* The bad record is on physical line 4 (the quoted name spans 2 and 3). */
+  CHECK(replay_log_parse("q",
+                         HEADER "alloc,1,30,\"two\nlines\",0x1,8,0x0,0\n"
+                                "alloc,1,40,p,0x1,8\n",
+                         &log, err, sizeof err) != 0);
+  CHECK(strstr(err, "q:4:") != NULL);
+}
+
+static void test_parse_rejects_bad_quotes(void) {
+  replay_log log;
+  char err[256] = "";
+  CHECK(replay_log_parse("u", HEADER "alloc,1,10,\"open,0x10,5,0x0,0\n", &log,
+                         err, sizeof err) != 0);
+  CHECK(strstr(err, "u:2: a quoted field is never closed") != NULL);
+  CHECK(replay_log_parse("i", HEADER "alloc,1,10,a\"b,0x10,5,0x0,0\n", &log,
+                         err, sizeof err) != 0);
+  CHECK(strstr(err, "i:2: a quote inside an unquoted field") != NULL);
+  CHECK(replay_log_parse("c", HEADER "alloc,1,10,\"a\"b,0x10,5,0x0,0\n", &log,
+                         err, sizeof err) != 0);
+  CHECK(strstr(err, "c:2: characters after the closing quote") != NULL);
+  /* A sign or blank before a number is not a number of the log. */
+  CHECK(replay_log_parse("n", HEADER "alloc,1,10,a,0x10, -5,0x0,0\n", &log, err,
+                         sizeof err) != 0);
+  CHECK(strstr(err, "malformed") != NULL);
+}
+
+/* What the engine writes, the parser reads: a pool whose name would once
+ * have forged an event round-trips through a real log file. */
+static void test_engine_log_round_trip(void) {
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/tp_replay_selftest_%ld.csv",
+           (long)getpid());
+  unlink(path);
+  const char *name = "x\nalloc,1,1,forged,0x100,1,0x0,0\r\n\"q\",";
+  tp_pool_config c = TP_POOL_CONFIG_INIT;
+  c.name = name;
+  c.event_log_path = path;
+  tp_pool *pool;
+  CHECK(tp_pool_create(tp_host_space(), &c, &pool) == TP_SUCCESS);
+  if (failures)
+    return;
+  void *p;
+  CHECK(tp_pool_alloc(pool, 1000, NULL, &p) == TP_SUCCESS);
+  CHECK(tp_pool_free(pool, p, NULL) == TP_SUCCESS);
+  CHECK(tp_pool_destroy(pool) == TP_SUCCESS);
+  replay_log log;
+  char err[256];
+  int rc = replay_log_read(path, &log, err, sizeof err);
+  unlink(path);
+  CHECK(rc == 0);
+  if (rc != 0) {
+    fprintf(stderr, "%s\n", err);
+    return;
+  }
+  CHECK(log.count == 2 && log.pools == 1);
+  CHECK(strcmp(log.pool_names[0], name) == 0);
+  CHECK(log.events[1].slot == log.events[0].slot && log.orphan_frees == 0);
+  replay_log_free(&log);
+}
+
+/* Looking up a pool or a stream costs about one comparison however many
+ * distinct ones a log names (a scan of those seen so far once made 50,000
+ * distinct pool names take 11.7 s instead of 0.04 s). */
+static void test_lookups_stay_constant_per_event(void) {
+  enum { EVENTS = 20000 };
+  size_t cap = (size_t)EVENTS * 64 + sizeof HEADER;
+  char *text = malloc(cap);
+  CHECK(text != NULL);
+  if (!text)
+    return;
+  for (int distinct = 0; distinct < 2; distinct++) {
+    size_t len = (size_t)snprintf(text, cap, "%s", HEADER);
+    for (int i = 0; i < EVENTS; i++) {
+      int id = distinct ? i : 0;
+      len += (size_t)snprintf(text + len, cap - len,
+                              "alloc,1,%d,pool%d,0x%x,64,0x%x,0\n", i, id,
+                              (i + 1) * 256, id * 16);
+    }
+    replay_log log;
+    char err[256];
+    CHECK(replay_log_parse("many", text, &log, err, sizeof err) == 0);
+    if (failures)
+      break;
+    CHECK(log.pools == (distinct ? EVENTS : 1));
+    CHECK(log.stream_count == (distinct ? EVENTS : 1));
+    /* Two lookups per event (a pool and a stream). */
+    CHECK(log.lookup_probes <= 4 * (uint64_t)EVENTS);
+    replay_log_free(&log);
+  }
+  free(text);
 }
 
 /* Three blocks live at the peak (1000 + 2000 + 3000 bytes requested); the
@@ -145,6 +264,10 @@ static void test_replay_peer_skips_pool_verbs(void) {
 int main(void) {
   test_parse_resolves_slots();
   test_parse_rejects_bad_lines();
+  test_parse_quoted_names();
+  test_parse_rejects_bad_quotes();
+  test_engine_log_round_trip();
+  test_lookups_stay_constant_per_event();
   test_replay_tensorpool();
   test_replay_peer_skips_pool_verbs();
   if (failures) {
