@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(cmake gcc make pkg-config libcriterion-dev libopenmpi-dev
           openmpi-bin libjemalloc-dev libmimalloc-dev gnuplot-nox)
+packages+=(clang) # libFuzzer for scripts/fuzz.sh and the fuzzing step
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -39,6 +39,15 @@ if [ "${1:-}" != "--quick" ]; then
   scripts/test_tsan.sh build-tsan -DCMAKE_BUILD_TYPE=Debug || failed=1
 fi
 
+# ---- fuzzing (tests/fuzz/, docs/fuzzing.md) ----
+# Every libFuzzer target: its committed corpus, then TP_FUZZ_SECONDS of
+# fuzzing each (30 by default); a crash or a broken check fails the run.
+if [ "${1:-}" != "--quick" ]; then
+  echo "== build-fuzz: the libFuzzer targets, ${TP_FUZZ_SECONDS:-30} s each"
+  scripts/fuzz.sh all "${TP_FUZZ_SECONDS:-30}" || failed=1
+fi
+# ---- end of fuzzing ----
+
 if [ "$failed" -ne 0 ]; then
   echo "scripts/test.sh: FAILED (see above)"
   exit 1
