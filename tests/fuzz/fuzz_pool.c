@@ -1,0 +1,702 @@
+/* libFuzzer target: sequences of pool operations on the host space, the
+ * simulated-stream space and a failure-injecting space, each step checked
+ * against the shadow model of pool_shadow.h, and every bad call checked for
+ * its documented status (include/tensorpool/pool.h, README's table).
+ *
+ * Input: a mode byte, four configuration bytes, then operations, one byte
+ * each followed by their arguments (fuzz_input.h: missing bytes read 0). */
+#define _POSIX_C_SOURCE 200809L
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fuzz_input.h"
+#include "pool_shadow.h"
+#include "tensorpool/pool.h"
+#include "tensorpool/raw_allocator.h"
+
+/* Host requests stay at most this large (the fuzzer writes into blocks and
+ * runs with a memory limit), or are at least HOST_HUGE, which no machine
+ * serves, so they must fail with TP_ERR_OUT_OF_MEMORY. */
+#define HOST_MAX ((size_t)16 << 20)
+#define HOST_HUGE ((size_t)1 << 42)
+/* Upstream capacity of the simulated space. */
+#define SIM_CAPACITY ((size_t)256 << 20)
+#define MIB ((size_t)1 << 20)
+
+#define STATUS_BIT(s) (1u << (unsigned)(s))
+
+static const char *status_list(unsigned mask, char *buf, size_t cap) {
+  size_t n = 0;
+  buf[0] = '\0';
+  for (unsigned s = 0; s < 32; s++)
+    if (mask >> s & 1u)
+      n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, "%s%s",
+                            n ? " or " : "", tp_status_name((tp_status)s));
+  return buf;
+}
+
+/* `got` must be one of `allowed`; a failure must leave a message. */
+static void expect(shadow *sh, tp_status got, unsigned allowed) {
+  char buf[256];
+  SHADOW_CHECK(sh, allowed & STATUS_BIT(got), "returned %s, expected %s",
+               tp_status_name(got), status_list(allowed, buf, sizeof buf));
+  if (got != TP_SUCCESS)
+    SHADOW_CHECK(sh, tp_last_error()[0] != '\0',
+                 "failed with %s but no message", tp_status_name(got));
+}
+
+static bool injected_since(const shadow *sh, uint64_t fired) {
+  return sh->mode == MODE_FAIL && sh->fail.fired > fired;
+}
+
+/* The statuses an injected failure may surface as. */
+#define INJECTED (STATUS_BIT(TP_ERR_CUDA) | STATUS_BIT(TP_ERR_OUT_OF_MEMORY))
+
+/* ---- sizes ---- */
+
+static size_t draw_size(shadow *sh, fuzz_input *in) {
+  uint8_t kind = fuzz_u8(in);
+  if (kind < 150)
+    return 1 + fuzz_u16(in) % 4096;
+  if (kind < 210)
+    return 1 + fuzz_u32(in) % (256 * 1024);
+  if (kind < 230)
+    return 1 + fuzz_u32(in) % HOST_MAX;
+  switch (kind) {
+  case 230: return 0;
+  case 231: return SIZE_MAX;
+  case 232: return ((size_t)1 << 63) + 1;
+  case 233: return (size_t)1 << 62;
+  case 234: return HOST_HUGE;
+  case 235: return sh->limit < SIZE_MAX ? sh->limit + 1 : 1;
+  case 236: return sh->limit < SIZE_MAX ? sh->limit : 1;
+  default: break;
+  }
+  /* A class boundary: 256 << k, one byte under or over. */
+  size_t base = (size_t)256 << fuzz_pick(in, 17);
+  int delta = (int)fuzz_pick(in, 3) - 1;
+  return base + (size_t)delta;
+}
+
+/* In the host space nothing between HOST_MAX and HOST_HUGE is asked for:
+ * such a block would be real memory over the fuzzer's limits. */
+static size_t draw_request(shadow *sh, fuzz_input *in) {
+  size_t bytes = draw_size(sh, in);
+  if (sh->mode == MODE_HOST && bytes > HOST_MAX && bytes < HOST_HUGE)
+    bytes = HOST_MAX;
+  return bytes;
+}
+
+/* ---- allocation ---- */
+
+typedef struct alloc_expectation {
+  unsigned allowed;
+  bool must_succeed;
+  size_t class_size; /* 0 when the size has no class */
+} alloc_expectation;
+
+static alloc_expectation expect_alloc(shadow *sh, size_t bytes) {
+  alloc_expectation e = {0, false, 0};
+  size_t cls = 0;
+  tp_status cs = tp_pool_class_size(sh->pool, bytes, &cls);
+  if (bytes == 0) {
+    SHADOW_CHECK(sh, cs == TP_ERR_INVALID_ARGUMENT,
+                 "tp_pool_class_size(0) returned %s", tp_status_name(cs));
+    e.allowed = STATUS_BIT(TP_ERR_INVALID_ARGUMENT);
+    return e;
+  }
+  if (cs == TP_ERR_OVERFLOW) {
+    e.allowed = STATUS_BIT(TP_ERR_OVERFLOW);
+    return e;
+  }
+  SHADOW_CHECK(sh, cs == TP_SUCCESS && cls >= bytes,
+               "tp_pool_class_size(%zu) gave %s, %zu", bytes,
+               tp_status_name(cs), cls);
+  e.class_size = cls;
+  /* The limit binds reserved bytes, which include every live block. */
+  if (cls > sh->limit || sh->usable_live > sh->limit - cls) {
+    e.allowed = STATUS_BIT(TP_ERR_OUT_OF_MEMORY);
+    return e;
+  }
+  bool upstream_can =
+      sh->mode == MODE_HOST ? bytes <= HOST_MAX : cls <= SIM_CAPACITY;
+  bool upstream_cannot =
+      sh->mode == MODE_HOST ? bytes >= HOST_HUGE : cls > SIM_CAPACITY;
+  if (upstream_cannot) {
+    e.allowed = STATUS_BIT(TP_ERR_OUT_OF_MEMORY);
+    return e;
+  }
+  e.allowed = STATUS_BIT(TP_SUCCESS) | STATUS_BIT(TP_ERR_OUT_OF_MEMORY);
+  /* With nothing live, a request under the limit that upstream can serve
+   * must succeed: the pool may give back all it caches to make room. In the
+   * simulated space, a release waits for its stream's work before upstream
+   * has the memory again, so only when upstream has room without it. */
+  bool room = true;
+  if (sh->mode != MODE_HOST) {
+    tp_sim_counters c = tp_sim_get_counters(sh->sim);
+    room = c.bytes_pending == 0 && c.bytes_out <= SIM_CAPACITY - cls;
+  }
+  e.must_succeed = sh->live_count == 0 && upstream_can && room;
+  return e;
+}
+
+/* After a successful alloc (pool or raw): the block's promises, then the
+ * model's bookkeeping; in simulated spaces its first use on `stream`. */
+static void accept_block(shadow *sh, void *p, size_t bytes, size_t cls,
+                         tp_stream stream) {
+  SHADOW_CHECK(sh, p != NULL, "success with a NULL block");
+  SHADOW_CHECK(sh, (uintptr_t)p % 256 == 0, "block %p not 256-aligned", p);
+  size_t usable = 0;
+  tp_status st = tp_pool_block_size(sh->pool, p, &usable);
+  SHADOW_CHECK(sh, st == TP_SUCCESS && usable >= cls,
+               "block of %zu bytes (class %zu): tp_pool_block_size gave %s, "
+               "%zu",
+               bytes, cls, tp_status_name(st), usable);
+  shadow_note_alloc(sh, p, bytes, usable, stream);
+  if (sh->mode != MODE_HOST)
+    tp_sim_enqueue(sh->sim, stream);
+}
+
+static void op_alloc(shadow *sh, fuzz_input *in) {
+  sh->op = "alloc";
+  size_t bytes = draw_request(sh, in);
+  tp_stream stream = shadow_stream(sh, fuzz_u8(in));
+  if (sh->live_count == SHADOW_MAX_LIVE)
+    return;
+  alloc_expectation e = expect_alloc(sh, bytes);
+  uint64_t fired = sh->fail.fired;
+  void *p = (void *)1;
+  tp_status st = tp_pool_alloc(sh->pool, bytes, stream, &p);
+  bool injected = injected_since(sh, fired);
+  expect(sh, st, e.allowed | (injected ? INJECTED : 0));
+  if (e.must_succeed && !injected)
+    SHADOW_CHECK(sh, st == TP_SUCCESS,
+                 "%zu bytes with nothing live and a limit of %zu failed", bytes,
+                 sh->limit);
+  if (st != TP_SUCCESS) {
+    sh->failures++;
+    return;
+  }
+  accept_block(sh, p, bytes, e.class_size, stream);
+}
+
+/* ---- freeing ---- */
+
+static void free_block(shadow *sh, size_t i, tp_stream stream) {
+  const shadow_block *b = &sh->live[i];
+  SHADOW_CHECK(sh, shadow_intact(b, true),
+               "block %p (%zu bytes) lost its bytes before its free", b->ptr,
+               b->requested);
+  uint64_t seq = 0, fired_by[FAIL_OPS];
+  if (sh->mode != MODE_HOST)
+    seq = tp_sim_enqueue(sh->sim, stream); /* the block's last use */
+  memcpy(fired_by, sh->fail.fired_by, sizeof fired_by);
+  expect(sh, tp_pool_free(sh->pool, b->ptr, stream), STATUS_BIT(TP_SUCCESS));
+  shadow_note_free(sh, i, stream, seq, fired_by);
+}
+
+static void op_free(shadow *sh, fuzz_input *in) {
+  sh->op = "free";
+  unsigned pick = fuzz_u8(in);
+  tp_stream stream = shadow_stream(sh, fuzz_u8(in));
+  if (sh->live_count == 0) {
+    expect(sh, tp_pool_free(sh->pool, NULL, stream), STATUS_BIT(TP_SUCCESS));
+    return;
+  }
+  free_block(sh, pick % sh->live_count, stream);
+}
+
+static bool is_live_start(const shadow *sh, const void *p) {
+  for (size_t i = 0; i < sh->live_count; i++)
+    if (sh->live[i].ptr == p)
+      return true;
+  return false;
+}
+
+/* Never handed out by any pool: 256-aligned static memory. */
+static _Alignas(256) unsigned char foreign_memory[4096];
+
+static void op_bad_free(shadow *sh, fuzz_input *in) {
+  sh->op = "bad free";
+  unsigned kind = fuzz_pick(in, 5);
+  unsigned pick = fuzz_u8(in);
+  uint16_t offset = fuzz_u16(in);
+  tp_stream stream = shadow_stream(sh, fuzz_u8(in));
+  void *p = NULL;
+  switch (kind) {
+  case 0: /* a pointer freed before and not handed out again */
+    if (sh->dead_count == 0)
+      return;
+    p = sh->dead[pick % sh->dead_count];
+    if (is_live_start(sh, p))
+      return;
+    sh->op = "double free";
+    break;
+  case 1: { /* inside a live block */
+    if (sh->live_count == 0)
+      return;
+    const shadow_block *b = &sh->live[pick % sh->live_count];
+    if (b->usable < 2)
+      return;
+    p = (char *)b->ptr + 1 + offset % (b->usable - 1);
+    sh->op = "interior free";
+    break;
+  }
+  case 2:
+    p = foreign_memory + (offset % 16) * 256;
+    sh->op = "foreign free";
+    break;
+  case 3:
+    sh->op = "free without a pool";
+    expect(sh, tp_pool_free(NULL, foreign_memory, stream),
+           STATUS_BIT(TP_ERR_INVALID_ARGUMENT));
+    return;
+  default:
+    sh->op = "free NULL";
+    expect(sh, tp_pool_free(sh->pool, NULL, stream), STATUS_BIT(TP_SUCCESS));
+    return;
+  }
+  expect(sh, tp_pool_free(sh->pool, p, stream),
+         STATUS_BIT(TP_ERR_INVALID_POINTER));
+  sh->failures++;
+}
+
+/* ---- shrinking ---- */
+
+static void op_trim(shadow *sh, fuzz_input *in) {
+  sh->op = "trim";
+  static const size_t targets[] = {0, 256, 4096, MIB, SIZE_MAX};
+  unsigned k = fuzz_pick(in, 6);
+  size_t target = k < 5 ? targets[k] : (size_t)fuzz_u32(in) * 256;
+  uint64_t fired = sh->fail.fired;
+  tp_status st = tp_pool_trim(sh->pool, target);
+  bool injected = injected_since(sh, fired);
+  expect(sh, st,
+         STATUS_BIT(TP_SUCCESS) |
+             (injected ? STATUS_BIT(TP_ERR_INTERNAL) : 0u));
+  if (st == TP_SUCCESS) {
+    tp_pool_stats s = TP_POOL_STATS_INIT;
+    tp_pool_get_stats(sh->pool, &s);
+    SHADOW_CHECK(sh, s.cached_bytes <= target,
+                 "trim to %zu left %" PRIu64 " cached bytes", target,
+                 s.cached_bytes);
+  }
+}
+
+static void op_set_limit(shadow *sh, fuzz_input *in) {
+  sh->op = "set_limit";
+  size_t limit;
+  switch (fuzz_pick(in, 8)) {
+  case 0: limit = 0; break;
+  case 1: limit = sh->usable_live ? sh->usable_live - 1 : 1; break;
+  case 2: limit = sh->usable_live ? sh->usable_live : 256; break;
+  case 3: limit = sh->usable_live + 256 * (size_t)(1 + fuzz_u8(in)); break;
+  case 4: limit = MIB; break;
+  case 5: limit = 64 * MIB; break;
+  case 6: limit = TP_UNLIMITED; break;
+  default: limit = 1 + (size_t)fuzz_u32(in) * 16; break;
+  }
+  uint64_t fired = sh->fail.fired;
+  tp_status st = tp_pool_set_limit(sh->pool, limit);
+  bool injected = injected_since(sh, fired);
+  unsigned allowed;
+  if (limit == 0)
+    allowed = STATUS_BIT(TP_ERR_INVALID_ARGUMENT);
+  else if (limit < sh->usable_live)
+    allowed = STATUS_BIT(TP_ERR_OUT_OF_MEMORY);
+  else
+    allowed =
+        STATUS_BIT(TP_SUCCESS) | (injected ? STATUS_BIT(TP_ERR_INTERNAL) : 0u);
+  expect(sh, st, allowed);
+  if (st == TP_SUCCESS)
+    sh->limit = limit; /* checked: reserved <= limit after every step */
+}
+
+/* ---- streams ---- */
+
+static void op_forget(shadow *sh, fuzz_input *in) {
+  sh->op = "forget_stream";
+  tp_stream stream = shadow_stream(sh, fuzz_u8(in));
+  uint64_t fired = sh->fail.fired;
+  tp_status st = tp_pool_forget_stream(sh->pool, stream);
+  expect(sh, st,
+         STATUS_BIT(TP_SUCCESS) | (injected_since(sh, fired) ? INJECTED : 0u));
+  if (st == TP_SUCCESS)
+    sh->forgets++;
+}
+
+static void op_complete(shadow *sh, fuzz_input *in) {
+  sh->op = "complete work";
+  unsigned which = fuzz_u8(in);
+  unsigned how = fuzz_u8(in);
+  if (sh->mode == MODE_HOST)
+    return;
+  if (how == 255) {
+    tp_sim_complete_all(sh->sim);
+    return;
+  }
+  tp_stream stream = shadow_stream(sh, which);
+  tp_sim_complete(sh->sim, stream,
+                  tp_sim_completed(sh->sim, stream) + 1 + how % 4);
+}
+
+static void op_inject(shadow *sh, fuzz_input *in) {
+  sh->op = "inject";
+  fail_op op = (fail_op)fuzz_pick(in, FAIL_OPS);
+  unsigned count = fuzz_pick(in, 4);
+  count = count == 3 ? 1000 : count + 1;
+  tp_status status = fuzz_u8(in) & 1 ? TP_ERR_OUT_OF_MEMORY : TP_ERR_CUDA;
+  if (sh->mode == MODE_FAIL)
+    fail_space_fail_next(&sh->fail, op, count, status);
+}
+
+/* ---- queries ---- */
+
+static void op_query(shadow *sh, fuzz_input *in) {
+  sh->op = "query";
+  unsigned kind = fuzz_pick(in, 5);
+  unsigned pick = fuzz_u8(in);
+  size_t a = draw_size(sh, in), b = draw_size(sh, in);
+  size_t usable = 0, ca = 0, cb = 0;
+  switch (kind) {
+  case 0:
+    if (sh->live_count == 0)
+      return;
+    sh->op = "block_size of a live block";
+    expect(sh,
+           tp_pool_block_size(sh->pool, sh->live[pick % sh->live_count].ptr,
+                              &usable),
+           STATUS_BIT(TP_SUCCESS));
+    SHADOW_CHECK(sh, usable == sh->live[pick % sh->live_count].usable,
+                 "a live block's size changed from %zu to %zu",
+                 sh->live[pick % sh->live_count].usable, usable);
+    return;
+  case 1:
+    sh->op = "block_size of a dead pointer";
+    if (sh->dead_count == 0 ||
+        is_live_start(sh, sh->dead[pick % sh->dead_count]))
+      return;
+    expect(
+        sh,
+        tp_pool_block_size(sh->pool, sh->dead[pick % sh->dead_count], &usable),
+        STATUS_BIT(TP_ERR_INVALID_POINTER));
+    return;
+  case 2:
+    sh->op = "block_size of NULL";
+    expect(sh, tp_pool_block_size(sh->pool, NULL, &usable),
+           STATUS_BIT(TP_ERR_INVALID_POINTER));
+    return;
+  case 3:
+    sh->op = "block_size without an out-pointer";
+    expect(sh, tp_pool_block_size(sh->pool, foreign_memory, NULL),
+           STATUS_BIT(TP_ERR_INVALID_ARGUMENT));
+    return;
+  default: break;
+  }
+  sh->op = "class_size";
+  if (a > b) {
+    size_t t = a;
+    a = b;
+    b = t;
+  }
+  tp_status sa = tp_pool_class_size(sh->pool, a, &ca);
+  tp_status sb = tp_pool_class_size(sh->pool, b, &cb);
+  if (a == 0)
+    expect(sh, sa, STATUS_BIT(TP_ERR_INVALID_ARGUMENT));
+  if (sa == TP_SUCCESS && sb == TP_SUCCESS)
+    SHADOW_CHECK(sh, a <= ca && ca <= cb && b <= cb,
+                 "classes not monotone: %zu -> %zu, %zu -> %zu", a, ca, b, cb);
+  if (sa == TP_ERR_OVERFLOW)
+    SHADOW_CHECK(sh, sb == TP_ERR_OVERFLOW,
+                 "%zu bytes overflow the classes but %zu bytes do not", a, b);
+}
+
+static void count_line(void *user, const char *line) {
+  if (line && line[0])
+    ++*(unsigned *)user;
+}
+
+static void op_stats(shadow *sh, fuzz_input *in) {
+  sh->op = "statistics";
+  switch (fuzz_pick(in, 4)) {
+  case 0: {
+    sh->op = "reset_peaks";
+    expect(sh, tp_pool_reset_peaks(sh->pool), STATUS_BIT(TP_SUCCESS));
+    tp_pool_stats s = TP_POOL_STATS_INIT;
+    tp_pool_get_stats(sh->pool, &s);
+    SHADOW_CHECK(sh,
+                 s.live_bytes_peak == s.live_bytes &&
+                     s.requested_bytes_peak == s.requested_bytes &&
+                     s.reserved_bytes_peak == s.reserved_bytes,
+                 "peaks after a reset differ from the current values");
+    sh->requested_peak = sh->requested_live;
+    sh->live_peak_seen = s.live_bytes;
+    sh->reserved_peak_seen = s.reserved_bytes;
+    return;
+  }
+  case 1: {
+    sh->op = "print_stats";
+    unsigned lines = 0;
+    expect(sh, tp_pool_print_stats(sh->pool, count_line, &lines),
+           STATUS_BIT(TP_SUCCESS));
+    SHADOW_CHECK(sh, lines > 0, "print_stats printed nothing");
+    expect(sh, tp_pool_print_stats(sh->pool, NULL, NULL),
+           STATUS_BIT(TP_ERR_INVALID_ARGUMENT));
+    return;
+  }
+  default: {
+    /* An older caller's struct: only its struct_size bytes are written. */
+    sh->op = "get_stats of an older or uninitialized struct";
+    static const size_t sizes[] = {0, sizeof(size_t),
+                                   offsetof(tp_pool_stats, hits),
+                                   offsetof(tp_pool_stats, streams_forgotten)};
+    size_t size = sizes[fuzz_pick(in, 4)];
+    unsigned char buf[sizeof(tp_pool_stats)];
+    memset(buf, 0xab, sizeof buf);
+    memcpy(buf, &size, sizeof size);
+    tp_status st = tp_pool_get_stats(sh->pool, (tp_pool_stats *)buf);
+    if (size <= sizeof(size_t)) { /* no field past struct_size: refused */
+      expect(sh, st, STATUS_BIT(TP_ERR_INVALID_ARGUMENT));
+      return;
+    }
+    expect(sh, st, STATUS_BIT(TP_SUCCESS));
+    size_t kept;
+    memcpy(&kept, buf, sizeof kept);
+    SHADOW_CHECK(sh, kept == size, "struct_size changed from %zu to %zu", size,
+                 kept);
+    for (size_t i = size; i < sizeof buf; i++)
+      SHADOW_CHECK(sh, buf[i] == 0xab,
+                   "byte %zu written past a struct_size of %zu", i, size);
+    return;
+  }
+  }
+}
+
+/* ---- the raw-allocator table ---- */
+
+static void op_raw(shadow *sh, fuzz_input *in) {
+  sh->op = "raw allocator";
+  tp_raw_allocator raw = TP_RAW_ALLOCATOR_INIT;
+  expect(sh, tp_pool_raw_allocator(sh->pool, &raw), STATUS_BIT(TP_SUCCESS));
+  unsigned kind = fuzz_pick(in, 2);
+  static const size_t alignments[] = {0, 1, 64, 256, 512, 3, 4096};
+  size_t alignment = alignments[fuzz_pick(in, 7)];
+  size_t bytes = draw_request(sh, in);
+  unsigned pick = fuzz_u8(in);
+  unsigned sized = fuzz_pick(in, 4);
+  tp_stream stream = shadow_stream(sh, fuzz_u8(in));
+  uint64_t failures = sh->failures;
+  tp_status st;
+  if (kind == 0) {
+    if (sh->live_count == SHADOW_MAX_LIVE)
+      return;
+    sh->op = "raw alloc";
+    bool bad = alignment & (alignment - 1);
+    alloc_expectation e = {0, false, 0};
+    if (!bad && alignment <= 256)
+      e = expect_alloc(sh, bytes);
+    uint64_t fired = sh->fail.fired;
+    void *p = NULL;
+    st = tp_raw_alloc(&raw, bytes, alignment, stream, &p);
+    bool injected = injected_since(sh, fired);
+    if (bad)
+      expect(sh, st, STATUS_BIT(TP_ERR_INVALID_ARGUMENT));
+    else if (alignment > 256)
+      expect(sh, st, STATUS_BIT(TP_ERR_NOT_SUPPORTED));
+    else
+      expect(sh, st, e.allowed | (injected ? INJECTED : 0u));
+    if (st == TP_SUCCESS) {
+      accept_block(sh, p, bytes, e.class_size, stream);
+      SHADOW_CHECK(sh, !alignment || (uintptr_t)p % alignment == 0,
+                   "%p not aligned to %zu", p, alignment);
+      return;
+    }
+    failures++;
+  } else {
+    if (sh->live_count == 0)
+      return;
+    sh->op = "raw free";
+    size_t i = pick % sh->live_count;
+    const shadow_block *b = &sh->live[i];
+    size_t named = sized == 0   ? 0
+                   : sized == 1 ? b->requested
+                   : sized == 2 ? b->usable
+                                : b->usable + 1;
+    if (named <= b->usable) {
+      uint64_t seq = 0, fired_by[FAIL_OPS];
+      if (sh->mode != MODE_HOST)
+        seq = tp_sim_enqueue(sh->sim, stream);
+      memcpy(fired_by, sh->fail.fired_by, sizeof fired_by);
+      expect(sh, tp_raw_free(&raw, b->ptr, named, stream),
+             STATUS_BIT(TP_SUCCESS));
+      shadow_note_free(sh, i, stream, seq, fired_by);
+      return;
+    }
+    /* A size the block cannot hold: refused, the block stays live. */
+    expect(sh, tp_raw_free(&raw, b->ptr, named, stream),
+           STATUS_BIT(TP_ERR_INVALID_ARGUMENT));
+    failures++;
+  }
+  /* Refusals of the table itself (alignment, a wrong size) may happen
+   * before the pool is called, so they may or may not count as failures. */
+  tp_pool_stats s = TP_POOL_STATS_INIT;
+  tp_pool_get_stats(sh->pool, &s);
+  SHADOW_CHECK(sh, s.failures == sh->failures || s.failures == failures,
+               "failures %" PRIu64 " after a refused raw call (model %" PRIu64
+               ")",
+               s.failures, sh->failures);
+  sh->failures = s.failures;
+}
+
+/* ---- pools that must not be made, and named pools with a log ---- */
+
+static tp_status noop_sync(void *ctx, tp_stream stream) {
+  (void)ctx;
+  (void)stream;
+  return TP_SUCCESS;
+}
+
+static void op_create(shadow *sh, fuzz_input *in) {
+  sh->op = "create a pool";
+  unsigned kind = fuzz_pick(in, 8);
+  tp_pool_config c = TP_POOL_CONFIG_INIT;
+  const tp_space *space = tp_host_space();
+  tp_space broken;
+  tp_space_ops ops;
+  tp_pool *out = (tp_pool *)foreign_memory;
+  tp_pool **outp = &out;
+  char name[96];
+  size_t n = fuzz_pick(in, sizeof name);
+  for (size_t i = 0; i < n; i++)
+    name[i] = (char)(fuzz_u8(in) | 1); /* never NUL inside */
+  name[n] = '\0';
+  switch (kind) {
+  case 0: c.struct_size = 0; break;
+  case 1: c.divisions = fuzz_u8(in) | 0x100u; break; /* never 1..16 */
+  case 2: c.divisions = 3; break;
+  case 3: c.limit = 0; break;
+  case 4: outp = NULL; break;
+  case 5: space = NULL; break;
+  case 6:
+    ops = *tp_host_space()->ops;
+    ops.stream_sync = fuzz_u8(in) & 1 ? NULL : noop_sync;
+    ops.get = ops.stream_sync ? NULL : ops.get;
+    broken = *tp_host_space();
+    broken.ops = &ops;
+    space = &broken;
+    break;
+  default: {
+    /* A valid pool with any name and a log: names reach the log quoted. */
+    sh->op = "create a named pool with a log";
+    c.name = name;
+    c.event_log_path = "/dev/null";
+    tp_pool *pool;
+    expect(sh, tp_pool_create(space, &c, &pool), STATUS_BIT(TP_SUCCESS));
+    SHADOW_CHECK(sh, strncmp(tp_pool_name(pool), name, 63) == 0,
+                 "the pool's name is not the one given");
+    void *p;
+    expect(sh, tp_pool_alloc(pool, 1 + n, NULL, &p), STATUS_BIT(TP_SUCCESS));
+    expect(sh, tp_pool_free(pool, p, NULL), STATUS_BIT(TP_SUCCESS));
+    expect(sh, tp_pool_alloc(pool, 0, NULL, &p),
+           STATUS_BIT(TP_ERR_INVALID_ARGUMENT));
+    expect(sh, tp_pool_forget_stream(pool, NULL), STATUS_BIT(TP_SUCCESS));
+    expect(sh, tp_pool_trim(pool, 0), STATUS_BIT(TP_SUCCESS));
+    expect(sh, tp_pool_destroy(pool), STATUS_BIT(TP_SUCCESS));
+    return;
+  }
+  }
+  expect(sh, tp_pool_create(space, &c, outp),
+         STATUS_BIT(TP_ERR_INVALID_ARGUMENT));
+  if (outp)
+    SHADOW_CHECK(sh, out == NULL, "a refused create left *out set");
+}
+
+/* ---- the run ---- */
+
+typedef void (*op_fn)(shadow *sh, fuzz_input *in);
+
+/* Weighted: allocations and frees make up most of a sequence. */
+static const op_fn ops_table[] = {
+    op_alloc,  op_alloc,    op_alloc,    op_alloc,     op_alloc,
+    op_alloc,  op_free,     op_free,     op_free,      op_free,
+    op_free,   op_bad_free, op_trim,     op_set_limit, op_forget,
+    op_forget, op_complete, op_complete, op_inject,    op_inject,
+    op_query,  op_stats,    op_raw,      op_raw,       op_create};
+enum { OP_COUNT = sizeof ops_table / sizeof ops_table[0] };
+
+static size_t config_size(uint8_t b) {
+  static const size_t sizes[] = {TP_UNLIMITED, 0,       4096,     MIB,
+                                 16 * MIB,     256 * 3, 64 * MIB, 300000};
+  return sizes[b % 8];
+}
+
+static void setup(shadow *sh, fuzz_input *in) {
+  memset(sh, 0, sizeof *sh);
+  sh->mode = (shadow_mode)fuzz_pick(in, MODE_COUNT);
+  tp_pool_config c = TP_POOL_CONFIG_INIT;
+  uint8_t d = fuzz_u8(in);
+  c.divisions = 1u << (d % 5);
+  c.max_pool_size = config_size(fuzz_u8(in));
+  uint8_t m = fuzz_u8(in);
+  static const size_t buffers[] = {TP_UNLIMITED, 0, 1, 2, 8};
+  c.max_buffers_per_bucket = buffers[m % 5];
+  uint8_t l = fuzz_u8(in);
+  c.limit = l % 4 == 0 ? TP_UNLIMITED : (size_t)(l % 4) * 8 * MIB;
+  c.name = "fuzzed";
+  if (d & 0x80)
+    c.event_log_path = "/dev/null"; /* every step also goes through the log */
+  sh->config = c;
+  sh->limit = c.limit;
+  const tp_space *space = tp_host_space();
+  if (sh->mode != MODE_HOST) {
+    sh->sim = tp_sim_create(SIM_CAPACITY);
+    space = tp_sim_space(sh->sim);
+  }
+  if (sh->mode == MODE_FAIL) {
+    fail_space_init(&sh->fail, sh->sim);
+    space = &sh->fail.space;
+  }
+  sh->op = "create";
+  expect(sh, tp_pool_create(space, &c, &sh->pool), STATUS_BIT(TP_SUCCESS));
+  sh->fail.armed = sh->mode == MODE_FAIL;
+}
+
+static void teardown(shadow *sh) {
+  sh->op = "destroy";
+  sh->fail.armed = false; /* destroy ignores refused puts: no injection */
+  for (size_t i = 0; i < sh->live_count; i++)
+    SHADOW_CHECK(sh, shadow_intact(&sh->live[i], true),
+                 "block %p lost its bytes", sh->live[i].ptr);
+  tp_status st = tp_pool_destroy(sh->pool);
+  expect(sh, st, STATUS_BIT(sh->live_count ? TP_ERR_LEAK : TP_SUCCESS));
+  if (sh->sim) {
+    tp_sim_complete_all(sh->sim);
+    size_t leaked = tp_sim_destroy(sh->sim);
+    SHADOW_CHECK(sh, leaked == 0,
+                 "%zu bytes never given back upstream after destroy", leaked);
+  }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  fuzz_input in = fuzz_input_make(data, size);
+  static shadow sh; /* large: not on the stack */
+  setup(&sh, &in);
+  shadow_check(&sh);
+  while (fuzz_more(&in)) {
+    sh.step++;
+    ops_table[fuzz_pick(&in, OP_COUNT)](&sh, &in);
+    shadow_check(&sh);
+  }
+  /* Free half of what is left (the rest goes with the pool, a leak). */
+  sh.op = "free at the end";
+  while (sh.live_count > SHADOW_MAX_LIVE / 2)
+    free_block(&sh, sh.live_count - 1, NULL);
+  shadow_check(&sh);
+  teardown(&sh);
+  return 0;
+}

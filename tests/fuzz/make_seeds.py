@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Writes the hand-made seeds of tests/fuzz/corpus/ for the binary targets
+(fuzz_pool, fuzz_layout): short programs in each target's input language,
+one per scenario the fuzzer should start from. The event-log seeds are CSV
+files (trimmed traces of bench/traces/ and a few hand-written lines).
+
+Re-run after changing a target's input encoding:
+    python3 tests/fuzz/make_seeds.py
+Inputs that once found a bug are kept as they were (crash-*, regress-*)."""
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# ---- fuzz_pool: see fuzz_pool.c (setup, ops_table, draw_size) ----
+HOST, SIM, FAIL = 0, 1, 2
+ALLOC, FREE, BAD_FREE, TRIM, SET_LIMIT, FORGET = 0, 6, 11, 12, 13, 14
+COMPLETE, INJECT, QUERY, STATS, RAW, CREATE = 16, 18, 20, 21, 22, 24
+GET, PUT, EV_CREATE, EV_DESTROY, RECORD, WAIT, QUERY_EV, SYNC = range(8)
+
+
+def header(mode, divisions=2, log=False, max_pool=0, buffers=0, limit=0):
+    """divisions: index (1 << i); max_pool: config_size index; buffers:
+    index into {unlimited, 0, 1, 2, 8}; limit: 0 none, 1..3 x 8 MiB."""
+    return bytes([mode, divisions | (0x80 if log else 0), max_pool, buffers,
+                  limit])
+
+
+def small(n):  # a request of n bytes, 1 <= n <= 4096
+    return bytes([0]) + struct.pack("<H", n - 1)
+
+
+def alloc(n, stream=0):
+    return bytes([ALLOC]) + small(n) + bytes([stream])
+
+
+def free(pick=0, stream=0):
+    return bytes([FREE, pick, stream])
+
+
+def pool_seeds():
+    s = {}
+    s["host_mixed"] = header(HOST) + b"".join(
+        alloc(n, st) for n, st in [(100, 0), (256, 1), (257, 2), (4000, 3)]
+    ) + free(1, 1) + free(0, 0) + alloc(200, 5) + bytes(
+        [BAD_FREE, 0, 0, 0, 0, 0,  # double free
+         BAD_FREE, 1, 0, 9, 0, 0,  # interior
+         BAD_FREE, 2, 0, 3, 0, 0,  # foreign
+         TRIM, 0, STATS, 0, STATS, 2, QUERY, 0, 0] ) + small(10) + small(
+        20) + bytes([RAW, 0, 3]) + small(300) + bytes([0, 0, 7]) + bytes(
+        [RAW, 1, 0, 0, 0, 1, 0, 3, 7]) + free(0, 2)
+    s["sim_cross_stream"] = header(SIM) + alloc(1000, 1) + free(0, 1) + \
+        alloc(1000, 2) + free(0, 2) + bytes([COMPLETE, 1, 255]) + \
+        alloc(1000, 3) + bytes([FORGET, 1, FORGET, 2]) + alloc(1000, 1)
+    many = b"".join(alloc(300, st) + free(0, st) for st in range(1, 72))
+    s["sim_many_streams"] = header(SIM) + many + alloc(300, 70) + \
+        bytes([TRIM, 0])
+    s["fail_injection"] = header(FAIL) + bytes([INJECT, GET, 0, 0]) + \
+        alloc(500, 1) + alloc(500, 1) + free(0, 1) + bytes(
+        [INJECT, WAIT, 0, 0]) + alloc(500, 2) + bytes(
+        [INJECT, PUT, 3, 0, TRIM, 0, INJECT, SYNC, 0, 0, FORGET, 1]) + \
+        b"".join(alloc(300, st) + free(0, st) for st in range(3, 70)) + bytes(
+        [INJECT, SYNC, 0, 0, INJECT, PUT, 0, 0]) + alloc(300, 80) + free(
+        0, 81) + bytes([INJECT, EV_CREATE, 0, 1]) + alloc(300, 82)
+    s["limits"] = header(HOST, limit=1, max_pool=2, buffers=2) + bytes(
+        [ALLOC, 236, 0, ALLOC, 235, 0]) + alloc(4000) + bytes(
+        [SET_LIMIT, 0, SET_LIMIT, 1, SET_LIMIT, 2, SET_LIMIT, 6]) + bytes(
+        [ALLOC, 231, 0, ALLOC, 230, 0, ALLOC, 233, 0]) + free()
+    s["create_and_log"] = header(HOST, log=True) + bytes(
+        [CREATE, 7, 12]) + b'a,b"c\nd,' + bytes([CREATE, 0, 0, CREATE, 1, 0,
+                                                 0, CREATE, 6, 0, 1]) + \
+        alloc(77) + free()
+    return s
+
+
+# ---- fuzz_layout: see fuzz_layout.c (draw_extent, draw_double) ----
+F32, F64, C64, C128, I32, I64 = range(6)
+ARANGE, AFFINE, IDENTITY, UNIFORM, NORMAL = range(5)
+
+
+def ext_small(n):  # 0..7
+    return bytes([n])
+
+
+def ext_u16(n):
+    return bytes([9]) + struct.pack("<H", n)
+
+
+def ext_pow2(k):
+    return bytes([15, k])
+
+
+INT64_MAX_EXT = bytes([11])
+NEG = bytes([13, 0])
+
+
+def layout(dtype, extents):
+    """ndim = len(extents); the input always carries 10 extents."""
+    body = b"".join(extents) + b"".join([ext_small(1)] * (10 - len(extents)))
+    return bytes([dtype, len(extents) + 2]) + body
+
+
+def parts_block(n):  # draw_parts case 3: 1 + n
+    return bytes([3, n - 1])
+
+
+def uneven_exact():  # one part holding every row
+    return bytes([0, 1])
+
+
+def d(index):  # a double from draw_double's table
+    return bytes([index])
+
+
+def layout_seeds():
+    s = {}
+    s["f64_matrix_arange"] = layout(F64, [ext_small(5), ext_small(3)]) + \
+        parts_block(2) + uneven_exact() + bytes([ARANGE]) + d(2) + d(4) + \
+        bytes([1])
+    s["i64_far_rows_affine"] = layout(I64, [ext_pow2(40), ext_small(3)]) + \
+        parts_block(7) + uneven_exact() + bytes([AFFINE]) + b"".join(
+        d(i) for i in (2, 3, 6, 7, 0, 0, 0, 0)) + d(5) + bytes([1, 1])
+    s["f32_uniform_edges"] = layout(F32, [ext_u16(1000)]) + \
+        parts_block(33) + uneven_exact() + bytes([UNIFORM]) + d(21) + \
+        d(20) + bytes(8) + bytes([2])
+    s["c128_normal_8d"] = layout(C128, [ext_small(2)] * 8) + \
+        parts_block(3) + uneven_exact() + bytes([NORMAL]) + d(8) + d(8) + \
+        bytes(8) + bytes([0])
+    s["i32_identity_0d"] = layout(I32, []) + parts_block(4) + \
+        uneven_exact() + bytes([IDENTITY]) + d(6)
+    s["overflow_and_empty"] = layout(F32, [INT64_MAX_EXT, ext_small(2)])
+    s["empty_huge_inner"] = layout(C64, [ext_small(0), ext_pow2(40),
+                                         ext_pow2(40)]) + parts_block(5)
+    s["negative_extent"] = layout(I64, [ext_small(3), NEG])
+    return s
+
+
+def write(target, seeds):
+    folder = os.path.join(HERE, "corpus", target)
+    os.makedirs(folder, exist_ok=True)
+    for name, data in seeds.items():
+        with open(os.path.join(folder, "seed-" + name), "wb") as f:
+            f.write(data)
+
+
+write("fuzz_pool", pool_seeds())
+write("fuzz_layout", layout_seeds())
