@@ -16,9 +16,17 @@ if(NOT TP_WITH_CUDA STREQUAL "OFF")
       # Hopper (H100/H200) is the target of this project's GPU runs.
       set(CMAKE_CUDA_ARCHITECTURES 90)
     endif()
+    # One CUDA runtime, the shared one: the library links CUDA::cudart, and
+    # CMake's default (Static) would add cudart_static to every program that
+    # links the library, a second runtime with its own state.
+    set(CMAKE_CUDA_RUNTIME_LIBRARY Shared)
     enable_language(CUDA)
     set(CMAKE_CUDA_STANDARD 17)
     find_package(CUDAToolkit REQUIRED)
+    # CMake keeps nvcc's implicit link folders, the toolkit's library folder
+    # among them, out of RPATHs: programs would then find libcudart only
+    # where the loader already knows the toolkit (ld.so.conf). Name it.
+    list(APPEND CMAKE_BUILD_RPATH ${CUDAToolkit_LIBRARY_DIR})
     set(TP_HAVE_CUDA ON)
   endif()
 endif()
@@ -28,7 +36,8 @@ set(TP_HAVE_NCCL OFF)
 if(TP_HAVE_CUDA AND NOT TP_WITH_NCCL STREQUAL "OFF")
   find_path(TP_NCCL_INCLUDE_DIR nccl.h
             HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/local/include)
-  find_library(TP_NCCL_LIBRARY nccl
+  # libnccl.so.2 alone is what NCCL's pip wheel has (no libnccl.so).
+  find_library(TP_NCCL_LIBRARY NAMES nccl libnccl.so.2
                HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/local/lib)
   if(TP_NCCL_INCLUDE_DIR AND TP_NCCL_LIBRARY)
     set(TP_HAVE_NCCL ON)

@@ -2,7 +2,8 @@
  * distributed -> replicated (all-gather of uneven tiles) and a
  * redistribution between two tilings, compared with the host generator.
  * Skips (77) without MPI, without a GPU, or with more ranks on a node than
- * GPUs (NCCL needs one device per rank). */
+ * GPUs (NCCL needs one device per rank); with TP_TEST_REQUIRE_DEVICE=1, no
+ * GPU at all is a failure. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,15 @@ int main(int argc, char **argv) {
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
   tp_device_count(&devices);
+  /* TP_TEST_REQUIRE_DEVICE=1 (scripts/gpu_check.sh): no GPU at all is a
+   * failure; fewer GPUs than ranks stays a skip (NCCL cannot run then). */
+  const char *required = getenv("TP_TEST_REQUIRE_DEVICE");
+  if (devices == 0 && required != NULL && strcmp(required, "1") == 0) {
+    if (tp_runtime_rank(rt) == 0)
+      printf("FAIL: no GPU here but TP_TEST_REQUIRE_DEVICE=1\n");
+    exit_code = 1;
+    goto done;
+  }
   if (devices == 0 || tp_runtime_local_size(rt) > devices) {
     if (tp_runtime_rank(rt) == 0)
       printf("skip: NCCL needs one GPU per rank: %d rank(s) on this node, "
