@@ -68,7 +68,8 @@ Test(device_backend, no_device_backend_without_a_device) {
   cr_expect_not(tp_runtime_has_backend(rt, TP_SPACE_PINNED));
   tp_allocator *a = NULL;
   cr_expect_eq(tp_runtime_allocator(rt, TP_SPACE_DEVICE, TP_BUFFER_LOCAL, &a),
-               TP_ERR_NOT_SUPPORTED);
+               TP_ERR_NO_DEVICE);
+  expect_message("no device");
 }
 
 Test(device_backend, a_rank_with_a_gpu_gets_device_and_pinned_backends) {
