@@ -30,7 +30,13 @@ tp_status tp_device_enter(const char *caller, int device,
 tp_status tp_device_switch(const char *caller, int device,
                            tp_device_guard *guard);
 /* Restores what a successful tp_device_enter or tp_device_switch replaced:
- * the previous context, or no context at all. */
+ * the previous context, or no context at all. One thing stays: the CUDA
+ * runtime's own per-thread "current device" set by the switch's
+ * cudaSetDevice, which the runtime consults only when no context is current.
+ * Undoing it would take cudaSetDevice(previous), which on a thread that chose
+ * nothing means device 0 and creates its context: exactly what this guard
+ * exists to avoid. So a later bare runtime call on such a thread uses the
+ * device tensorpool used last, never an unasked-for GPU 0 context. */
 void tp_device_leave(tp_device_guard *guard);
 
 #endif
