@@ -22,8 +22,9 @@
 extern "C" {
 #endif
 
-/* The allocator of `backend` for `kind`. TP_ERR_NOT_SUPPORTED (with the
- * reason) when the backend is not available here. */
+/* The allocator of `backend` for `kind`. A backend the runtime does not
+ * have: TP_ERR_NOT_SUPPORTED when the configuration disabled the space, else
+ * TP_ERR_NO_DEVICE (the rank has no device; tensorpool/status.h). */
 tp_status tp_runtime_allocator(tp_runtime *runtime, tp_space_kind backend,
                                tp_buffer_kind kind, tp_allocator **out);
 
@@ -54,15 +55,19 @@ typedef struct tp_allocator_choice {
   { .struct_size = sizeof(tp_allocator_choice) }
 
 /* Chooses the backend for a tensor of `layout` and `kind` from the bytes
- * this rank would hold and each backend's available memory
- * (tp_runtime_memory): the device when there is one, the tensor is at least
- * TP_AUTO_DEVICE_MIN_BYTES (smaller ones are not worth a kernel launch and a
- * transfer) and it fits in the device's available memory; else the host if
- * it fits there; else TP_ERR_OUT_OF_MEMORY with the figures in the message
- * and in out->reason. */
+ * this rank would hold, the access the caller needs (tp_access,
+ * tensorpool/buffer.h) and each backend's available memory
+ * (tp_runtime_memory): with TP_ACCESS_ANY, the device when there is one, the
+ * tensor is at least TP_AUTO_DEVICE_MIN_BYTES (smaller ones are not worth a
+ * kernel launch and a transfer) and it fits in the device's available
+ * memory; else (and always with TP_ACCESS_HOST) the host if it fits there;
+ * else TP_ERR_OUT_OF_MEMORY with the figures in the message and in
+ * out->reason. Code that dereferences tp_buffer_data asks TP_ACCESS_HOST;
+ * code that reads values with tp_buffer_read may ask TP_ACCESS_ANY. */
 #define TP_AUTO_DEVICE_MIN_BYTES ((size_t)1 << 16)
 tp_status tp_allocator_choose(tp_runtime *runtime, const tp_layout *layout,
-                              tp_buffer_kind kind, tp_allocator_choice *out);
+                              tp_buffer_kind kind, tp_access access,
+                              tp_allocator_choice *out);
 
 /* Uninitialized memory for this rank's tile. */
 tp_status tp_allocator_allocate(tp_allocator *allocator,

@@ -64,6 +64,52 @@ tp_status tp_buffer_set_stream(tp_buffer *buffer, tp_stream stream);
  * rank outside the runtime. */
 tp_status tp_buffer_tile_of(const tp_buffer *buffer, int rank, tp_tile *out);
 
+/* ---- Reading and writing values from the host ----------------------------
+ * The one way to see a buffer's values on the host, whatever space holds
+ * them. tp_buffer_data is a pointer into the buffer's space: for a device
+ * buffer (tp_buffer_is_host_accessible 0) the host must not dereference it;
+ * and even host-readable memory may still be written by work queued on the
+ * buffer's stream. tp_buffer_read copies through the backend (cudaMemcpyAsync
+ * for device memory) after that work and returns when the bytes are there.
+ *
+ * These calls work on this rank's tile only (never collective), are
+ * thread-safe for distinct buffers, and block the host: they are meant for
+ * inspecting results and loading inputs, not for inner loops (keep those on
+ * the device). */
+
+/* What the caller will do with a tensor's memory, for tp_allocator_choose. */
+typedef enum tp_access {
+  TP_ACCESS_ANY = 0, /* any space: values are read with tp_buffer_read */
+  TP_ACCESS_HOST = 1 /* host code dereferences tp_buffer_data directly */
+} tp_access;
+
+/* 1 when host code may dereference tp_buffer_data (host and pinned memory;
+ * wait with tp_buffer_synchronize first if work is queued on the buffer's
+ * stream), 0 for device memory or a NULL buffer. Pure. */
+int tp_buffer_is_host_accessible(const tp_buffer *buffer);
+
+/* Copies `bytes` bytes, starting `offset` bytes into this rank's tile, to
+ * host memory at `host_dst`. The copy is queued on the buffer's stream,
+ * after the work already queued there, and the call waits for it: on
+ * success `host_dst` holds the values. TP_ERR_INVALID_ARGUMENT when the
+ * range leaves the tile (nothing is copied); bytes == 0 succeeds without
+ * touching `host_dst` (which may then be NULL). */
+tp_status tp_buffer_read(const tp_buffer *buffer, size_t offset, size_t bytes,
+                         void *host_dst);
+
+/* Copies `bytes` bytes of host memory at `host_src` into this rank's tile,
+ * starting `offset` bytes in, queued on the buffer's stream after the work
+ * already there, and waits for it: on success `host_src` may be reused and
+ * later work on the buffer's stream sees the new values. Only this rank's
+ * copy changes: a replicated buffer written on one rank only is no longer
+ * the same everywhere. */
+tp_status tp_buffer_write(tp_buffer *buffer, size_t offset, size_t bytes,
+                          const void *host_src);
+
+/* Blocks until the work queued on the buffer's stream is done (at once for
+ * host buffers, whose work runs when it is called). */
+tp_status tp_buffer_synchronize(const tp_buffer *buffer);
+
 #ifdef __cplusplus
 }
 #endif

@@ -17,8 +17,8 @@ typedef enum tp_status {
   TP_ERR_INVALID_POINTER = 2,  /* foreign, interior or double-freed pointer */
   TP_ERR_OUT_OF_MEMORY = 3,    /* upstream or budget exhausted */
   TP_ERR_OVERFLOW = 4,         /* a size computation overflowed */
-  TP_ERR_NO_DEVICE = 5,        /* no CUDA device, or device id out of range */
-  TP_ERR_NOT_SUPPORTED = 6,    /* not built in, or not possible here */
+  TP_ERR_NO_DEVICE = 5,        /* a GPU is needed and none is usable */
+  TP_ERR_NOT_SUPPORTED = 6,    /* a capability this build/config lacks */
   TP_ERR_CUDA = 7,             /* a CUDA runtime or NVRTC call failed */
   TP_ERR_NCCL = 8,             /* an NCCL call failed */
   TP_ERR_MPI = 9,              /* an MPI call failed */
@@ -28,6 +28,26 @@ typedef enum tp_status {
   TP_ERR_INTERNAL = 13, /* a broken invariant: please report it */
   TP_ERR_BUSY = 14      /* still in use (live dependents): nothing was done */
 } tp_status;
+
+/* TP_ERR_NO_DEVICE or TP_ERR_NOT_SUPPORTED: the one rule, for every call.
+ *
+ *   TP_ERR_NO_DEVICE whenever a call needs a GPU and none is usable: no GPU,
+ *   no driver, a build without CUDA, a device id out of range (including a
+ *   tp_runtime_config.device the machine lacks), or a runtime whose rank has
+ *   no device asked for TP_SPACE_DEVICE or TP_SPACE_PINNED.
+ *
+ *   TP_ERR_NOT_SUPPORTED for a capability this build or configuration lacks
+ *   on a machine where the device question does not arise or is answered:
+ *   a space the runtime's configuration disabled (disabled_spaces; the same
+ *   status with and without a GPU), a device without cudaMallocAsync pools
+ *   asked for that upstream, a device id above what the shared pools serve,
+ *   setting the limit of a runtime's pool with tp_pool_set_limit, or a
+ *   request that is never possible (an alignment above 256 from a pool).
+ *
+ *   Arguments are checked first, in every build: bad input is
+ *   TP_ERR_INVALID_ARGUMENT whether or not there is a device.
+ *
+ * docs/device.md lists where each applies. */
 
 /* A fixed English name for the code, e.g. "out of memory". Never NULL. */
 const char *tp_status_name(tp_status status);

@@ -46,6 +46,10 @@ struct tp_pool {
   tp_block *spare_records;
   tp_pool_stats stats;
   tp_event_log *log;
+  /* Set by tp_pool_claim_limit (src/pool/pool_owner.h): the public call
+   * that sets this pool's limit instead of tp_pool_set_limit. NULL: the
+   * pool's user owns the limit. */
+  const char *limit_owner;
 };
 
 /* Stream slots (pool_streams.c). Lock held. */

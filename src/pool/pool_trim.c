@@ -1,6 +1,7 @@
 /* Shrinking a pool on request: trim and the hard limit. */
 #include "core/error.h"
 #include "pool/pool_internal.h"
+#include "pool/pool_owner.h"
 
 tp_status tp_pool_trim(tp_pool *pool, size_t target_cached_bytes) {
   if (!pool)
@@ -20,7 +21,20 @@ tp_status tp_pool_trim(tp_pool *pool, size_t target_cached_bytes) {
   return st;
 }
 
+void tp_pool_claim_limit(tp_pool *pool, const char *owner) {
+  pool->limit_owner = owner;
+}
+
 tp_status tp_pool_set_limit(tp_pool *pool, size_t limit) {
+  if (pool && pool->limit_owner)
+    return tp_fail(TP_ERR_NOT_SUPPORTED,
+                   "tp_pool_set_limit: pool '%s' belongs to a runtime: its "
+                   "limit is the runtime's budget; set it with %s",
+                   pool->name, pool->limit_owner);
+  return tp_pool_set_owned_limit(pool, limit);
+}
+
+tp_status tp_pool_set_owned_limit(tp_pool *pool, size_t limit) {
   if (!pool)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_set_limit: NULL pool");
   if (limit == 0)

@@ -24,11 +24,7 @@ tp_status tp_runtime_allocator(tp_runtime *rt, tp_space_kind backend,
                    (int)backend);
   tp_backend *b = rt->backends[backend];
   if (!b)
-    return tp_fail(TP_ERR_NOT_SUPPORTED,
-                   "tp_runtime_allocator: no %s backend in this runtime "
-                   "(rank %d, device %d): it needs a CUDA build, a GPU and "
-                   "the CUDA backend registered",
-                   tp_space_kind_name(backend), rt->rank, rt->device);
+    return tp_runtime_missing_backend(rt, "tp_runtime_allocator", backend);
   *out = &rt->allocators[backend][kind];
   return TP_SUCCESS;
 }

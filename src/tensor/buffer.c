@@ -91,6 +91,7 @@ tp_status tp_buffer_new(const char *fn, tp_allocator *allocator,
     free(b);
     return st;
   }
+  tp_runtime_buffer_born(allocator->runtime); /* it must outlive the buffer */
   *out = b;
   return TP_SUCCESS;
 }
@@ -101,6 +102,7 @@ tp_status tp_buffer_free(tp_buffer *b) {
     tp_backend *backend = tp_allocator_backend_of(b->allocator);
     st = tp_pool_free(backend->pool, b->data, b->stream);
   }
+  tp_runtime_buffer_gone(b->allocator->runtime);
   tp_tiling_destroy(b->tiling);
   free(b);
   return st;
