@@ -80,7 +80,8 @@ const char *tp_dtype_name(tp_dtype dtype);
 /* Checks the arguments (dtype known, 0 <= ndim <= TP_MAX_NDIM, extents >= 0,
  * element count and byte size representable in size_t and int64_t:
  * TP_ERR_OVERFLOW otherwise) and fills *out. `extents` may be NULL for
- * ndim 0. */
+ * ndim 0. A zero extent makes an empty tensor (0 elements) whatever the
+ * other extents are. */
 tp_status tp_layout_make(tp_dtype dtype, int ndim, const int64_t *extents,
                          tp_layout *out);
 /* Elements and bytes, overflow-checked (a layout not made by
@@ -94,6 +95,12 @@ tp_status tp_layout_equal(const tp_layout *a, const tp_layout *b, int *out);
 tp_status tp_layout_whole_tile(const tp_layout *layout, tp_tile *out);
 
 typedef struct tp_tiling tp_tiling;
+
+/* The most parts (ranks) a tiling may have: 2^20, over a million ranks. A
+ * tiling keeps 8 bytes per part, so the bound stops a wrong count (INT_MAX
+ * parts would take 16 GiB) with TP_ERR_INVALID_ARGUMENT. Parts may
+ * outnumber the rows of axis 0: the extra parts own nothing. */
+#define TP_MAX_PARTS (1 << 20)
 
 /* Block split of axis 0 over `parts` parts: the first (extent % parts) parts
  * get one more row. A 0-d tensor (one element) goes to part 0. */

@@ -11,6 +11,11 @@ int64_t tp_layout_rows(const tp_layout *layout) {
 }
 
 size_t tp_layout_row_size(const tp_layout *layout) {
+  /* An empty tensor's other extents may multiply past size_t (tp_layout_make
+   * allows that: it has 0 elements); its rows hold nothing either way. */
+  for (int k = 0; k < layout->ndim; ++k)
+    if (layout->extents[k] == 0)
+      return 0;
   size_t n = 1;
   for (int k = 1; k < layout->ndim; ++k)
     n *= (size_t)layout->extents[k];
@@ -21,9 +26,10 @@ static tp_status tiling_new(const char *fn, const tp_layout *layout, int parts,
                             tp_tiling **out) {
   if (!layout || !out)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: NULL layout or out", fn);
-  if (parts < 1)
-    return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: %d parts (need >= 1)", fn,
-                   parts);
+  if (parts < 1 || parts > TP_MAX_PARTS)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "%s: %d parts; a tiling has 1 to TP_MAX_PARTS (%d) parts",
+                   fn, parts, TP_MAX_PARTS);
   size_t count;
   tp_status st = tp_layout_count(layout, &count);
   if (st != TP_SUCCESS)
