@@ -73,6 +73,11 @@ tp_status tp_runtime_create_on(const void *comm,
   if (!rt)
     return tp_fail(TP_ERR_OUT_OF_MEMORY,
                    "tp_runtime_create: no host memory for the runtime");
+  if (pthread_mutex_init(&rt->lock, NULL) != 0) {
+    free(rt);
+    return tp_fail(TP_ERR_OUT_OF_MEMORY,
+                   "tp_runtime_create: no lock for the runtime");
+  }
   tp_runtime_config defaults = TP_RUNTIME_CONFIG_INIT;
   rt->config = defaults;
   if (config) {
@@ -80,14 +85,14 @@ tp_status tp_runtime_create_on(const void *comm,
         tp_versioned_read("tp_runtime_create", "TP_RUNTIME_CONFIG_INIT", config,
                           &rt->config, sizeof rt->config);
     if (st != TP_SUCCESS) {
-      free(rt);
+      tp_runtime_free(rt);
       return st;
     }
   }
   init_allocators(rt);
   tp_status st = tp_runtime_ranks_init(rt, comm);
   if (st != TP_SUCCESS) {
-    free(rt);
+    tp_runtime_free(rt);
     return st;
   }
   choose_device(rt);
@@ -111,7 +116,7 @@ tp_status tp_runtime_create_on(const void *comm,
     if (rt->host_pool)
       tp_pool_destroy(rt->host_pool);
     tp_runtime_ranks_fini(rt);
-    free(rt);
+    tp_runtime_free(rt);
     return tp_fail_context(st, "tp_runtime_create");
   }
   *out = rt;
@@ -130,20 +135,20 @@ tp_status tp_runtime_destroy(tp_runtime *rt) {
       rt->backends[b]->ops->destroy(rt->backends[b]);
   tp_status st = tp_pool_destroy(rt->host_pool);
   tp_status fin = tp_runtime_ranks_fini(rt);
-  free(rt);
+  tp_runtime_free(rt);
   if (st != TP_SUCCESS)
     return tp_fail_context(st, "tp_runtime_destroy: buffers still live");
   return fin;
 }
 
 int tp_runtime_rank(const tp_runtime *rt) {
-  return rt ? rt->rank : 0;
+  return rt ? rt->rank : -1;
 }
 int tp_runtime_size(const tp_runtime *rt) {
   return rt ? rt->size : 0;
 }
 int tp_runtime_local_rank(const tp_runtime *rt) {
-  return rt ? rt->local_rank : 0;
+  return rt ? rt->local_rank : -1;
 }
 int tp_runtime_local_size(const tp_runtime *rt) {
   return rt ? rt->local_size : 0;
@@ -221,11 +226,16 @@ tp_status tp_runtime_set_budget(tp_runtime *rt, tp_space_kind kind,
   tp_status st = backend_of("tp_runtime_set_budget", rt, kind, &b);
   if (st != TP_SUCCESS)
     return st;
+  /* Under the runtime's lock, so that concurrent calls leave the budget
+   * and the pool's limit equal, and readers see one or the other. */
+  pthread_mutex_lock(&rt->lock);
   st = tp_pool_set_limit(b->pool, bytes);
+  if (st == TP_SUCCESS)
+    rt->budgets[kind] = bytes;
+  pthread_mutex_unlock(&rt->lock);
   if (st != TP_SUCCESS)
     return tp_fail_context(st, "tp_runtime_set_budget(%s, %zu)",
                            tp_space_kind_name(kind), bytes);
-  rt->budgets[kind] = bytes;
   return TP_SUCCESS;
 }
 
@@ -245,7 +255,9 @@ tp_status tp_runtime_memory(tp_runtime *rt, tp_space_kind kind,
   st = tp_pool_get_stats(b->pool, &stats);
   if (st != TP_SUCCESS)
     return st;
+  pthread_mutex_lock(&rt->lock);
   f.budget_bytes = rt->budgets[kind];
+  pthread_mutex_unlock(&rt->lock);
   f.reserved_bytes = stats.reserved_bytes;
   size_t room = f.budget_bytes > stats.reserved_bytes
                     ? f.budget_bytes - stats.reserved_bytes

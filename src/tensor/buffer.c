@@ -1,5 +1,6 @@
 /* Buffers: one struct for every kind and space. Stream ordering lives in
  * buffer_streams.c, wrapping caller memory in buffer_wrap.c. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -159,6 +160,33 @@ tp_status tp_buffer_free(tp_buffer *b) {
   free(b->uses);
   discard(b);
   return st;
+}
+
+void tp_buffer_discard(tp_buffer *b) {
+  /* The verb's own failure message is what its caller must read. */
+  char saved[1024];
+  snprintf(saved, sizeof saved, "%s", tp_last_error());
+  tp_runtime *rt = b->allocator->runtime;
+  tp_status st = tp_buffer_free(b);
+  if (st != TP_SUCCESS) {
+    tp_runtime_record_async_error(rt, st, "freeing a failed verb's result");
+    tp_fail(st, "%s", saved);
+  }
+}
+
+void tp_pool_free_or_record(tp_pool *pool, void *ptr, tp_stream stream,
+                            tp_runtime *rt, tp_status *st) {
+  char saved[1024];
+  snprintf(saved, sizeof saved, "%s", tp_last_error());
+  tp_status freed = tp_pool_free(pool, ptr, stream);
+  if (freed == TP_SUCCESS)
+    return;
+  if (*st == TP_SUCCESS) {
+    *st = freed;
+    return;
+  }
+  tp_runtime_record_async_error(rt, freed, "freeing a staged copy");
+  tp_fail(*st, "%s", saved);
 }
 
 tp_status tp_buffer_destroy(tp_buffer *buffer) {

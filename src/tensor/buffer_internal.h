@@ -76,6 +76,17 @@ tp_status tp_buffer_resolve_tiling(const char *fn, const tp_allocator *a,
  * failure. If the waits fail the memory is kept, never freed early. */
 tp_status tp_buffer_free(tp_buffer *buffer);
 
+/* Frees a result the verb abandons because it is returning another
+ * failure: a failure of this free cannot be returned, so it becomes the
+ * runtime's asynchronous error (tp_runtime_async_error); the verb's
+ * message is kept. */
+void tp_buffer_discard(tp_buffer *buffer);
+/* Frees a staged block on `stream`: a failure becomes *st when that is
+ * TP_SUCCESS, else the runtime's asynchronous error (keeping the message
+ * of *st). */
+void tp_pool_free_or_record(tp_pool *pool, void *ptr, tp_stream stream,
+                            tp_runtime *rt, tp_status *st);
+
 /* Reading `source` on `stream` (buffer_streams.c). Before queuing the
  * work: begin_use makes `stream` wait for the work queued on the source's
  * stream (an event, no host wait) and prepares the use's event. After

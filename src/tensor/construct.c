@@ -17,7 +17,7 @@ tp_status tp_allocator_allocate(tp_allocator *allocator,
 /* Runs `fill` on a new buffer; frees it if the fill fails. */
 static tp_status finish(tp_buffer *b, tp_status fill, tp_buffer **out) {
   if (fill != TP_SUCCESS) {
-    tp_buffer_free(b);
+    tp_buffer_discard(b);
     return fill;
   }
   *out = b;

@@ -111,13 +111,10 @@ static tp_status redistribute(tp_buffer *dst, const tp_buffer *src,
   }
   if (st == TP_SUCCESS)
     st = db->ops->alltoallv(db, send, sc, sd, dst->data, rc, rd, stream);
-  if (staged) {
+  if (staged)
     /* Freed on the collective's stream: the pool hands it out again only
      * after that work (no record_stream on other streams needed). */
-    tp_status fst = tp_pool_free(db->pool, staged, stream);
-    if (st == TP_SUCCESS)
-      st = fst;
-  }
+    tp_pool_free_or_record(db->pool, staged, stream, rt, &st);
   free(plan);
   return st;
 }
@@ -227,7 +224,7 @@ tp_status tp_allocator_construct_copy(tp_allocator *a, const tp_buffer *src,
   }
   if (st != TP_SUCCESS) {
     if (dst)
-      tp_buffer_free(dst);
+      tp_buffer_discard(dst);
     return st;
   }
   *out = dst;

@@ -121,9 +121,9 @@ tp_status tp_axpby(tp_scalar alpha, const tp_buffer *x, tp_scalar beta,
                              yd, r->data, stream);
   /* Staged copies go back on the stream that used them. */
   if (xs)
-    tp_pool_free(backend->pool, xs, stream);
+    tp_pool_free_or_record(backend->pool, xs, stream, ra->runtime, &st);
   if (ys)
-    tp_pool_free(backend->pool, ys, stream);
+    tp_pool_free_or_record(backend->pool, ys, stream, ra->runtime, &st);
   /* The operands' memory is freed only after these reads (also after a
    * failure: part of them may be queued). */
   tp_status recorded = TP_SUCCESS;
@@ -137,7 +137,7 @@ tp_status tp_axpby(tp_scalar alpha, const tp_buffer *x, tp_scalar beta,
   if (st == TP_SUCCESS)
     st = recorded;
   if (st != TP_SUCCESS) {
-    tp_buffer_free(r);
+    tp_buffer_discard(r);
     return tp_fail_context(st, "tp_axpby");
   }
   *out = r;
