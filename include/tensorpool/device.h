@@ -60,7 +60,8 @@ tp_status tp_device_space_create(int device,
  * device) whose events live on `device`. */
 tp_status tp_pinned_space_create(int device, tp_space **out);
 /* Destroy a space made by tp_device_space_create or tp_pinned_space_create
- * (each refuses the other kind), after every pool over it. */
+ * (each refuses the other kind), after every pool over it. NULL does
+ * nothing and succeeds. */
 tp_status tp_device_space_destroy(tp_space *space);
 tp_status tp_pinned_space_destroy(tp_space *space);
 

@@ -112,7 +112,13 @@ tp_status tp_device_stream_synchronize(int device, tp_stream stream) {
 
 tp_status tp_device_memcpy(int device, void *dst, const void *src, size_t bytes,
                            tp_stream stream) {
-  (void)dst, (void)src, (void)bytes, (void)stream;
+  (void)stream;
+  /* The same argument checks as the CUDA build, before the device's. */
+  if (bytes != 0 && (!dst || !src))
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_device_memcpy: NULL pointer (dst %p, src %p) for %zu "
+                   "bytes",
+                   dst, src, bytes);
   return tp_device_check("tp_device_memcpy", device);
 }
 
