@@ -5,6 +5,7 @@
 #include "dist/dist.h"
 #include "tensorpool/pool.h"
 #include "tensorpool/raw_allocator.h"
+#include "tensorpool/space.h"
 #include "tensorpool/status.h"
 
 Test(status, every_code_has_a_distinct_name) {
@@ -105,4 +106,74 @@ Test(status, agreement_precedence_is_a_table_not_the_numeric_order) {
                tp_status_precedence(TP_ERR_INVALID_ARGUMENT));
   cr_expect_gt(tp_status_precedence(TP_ERR_INTERNAL),
                tp_status_precedence(TP_ERR_BUSY));
+}
+
+/* A space over host memory whose get and put can be made to fail, with or
+ * without a message of their own. */
+static int refuse_puts, refuse_gets, say_why;
+
+static tp_status picky_get(void *ctx, size_t bytes, void **out) {
+  (void)ctx;
+  if (refuse_gets)
+    return say_why ? tp_set_last_error(TP_ERR_CUDA, "quota of tenant 4 hit")
+                   : TP_ERR_CUDA;
+  return tp_host_space()->ops->get(NULL, bytes, out);
+}
+
+static tp_status picky_put(void *ctx, void *ptr, size_t bytes,
+                           tp_stream stream) {
+  (void)ctx;
+  if (refuse_puts)
+    return tp_set_last_error(TP_ERR_CUDA, "cudaFree: context is destroyed");
+  return tp_host_space()->ops->put(NULL, ptr, bytes, stream);
+}
+
+static tp_space picky_space(tp_space_ops *ops) {
+  *ops = *tp_host_space()->ops;
+  ops->get = picky_get;
+  ops->put = picky_put;
+  tp_space s = *tp_host_space();
+  s.ops = ops;
+  s.name = "picky";
+  return s;
+}
+
+Test(status, an_upstream_refusing_a_release_gives_its_own_status) {
+  tp_space_ops ops;
+  tp_space space = picky_space(&ops);
+  tp_pool *pool;
+  cr_assert_eq(tp_pool_create(&space, NULL, &pool), TP_SUCCESS);
+  void *p;
+  cr_assert_eq(tp_pool_alloc(pool, 4096, NULL, &p), TP_SUCCESS);
+  cr_assert_eq(tp_pool_free(pool, p, NULL), TP_SUCCESS); /* now cached */
+  refuse_puts = 1;
+  cr_expect_eq(tp_pool_trim(pool, 0), TP_ERR_CUDA, "not an internal error");
+  cr_expect_not_null(strstr(tp_last_error(), "context is destroyed"), "%s",
+                     tp_last_error());
+  cr_expect_not_null(strstr(tp_last_error(), "tp_pool_trim"));
+  cr_expect_eq(tp_pool_set_limit(pool, 256), TP_ERR_CUDA);
+  cr_expect_not_null(strstr(tp_last_error(), "context is destroyed"));
+  refuse_puts = 0;
+  cr_expect_eq(tp_pool_trim(pool, 0), TP_SUCCESS);
+  cr_expect_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
+
+Test(status, an_upstream_get_keeps_the_spaces_message_or_says_it_had_none) {
+  tp_space_ops ops;
+  tp_space space = picky_space(&ops);
+  tp_pool *pool;
+  cr_assert_eq(tp_pool_create(&space, NULL, &pool), TP_SUCCESS);
+  void *p;
+  refuse_gets = 1;
+  say_why = 1;
+  cr_expect_eq(tp_pool_alloc(pool, 4096, NULL, &p), TP_ERR_CUDA);
+  cr_expect_not_null(strstr(tp_last_error(), "quota of tenant 4 hit"), "%s",
+                     tp_last_error());
+  say_why = 0;
+  cr_expect_eq(tp_pool_alloc(pool, 4096, NULL, &p), TP_ERR_CUDA);
+  cr_expect_null(strstr(tp_last_error(), "quota"), "no stale message: %s",
+                 tp_last_error());
+  cr_expect_not_null(strstr(tp_last_error(), "without a message"));
+  refuse_gets = 0;
+  cr_expect_eq(tp_pool_destroy(pool), TP_SUCCESS);
 }
