@@ -77,7 +77,8 @@ typedef struct tp_generator {
   } p;
 } tp_generator;
 
-/* Constructors (pure): the generator with the given parameters. */
+/* Constructors (pure, any thread): the generator with the given
+ * parameters, checked only when used (tp_generator_check). */
 tp_generator tp_generator_arange(double start, double step);
 /* `coeff` holds `ndim` coefficients (NULL: all 0). */
 tp_generator tp_generator_affine(double offset, int ndim, const double *coeff);
@@ -93,7 +94,7 @@ tp_generator tp_generator_normal(uint64_t seed, double mean, double stddev);
  * TP_ERR_INVALID_ARGUMENT with the reason otherwise. Pure; any thread. */
 tp_status tp_generator_check(const tp_generator *gen, const tp_layout *layout);
 
-/* "arange", "affine", "identity", "uniform", "normal" or "invalid". */
+/* "arange", "affine", "identity", "uniform", "normal" or "invalid" (pure). */
 const char *tp_generator_name(tp_generator_kind kind);
 
 #ifdef __cplusplus

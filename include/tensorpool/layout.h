@@ -8,7 +8,14 @@
  * splits a tensor into contiguous blocks of the slowest axis (axis 0), one
  * block per part (rank); blocks may be uneven and a part may own nothing. So
  * every tile is one contiguous range of global linear indices, which keeps
- * gathers and redistributions free of packing on every backend. */
+ * gathers and redistributions free of packing on every backend.
+ *
+ * Everything here is host computation on values the caller passes: no
+ * stream, never collective, never blocks. Thread safety: any thread; a
+ * tiling is immutable after creation, so several threads may read one (only
+ * tp_tiling_destroy needs it to be unused). Accessors given NULL return 0
+ * (tp_tiling_parts) or NULL (tp_tiling_layout); tp_dtype_size gives 0 and
+ * tp_dtype_name "invalid" for a value that is not a tp_dtype. */
 #ifndef TENSORPOOL_LAYOUT_H
 #define TENSORPOOL_LAYOUT_H
 
@@ -111,9 +118,9 @@ tp_status tp_tiling_create_block(const tp_layout *layout, int parts,
 tp_status tp_tiling_create(const tp_layout *layout, int parts,
                            const int64_t *rows, tp_tiling **out);
 tp_status tp_tiling_clone(const tp_tiling *tiling, tp_tiling **out);
-tp_status tp_tiling_destroy(tp_tiling *tiling);
+tp_status tp_tiling_destroy(tp_tiling *tiling); /* NULL: does nothing */
 
-/* Accessors (pure). */
+/* Accessors (pure; 0 and NULL for a NULL tiling). */
 int tp_tiling_parts(const tp_tiling *tiling);
 const tp_layout *tp_tiling_layout(const tp_tiling *tiling);
 
