@@ -70,7 +70,7 @@ tp_status tp_pinned_space_create(int device, tp_space **out);
 /* Destroy a space made by tp_device_space_create or tp_pinned_space_create
  * (each refuses the other kind). A space some pool still holds blocks or
  * events of (a pool over it that is alive) is not destroyed: TP_ERR_BUSY;
- * destroy the pool first. */
+ * destroy the pool first. NULL does nothing and succeeds. */
 tp_status tp_device_space_destroy(tp_space *space);
 tp_status tp_pinned_space_destroy(tp_space *space);
 

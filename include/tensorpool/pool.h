@@ -88,7 +88,8 @@ typedef void (*tp_print_fn)(void *user, const char *line);
 tp_status tp_pool_create(const tp_space *space, const tp_pool_config *config,
                          tp_pool **out);
 /* Frees everything. With live blocks left, it still frees them and returns
- * TP_ERR_LEAK with their count and bytes in the message. */
+ * TP_ERR_LEAK with their count and bytes in the message. NULL does nothing
+ * and succeeds. */
 tp_status tp_pool_destroy(tp_pool *pool);
 
 /* A block of at least `bytes` (> 0), 256-byte aligned, ready for work queued

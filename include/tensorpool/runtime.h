@@ -82,13 +82,26 @@ tp_status tp_runtime_create(const tp_runtime_config *config, tp_runtime **out);
  * collective. NULL does nothing. */
 tp_status tp_runtime_destroy(tp_runtime *runtime);
 
-/* Accessors (pure; 0 or -1 for NULL). */
+/* Accessors (pure, any thread). For NULL: -1 for the ranks and the
+ * device, 0 for the sizes and uses_mpi. */
 int tp_runtime_rank(const tp_runtime *runtime);
 int tp_runtime_size(const tp_runtime *runtime);
 int tp_runtime_local_rank(const tp_runtime *runtime); /* among its node */
 int tp_runtime_local_size(const tp_runtime *runtime);
 int tp_runtime_device(const tp_runtime *runtime); /* -1: no device */
 int tp_runtime_uses_mpi(const tp_runtime *runtime);
+
+/* Asynchronous errors (as ncclCommGetAsyncError): *out = the first failure
+ * of work this runtime queued on a stream that no call could report (a
+ * faulting kernel found later, a failed collective, a stream-ordered free
+ * that failed during the cleanup of another failure), or TP_SUCCESS. The
+ * call itself returns TP_SUCCESS unless its arguments are NULL. When *out
+ * is a failure, the calling thread's tp_last_error() says what failed. The
+ * error stays: a runtime whose queued work failed keeps reporting it until
+ * it is destroyed. Not collective (each rank has its own); never blocks
+ * (it does not wait for queued work: synchronize first to see all of it);
+ * any thread. */
+tp_status tp_runtime_async_error(tp_runtime *runtime, tp_status *out);
 
 /* Memory of one space as this rank sees it. Versioned output: initialize
  * with TP_MEMORY_FIGURES_INIT. */
@@ -114,7 +127,10 @@ tp_status tp_runtime_memory(tp_runtime *runtime, tp_space_kind space,
                             tp_memory_figures *out);
 /* Sets a space's budget: the limit of the runtime's pool for it (cached
  * blocks are released to meet it; TP_ERR_OUT_OF_MEMORY, unchanged, if live
- * bytes alone exceed it). The only way to change that limit. */
+ * bytes alone exceed it). The only way to change that limit. Thread-safe:
+ * concurrent calls, and readers (tp_runtime_memory, tp_allocator_choose),
+ * see one whole budget at a time, equal to the pool's limit. Not
+ * collective; may block the host while the pool releases cached memory. */
 tp_status tp_runtime_set_budget(tp_runtime *runtime, tp_space_kind space,
                                 size_t bytes);
 /* The pool a backend allocates from, owned by the runtime (destroyed with

@@ -25,6 +25,8 @@ typedef struct CUstream_st *tp_stream;
 typedef struct CUevent_st *tp_event;
 
 typedef enum tp_space_kind {
+  /* What accessors give for a NULL handle. */
+  TP_SPACE_INVALID = -1,
   TP_SPACE_HOST = 0,   /* pageable host memory */
   TP_SPACE_PINNED = 1, /* page-locked host memory usable by async copies */
   TP_SPACE_DEVICE = 2, /* memory of one CUDA device */

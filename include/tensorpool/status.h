@@ -3,12 +3,30 @@
  * Every public function returns a tp_status (or is a pure accessor). On a
  * failure the calling thread's last-error message says what was asked and
  * which limit or check refused it; a later success does not clear it (like
- * errno), so read it right after the failing call. */
+ * errno), so read it right after the failing call.
+ *
+ * Messages are for people: their wording may change in any release. Code
+ * decides on the tp_status alone (its values are fixed for the 1.x ABI).
+ *
+ * Pure accessors given NULL (or a handle they cannot read) return a sentinel
+ * and set no message: NULL for pointers, 0 for counts and sizes and
+ * booleans, -1 for ranks and device ids, and an explicit *_INVALID value for
+ * enums; each header names its accessors' sentinels.
+ *
+ * Thread safety: every function here may be called from any thread; the
+ * message is per thread. */
 #ifndef TENSORPOOL_STATUS_H
 #define TENSORPOOL_STATUS_H
 
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+/* Lets GCC and Clang check the arguments of printf-style functions. */
+#if defined(__GNUC__)
+#define TP_FORMAT_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define TP_FORMAT_PRINTF(f, a)
 #endif
 
 typedef enum tp_status {
@@ -49,11 +67,25 @@ typedef enum tp_status {
  *
  * docs/device.md lists where each applies. */
 
-/* A fixed English name for the code, e.g. "out of memory". Never NULL. */
+/* A fixed English name for the code, e.g. "out of memory". Never NULL
+ * ("unknown status" for a value that is not a tp_status). */
 const char *tp_status_name(tp_status status);
 
-/* The detail of the last failure on the calling thread ("" if none yet). */
+/* The detail of the last failure on the calling thread ("" if none yet).
+ * Valid until the thread's next call into the library. */
 const char *tp_last_error(void);
+
+/* Sets the calling thread's message (printf-style `format`) and returns
+ * `status`, so a callback can write `return tp_set_last_error(...)`.
+ *
+ * For code the library calls back: tp_space_ops entries, raw allocator
+ * tables, tile fill callbacks. When such a callback fails, the library
+ * keeps the message the callback set during that call and puts its own
+ * context in front ("tp_pool_alloc: ...: <your message>"); a callback that
+ * fails without setting one gets a message saying so, never a stale message
+ * of an earlier failure. May be called from any thread at any time. */
+tp_status tp_set_last_error(tp_status status, const char *format, ...)
+    TP_FORMAT_PRINTF(2, 3);
 
 #ifdef __cplusplus
 }

@@ -297,10 +297,15 @@ static tp_status destroy_space(const char *fn, tp_space *space,
 
 #endif
 
+/* NULL does nothing, as with every destroy of the library. */
 tp_status tp_device_space_destroy(tp_space *space) {
+  if (!space)
+    return TP_SUCCESS;
   return destroy_space("tp_device_space_destroy", space, TP_SPACE_DEVICE);
 }
 
 tp_status tp_pinned_space_destroy(tp_space *space) {
+  if (!space)
+    return TP_SUCCESS;
   return destroy_space("tp_pinned_space_destroy", space, TP_SPACE_PINNED);
 }

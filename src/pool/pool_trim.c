@@ -7,13 +7,16 @@ tp_status tp_pool_trim(tp_pool *pool, size_t target_cached_bytes) {
   if (!pool)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_trim: NULL pool");
   pthread_mutex_lock(&pool->lock);
-  tp_pool_release_cached(pool, target_cached_bytes, false);
-  tp_status st = TP_SUCCESS;
-  if (pool->stats.cached_bytes > target_cached_bytes)
-    st = tp_fail(TP_ERR_INTERNAL,
-                 "tp_pool_trim: pool '%s': upstream refused a release; %zu "
-                 "cached bytes remain above the target of %zu",
-                 pool->name, pool->stats.cached_bytes, target_cached_bytes);
+  tp_status st = tp_pool_release_cached(pool, target_cached_bytes, false);
+  /* Upstream's refusal is its status (out of memory, a CUDA error...), not
+   * a broken invariant of the pool. */
+  if (st != TP_SUCCESS)
+    st = tp_fail_context(st,
+                         "tp_pool_trim: pool '%s': %llu cached bytes remain "
+                         "above the target of %zu",
+                         pool->name,
+                         (unsigned long long)pool->stats.cached_bytes,
+                         target_cached_bytes);
   if (pool->log)
     tp_event_log_write(pool->log, "trim", pool->name, NULL, target_cached_bytes,
                        NULL, st);
@@ -50,12 +53,11 @@ tp_status tp_pool_set_owned_limit(tp_pool *pool, size_t limit) {
                  "the new limit of %zu bytes; the limit stays %zu",
                  pool->name, pool->stats.live_bytes, limit, pool->config.limit);
   } else {
-    tp_pool_release_cached(pool, limit - pool->stats.live_bytes, false);
-    if (pool->stats.reserved_bytes > limit)
-      st = tp_fail(TP_ERR_INTERNAL,
-                   "tp_pool_set_limit: pool '%s': upstream refused a release; "
-                   "the limit stays %zu",
-                   pool->name, pool->config.limit);
+    st = tp_pool_release_cached(pool, limit - pool->stats.live_bytes, false);
+    if (st != TP_SUCCESS)
+      st = tp_fail_context(st,
+                           "tp_pool_set_limit: pool '%s': the limit stays %zu",
+                           pool->name, pool->config.limit);
     else
       pool->config.limit = limit;
   }

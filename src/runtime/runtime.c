@@ -125,7 +125,7 @@ static tp_status release(tp_runtime *rt) {
   if (rt->host_pool)
     st = tp_pool_destroy(rt->host_pool);
   tp_status fin = tp_runtime_ranks_fini(rt);
-  free(rt);
+  tp_runtime_free(rt);
   return st != TP_SUCCESS ? st : fin;
 }
 
@@ -149,13 +149,18 @@ tp_status tp_runtime_create_on(const void *comm,
   if (!rt)
     return tp_fail(TP_ERR_OUT_OF_MEMORY,
                    "tp_runtime_create: no host memory for the runtime");
+  if (pthread_mutex_init(&rt->lock, NULL) != 0) {
+    free(rt);
+    return tp_fail(TP_ERR_OUT_OF_MEMORY,
+                   "tp_runtime_create: no lock for the runtime");
+  }
   rt->config = settings;
   rt->device = -1;
   atomic_init(&rt->live_buffers, 0);
   init_allocators(rt);
   st = tp_runtime_ranks_init(rt, comm);
   if (st != TP_SUCCESS) {
-    free(rt);
+    tp_runtime_free(rt);
     return st;
   }
   rt->device_sharing = 1;
@@ -221,13 +226,13 @@ tp_status tp_runtime_destroy(tp_runtime *rt) {
 }
 
 int tp_runtime_rank(const tp_runtime *rt) {
-  return rt ? rt->rank : 0;
+  return rt ? rt->rank : -1;
 }
 int tp_runtime_size(const tp_runtime *rt) {
   return rt ? rt->size : 0;
 }
 int tp_runtime_local_rank(const tp_runtime *rt) {
-  return rt ? rt->local_rank : 0;
+  return rt ? rt->local_rank : -1;
 }
 int tp_runtime_local_size(const tp_runtime *rt) {
   return rt ? rt->local_size : 0;
@@ -304,11 +309,16 @@ tp_status tp_runtime_set_budget(tp_runtime *rt, tp_space_kind kind,
   tp_status st = backend_of("tp_runtime_set_budget", rt, kind, &b);
   if (st != TP_SUCCESS)
     return st;
+  /* Under the runtime's lock, so that concurrent calls leave the budget
+   * and the pool's limit equal, and readers see one or the other. */
+  pthread_mutex_lock(&rt->lock);
   st = tp_pool_set_owned_limit(b->pool, bytes);
+  if (st == TP_SUCCESS)
+    rt->budgets[kind] = bytes;
+  pthread_mutex_unlock(&rt->lock);
   if (st != TP_SUCCESS)
     return tp_fail_context(st, "tp_runtime_set_budget(%s, %zu)",
                            tp_space_kind_name(kind), bytes);
-  rt->budgets[kind] = bytes;
   return TP_SUCCESS;
 }
 
@@ -328,7 +338,9 @@ tp_status tp_runtime_memory(tp_runtime *rt, tp_space_kind kind,
   st = tp_pool_get_stats(b->pool, &stats);
   if (st != TP_SUCCESS)
     return st;
+  pthread_mutex_lock(&rt->lock);
   f.budget_bytes = rt->budgets[kind];
+  pthread_mutex_unlock(&rt->lock);
   f.reserved_bytes = stats.reserved_bytes;
   size_t room = f.budget_bytes > stats.reserved_bytes
                     ? f.budget_bytes - stats.reserved_bytes

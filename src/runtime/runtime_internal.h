@@ -3,6 +3,7 @@
 #define TP_CORE_RUNTIME_INTERNAL_H
 
 #include <stdatomic.h>
+#include <pthread.h>
 
 #include "runtime/backend.h"
 #include "tensorpool/allocator.h"
@@ -37,7 +38,15 @@ struct tp_runtime {
   /* Buffers made by this runtime's allocators and not yet destroyed: while
    * any is live, tp_runtime_destroy refuses (its handle points in here). */
   atomic_size_t live_buffers;
+  /* Guards `budgets` (set_budget writes them while the automatic choice
+   * reads them from other threads) and the first asynchronous error. */
+  pthread_mutex_t lock;
+  tp_status async_error;
+  char async_message[512];
 };
+
+/* Frees a runtime struct whose lock was initialized (runtime_async.c). */
+void tp_runtime_free(tp_runtime *runtime);
 
 /* Names the allocators of a newly registered backend ("host/local"...). */
 void tp_allocators_name(tp_runtime *runtime, tp_space_kind backend);

@@ -49,10 +49,10 @@ tp_status tp_allocator_rebind(const tp_allocator *a, tp_buffer_kind kind,
 }
 
 tp_buffer_kind tp_allocator_kind_of(const tp_allocator *a) {
-  return a ? a->kind : TP_BUFFER_LOCAL;
+  return a ? a->kind : TP_BUFFER_KIND_INVALID;
 }
 tp_space_kind tp_allocator_space_kind_of(const tp_allocator *a) {
-  return a ? a->backend : TP_SPACE_HOST;
+  return a ? a->backend : TP_SPACE_INVALID;
 }
 tp_runtime *tp_allocator_runtime(const tp_allocator *a) {
   return a ? a->runtime : NULL;
@@ -61,5 +61,5 @@ tp_pool *tp_allocator_pool(const tp_allocator *a) {
   return a ? tp_allocator_backend_of(a)->pool : NULL;
 }
 const char *tp_allocator_name(const tp_allocator *a) {
-  return a ? a->name : "";
+  return a ? a->name : NULL;
 }

@@ -327,14 +327,31 @@ Test(allocator, a_move_reuses_storage_and_empties_the_source) {
   cr_expect_eq(stats().allocations, allocations);
   cr_expect_eq(((int32_t *)tp_buffer_data(dst))[15], 15);
 
-  /* Local -> distributed on one rank needs a copy; the source goes away. */
+  /* On one rank a distributed buffer holds the whole tensor too: local ->
+   * distributed -> replicated reuse the storage both ways. */
   tp_buffer *dist;
   cr_assert_eq(tp_allocator_construct_move(host(TP_BUFFER_DISTRIBUTED), &dst,
                                            NULL, NULL, &dist),
                TP_SUCCESS);
   cr_expect_null(dst);
+  cr_expect_eq(tp_buffer_data(dist), data, "the storage was reused");
+  cr_expect_eq(tp_buffer_kind_of(dist), TP_BUFFER_DISTRIBUTED);
+  cr_assert_not_null(tp_buffer_tiling(dist));
+  cr_expect_eq(tp_tiling_parts(tp_buffer_tiling(dist)), 1);
+  cr_expect_eq(tp_buffer_tile(dist)->count, 16);
   cr_expect_eq(((int32_t *)tp_buffer_data(dist))[15], 15);
+  tp_buffer *repl;
+  cr_assert_eq(tp_allocator_construct_move(host(TP_BUFFER_REPLICATED), &dist,
+                                           NULL, NULL, &repl),
+               TP_SUCCESS);
+  cr_expect_eq(tp_buffer_data(repl), data, "the storage was reused");
+  cr_expect_null(tp_buffer_tiling(repl));
+  cr_expect_eq(tp_buffer_tile(repl)->count, 16);
+  cr_expect_eq(stats().allocations, allocations);
   cr_expect_eq(stats().live_blocks, 1);
+  cr_assert_eq(tp_allocator_construct_move(host(TP_BUFFER_DISTRIBUTED), &repl,
+                                           NULL, NULL, &dist),
+               TP_SUCCESS);
 
   /* A failed move leaves the source intact. */
   tp_tiling *wrong;

@@ -8,7 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/error.h"
 #include "host/memory_info.h"
+#include "runtime/backend.h"
 #include "tensorpool/allocator.h"
 #include "tensorpool/device.h"
 
@@ -312,4 +314,51 @@ Test(memory_info, unreadable_or_incomplete_meminfo_is_not_supported) {
   cr_expect_eq(info(&f, &t), TP_ERR_NOT_SUPPORTED);
   cr_expect_not_null(strstr(tp_last_error(), "MemAvailable"));
   cr_expect_eq(tp_host_memory_info(NULL, &t), TP_ERR_INVALID_ARGUMENT);
+}
+
+/* A backend hook reporting a failure of earlier queued work. */
+static tp_status faulted_kernel(tp_backend *backend, tp_status *out) {
+  (void)backend;
+  *out = tp_fail(TP_ERR_CUDA, "an illegal address in kernel k");
+  return TP_SUCCESS;
+}
+
+Test(runtime, async_errors_are_none_at_first_then_the_first_one_stays) {
+  tp_runtime *rt;
+  cr_assert_eq(tp_runtime_create(NULL, &rt), TP_SUCCESS);
+  tp_status async = TP_ERR_INTERNAL;
+  cr_assert_eq(tp_runtime_async_error(rt, &async), TP_SUCCESS);
+  cr_expect_eq(async, TP_SUCCESS);
+  /* Stream-ordered work that failed where no caller could hear of it. */
+  tp_fail(TP_ERR_OUT_OF_MEMORY, "upstream refused 4096 bytes");
+  tp_runtime_record_async_error(rt, TP_ERR_OUT_OF_MEMORY, "freeing a block");
+  tp_fail(TP_ERR_MPI, "later");
+  tp_runtime_record_async_error(rt, TP_ERR_MPI, "a second failure");
+  tp_fail(TP_ERR_INVALID_ARGUMENT, "an unrelated message");
+  for (int k = 0; k < 2; ++k) {
+    cr_assert_eq(tp_runtime_async_error(rt, &async), TP_SUCCESS);
+    cr_expect_eq(async, TP_ERR_OUT_OF_MEMORY, "the first error, every time");
+    cr_expect_not_null(strstr(tp_last_error(), "freeing a block"), "%s",
+                       tp_last_error());
+    cr_expect_not_null(strstr(tp_last_error(), "refused 4096 bytes"));
+  }
+  cr_expect_eq(tp_runtime_async_error(NULL, &async), TP_ERR_INVALID_ARGUMENT);
+  cr_expect_eq(tp_runtime_async_error(rt, NULL), TP_ERR_INVALID_ARGUMENT);
+  tp_runtime_destroy(rt);
+}
+
+Test(runtime, a_backend_reports_its_asynchronous_failures) {
+  tp_runtime *rt;
+  cr_assert_eq(tp_runtime_create(NULL, &rt), TP_SUCCESS);
+  tp_backend *host = tp_runtime_backend(rt, TP_SPACE_HOST);
+  host->async_error = faulted_kernel;
+  tp_status async = TP_SUCCESS;
+  cr_assert_eq(tp_runtime_async_error(rt, &async), TP_SUCCESS);
+  cr_expect_eq(async, TP_ERR_CUDA);
+  cr_expect_not_null(strstr(tp_last_error(), "illegal address"));
+  cr_expect_not_null(strstr(tp_last_error(), "host"), "names the backend");
+  host->async_error = NULL;
+  cr_assert_eq(tp_runtime_async_error(rt, &async), TP_SUCCESS);
+  cr_expect_eq(async, TP_ERR_CUDA, "it stays");
+  tp_runtime_destroy(rt);
 }
