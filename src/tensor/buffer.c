@@ -97,7 +97,9 @@ tp_status tp_buffer_new(const char *fn, tp_allocator *allocator,
 
 tp_status tp_buffer_free(tp_buffer *b) {
   tp_status st = TP_SUCCESS;
-  if (b->data) {
+  if (b->release) {
+    st = b->release(b);
+  } else if (b->data) {
     tp_backend *backend = tp_allocator_backend_of(b->allocator);
     st = tp_pool_free(backend->pool, b->data, b->stream);
   }

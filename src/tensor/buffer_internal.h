@@ -16,6 +16,10 @@ struct tp_buffer {
   size_t bytes;      /* tile.count * element size */
   tp_stream stream;  /* of the last use */
   tp_allocator *allocator;
+  /* A view of memory the buffer does not own (tensor/buffer_view.h): set,
+   * it gives the memory back instead of the pool. NULL for pool memory. */
+  tp_status (*release)(tp_buffer *buffer);
+  void *release_ctx;
 };
 
 /* The backend of an allocator (registered: allocators exist only for
