@@ -18,9 +18,8 @@
 #include "tensorpool/layout.h"
 #include "tensorpool/runtime.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "tensorpool/export.h"
+TP_BEGIN_DECLS
 
 /* The allocator of `backend` for `kind`. TP_ERR_NOT_SUPPORTED (with the
  * reason) when the backend is not available here. */
@@ -125,8 +124,6 @@ tp_status tp_allocator_construct_move(tp_allocator *allocator,
                                       const tp_tiling *tiling, tp_stream stream,
                                       tp_buffer **out);
 
-#ifdef __cplusplus
-}
-#endif
+TP_END_DECLS
 
 #endif

@@ -21,9 +21,8 @@
 #include "tensorpool/space.h"
 #include "tensorpool/status.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "tensorpool/export.h"
+TP_BEGIN_DECLS
 
 typedef enum tp_buffer_kind {
   TP_BUFFER_LOCAL = 0,
@@ -64,8 +63,6 @@ tp_status tp_buffer_set_stream(tp_buffer *buffer, tp_stream stream);
  * rank outside the runtime. */
 tp_status tp_buffer_tile_of(const tp_buffer *buffer, int rank, tp_tile *out);
 
-#ifdef __cplusplus
-}
-#endif
+TP_END_DECLS
 
 #endif

@@ -7,9 +7,8 @@
 #ifndef TENSORPOOL_STATUS_H
 #define TENSORPOOL_STATUS_H
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "tensorpool/export.h"
+TP_BEGIN_DECLS
 
 typedef enum tp_status {
   TP_SUCCESS = 0,
@@ -35,8 +34,6 @@ const char *tp_status_name(tp_status status);
 /* The detail of the last failure on the calling thread ("" if none yet). */
 const char *tp_last_error(void);
 
-#ifdef __cplusplus
-}
-#endif
+TP_END_DECLS
 
 #endif
