@@ -23,8 +23,7 @@ endif()
 install(TARGETS ${tp_install_targets} EXPORT tensorpoolTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT devel
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime
-                NAMELINK_COMPONENT devel
-        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+                NAMELINK_COMPONENT devel)
 install(EXPORT tensorpoolTargets NAMESPACE tensorpool::
         DESTINATION ${TP_CMAKE_DIR} COMPONENT devel)
 
