@@ -1,5 +1,7 @@
 # Finds CUDA, NCCL and MPI according to TP_WITH_*; sets TP_HAVE_* to ON/OFF.
 
+list(APPEND CMAKE_MODULE_PATH ${CMAKE_CURRENT_LIST_DIR}/modules)
+
 function(tp_resolve_option name found)
   if(${name} STREQUAL "ON" AND NOT ${found})
     message(FATAL_ERROR "${name}=ON but it was not found")
@@ -34,13 +36,12 @@ tp_resolve_option(TP_WITH_CUDA TP_HAVE_CUDA)
 
 set(TP_HAVE_NCCL OFF)
 if(TP_HAVE_CUDA AND NOT TP_WITH_NCCL STREQUAL "OFF")
-  find_path(TP_NCCL_INCLUDE_DIR nccl.h
-            HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/local/include)
-  # libnccl.so.2 alone is what NCCL's pip wheel has (no libnccl.so).
-  find_library(TP_NCCL_LIBRARY NAMES nccl libnccl.so.2
-               HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/local/lib)
-  if(TP_NCCL_INCLUDE_DIR AND TP_NCCL_LIBRARY)
+  # cmake/modules/FindNCCL.cmake (installed with the package): NCCL::NCCL.
+  find_package(NCCL QUIET)
+  if(NCCL_FOUND)
     set(TP_HAVE_NCCL ON)
+    set(TP_NCCL_INCLUDE_DIR ${NCCL_INCLUDE_DIR})
+    set(TP_NCCL_LIBRARY ${NCCL_LIBRARY})
   endif()
 endif()
 tp_resolve_option(TP_WITH_NCCL TP_HAVE_NCCL)

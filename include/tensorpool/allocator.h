@@ -40,9 +40,8 @@
 #include "tensorpool/layout.h"
 #include "tensorpool/runtime.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "tensorpool/export.h"
+TP_BEGIN_DECLS
 
 /* The allocator of `backend` for `kind`. A backend the runtime does not
  * have: TP_ERR_NOT_SUPPORTED when the configuration disabled the space, else
@@ -196,8 +195,6 @@ tp_status tp_allocator_wrap(tp_allocator *allocator, const tp_layout *layout,
                             tp_buffer_deleter_fn deleter, void *user,
                             tp_stream stream, tp_buffer **out);
 
-#ifdef __cplusplus
-}
-#endif
+TP_END_DECLS
 
 #endif

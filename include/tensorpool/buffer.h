@@ -55,9 +55,8 @@
 #include "tensorpool/space.h"
 #include "tensorpool/status.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "tensorpool/export.h"
+TP_BEGIN_DECLS
 
 typedef enum tp_buffer_kind {
   TP_BUFFER_KIND_INVALID = -1, /* what tp_buffer_kind_of(NULL) gives */
@@ -184,8 +183,6 @@ tp_status tp_buffer_write(tp_buffer *buffer, size_t offset, size_t bytes,
  * host buffers, whose work runs when it is called). */
 tp_status tp_buffer_synchronize(const tp_buffer *buffer);
 
-#ifdef __cplusplus
-}
-#endif
+TP_END_DECLS
 
 #endif

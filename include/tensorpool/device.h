@@ -23,9 +23,8 @@
 #include "tensorpool/space.h"
 #include "tensorpool/status.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "tensorpool/export.h"
+TP_BEGIN_DECLS
 
 /* Number of usable CUDA devices: 0 (and TP_SUCCESS) when the library was
  * built without CUDA or when no GPU or driver is present. */
@@ -136,8 +135,6 @@ tp_status tp_device_stream_synchronize(int device, tp_stream stream);
 tp_status tp_device_memcpy(int device, void *dst, const void *src, size_t bytes,
                            tp_stream stream);
 
-#ifdef __cplusplus
-}
-#endif
+TP_END_DECLS
 
 #endif

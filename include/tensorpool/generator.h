@@ -40,9 +40,8 @@
 
 #include "tensorpool/layout.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "tensorpool/export.h"
+TP_BEGIN_DECLS
 
 typedef enum tp_generator_kind {
   TP_GENERATOR_ARANGE = 0,
@@ -97,8 +96,6 @@ tp_status tp_generator_check(const tp_generator *gen, const tp_layout *layout);
 /* "arange", "affine", "identity", "uniform", "normal" or "invalid" (pure). */
 const char *tp_generator_name(tp_generator_kind kind);
 
-#ifdef __cplusplus
-}
-#endif
+TP_END_DECLS
 
 #endif

@@ -24,9 +24,8 @@
 
 #include "tensorpool/status.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "tensorpool/export.h"
+TP_BEGIN_DECLS
 
 /* The most dimensions a tensor may have (fixed for the 1.x ABI). */
 #define TP_MAX_NDIM 8
@@ -132,8 +131,6 @@ tp_status tp_tiling_rows(const tp_tiling *tiling, int part, int64_t *first,
 /* *out = 1 if both split the same layout the same way. */
 tp_status tp_tiling_equal(const tp_tiling *a, const tp_tiling *b, int *out);
 
-#ifdef __cplusplus
-}
-#endif
+TP_END_DECLS
 
 #endif

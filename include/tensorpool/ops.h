@@ -15,9 +15,8 @@
 #include "tensorpool/allocator.h"
 #include "tensorpool/buffer.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "tensorpool/export.h"
+TP_BEGIN_DECLS
 
 /* A copy of `buffer` from its own allocator, same kind, tiling and space.
  * Streams and host blocking as tp_allocator_construct_copy: the copy goes
@@ -45,8 +44,6 @@ tp_status tp_axpby(tp_scalar alpha, const tp_buffer *x, tp_scalar beta,
 tp_status tp_result_allocator(const tp_buffer *x, const tp_buffer *y,
                               tp_allocator **out);
 
-#ifdef __cplusplus
-}
-#endif
+TP_END_DECLS
 
 #endif

@@ -20,9 +20,8 @@
 #include "tensorpool/space.h"
 #include "tensorpool/status.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "tensorpool/export.h"
+TP_BEGIN_DECLS
 
 typedef struct tp_pool tp_pool;
 
@@ -127,8 +126,6 @@ const char *tp_pool_name(const tp_pool *pool);
 /* A raw allocator table that allocates from `pool` (which must outlive it). */
 tp_status tp_pool_raw_allocator(tp_pool *pool, tp_raw_allocator *out);
 
-#ifdef __cplusplus
-}
-#endif
+TP_END_DECLS
 
 #endif

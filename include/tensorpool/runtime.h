@@ -31,9 +31,8 @@
 #include "tensorpool/space.h"
 #include "tensorpool/status.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "tensorpool/export.h"
+TP_BEGIN_DECLS
 
 typedef struct tp_runtime tp_runtime;
 
@@ -146,8 +145,6 @@ int tp_runtime_has_backend(const tp_runtime *runtime, tp_space_kind space);
  * memory.usage_in_bytes). */
 tp_status tp_host_memory_info(size_t *free_bytes, size_t *total_bytes);
 
-#ifdef __cplusplus
-}
-#endif
+TP_END_DECLS
 
 #endif

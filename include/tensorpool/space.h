@@ -12,9 +12,8 @@
 
 #include "tensorpool/status.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "tensorpool/export.h"
+TP_BEGIN_DECLS
 
 /* A stream: the same type as cudaStream_t (a pointer to CUDA's opaque
  * struct CUstream_st), so CUDA streams pass without a cast and no CUDA
@@ -73,8 +72,6 @@ typedef struct tp_space {
  * streams are tags and every event is complete at once. */
 const tp_space *tp_host_space(void);
 
-#ifdef __cplusplus
-}
-#endif
+TP_END_DECLS
 
 #endif

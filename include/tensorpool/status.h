@@ -18,9 +18,8 @@
 #ifndef TENSORPOOL_STATUS_H
 #define TENSORPOOL_STATUS_H
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "tensorpool/export.h"
+TP_BEGIN_DECLS
 
 /* Lets GCC and Clang check the arguments of printf-style functions. */
 #if defined(__GNUC__)
@@ -87,8 +86,6 @@ const char *tp_last_error(void);
 tp_status tp_set_last_error(tp_status status, const char *format, ...)
     TP_FORMAT_PRINTF(2, 3);
 
-#ifdef __cplusplus
-}
-#endif
+TP_END_DECLS
 
 #endif

@@ -131,8 +131,11 @@ tp_status tp_buffer_new(const char *fn, tp_allocator *allocator,
 }
 
 /* Gives the memory back on the buffer's stream (already ordered after every
- * use): to the pool, or to the deleter of wrapped memory. */
+ * use): to the pool, to the deleter of wrapped memory, or through a view's
+ * release (tensor/buffer_view.h). */
 static tp_status give_back(tp_buffer *b) {
+  if (b->release)
+    return b->release(b);
   if (b->is_wrapped) {
     if (!b->deleter)
       return TP_SUCCESS;

@@ -43,6 +43,12 @@ struct tp_buffer {
   bool has_ready;
   tp_buffer_use *uses; /* one per other stream that used the buffer */
   int use_count, use_capacity;
+
+  /* A view of memory the buffer does not own (tensor/buffer_view.h, DLPack
+   * imports): set, it gives the memory back (is_wrapped is set too, with no
+   * deleter). NULL otherwise. */
+  tp_status (*release)(tp_buffer *buffer);
+  void *release_ctx;
 };
 
 /* The backend of an allocator (registered: allocators exist only for

@@ -53,7 +53,7 @@ static tp_status tiling_new(const char *fn, const tp_layout *layout, int parts,
 
 tp_status tp_tiling_create_block(const tp_layout *layout, int parts,
                                  tp_tiling **out) {
-  tp_tiling *t;
+  tp_tiling *t = NULL;
   tp_status st =
       tiling_new("tp_tiling_create_block", layout, parts, out, &t);
   if (st != TP_SUCCESS)
@@ -70,7 +70,7 @@ tp_status tp_tiling_create(const tp_layout *layout, int parts,
                            const int64_t *rows, tp_tiling **out) {
   if (!rows)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_tiling_create: NULL rows");
-  tp_tiling *t;
+  tp_tiling *t = NULL;
   tp_status st = tiling_new("tp_tiling_create", layout, parts, out, &t);
   if (st != TP_SUCCESS)
     return st;
@@ -99,7 +99,7 @@ tp_status tp_tiling_create(const tp_layout *layout, int parts,
 tp_status tp_tiling_clone(const tp_tiling *tiling, tp_tiling **out) {
   if (!tiling)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_tiling_clone: NULL tiling");
-  tp_tiling *t;
+  tp_tiling *t = NULL;
   tp_status st =
       tiling_new("tp_tiling_clone", &tiling->layout, tiling->parts, out, &t);
   if (st != TP_SUCCESS)
