@@ -1,8 +1,11 @@
 /* tensorpool buffers in one page: allocate, construct with a generator,
- * rebind, convert, and print the pool's statistics.
+ * rebind, convert, read values on the host, and print the pool's
+ * statistics.
  *
  * Runs as one process or under mpiexec: with MPI the runtime spans
- * MPI_COMM_WORLD, and the distributed tensor is split over the ranks. */
+ * MPI_COMM_WORLD, and the distributed tensor is split over the ranks. With a
+ * GPU the automatic choice may put the tensor in device memory, so values
+ * reach the host through tp_buffer_read, never through tp_buffer_data. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -43,9 +46,11 @@ int main(int argc, char **argv) {
   int64_t extents[2] = {1000, 64};
   CHECK(tp_layout_make(TP_DTYPE_F64, 2, extents, &layout));
 
-  /* Let the library pick the backend, and say why. */
+  /* Let the library pick the backend, and say why. TP_ACCESS_ANY: this
+   * program reads values with tp_buffer_read, so device memory is fine. */
   tp_allocator_choice choice = TP_ALLOCATOR_CHOICE_INIT;
-  CHECK(tp_allocator_choose(rt, &layout, TP_BUFFER_DISTRIBUTED, &choice));
+  CHECK(tp_allocator_choose(rt, &layout, TP_BUFFER_DISTRIBUTED, TP_ACCESS_ANY,
+                            &choice));
   if (rank == 0)
     printf("automatic allocator: %s\n", choice.reason);
   tp_allocator *dist = choice.allocator;
@@ -68,13 +73,23 @@ int main(int argc, char **argv) {
   CHECK(tp_allocator_rebind(dist, TP_BUFFER_REPLICATED, &repl));
   tp_buffer *whole;
   CHECK(tp_allocator_construct_copy(repl, noise, NULL, NULL, &whole));
-  const double *v = tp_buffer_data(whole);
+
+  /* The values on the host, wherever the buffer lives: tp_buffer_read waits
+   * for the work queued on the buffer's stream and copies. */
+  size_t count = tp_buffer_tile(whole)->count;
+  double *v = malloc(count * sizeof *v);
+  if (!v)
+    return 1;
+  CHECK(tp_buffer_read(whole, 0, count * sizeof *v, v));
   double sum = 0.0;
-  for (size_t i = 0; i < tp_buffer_tile(whole)->count; ++i)
+  for (size_t i = 0; i < count; ++i)
     sum += v[i];
-  printf("rank %d: mean of all %zu values = %.6f, element (999, 63) = %.17g\n",
-         rank, tp_buffer_tile(whole)->count,
-         sum / (double)tp_buffer_tile(whole)->count, v[999 * 64 + 63]);
+  printf("rank %d: mean of all %zu values = %.6f, element (999, 63) = %.17g "
+         "(%s memory, host-readable: %s)\n",
+         rank, count, sum / (double)count, v[999 * 64 + 63],
+         tp_space_kind_name(tp_allocator_space_kind_of(repl)),
+         tp_buffer_is_host_accessible(whole) ? "yes" : "no");
+  free(v);
 
   /* An operation allocates its result through its operands' allocator. */
   tp_buffer *twice;

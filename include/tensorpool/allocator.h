@@ -5,11 +5,33 @@
  * tp_allocator_rebind hand out the same handle for the same (backend, kind),
  * valid until tp_runtime_destroy; there is nothing to free.
  *
- * Every verb takes the stream its work is queued on (host work runs at
- * once). `tiling` is for distributed allocators: NULL means a block split of
- * axis 0 over the runtime's ranks; otherwise it must have one part per rank
- * and the same layout (TP_ERR_MISMATCH). Local and replicated allocators
- * take NULL. On any failure nothing is allocated and *out is untouched. */
+ * Common rules of the verbs below:
+ *   - Arguments: `tiling` is for distributed allocators: NULL means a block
+ *     split of axis 0 over the runtime's ranks; otherwise it must have one
+ *     part per rank and the same layout (TP_ERR_MISMATCH). Local and
+ *     replicated allocators take NULL. A NULL allocator, layout, source,
+ *     callback or out-pointer is TP_ERR_INVALID_ARGUMENT. On any failure
+ *     nothing is allocated, no callback has run unless said, and *out is
+ *     untouched.
+ *   - Streams (tensorpool/buffer.h has the whole rule): the work goes on
+ *     `stream`, which becomes the result's stream. Each source is read on
+ *     `stream` after `stream` was made to wait for the source's stream (an
+ *     event, no host wait), and the read is recorded as a use of the
+ *     source, so destroying the source later frees its memory only after
+ *     the read. Host backends run the work on the calling thread before
+ *     returning; device and pinned backends queue it: wait for `stream`
+ *     (e.g. tp_device_stream_synchronize) before reading the result's
+ *     memory on the host, or copy it into a host buffer.
+ *   - Host blocking: host work blocks the calling thread while it runs; a
+ *     pool that must grow calls its upstream (cudaMalloc and cudaHostAlloc
+ *     may synchronize the device); MPI collectives block until every rank
+ *     joins; the first NCCL collective of a runtime sets NCCL up.
+ *   - Collective: only where a verb says so. Collective verbs must be
+ *     called by every rank of the runtime in the same order.
+ *   - Thread safety: verbs may run concurrently from several threads on
+ *     different destinations, and several may read the same source at once;
+ *     collective verbs of one runtime must not run concurrently (they share
+ *     one communicator): serialize them. */
 #ifndef TENSORPOOL_ALLOCATOR_H
 #define TENSORPOOL_ALLOCATOR_H
 
@@ -18,25 +40,27 @@
 #include "tensorpool/layout.h"
 #include "tensorpool/runtime.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "tensorpool/export.h"
+TP_BEGIN_DECLS
 
-/* The allocator of `backend` for `kind`. TP_ERR_NOT_SUPPORTED (with the
- * reason) when the backend is not available here. */
+/* The allocator of `backend` for `kind`. A backend the runtime does not
+ * have: TP_ERR_NOT_SUPPORTED when the configuration disabled the space, else
+ * TP_ERR_NO_DEVICE (the rank has no device; tensorpool/status.h). No stream,
+ * not collective, never blocks; any thread. */
 tp_status tp_runtime_allocator(tp_runtime *runtime, tp_space_kind backend,
                                tp_buffer_kind kind, tp_allocator **out);
 
-/* The allocator of the same backend for another kind. */
+/* The allocator of the same backend for another kind. As above. */
 tp_status tp_allocator_rebind(const tp_allocator *allocator,
                               tp_buffer_kind kind, tp_allocator **out);
 
-/* Accessors (pure). */
+/* Accessors (pure, any thread). For NULL: TP_BUFFER_KIND_INVALID,
+ * TP_SPACE_INVALID, NULL. */
 tp_buffer_kind tp_allocator_kind_of(const tp_allocator *allocator);
 tp_space_kind tp_allocator_space_kind_of(const tp_allocator *allocator);
 tp_runtime *tp_allocator_runtime(const tp_allocator *allocator);
 tp_pool *tp_allocator_pool(const tp_allocator *allocator);
-/* "host/distributed", "device:0/local", ... */
+/* "host/distributed", "device:0/local", ...; NULL for NULL. */
 const char *tp_allocator_name(const tp_allocator *allocator);
 
 /* The automatic allocator's decision. Versioned output: initialize with
@@ -54,30 +78,39 @@ typedef struct tp_allocator_choice {
   { .struct_size = sizeof(tp_allocator_choice) }
 
 /* Chooses the backend for a tensor of `layout` and `kind` from the bytes
- * this rank would hold and each backend's available memory
- * (tp_runtime_memory): the device when there is one, the tensor is at least
- * TP_AUTO_DEVICE_MIN_BYTES (smaller ones are not worth a kernel launch and a
- * transfer) and it fits in the device's available memory; else the host if
- * it fits there; else TP_ERR_OUT_OF_MEMORY with the figures in the message
- * and in out->reason. */
+ * this rank would hold, the access the caller needs (tp_access,
+ * tensorpool/buffer.h) and each backend's available memory
+ * (tp_runtime_memory): with TP_ACCESS_ANY, the device when there is one, the
+ * tensor is at least TP_AUTO_DEVICE_MIN_BYTES (smaller ones are not worth a
+ * kernel launch and a transfer) and it fits in the device's available
+ * memory; else (and always with TP_ACCESS_HOST) the host if it fits there;
+ * else TP_ERR_OUT_OF_MEMORY with the figures in the message and in
+ * out->reason. Code that dereferences tp_buffer_data asks TP_ACCESS_HOST;
+ * code that reads values with tp_buffer_read may ask TP_ACCESS_ANY. */
 #define TP_AUTO_DEVICE_MIN_BYTES ((size_t)1 << 16)
 tp_status tp_allocator_choose(tp_runtime *runtime, const tp_layout *layout,
-                              tp_buffer_kind kind, tp_allocator_choice *out);
+                              tp_buffer_kind kind, tp_access access,
+                              tp_allocator_choice *out);
 
-/* Uninitialized memory for this rank's tile. */
+/* Uninitialized memory for this rank's tile, ready for work on `stream`.
+ * Not collective. */
 tp_status tp_allocator_allocate(tp_allocator *allocator,
                                 const tp_layout *layout,
                                 const tp_tiling *tiling, tp_stream stream,
                                 tp_buffer **out);
 
-/* Every element = `value` (see tp_scalar_store for conversions). */
+/* Every element = `value` (see tp_scalar_store for conversions), filled on
+ * `stream`. A value the type cannot hold allocates nothing. Not
+ * collective. */
 tp_status tp_allocator_construct_value(tp_allocator *allocator,
                                        const tp_layout *layout,
                                        const tp_tiling *tiling, tp_scalar value,
                                        tp_stream stream, tp_buffer **out);
 
 /* Every element = the generator's value at its global index
- * (tensorpool/generator.h): the same bits for every tiling and rank count. */
+ * (tensorpool/generator.h): the same bits for every tiling and rank count.
+ * Filled on `stream`; the generator is checked (tp_generator_check) before
+ * anything is allocated. Not collective. */
 tp_status tp_allocator_construct_generator(tp_allocator *allocator,
                                            const tp_layout *layout,
                                            const tp_tiling *tiling,
@@ -85,10 +118,13 @@ tp_status tp_allocator_construct_generator(tp_allocator *allocator,
                                            tp_stream stream, tp_buffer **out);
 
 /* Fills this rank's tile: called once per rank (also for an empty tile,
- * with data NULL) with the global layout, the tile (global offsets and
- * extents), the tile's memory (a device pointer for device buffers) and the
- * stream to queue work on. Return 0 on success; anything else aborts the
- * construction, frees what was allocated, and gives TP_ERR_CALLBACK. */
+ * with data NULL), on the calling thread, with the global layout, the tile
+ * (global offsets and extents), the tile's memory (a device pointer for
+ * device buffers) and the stream to queue work on (the result's stream).
+ * Return 0 on success; anything else aborts the construction, frees what
+ * was allocated, and gives TP_ERR_CALLBACK with the callback's own message
+ * when it set one with tp_set_last_error. Not collective; the callback runs
+ * only after every argument was checked and the memory allocated. */
 typedef int (*tp_tile_fill_fn)(void *user, const tp_layout *layout,
                                const tp_tile *tile, void *data,
                                tp_stream stream);
@@ -100,33 +136,65 @@ tp_status tp_allocator_construct_tiles(tp_allocator *allocator,
                                        tp_stream stream, tp_buffer **out);
 
 /* A copy of `source` as a buffer of this allocator's kind and backend: a
- * conversion between kinds and spaces.
+ * conversion between kinds and spaces. Routes:
  *   replicated or local -> distributed: each rank keeps its tile (no
  *     communication);
  *   distributed -> replicated or local: an all-gather of the tiles;
  *   distributed -> distributed: a redistribution when the tilings differ;
- *   local -> replicated: rank 0's tensor is sent to every rank;
+ *   local -> replicated: rank 0's tensor is sent to every rank (a
+ *     broadcast);
  *   replicated -> local and same-kind copies: a plain copy.
- * Conversions that communicate are collective: every rank calls them, and
- * the ranks first check that they agree on layout, kinds and tilings
- * (TP_ERR_MISMATCH on every rank otherwise). */
+ * Streams: the work goes on `stream` after the source's stream (an event),
+ * and is recorded as a use of the source (see above). Collective with
+ * several ranks: every rank calls it, and the ranks first check that they
+ * agree on layout, kinds and tilings (TP_ERR_MISMATCH on every rank
+ * otherwise). */
 tp_status tp_allocator_construct_copy(tp_allocator *allocator,
                                       const tp_buffer *source,
                                       const tp_tiling *tiling, tp_stream stream,
                                       tp_buffer **out);
 
-/* As construct_copy, but consumes *source: its memory is reused when the
- * backend is the same and the data already is what the result holds (same
- * kind and tiling, replicated <-> local, or one rank), otherwise it is
- * copied and freed. On success *source is set to NULL (the moved-from
- * handle is empty, never dangling); on failure it is left intact. */
+/* As construct_copy, but consumes *source. Its memory becomes the result's,
+ * with no copy, when the backend is the same and the memory already holds
+ * the result's tile:
+ *   - the same kind (distributed: the same tiling, `tiling` or the block
+ *     split when NULL);
+ *   - replicated -> local;
+ *   - one rank: any kinds (a distributed buffer over one rank holds the
+ *     whole tensor).
+ * Every other move is a copy followed by freeing the source (ordered after
+ * the copy); in particular local -> replicated over several ranks is a
+ * broadcast of rank 0's tensor, as in construct_copy. A reused buffer moves
+ * to `stream` as tp_buffer_set_stream does. On success *source is set to
+ * NULL (the moved-from handle is empty, never dangling); on failure it is
+ * left intact. Collective as construct_copy. Exclusive use of *source. */
 tp_status tp_allocator_construct_move(tp_allocator *allocator,
                                       tp_buffer **source,
                                       const tp_tiling *tiling, tp_stream stream,
                                       tp_buffer **out);
 
-#ifdef __cplusplus
-}
-#endif
+/* A buffer over memory the caller already has: `data` holds this rank's
+ * tile (the whole tensor unless distributed; tp_buffer_tile_of says which)
+ * in the allocator's space (host memory for host allocators, device memory
+ * of the runtime's device for device allocators, page-locked memory for
+ * pinned ones), row-major, at least the tile's bytes, aligned to the element
+ * size. The library cannot check the space or the size: the caller vouches
+ * for them. `data` may be NULL only for an empty tile.
+ *
+ * The buffer's stream is `stream`: the work that produced `data` must be on
+ * it (or done). At tp_buffer_destroy, once `stream` waits for every
+ * recorded use, `deleter(user, data, stream)` is called (if not NULL) to
+ * release the memory ordered after that stream (tp_buffer_deleter_fn);
+ * with a NULL deleter the caller keeps ownership and must keep the memory
+ * until the buffer's work is done. The buffer acts as any other: verbs read
+ * it, propagate its allocator, and moves may hand its memory (and deleter)
+ * on. tp_buffer_pool of it is NULL. On failure the caller keeps `data` and
+ * the deleter is never called. Not collective, no host wait, any thread. */
+tp_status tp_allocator_wrap(tp_allocator *allocator, const tp_layout *layout,
+                            const tp_tiling *tiling, void *data,
+                            tp_buffer_deleter_fn deleter, void *user,
+                            tp_stream stream, tp_buffer **out);
+
+TP_END_DECLS
 
 #endif

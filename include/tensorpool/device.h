@@ -1,10 +1,18 @@
-/* CUDA devices: how many there are, their memory, and one pool per device.
+/* CUDA devices: how many there are, their memory, spaces and pools over
+ * them, streams and copies.
  *
  * Every function here exists in every build. Built without CUDA, or run on a
  * machine without a GPU, tp_device_count() reports 0 and the functions that
- * need a device return TP_ERR_NO_DEVICE with a message saying why. Functions
- * that work on a given device switch to it and restore the calling thread's
- * current device before returning. */
+ * need a device return TP_ERR_NO_DEVICE with a message saying why, after the
+ * same argument checks as in a CUDA build (tensorpool/status.h has the rule).
+ * Functions that work on a given device make it current for the call and
+ * then restore exactly what was current for the calling thread before: its
+ * previous context, or none at all on a thread that had chosen no device
+ * (so no call leaves a context on GPU 0 behind).
+ *
+ * Pools here are the process's, for code that uses pools directly. A
+ * runtime (tensorpool/runtime.h) does not use them: it owns pools of its
+ * own, whose limit is its budget. */
 #ifndef TENSORPOOL_DEVICE_H
 #define TENSORPOOL_DEVICE_H
 
@@ -15,9 +23,8 @@
 #include "tensorpool/space.h"
 #include "tensorpool/status.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "tensorpool/export.h"
+TP_BEGIN_DECLS
 
 /* Number of usable CUDA devices: 0 (and TP_SUCCESS) when the library was
  * built without CUDA or when no GPU or driver is present. */
@@ -60,13 +67,17 @@ tp_status tp_device_space_create(int device,
  * device) whose events live on `device`. */
 tp_status tp_pinned_space_create(int device, tp_space **out);
 /* Destroy a space made by tp_device_space_create or tp_pinned_space_create
- * (each refuses the other kind), after every pool over it. */
+ * (each refuses the other kind). A space some pool still holds blocks or
+ * events of (a pool over it that is alive) is not destroyed: TP_ERR_BUSY;
+ * destroy the pool first. NULL does nothing and succeeds. */
 tp_status tp_device_space_destroy(tp_space *space);
 tp_status tp_pinned_space_destroy(tp_space *space);
 
 /* ---- One shared pool per device ------------------------------------------
  * Created on first use, thread-safely, with the configuration set by
- * tp_device_pools_configure (defaults: TP_DEVICE_POOL_CONFIG_INIT). */
+ * tp_device_pools_configure (defaults: TP_DEVICE_POOL_CONFIG_INIT). Their
+ * limit belongs to their user (tp_pool_set_limit). Runtimes do not use
+ * them. */
 
 /* Versioned: start from TP_DEVICE_POOL_CONFIG_INIT, then set fields. The
  * pool's own configuration is referenced, not embedded, so that either
@@ -83,16 +94,23 @@ typedef struct tp_device_pool_config {
 #define TP_DEVICE_POOL_CONFIG_INIT                                             \
   { sizeof(tp_device_pool_config), NULL, TP_DEVICE_UPSTREAM_MALLOC }
 
-/* Sets the configuration of the shared pools created from now on (those that
- * exist keep theirs). The strings it points to must stay valid. */
+/* Sets the configuration of the pools created over CUDA spaces from now on
+ * (those that exist keep theirs): the shared pools, and the device and
+ * pinned pools of runtimes created afterwards, which take everything but the
+ * limit (their runtime's budget) and the name. A pool limit of 0 is refused
+ * (TP_ERR_INVALID_ARGUMENT; TP_UNLIMITED means none). The strings it points
+ * to must stay valid. */
 tp_status tp_device_pools_configure(const tp_device_pool_config *config);
 /* The shared pool of device memory of `device`. */
 tp_status tp_device_pool(int device, tp_pool **out);
 /* The shared pool of pinned host memory whose events live on `device`. */
 tp_status tp_pinned_pool(int device, tp_pool **out);
-/* Destroys every shared pool and its space. Returns the first failure
- * (TP_ERR_LEAK when blocks were still live) after destroying them all. Later
- * calls of tp_device_pool create fresh pools. */
+/* Destroys every shared pool and its space (never a runtime's pools). Waits
+ * for each device to be idle first, so that no block is released on a
+ * stream that may have been destroyed since its last use. Returns the first
+ * failure (TP_ERR_LEAK when blocks were still live: they are freed, as
+ * tp_pool_destroy does) after destroying them all. Later calls of
+ * tp_device_pool create fresh pools. Blocks the host. */
 tp_status tp_device_pools_destroy(void);
 
 /* ---- Streams and copies ---------------------------------------------------*/
@@ -100,20 +118,23 @@ tp_status tp_device_pools_destroy(void);
 /* A stream of `device` that does not synchronize with the legacy default
  * stream (cudaStreamNonBlocking). */
 tp_status tp_device_stream_create(int device, tp_stream *out);
-/* Makes the shared pools of `device` forget the stream (which waits for it),
- * then destroys it. */
+/* Makes every pool the library made over `device` (the shared ones and the
+ * runtimes') forget the stream (which waits for it), then destroys it. A
+ * stream destroyed otherwise (cudaStreamDestroy) stays named in pools until
+ * teardown, which then no longer uses it; call tp_pool_forget_stream on
+ * pools of your own first. */
 tp_status tp_device_stream_destroy(int device, tp_stream stream);
 /* Blocks until the work queued on `stream` of `device` is done. */
 tp_status tp_device_stream_synchronize(int device, tp_stream stream);
 /* Queues a copy of `bytes` between any host, pinned or device memory on
  * `stream` of `device` (cudaMemcpyAsync with unified addressing). A copy
  * from or to pageable host memory may return before it is done only when the
- * host side no longer matters: synchronize before reading it. */
+ * host side no longer matters: synchronize before reading it. bytes 0 does
+ * nothing; NULL pointers are TP_ERR_INVALID_ARGUMENT in every build. To read
+ * a buffer's values, tp_buffer_read (tensorpool/buffer.h) does all of this. */
 tp_status tp_device_memcpy(int device, void *dst, const void *src, size_t bytes,
                            tp_stream stream);
 
-#ifdef __cplusplus
-}
-#endif
+TP_END_DECLS
 
 #endif

@@ -16,9 +16,8 @@
 #include "tensorpool/space.h"
 #include "tensorpool/status.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "tensorpool/export.h"
+TP_BEGIN_DECLS
 
 /* `count` elements of `dtype` at `dst`, each set to the element at `value`
  * (a host pointer to one element, copied before returning): bit for bit. */
@@ -68,8 +67,6 @@ tp_status tp_device_expression_cache_stats(tp_expression_cache_stats *out);
  * only when no fill is being queued by another thread. */
 tp_status tp_device_expression_cache_clear(void);
 
-#ifdef __cplusplus
-}
-#endif
+TP_END_DECLS
 
 #endif

@@ -40,9 +40,8 @@
 
 #include "tensorpool/layout.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "tensorpool/export.h"
+TP_BEGIN_DECLS
 
 typedef enum tp_generator_kind {
   TP_GENERATOR_ARANGE = 0,
@@ -77,7 +76,8 @@ typedef struct tp_generator {
   } p;
 } tp_generator;
 
-/* Constructors (pure): the generator with the given parameters. */
+/* Constructors (pure, any thread): the generator with the given
+ * parameters, checked only when used (tp_generator_check). */
 tp_generator tp_generator_arange(double start, double step);
 /* `coeff` holds `ndim` coefficients (NULL: all 0). */
 tp_generator tp_generator_affine(double offset, int ndim, const double *coeff);
@@ -86,16 +86,16 @@ tp_generator tp_generator_uniform(uint64_t seed, double lo, double hi);
 tp_generator tp_generator_normal(uint64_t seed, double mean, double stddev);
 
 /* Whether `gen` can fill a tensor of `layout`: a known kind, finite
- * parameters, lo < hi, stddev >= 0, integral parameters that fit the type
- * for integer types, no NORMAL for integers. TP_ERR_INVALID_ARGUMENT with
- * the reason otherwise. */
+ * parameters, lo < hi, stddev >= 0, no NORMAL for integers, and for integer
+ * types every parameter an integer the type holds (i32: -2^31 .. 2^31-1;
+ * uniform's exclusive hi may be one past the largest value), since an
+ * arange from 1e10 would otherwise fill an i32 tensor with wrapped values.
+ * TP_ERR_INVALID_ARGUMENT with the reason otherwise. Pure; any thread. */
 tp_status tp_generator_check(const tp_generator *gen, const tp_layout *layout);
 
-/* "arange", "affine", "identity", "uniform", "normal" or "invalid". */
+/* "arange", "affine", "identity", "uniform", "normal" or "invalid" (pure). */
 const char *tp_generator_name(tp_generator_kind kind);
 
-#ifdef __cplusplus
-}
-#endif
+TP_END_DECLS
 
 #endif

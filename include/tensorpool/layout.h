@@ -8,7 +8,14 @@
  * splits a tensor into contiguous blocks of the slowest axis (axis 0), one
  * block per part (rank); blocks may be uneven and a part may own nothing. So
  * every tile is one contiguous range of global linear indices, which keeps
- * gathers and redistributions free of packing on every backend. */
+ * gathers and redistributions free of packing on every backend.
+ *
+ * Everything here is host computation on values the caller passes: no
+ * stream, never collective, never blocks. Thread safety: any thread; a
+ * tiling is immutable after creation, so several threads may read one (only
+ * tp_tiling_destroy needs it to be unused). Accessors given NULL return 0
+ * (tp_tiling_parts) or NULL (tp_tiling_layout); tp_dtype_size gives 0 and
+ * tp_dtype_name "invalid" for a value that is not a tp_dtype. */
 #ifndef TENSORPOOL_LAYOUT_H
 #define TENSORPOOL_LAYOUT_H
 
@@ -17,9 +24,8 @@
 
 #include "tensorpool/status.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "tensorpool/export.h"
+TP_BEGIN_DECLS
 
 /* The most dimensions a tensor may have (fixed for the 1.x ABI). */
 #define TP_MAX_NDIM 8
@@ -80,7 +86,8 @@ const char *tp_dtype_name(tp_dtype dtype);
 /* Checks the arguments (dtype known, 0 <= ndim <= TP_MAX_NDIM, extents >= 0,
  * element count and byte size representable in size_t and int64_t:
  * TP_ERR_OVERFLOW otherwise) and fills *out. `extents` may be NULL for
- * ndim 0. */
+ * ndim 0. A zero extent makes an empty tensor (0 elements) whatever the
+ * other extents are. */
 tp_status tp_layout_make(tp_dtype dtype, int ndim, const int64_t *extents,
                          tp_layout *out);
 /* Elements and bytes, overflow-checked (a layout not made by
@@ -95,6 +102,12 @@ tp_status tp_layout_whole_tile(const tp_layout *layout, tp_tile *out);
 
 typedef struct tp_tiling tp_tiling;
 
+/* The most parts (ranks) a tiling may have: 2^20, over a million ranks. A
+ * tiling keeps 8 bytes per part, so the bound stops a wrong count (INT_MAX
+ * parts would take 16 GiB) with TP_ERR_INVALID_ARGUMENT. Parts may
+ * outnumber the rows of axis 0: the extra parts own nothing. */
+#define TP_MAX_PARTS (1 << 20)
+
 /* Block split of axis 0 over `parts` parts: the first (extent % parts) parts
  * get one more row. A 0-d tensor (one element) goes to part 0. */
 tp_status tp_tiling_create_block(const tp_layout *layout, int parts,
@@ -104,9 +117,9 @@ tp_status tp_tiling_create_block(const tp_layout *layout, int parts,
 tp_status tp_tiling_create(const tp_layout *layout, int parts,
                            const int64_t *rows, tp_tiling **out);
 tp_status tp_tiling_clone(const tp_tiling *tiling, tp_tiling **out);
-tp_status tp_tiling_destroy(tp_tiling *tiling);
+tp_status tp_tiling_destroy(tp_tiling *tiling); /* NULL: does nothing */
 
-/* Accessors (pure). */
+/* Accessors (pure; 0 and NULL for a NULL tiling). */
 int tp_tiling_parts(const tp_tiling *tiling);
 const tp_layout *tp_tiling_layout(const tp_tiling *tiling);
 
@@ -118,8 +131,6 @@ tp_status tp_tiling_rows(const tp_tiling *tiling, int part, int64_t *first,
 /* *out = 1 if both split the same layout the same way. */
 tp_status tp_tiling_equal(const tp_tiling *a, const tp_tiling *b, int *out);
 
-#ifdef __cplusplus
-}
-#endif
+TP_END_DECLS
 
 #endif

@@ -7,9 +7,8 @@
 
 #include "tensorpool/runtime.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "tensorpool/export.h"
+TP_BEGIN_DECLS
 
 /* A runtime over a duplicate of `comm` (MPI must be initialized). NULL
  * config: the defaults. */
@@ -20,8 +19,6 @@ tp_status tp_runtime_create_mpi(MPI_Comm comm, const tp_runtime_config *config,
  * for the caller's own collectives, e.g. to bootstrap NCCL. */
 MPI_Comm tp_runtime_comm(const tp_runtime *runtime);
 
-#ifdef __cplusplus
-}
-#endif
+TP_END_DECLS
 
 #endif

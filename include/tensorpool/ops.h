@@ -15,27 +15,35 @@
 #include "tensorpool/allocator.h"
 #include "tensorpool/buffer.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "tensorpool/export.h"
+TP_BEGIN_DECLS
 
-/* A copy of `buffer` from its own allocator, same kind, tiling and space. */
+/* A copy of `buffer` from its own allocator, same kind, tiling and space.
+ * Streams and host blocking as tp_allocator_construct_copy: the copy goes
+ * on `stream` after the buffer's stream (an event), and is recorded as a
+ * use of `buffer`. Collective with several ranks (the agreement check of
+ * construct_copy). Any thread; `buffer` may be read by others meanwhile. */
 tp_status tp_buffer_clone(const tp_buffer *buffer, tp_stream stream,
                           tp_buffer **out);
 
 /* out = alpha * x + beta * y elementwise. x and y must have the same layout,
  * kind and (distributed) tiling: TP_ERR_MISMATCH otherwise. Integers wrap
- * modulo 2^bits; alpha and beta convert as tp_scalar_store says. */
+ * modulo 2^bits; alpha and beta convert as tp_scalar_store says.
+ * Streams: the work (and the copy of an operand from another space) goes on
+ * `stream`, after both x's and y's streams (events, no host wait); it is
+ * recorded as a use of x and of y, and `stream` is the result's stream.
+ * Host backends compute on the calling thread; device ones queue kernels
+ * (wait for `stream` before reading the result on the host). Not
+ * collective: each rank works on its own tile. Any thread; x and y may be
+ * read by others meanwhile. */
 tp_status tp_axpby(tp_scalar alpha, const tp_buffer *x, tp_scalar beta,
                    const tp_buffer *y, tp_stream stream, tp_buffer **out);
 
 /* The allocator the result of an operation on x and y comes from (the rule
- * above). */
+ * above). No stream, not collective, never blocks; any thread. */
 tp_status tp_result_allocator(const tp_buffer *x, const tp_buffer *y,
                               tp_allocator **out);
 
-#ifdef __cplusplus
-}
-#endif
+TP_END_DECLS
 
 #endif

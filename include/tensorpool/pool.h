@@ -20,9 +20,8 @@
 #include "tensorpool/space.h"
 #include "tensorpool/status.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "tensorpool/export.h"
+TP_BEGIN_DECLS
 
 typedef struct tp_pool tp_pool;
 
@@ -88,7 +87,8 @@ typedef void (*tp_print_fn)(void *user, const char *line);
 tp_status tp_pool_create(const tp_space *space, const tp_pool_config *config,
                          tp_pool **out);
 /* Frees everything. With live blocks left, it still frees them and returns
- * TP_ERR_LEAK with their count and bytes in the message. */
+ * TP_ERR_LEAK with their count and bytes in the message. NULL does nothing
+ * and succeeds. */
 tp_status tp_pool_destroy(tp_pool *pool);
 
 /* A block of at least `bytes` (> 0), 256-byte aligned, ready for work queued
@@ -126,8 +126,6 @@ const char *tp_pool_name(const tp_pool *pool);
 /* A raw allocator table that allocates from `pool` (which must outlive it). */
 tp_status tp_pool_raw_allocator(tp_pool *pool, tp_raw_allocator *out);
 
-#ifdef __cplusplus
-}
-#endif
+TP_END_DECLS
 
 #endif

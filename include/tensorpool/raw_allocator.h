@@ -9,9 +9,8 @@
 #include "tensorpool/space.h"
 #include "tensorpool/status.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "tensorpool/export.h"
+TP_BEGIN_DECLS
 
 /* Versioned: set struct_size with TP_RAW_ALLOCATOR_INIT. */
 typedef struct tp_raw_allocator {
@@ -35,8 +34,6 @@ tp_status tp_raw_alloc(const tp_raw_allocator *raw, size_t bytes,
 tp_status tp_raw_free(const tp_raw_allocator *raw, void *ptr, size_t bytes,
                       tp_stream stream);
 
-#ifdef __cplusplus
-}
-#endif
+TP_END_DECLS
 
 #endif

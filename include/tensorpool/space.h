@@ -12,9 +12,8 @@
 
 #include "tensorpool/status.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "tensorpool/export.h"
+TP_BEGIN_DECLS
 
 /* A stream: the same type as cudaStream_t (a pointer to CUDA's opaque
  * struct CUstream_st), so CUDA streams pass without a cast and no CUDA
@@ -25,6 +24,8 @@ typedef struct CUstream_st *tp_stream;
 typedef struct CUevent_st *tp_event;
 
 typedef enum tp_space_kind {
+  /* What accessors give for a NULL handle. */
+  TP_SPACE_INVALID = -1,
   TP_SPACE_HOST = 0,   /* pageable host memory */
   TP_SPACE_PINNED = 1, /* page-locked host memory usable by async copies */
   TP_SPACE_DEVICE = 2, /* memory of one CUDA device */
@@ -71,8 +72,6 @@ typedef struct tp_space {
  * streams are tags and every event is complete at once. */
 const tp_space *tp_host_space(void);
 
-#ifdef __cplusplus
-}
-#endif
+TP_END_DECLS
 
 #endif

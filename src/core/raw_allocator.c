@@ -21,7 +21,12 @@ tp_status tp_raw_alloc(const tp_raw_allocator *raw, size_t bytes,
                    "tp_raw_alloc: the table has no alloc entry (struct_size "
                    "%zu; initialize it with TP_RAW_ALLOCATOR_INIT)",
                    raw->struct_size);
-  return raw->alloc(raw->ctx, bytes, alignment, stream, out);
+  uint64_t mark = tp_error_serial();
+  tp_status st = raw->alloc(raw->ctx, bytes, alignment, stream, out);
+  if (st != TP_SUCCESS)
+    return tp_fail_callback(
+        st, mark, "tp_raw_alloc: the table's alloc of %zu bytes", bytes);
+  return TP_SUCCESS;
 }
 
 tp_status tp_raw_free(const tp_raw_allocator *raw, void *ptr, size_t bytes,
@@ -35,5 +40,10 @@ tp_status tp_raw_free(const tp_raw_allocator *raw, void *ptr, size_t bytes,
                    "tp_raw_free: the table has no free entry (struct_size "
                    "%zu; initialize it with TP_RAW_ALLOCATOR_INIT)",
                    raw->struct_size);
-  return raw->free(raw->ctx, ptr, bytes, stream);
+  uint64_t mark = tp_error_serial();
+  tp_status st = raw->free(raw->ctx, ptr, bytes, stream);
+  if (st != TP_SUCCESS)
+    return tp_fail_callback(st, mark, "tp_raw_free: the table's free of %p",
+                            ptr);
+  return TP_SUCCESS;
 }

@@ -7,6 +7,7 @@ const char *tp_space_kind_name(tp_space_kind kind) {
   case TP_SPACE_PINNED: return "pinned";
   case TP_SPACE_DEVICE: return "device";
   case TP_SPACE_OTHER: return "other";
+  case TP_SPACE_INVALID: break;
   }
   return "invalid";
 }

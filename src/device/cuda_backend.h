@@ -6,8 +6,10 @@
 #include "runtime/backend.h"
 
 typedef struct tp_cuda_backend {
-  tp_backend base;    /* handed to the runtime; base.ctx points here */
-  tp_nccl_comm *nccl; /* device backend only */
+  tp_backend base; /* handed to the runtime; base.ctx points here */
+  /* Device backend only: NCCL for the collectives over several ranks, or
+   * NULL for the staged MPI path (ranks sharing a GPU, or no NCCL). */
+  tp_nccl_comm *nccl;
   char name[32];
 } tp_cuda_backend;
 
@@ -28,16 +30,23 @@ tp_status tp_cuda_backend_axpby(tp_backend *backend, tp_dtype dtype,
                                 const void *beta, const void *y, void *out,
                                 tp_stream stream);
 tp_status tp_cuda_backend_sync(tp_backend *backend, tp_stream stream);
+/* Releases the backend's pool (tp_device_pool_release) and the backend. */
 void tp_cuda_backend_destroy(tp_backend *backend);
 
-/* Creates the backend of `kind` (device or pinned) over `pool`. */
+/* Creates the backend of `kind` (device or pinned) over `pool`, a pool of
+ * tp_device_pool_make that the backend owns from then on (released by its
+ * destroy, also when the creation fails). The device backend uses NCCL for
+ * its collectives when `use_nccl`, else the staged MPI path. */
 tp_status tp_device_backend_create(tp_runtime *runtime, int device,
-                                   tp_pool *pool, tp_backend **out);
+                                   tp_pool *pool, int use_nccl,
+                                   tp_backend **out);
 tp_status tp_pinned_backend_create(tp_runtime *runtime, int device,
                                    tp_pool *pool, tp_backend **out);
 
-/* Adds the pinned and device backends of the runtime's device, if it has
- * one (src/backends.c lists it). */
+/* Chooses the rank's device (tensorpool/runtime.h says how), learns how
+ * many ranks share it, and adds the pinned and device backends the
+ * configuration allows over pools of the runtime's own (src/backends.c
+ * lists it). Collective in CUDA builds with several ranks. */
 extern const tp_backend_provider tp_cuda_backend_provider;
 
 #endif

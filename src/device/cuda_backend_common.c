@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "device/cuda_backend.h"
 #include "device/device_guard.h"
+#include "device/device_pools.h"
 #include "tensorpool/device.h"
 #include "tensorpool/device_fill.h"
 
@@ -40,6 +41,10 @@ tp_status tp_cuda_backend_sync(tp_backend *backend, tp_stream stream) {
 void tp_cuda_backend_destroy(tp_backend *backend) {
   tp_cuda_backend *b = backend->ctx;
   tp_nccl_comm_destroy(b->nccl);
+  /* The runtime checked that no block is live; a failure here is a device
+   * error that the backend table's void destroy cannot return. It stays in
+   * the thread's last-error message. */
+  (void)tp_device_pool_release(backend->pool);
   free(b);
 }
 

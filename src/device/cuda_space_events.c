@@ -22,6 +22,7 @@ tp_status tp_cuda_event_create(void *ctx, tp_event *out) {
   if (err != cudaSuccess)
     return tp_fail_context(tp_cuda_fail(err, "cudaEventCreateWithFlags"),
                            "event_create on %s", s->name);
+  atomic_fetch_add(&s->outstanding, 1);
   *out = event;
   return TP_SUCCESS;
 }
@@ -32,6 +33,7 @@ tp_status tp_cuda_event_destroy(void *ctx, tp_event event) {
   if (err != cudaSuccess)
     return tp_fail_context(tp_cuda_fail(err, "cudaEventDestroy"),
                            "event_destroy on %s", s->name);
+  atomic_fetch_sub(&s->outstanding, 1);
   return TP_SUCCESS;
 }
 

@@ -1,10 +1,13 @@
-/* The device backend: this rank's GPU memory from the device's shared pool,
- * kernels for fills, cudaMemcpyAsync for copies, NCCL for collectives. */
+/* The device backend: this rank's GPU memory from the runtime's own device
+ * pool, kernels for fills, cudaMemcpyAsync for copies, NCCL for collectives
+ * (or host staging and MPI where NCCL cannot serve the ranks). */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "core/error.h"
 #include "device/cuda_backend.h"
+#include "device/device_pools.h"
+#include "device/staged_collectives.h"
 #include "tensorpool/device.h"
 
 static tp_status device_memory_info(tp_backend *backend, size_t *free_bytes,
@@ -22,6 +25,8 @@ static tp_status device_allgatherv(tp_backend *backend, const void *send,
     return tp_cuda_backend_copy(backend, place, send, counts[0], stream);
   }
   tp_cuda_backend *b = backend->ctx;
+  if (!b->nccl)
+    return tp_staged_allgatherv(backend, send, recv, counts, displs, stream);
   return tp_nccl_allgatherv(b->nccl, send, recv, counts, displs, stream);
 }
 
@@ -41,6 +46,9 @@ static tp_status device_alltoallv(tp_backend *backend, const void *send,
                                 recv_counts[0], stream);
   }
   tp_cuda_backend *b = backend->ctx;
+  if (!b->nccl)
+    return tp_staged_alltoallv(backend, send, send_counts, send_displs, recv,
+                               recv_counts, recv_displs, stream);
   return tp_nccl_alltoallv(b->nccl, send, send_counts, send_displs, recv,
                            recv_counts, recv_displs, stream);
 }
@@ -56,15 +64,21 @@ static const tp_backend_ops device_ops = {tp_cuda_backend_fill_constant,
                                           tp_cuda_backend_destroy};
 
 tp_status tp_device_backend_create(tp_runtime *runtime, int device,
-                                   tp_pool *pool, tp_backend **out) {
+                                   tp_pool *pool, int use_nccl,
+                                   tp_backend **out) {
   tp_cuda_backend *b = calloc(1, sizeof *b);
-  if (!b)
+  if (!b) {
+    (void)tp_device_pool_release(pool);
     return tp_fail(TP_ERR_OUT_OF_MEMORY,
                    "tp_device_backend_create: no host memory");
-  tp_status st = tp_nccl_comm_create(runtime, device, &b->nccl);
+  }
+  tp_status st =
+      use_nccl ? tp_nccl_comm_create(runtime, device, &b->nccl) : TP_SUCCESS;
   if (st != TP_SUCCESS) {
+    tp_status keep = st;
+    (void)tp_device_pool_release(pool);
     free(b);
-    return st;
+    return keep;
   }
   snprintf(b->name, sizeof b->name, "device:%d", device);
   b->base.ops = &device_ops;

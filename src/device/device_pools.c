@@ -1,5 +1,10 @@
-/* One shared pool of device memory and one of pinned memory per device,
- * created on first use under a lock and destroyed together. */
+/* Every pool the library makes over CUDA spaces, listed under one lock:
+ * the shared per-device pools (created on first use, destroyed together by
+ * tp_device_pools_destroy) and each runtime's own pools (made and released
+ * by the runtime's backends). */
+#include <stdlib.h>
+#include <string.h>
+
 #include <pthread.h>
 
 #include "core/error.h"
@@ -8,23 +13,21 @@
 #include "device/device_guard.h"
 #include "device/device_pools.h"
 
-typedef struct shared_pool {
+typedef struct listed_pool {
   tp_space *space;
   tp_pool *pool;
-} shared_pool;
-
-/* Destroys a space this file made, device or pinned. */
-static tp_status destroy_space(tp_space *space) {
-  return space->kind == TP_SPACE_DEVICE ? tp_device_space_destroy(space)
-                                        : tp_pinned_space_destroy(space);
-}
+  int device;
+  char name[64]; /* the pool's name (tp_pool_create copies it too) */
+  struct listed_pool *next;
+} listed_pool;
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static tp_device_pool_config registry_config = TP_DEVICE_POOL_CONFIG_INIT;
 /* The pool configuration registry_config.pool points to (a copy). */
 static tp_pool_config registry_pool_config = TP_POOL_CONFIG_INIT;
-static shared_pool device_pools[TP_MAX_DEVICES];
-static shared_pool pinned_pools[TP_MAX_DEVICES];
+static listed_pool *listed; /* every pool made here, shared or not */
+static listed_pool *shared_device[TP_MAX_DEVICES];
+static listed_pool *shared_pinned[TP_MAX_DEVICES];
 
 tp_status tp_device_pools_configure(const tp_device_pool_config *config) {
   static const char fn[] = "tp_device_pools_configure";
@@ -45,6 +48,12 @@ tp_status tp_device_pools_configure(const tp_device_pool_config *config) {
       settings.upstream != TP_DEVICE_UPSTREAM_MALLOC_ASYNC)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: unknown upstream %d", fn,
                    (int)settings.upstream);
+  /* Refused now rather than by the first tp_device_pool, far from here. */
+  if (pool.limit == 0)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "%s: a pool limit of 0 bytes allows no allocation (use "
+                   "TP_UNLIMITED for no limit)",
+                   fn);
   pthread_mutex_lock(&registry_lock);
   registry_pool_config = pool;
   registry_config = settings;
@@ -53,11 +62,22 @@ tp_status tp_device_pools_configure(const tp_device_pool_config *config) {
   return TP_SUCCESS;
 }
 
-/* Creates the space and pool of `slot` unless they exist (lock held). */
-static tp_status ensure_pool(const char *caller, int device, bool pinned,
-                             shared_pool *slot) {
-  if (slot->pool)
-    return TP_SUCCESS;
+/* Destroys a space this file made, device or pinned. */
+static tp_status destroy_space(tp_space *space) {
+  return space->kind == TP_SPACE_DEVICE ? tp_device_space_destroy(space)
+                                        : tp_pinned_space_destroy(space);
+}
+
+/* Makes and lists a pool (lock held) with the registry's settings, except
+ * that a `limit` other than 0 replaces the registry's limit and a `name`
+ * other than NULL its name (the space's name when neither has one). */
+static tp_status make_listed(const char *caller, int device, bool pinned,
+                             size_t limit, const char *name,
+                             listed_pool **out) {
+  listed_pool *entry = calloc(1, sizeof *entry);
+  if (!entry)
+    return tp_fail(TP_ERR_OUT_OF_MEMORY, "%s: no host memory for a pool",
+                   caller);
   tp_space *space = NULL;
   tp_status st;
   if (pinned) {
@@ -67,21 +87,58 @@ static tp_status ensure_pool(const char *caller, int device, bool pinned,
     space_config.upstream = registry_config.upstream;
     st = tp_device_space_create(device, &space_config, &space);
   }
-  if (st != TP_SUCCESS)
+  if (st != TP_SUCCESS) {
+    free(entry);
     return tp_fail_context(st, "%s", caller);
+  }
   tp_pool_config pool_config = registry_pool_config;
-  if (!pool_config.name)
+  if (name) {
+    size_t n = strlen(name);
+    n = n < sizeof entry->name ? n : sizeof entry->name - 1;
+    memcpy(entry->name, name, n); /* calloc ended it already */
+    pool_config.name = entry->name;
+  } else if (!pool_config.name) {
     pool_config.name = space->name;
+  }
+  if (limit != 0)
+    pool_config.limit = limit;
   tp_pool *pool = NULL;
   st = tp_pool_create(space, &pool_config, &pool);
   if (st != TP_SUCCESS) {
     tp_status keep = st;
     (void)destroy_space(space);
+    free(entry);
     return tp_fail_context(keep, "%s: device %d", caller, device);
   }
-  slot->space = space;
-  slot->pool = pool;
+  entry->space = space;
+  entry->pool = pool;
+  entry->device = device;
+  entry->next = listed;
+  listed = entry;
+  *out = entry;
   return TP_SUCCESS;
+}
+
+/* Unlists `entry` (lock held). */
+static void unlist(listed_pool *entry) {
+  for (listed_pool **p = &listed; *p; p = &(*p)->next)
+    if (*p == entry) {
+      *p = entry->next;
+      return;
+    }
+}
+
+/* Retires, destroys and frees an unlisted entry; the first failure. */
+static tp_status destroy_entry(listed_pool *entry) {
+  tp_status first = tp_cuda_space_retire(entry->space);
+  tp_status st = tp_pool_destroy(entry->pool);
+  if (first == TP_SUCCESS)
+    first = st;
+  st = destroy_space(entry->space);
+  if (first == TP_SUCCESS)
+    first = st;
+  free(entry);
+  return first;
 }
 
 static tp_status shared_pool_get(const char *caller, int device, bool pinned,
@@ -96,10 +153,11 @@ static tp_status shared_pool_get(const char *caller, int device, bool pinned,
                    "%s: device %d: shared pools serve devices 0..%d", caller,
                    device, TP_MAX_DEVICES - 1);
   pthread_mutex_lock(&registry_lock);
-  shared_pool *slot = pinned ? &pinned_pools[device] : &device_pools[device];
-  st = ensure_pool(caller, device, pinned, slot);
+  listed_pool **slot = pinned ? &shared_pinned[device] : &shared_device[device];
+  if (!*slot)
+    st = make_listed(caller, device, pinned, 0, NULL, slot);
   if (st == TP_SUCCESS)
-    *out = slot->pool;
+    *out = (*slot)->pool;
   pthread_mutex_unlock(&registry_lock);
   return st;
 }
@@ -112,41 +170,69 @@ tp_status tp_pinned_pool(int device, tp_pool **out) {
   return shared_pool_get("tp_pinned_pool", device, true, out);
 }
 
-/* Destroys one slot's pool and space, keeping the first failure. */
-static void destroy_slot(shared_pool *slot, tp_status *first) {
-  if (!slot->pool)
-    return;
-  tp_status st = tp_pool_destroy(slot->pool);
-  if (st != TP_SUCCESS && *first == TP_SUCCESS)
-    *first = st;
-  st = destroy_space(slot->space);
-  if (st != TP_SUCCESS && *first == TP_SUCCESS)
-    *first = st;
-  slot->pool = NULL;
-  slot->space = NULL;
-}
-
 tp_status tp_device_pools_destroy(void) {
   tp_status first = TP_SUCCESS;
+  /* Unlisted under the lock, destroyed after it: a device-wide wait must not
+   * hold up other threads' pool look-ups. */
+  listed_pool *doomed[2 * TP_MAX_DEVICES];
+  int n = 0;
   pthread_mutex_lock(&registry_lock);
   for (int d = 0; d < TP_MAX_DEVICES; ++d) {
-    destroy_slot(&device_pools[d], &first);
-    destroy_slot(&pinned_pools[d], &first);
+    listed_pool **slots[2] = {&shared_device[d], &shared_pinned[d]};
+    for (int i = 0; i < 2; ++i)
+      if (*slots[i]) {
+        unlist(*slots[i]);
+        doomed[n++] = *slots[i];
+        *slots[i] = NULL;
+      }
   }
   pthread_mutex_unlock(&registry_lock);
+  for (int i = 0; i < n; ++i) {
+    tp_status st = destroy_entry(doomed[i]);
+    if (first == TP_SUCCESS)
+      first = st;
+  }
   return first;
 }
 
+tp_status tp_device_pool_make(const char *caller, int device, bool pinned,
+                              const char *name, tp_pool **out) {
+  listed_pool *entry = NULL;
+  pthread_mutex_lock(&registry_lock);
+  tp_status st =
+      make_listed(caller, device, pinned, TP_UNLIMITED, name, &entry);
+  pthread_mutex_unlock(&registry_lock);
+  if (st == TP_SUCCESS)
+    *out = entry->pool;
+  return st;
+}
+
+tp_status tp_device_pool_release(tp_pool *pool) {
+  if (!pool)
+    return TP_SUCCESS;
+  listed_pool *entry = NULL;
+  pthread_mutex_lock(&registry_lock);
+  for (listed_pool *e = listed; e; e = e->next)
+    if (e->pool == pool)
+      entry = e;
+  if (entry)
+    unlist(entry);
+  pthread_mutex_unlock(&registry_lock);
+  if (!entry)
+    return tp_fail(TP_ERR_INTERNAL,
+                   "tp_device_pool_release: pool '%s' was not made by "
+                   "tp_device_pool_make",
+                   tp_pool_name(pool));
+  return destroy_entry(entry);
+}
+
 tp_status tp_device_pools_forget_stream(int device, tp_stream stream) {
-  if (device < 0 || device >= TP_MAX_DEVICES)
-    return TP_SUCCESS; /* no shared pool can know the stream */
   tp_status first = TP_SUCCESS;
   pthread_mutex_lock(&registry_lock);
-  shared_pool *slots[2] = {&device_pools[device], &pinned_pools[device]};
-  for (int i = 0; i < 2; ++i) {
-    if (!slots[i]->pool)
+  for (listed_pool *e = listed; e; e = e->next) {
+    if (e->device != device)
       continue;
-    tp_status st = tp_pool_forget_stream(slots[i]->pool, stream);
+    tp_status st = tp_pool_forget_stream(e->pool, stream);
     if (st != TP_SUCCESS && first == TP_SUCCESS)
       first = st;
   }

@@ -86,6 +86,7 @@ static tp_status device_get(void *ctx, size_t bytes, void **out) {
     (void)cudaFree(p);
     return st;
   }
+  atomic_fetch_add(&s->outstanding, 1);
   *out = p;
   return TP_SUCCESS;
 }
@@ -99,7 +100,15 @@ static tp_status device_put(void *ctx, void *ptr, size_t bytes,
     return st;
   cudaError_t err;
   const char *what;
-  if (s->upstream == TP_DEVICE_UPSTREAM_MALLOC_ASYNC) {
+  if (atomic_load(&s->retired)) {
+    /* The device was idle when the space retired, and `stream` may be gone:
+     * free without it (on the space's own stream for the async upstream). */
+    what = s->upstream == TP_DEVICE_UPSTREAM_MALLOC_ASYNC ? "cudaFreeAsync"
+                                                          : "cudaFree";
+    err = s->upstream == TP_DEVICE_UPSTREAM_MALLOC_ASYNC
+              ? cudaFreeAsync(ptr, (cudaStream_t)s->alloc_stream)
+              : cudaFree(ptr);
+  } else if (s->upstream == TP_DEVICE_UPSTREAM_MALLOC_ASYNC) {
     what = "cudaFreeAsync";
     err = cudaFreeAsync(ptr, (cudaStream_t)stream);
   } else {
@@ -116,6 +125,7 @@ static tp_status device_put(void *ctx, void *ptr, size_t bytes,
     return tp_fail_context(tp_cuda_fail(err, what),
                            "put of %p (%zu bytes, stream %p) on %s", ptr, bytes,
                            stream, s->name);
+  atomic_fetch_sub(&s->outstanding, 1);
   return TP_SUCCESS;
 }
 
@@ -182,6 +192,8 @@ tp_status tp_device_space_create(int device,
   }
   s->device = device;
   s->upstream = config->upstream;
+  atomic_init(&s->outstanding, 0);
+  atomic_init(&s->retired, false);
   if (s->upstream == TP_DEVICE_UPSTREAM_MALLOC_ASYNC) {
     st = create_async_upstream(s);
     if (st != TP_SUCCESS) {
@@ -208,6 +220,12 @@ static tp_status destroy_space(const char *fn, tp_space *space,
   if (!s || space->kind != kind)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: %p is not a %s space", fn,
                    (void *)space, tp_space_kind_name(kind));
+  size_t outstanding = atomic_load(&s->outstanding);
+  if (outstanding)
+    return tp_fail(TP_ERR_BUSY,
+                   "%s: %s still has %zu blocks or events out (a pool over it "
+                   "is alive): destroy the pool first; nothing was done",
+                   fn, s->name, outstanding);
   tp_status result = TP_SUCCESS;
   if (s->alloc_stream || s->mem_pool) {
     tp_device_guard guard;
@@ -230,7 +248,35 @@ static tp_status destroy_space(const char *fn, tp_space *space,
   return result;
 }
 
+tp_status tp_cuda_space_retire(tp_space *space) {
+  tp_cuda_space *s = tp_cuda_space_from(space);
+  if (!s)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_cuda_space_retire: %p is not a CUDA space",
+                   (void *)space);
+  tp_device_guard guard;
+  tp_status st = tp_device_switch("retire", s->device, &guard);
+  if (st != TP_SUCCESS)
+    return st;
+  /* Every stream of the device, destroyed ones included, has finished what
+   * it was given once this returns. */
+  cudaError_t err = cudaDeviceSynchronize();
+  tp_device_leave(&guard);
+  if (err != cudaSuccess)
+    return tp_fail_context(tp_cuda_fail(err, "cudaDeviceSynchronize"),
+                           "retiring %s", s->name);
+  atomic_store(&s->retired, true);
+  return TP_SUCCESS;
+}
+
 #else /* no CUDA in this build */
+
+tp_status tp_cuda_space_retire(tp_space *space) {
+  return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                 "tp_cuda_space_retire: %p is not a CUDA space (built without "
+                 "CUDA)",
+                 (void *)space);
+}
 
 tp_status tp_device_space_create(int device,
                                  const tp_device_space_config *config,
@@ -251,10 +297,15 @@ static tp_status destroy_space(const char *fn, tp_space *space,
 
 #endif
 
+/* NULL does nothing, as with every destroy of the library. */
 tp_status tp_device_space_destroy(tp_space *space) {
+  if (!space)
+    return TP_SUCCESS;
   return destroy_space("tp_device_space_destroy", space, TP_SPACE_DEVICE);
 }
 
 tp_status tp_pinned_space_destroy(tp_space *space) {
+  if (!space)
+    return TP_SUCCESS;
   return destroy_space("tp_pinned_space_destroy", space, TP_SPACE_PINNED);
 }

@@ -1,4 +1,4 @@
-/* The pinned backend: page-locked host memory from the device's shared
+/* The pinned backend: page-locked host memory from the runtime's own
  * pinned pool. Fills and copies run on the device's streams (the GPU reaches
  * pinned memory directly), so they stay ordered with device work; the
  * collectives wait for the stream, then use MPI as host memory does. */
@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "device/cuda_backend.h"
+#include "device/device_pools.h"
 #include "dist/dist.h"
 
 static tp_status pinned_memory_info(tp_backend *backend, size_t *free_bytes,
@@ -49,9 +50,11 @@ static const tp_backend_ops pinned_ops = {tp_cuda_backend_fill_constant,
 tp_status tp_pinned_backend_create(tp_runtime *runtime, int device,
                                    tp_pool *pool, tp_backend **out) {
   tp_cuda_backend *b = calloc(1, sizeof *b);
-  if (!b)
+  if (!b) {
+    (void)tp_device_pool_release(pool);
     return tp_fail(TP_ERR_OUT_OF_MEMORY,
                    "tp_pinned_backend_create: no host memory");
+  }
   snprintf(b->name, sizeof b->name, "pinned:%d", device);
   b->base.ops = &pinned_ops;
   b->base.kind = TP_SPACE_PINNED;

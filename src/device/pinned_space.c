@@ -24,6 +24,7 @@ static tp_status pinned_get(void *ctx, size_t bytes, void **out) {
   if (err != cudaSuccess)
     return tp_fail_context(tp_cuda_fail(err, "cudaHostAlloc"),
                            "get of %zu bytes on %s", bytes, s->name);
+  atomic_fetch_add(&s->outstanding, 1);
   *out = p;
   return TP_SUCCESS;
 }
@@ -31,14 +32,18 @@ static tp_status pinned_get(void *ctx, size_t bytes, void **out) {
 static tp_status pinned_put(void *ctx, void *ptr, size_t bytes,
                             tp_stream stream) {
   tp_cuda_space *s = ctx;
-  /* cudaFreeHost is not stream-ordered: wait for the last use first. */
-  tp_status st = tp_cuda_stream_sync(ctx, stream);
-  if (st != TP_SUCCESS)
-    return st;
+  /* cudaFreeHost is not stream-ordered: wait for the last use first, unless
+   * the space retired (the device is idle and `stream` may be gone). */
+  if (!atomic_load(&s->retired)) {
+    tp_status st = tp_cuda_stream_sync(ctx, stream);
+    if (st != TP_SUCCESS)
+      return st;
+  }
   cudaError_t err = cudaFreeHost(ptr);
   if (err != cudaSuccess)
     return tp_fail_context(tp_cuda_fail(err, "cudaFreeHost"),
                            "put of %p (%zu bytes) on %s", ptr, bytes, s->name);
+  atomic_fetch_sub(&s->outstanding, 1);
   return TP_SUCCESS;
 }
 
@@ -65,6 +70,8 @@ tp_status tp_pinned_space_create(int device, tp_space **out) {
                    "tp_pinned_space_create: no host memory for the space");
   s->device = device;
   s->pinned = true;
+  atomic_init(&s->outstanding, 0);
+  atomic_init(&s->retired, false);
   s->upstream = TP_DEVICE_UPSTREAM_MALLOC;
   snprintf(s->name, sizeof s->name, "pinned:%d", device);
   s->space.ops = &pinned_ops;

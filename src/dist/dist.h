@@ -23,12 +23,17 @@ tp_status tp_runtime_create_on(const void *comm,
 tp_status tp_runtime_ranks_fini(tp_runtime *runtime);
 
 /* Collective: every rank passes a hash of what the ranks must agree on and
- * its local status. All ranks return the same verdict: the largest failing
- * status of any rank (a rank that did not fail itself gets a message naming
- * the rank that did), else TP_ERR_MISMATCH when the hashes differ, else
- * TP_SUCCESS. `fn` names the caller in messages. */
+ * its local status. All ranks return the same verdict: the failing status of
+ * highest precedence (tp_status_precedence) over the ranks (a rank that did
+ * not fail itself gets a message saying another rank did), else
+ * TP_ERR_MISMATCH when the hashes differ, else TP_SUCCESS. `fn` names the
+ * caller in messages. */
 tp_status tp_runtime_agree(tp_runtime *runtime, const char *fn, uint64_t hash,
                            tp_status local);
+/* The rank of a status in the agreement's table (src/dist/agree.c): 0 for
+ * TP_SUCCESS, 1 for a code the table does not list, distinct values above
+ * for the listed ones; larger wins. */
+unsigned tp_status_precedence(tp_status status);
 
 /* Byte collectives on host memory, with the semantics of the backend table's
  * allgatherv and alltoallv (src/runtime/backend.h). Counts and displacements

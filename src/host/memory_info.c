@@ -30,7 +30,9 @@ static int meminfo_field(FILE *f, const char *key, size_t *out) {
  * gives 0. */
 static int read_number(const char *dir, const char *name, size_t *out) {
   char path[512];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
+  int n = snprintf(path, sizeof path, "%s/%s", dir, name);
+  if (n < 0 || (size_t)n >= sizeof path)
+    return 0; /* a path this long is not a cgroup file */
   FILE *f = fopen(path, "r");
   if (!f)
     return 0;
@@ -48,7 +50,9 @@ static int read_number(const char *dir, const char *name, size_t *out) {
 static int cgroup_limit(const char *dir, size_t machine_total, size_t *limit,
                         size_t *usage) {
   char v1[512];
-  snprintf(v1, sizeof v1, "%s/memory", dir);
+  int n = snprintf(v1, sizeof v1, "%s/memory", dir);
+  if (n < 0 || (size_t)n >= sizeof v1)
+    return 0;
   if (read_number(dir, "memory.max", limit)) {
     if (!read_number(dir, "memory.current", usage))
       *usage = 0;

@@ -316,7 +316,7 @@ static void release_everything(tp_pool *pool) {
 
 tp_status tp_pool_destroy(tp_pool *pool) {
   if (!pool)
-    return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_destroy: NULL pool");
+    return TP_SUCCESS; /* as every destroy, and free(NULL) */
   size_t live_blocks = pool->stats.live_blocks;
   size_t live_bytes = pool->stats.requested_bytes;
   release_everything(pool);

@@ -46,6 +46,13 @@ struct tp_pool {
   tp_block *spare_records;
   tp_pool_stats stats;
   tp_event_log *log;
+  /* Set by tp_pool_claim_limit (src/pool/pool_owner.h): the public call
+   * that sets this pool's limit instead of tp_pool_set_limit. NULL: the
+   * pool's user owns the limit. */
+  const char *limit_owner;
+  /* What the space's put returned when it last refused a release (its
+   * message set with tp_fail_callback): reported by trim and set_limit. */
+  tp_status refusal;
 };
 
 /* Stream slots (pool_streams.c). Lock held. */
@@ -69,11 +76,14 @@ int tp_pool_next_cached_class(const tp_pool *pool, unsigned first,
 /* Upstream traffic and releases (pool_release.c). Lock held. */
 tp_status tp_pool_upstream_get(tp_pool *pool, unsigned cls, size_t bytes,
                                tp_block **out);
-/* Gives a block back upstream on `stream`; false (block kept) if put failed. */
+/* Gives a block back upstream on `stream`; false (block kept) if put failed,
+ * with the put's status in pool->refusal and its message set. */
 bool tp_pool_release_block(tp_pool *pool, tp_block *block, tp_stream stream);
 /* Releases cached blocks, largest classes first, until cached bytes are at
- * most `target`. With `sync`, waits for the streams of what it released. */
-void tp_pool_release_cached(tp_pool *pool, size_t target, bool sync);
+ * most `target`. With `sync`, waits for the streams of what it released.
+ * Returns the status of a put that upstream refused (the blocks from there
+ * on are kept), else TP_SUCCESS. */
+tp_status tp_pool_release_cached(tp_pool *pool, size_t target, bool sync);
 void tp_pool_record_free(tp_pool *pool, tp_block *block);
 
 void tp_pool_note_peaks(tp_pool_stats *stats);

@@ -23,10 +23,15 @@ void tp_pool_record_free(tp_pool *pool, tp_block *block) {
 
 bool tp_pool_release_block(tp_pool *pool, tp_block *block, tp_stream stream) {
   pool->stats.upstream_puts++;
+  uint64_t mark = tp_error_serial();
   tp_status st =
       pool->space.ops->put(pool->space.ctx, block->ptr, block->bytes, stream);
-  if (st != TP_SUCCESS)
+  if (st != TP_SUCCESS) {
+    pool->refusal =
+        tp_fail_callback(st, mark, "space '%s' refused to release %zu bytes",
+                         pool->space.name, block->bytes);
     return false;
+  }
   tp_ptr_map_remove(&pool->map, block);
   pool->stats.reserved_bytes -= block->bytes;
   pool->stats.releases++;
@@ -34,7 +39,7 @@ bool tp_pool_release_block(tp_pool *pool, tp_block *block, tp_stream stream) {
   return true;
 }
 
-void tp_pool_release_cached(tp_pool *pool, size_t target, bool sync) {
+tp_status tp_pool_release_cached(tp_pool *pool, size_t target, bool sync) {
   uint64_t released_slots = 0;
   for (unsigned c = pool->classes.count; c-- > 0;) {
     tp_bin *bin = pool->bins[c];
@@ -44,7 +49,7 @@ void tp_pool_release_cached(tp_pool *pool, size_t target, bool sync) {
       tp_stream stream = s == TP_SLOT_READY ? NULL : pool->slots[s].stream;
       if (!tp_pool_release_block(pool, b, stream)) {
         tp_pool_bin_push(pool, bin, b, s); /* keep what upstream refused */
-        return;
+        return pool->refusal;
       }
       released_slots |= (uint64_t)1 << s;
     }
@@ -59,6 +64,7 @@ void tp_pool_release_cached(tp_pool *pool, size_t target, bool sync) {
     released_slots &= released_slots - 1;
     pool->space.ops->stream_sync(pool->space.ctx, pool->slots[s].stream);
   }
+  return TP_SUCCESS;
 }
 
 static tp_status out_of_memory(tp_pool *pool, size_t requested, size_t bytes,
@@ -97,10 +103,12 @@ tp_status tp_pool_upstream_get(tp_pool *pool, unsigned cls, size_t requested,
         pool->name);
   void *ptr = NULL;
   const tp_space_ops *ops = pool->space.ops;
+  uint64_t mark = tp_error_serial();
   tp_status st = ops->get(pool->space.ctx, bytes, &ptr);
   if (st == TP_ERR_OUT_OF_MEMORY && pool->stats.cached_bytes > 0) {
     /* Cached blocks of other classes may be what upstream is missing. */
     tp_pool_release_cached(pool, 0, true);
+    mark = tp_error_serial();
     st = ops->get(pool->space.ctx, bytes, &ptr);
   }
   if (st != TP_SUCCESS) {
@@ -109,10 +117,11 @@ tp_status tp_pool_upstream_get(tp_pool *pool, unsigned cls, size_t requested,
       return out_of_memory(pool, requested, bytes,
                            "upstream is exhausted even after releasing the "
                            "cache");
-    return tp_fail_context(st,
-                           "tp_pool_alloc: pool '%s': upstream get of %zu "
-                           "bytes",
-                           pool->name, bytes);
+    /* The space is a callback table: keep its own message, if any. */
+    return tp_fail_callback(st, mark,
+                            "tp_pool_alloc: pool '%s': upstream get of %zu "
+                            "bytes",
+                            pool->name, bytes);
   }
   if ((uintptr_t)ptr % TP_ALIGNMENT != 0) {
     ops->put(pool->space.ctx, ptr, bytes, NULL);

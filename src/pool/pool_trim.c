@@ -1,18 +1,22 @@
 /* Shrinking a pool on request: trim and the hard limit. */
 #include "core/error.h"
 #include "pool/pool_internal.h"
+#include "pool/pool_owner.h"
 
 tp_status tp_pool_trim(tp_pool *pool, size_t target_cached_bytes) {
   if (!pool)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_trim: NULL pool");
   pthread_mutex_lock(&pool->lock);
-  tp_pool_release_cached(pool, target_cached_bytes, false);
-  tp_status st = TP_SUCCESS;
-  if (pool->stats.cached_bytes > target_cached_bytes)
-    st = tp_fail(TP_ERR_INTERNAL,
-                 "tp_pool_trim: pool '%s': upstream refused a release; %zu "
-                 "cached bytes remain above the target of %zu",
-                 pool->name, pool->stats.cached_bytes, target_cached_bytes);
+  tp_status st = tp_pool_release_cached(pool, target_cached_bytes, false);
+  /* Upstream's refusal is its status (out of memory, a CUDA error...), not
+   * a broken invariant of the pool. */
+  if (st != TP_SUCCESS)
+    st = tp_fail_context(st,
+                         "tp_pool_trim: pool '%s': %llu cached bytes remain "
+                         "above the target of %zu",
+                         pool->name,
+                         (unsigned long long)pool->stats.cached_bytes,
+                         target_cached_bytes);
   if (pool->log)
     tp_event_log_write(pool->log, "trim", pool->name, NULL, target_cached_bytes,
                        NULL, st);
@@ -20,7 +24,20 @@ tp_status tp_pool_trim(tp_pool *pool, size_t target_cached_bytes) {
   return st;
 }
 
+void tp_pool_claim_limit(tp_pool *pool, const char *owner) {
+  pool->limit_owner = owner;
+}
+
 tp_status tp_pool_set_limit(tp_pool *pool, size_t limit) {
+  if (pool && pool->limit_owner)
+    return tp_fail(TP_ERR_NOT_SUPPORTED,
+                   "tp_pool_set_limit: pool '%s' belongs to a runtime: its "
+                   "limit is the runtime's budget; set it with %s",
+                   pool->name, pool->limit_owner);
+  return tp_pool_set_owned_limit(pool, limit);
+}
+
+tp_status tp_pool_set_owned_limit(tp_pool *pool, size_t limit) {
   if (!pool)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_set_limit: NULL pool");
   if (limit == 0)
@@ -36,12 +53,11 @@ tp_status tp_pool_set_limit(tp_pool *pool, size_t limit) {
                  "the new limit of %zu bytes; the limit stays %zu",
                  pool->name, pool->stats.live_bytes, limit, pool->config.limit);
   } else {
-    tp_pool_release_cached(pool, limit - pool->stats.live_bytes, false);
-    if (pool->stats.reserved_bytes > limit)
-      st = tp_fail(TP_ERR_INTERNAL,
-                   "tp_pool_set_limit: pool '%s': upstream refused a release; "
-                   "the limit stays %zu",
-                   pool->name, pool->config.limit);
+    st = tp_pool_release_cached(pool, limit - pool->stats.live_bytes, false);
+    if (st != TP_SUCCESS)
+      st = tp_fail_context(st,
+                           "tp_pool_set_limit: pool '%s': the limit stays %zu",
+                           pool->name, pool->config.limit);
     else
       pool->config.limit = limit;
   }

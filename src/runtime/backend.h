@@ -100,15 +100,34 @@ typedef struct tp_backend_ops {
   void (*destroy)(tp_backend *backend);
 } tp_backend_ops;
 
+/* Optional hook of a backend whose queued work can fail after the call
+ * that queued it returned (NULL, the default of a calloc'ed backend: it
+ * cannot, as the host's). *out = the first such failure (a faulting
+ * kernel: a sticky CUDA error; an NCCL communicator's async error), with
+ * tp_fail's message; TP_SUCCESS if none. Must not block. Read by
+ * tp_runtime_async_error. A field of the backend rather than of the ops
+ * table, so that tables written before it need no new entry. */
+typedef tp_status (*tp_backend_async_error_fn)(tp_backend *backend,
+                                               tp_status *out);
+
 struct tp_backend {
   const tp_backend_ops *ops;
   tp_space_kind kind;
-  const char *name;    /* "host", "pinned:0", "device:0" */
-  tp_pool *pool;       /* buffers come from here */
-  tp_runtime *runtime; /* ranks and communicator */
-  int device;          /* CUDA device, -1 for host memory */
-  void *ctx;           /* the backend's own state */
+  const char *name;                      /* "host", "pinned:0", "device:0" */
+  tp_pool *pool;                         /* buffers come from here */
+  tp_runtime *runtime;                   /* ranks and communicator */
+  int device;                            /* CUDA device, -1 for host memory */
+  void *ctx;                             /* the backend's own state */
+  tp_backend_async_error_fn async_error; /* optional, see above */
 };
+
+/* Keeps `status` as the runtime's asynchronous error (the first one
+ * only; tp_runtime_async_error reports it), with `context` and the calling
+ * thread's current message: for stream-ordered work or frees that fail
+ * where no caller can be told, e.g. the cleanup of a verb that is already
+ * returning another failure. Any thread. */
+void tp_runtime_record_async_error(tp_runtime *runtime, tp_status status,
+                                   const char *context);
 
 /* Registers `backend` (see above). TP_ERR_INVALID_ARGUMENT if a backend of
  * that kind is already registered (the caller keeps ownership then). */

@@ -1,5 +1,7 @@
 /* The runtime: ranks, the host pool and its budget, the registered backends
- * and their allocators. */
+ * and their allocators. Which device a rank uses, and the backends over it,
+ * come from the providers (src/backends.c): this folder calls no device
+ * function. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,8 +9,11 @@
 #include "core/error.h"
 #include "core/versioned.h"
 #include "dist/dist.h"
+#include "pool/pool_owner.h"
 #include "runtime/runtime_internal.h"
-#include "tensorpool/device.h"
+
+/* The public call that owns the limit of a runtime's pools. */
+static const char budget_setter[] = "tp_runtime_set_budget";
 
 static int valid_backend(tp_space_kind kind) {
   return (int)kind >= 0 && (int)kind < TP_BACKEND_COUNT;
@@ -20,24 +25,68 @@ size_t tp_runtime_budget_for(const tp_runtime *runtime, tp_space_kind kind,
                                         : runtime->config.device_budget;
   if (budget != 0)
     return budget;
-  /* Host memory is shared by the ranks of a node; a device by the ranks
-   * mapped to it (local ranks r with r mod devices equal). */
-  size_t sharing = (size_t)runtime->local_size;
-  if (kind != TP_SPACE_HOST) {
-    int devices = 0;
-    if (tp_device_count(&devices) == TP_SUCCESS && devices > 0)
-      sharing =
-          ((size_t)runtime->local_size + (size_t)devices - 1) / (size_t)devices;
-  }
-  return free_bytes / (sharing ? sharing : 1);
+  /* Host (and pinned) memory is shared by the ranks of a node; a device by
+   * the ranks that use it, as the device provider counted them. */
+  int sharing =
+      kind == TP_SPACE_DEVICE ? runtime->device_sharing : runtime->local_size;
+  return free_bytes / (size_t)(sharing > 0 ? sharing : 1);
 }
 
-/* Picks this rank's device: local rank mod devices on the node. */
-static void choose_device(tp_runtime *rt) {
-  int devices = 0;
-  rt->device = -1;
-  if (tp_device_count(&devices) == TP_SUCCESS && devices > 0)
-    rt->device = rt->local_rank % devices;
+void tp_runtime_use_device(tp_runtime *rt, int device, int sharing) {
+  rt->device = device;
+  rt->device_sharing = sharing;
+}
+
+void tp_runtime_buffer_born(tp_runtime *rt) {
+  atomic_fetch_add(&rt->live_buffers, 1);
+}
+
+void tp_runtime_buffer_gone(tp_runtime *rt) {
+  atomic_fetch_sub(&rt->live_buffers, 1);
+}
+
+tp_status tp_runtime_missing_backend(const tp_runtime *rt, const char *fn,
+                                     tp_space_kind kind) {
+  /* A space the configuration turned off is refused the same way on every
+   * machine, GPU or not: the configuration lacks it. */
+  if (rt->config.disabled_spaces & TP_SPACE_BIT(kind))
+    return tp_fail(TP_ERR_NOT_SUPPORTED,
+                   "%s: no %s backend: this runtime's configuration disabled "
+                   "the %s space (disabled_spaces)",
+                   fn, tp_space_kind_name(kind), tp_space_kind_name(kind));
+  if (rt->device < 0)
+    return tp_fail(TP_ERR_NO_DEVICE,
+                   "%s: no %s backend: rank %d has no device (a %s space "
+                   "needs a CUDA build and a GPU)",
+                   fn, tp_space_kind_name(kind), rt->rank,
+                   tp_space_kind_name(kind));
+  return tp_fail(TP_ERR_NOT_SUPPORTED,
+                 "%s: no %s backend on rank %d (device %d)", fn,
+                 tp_space_kind_name(kind), rt->rank, rt->device);
+}
+
+/* Checks the fields a provider relies on, before anything is created. */
+static tp_status check_config(const tp_runtime_config *c) {
+  static const char fn[] = "tp_runtime_create";
+  if (c->device < TP_RUNTIME_DEVICE_CURRENT)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "%s: device %d: give a device id, or "
+                   "TP_RUNTIME_DEVICE_CURRENT (-1)",
+                   fn, c->device);
+  unsigned optional =
+      TP_SPACE_BIT(TP_SPACE_PINNED) | TP_SPACE_BIT(TP_SPACE_DEVICE);
+  if (c->disabled_spaces & TP_SPACE_BIT(TP_SPACE_HOST))
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "%s: disabled_spaces names the host space, which every "
+                   "runtime has",
+                   fn);
+  if (c->disabled_spaces & ~optional)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "%s: disabled_spaces 0x%x has bits of no space (pinned is "
+                   "0x%x, device 0x%x)",
+                   fn, c->disabled_spaces, TP_SPACE_BIT(TP_SPACE_PINNED),
+                   TP_SPACE_BIT(TP_SPACE_DEVICE));
+  return TP_SUCCESS;
 }
 
 static tp_status create_host_pool(tp_runtime *rt) {
@@ -51,7 +100,10 @@ static tp_status create_host_pool(tp_runtime *rt) {
   snprintf(rt->name, sizeof rt->name, "%s.host.r%d",
            rt->config.name ? rt->config.name : "tp", rt->rank);
   cfg.name = rt->name;
-  return tp_pool_create(tp_host_space(), &cfg, &rt->host_pool);
+  st = tp_pool_create(tp_host_space(), &cfg, &rt->host_pool);
+  if (st == TP_SUCCESS)
+    tp_pool_claim_limit(rt->host_pool, budget_setter);
+  return st;
 }
 
 static void init_allocators(tp_runtime *rt) {
@@ -64,33 +116,54 @@ static void init_allocators(tp_runtime *rt) {
     }
 }
 
+/* Destroys what a runtime holds; the caller checked nothing is live. */
+static tp_status release(tp_runtime *rt) {
+  for (int b = TP_BACKEND_COUNT - 1; b >= 0; --b)
+    if (rt->backends[b])
+      rt->backends[b]->ops->destroy(rt->backends[b]);
+  tp_status st = TP_SUCCESS;
+  if (rt->host_pool)
+    st = tp_pool_destroy(rt->host_pool);
+  tp_status fin = tp_runtime_ranks_fini(rt);
+  tp_runtime_free(rt);
+  return st != TP_SUCCESS ? st : fin;
+}
+
 tp_status tp_runtime_create_on(const void *comm,
                                const tp_runtime_config *config,
                                tp_runtime **out) {
   if (!out)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_runtime_create: NULL out");
+  tp_runtime_config settings = TP_RUNTIME_CONFIG_INIT;
+  if (config) {
+    tp_status st =
+        tp_versioned_read("tp_runtime_create", "TP_RUNTIME_CONFIG_INIT", config,
+                          &settings, sizeof settings);
+    if (st != TP_SUCCESS)
+      return st;
+  }
+  tp_status st = check_config(&settings);
+  if (st != TP_SUCCESS)
+    return st;
   tp_runtime *rt = calloc(1, sizeof *rt);
   if (!rt)
     return tp_fail(TP_ERR_OUT_OF_MEMORY,
                    "tp_runtime_create: no host memory for the runtime");
-  tp_runtime_config defaults = TP_RUNTIME_CONFIG_INIT;
-  rt->config = defaults;
-  if (config) {
-    tp_status st =
-        tp_versioned_read("tp_runtime_create", "TP_RUNTIME_CONFIG_INIT", config,
-                          &rt->config, sizeof rt->config);
-    if (st != TP_SUCCESS) {
-      free(rt);
-      return st;
-    }
-  }
-  init_allocators(rt);
-  tp_status st = tp_runtime_ranks_init(rt, comm);
-  if (st != TP_SUCCESS) {
+  if (pthread_mutex_init(&rt->lock, NULL) != 0) {
     free(rt);
+    return tp_fail(TP_ERR_OUT_OF_MEMORY,
+                   "tp_runtime_create: no lock for the runtime");
+  }
+  rt->config = settings;
+  rt->device = -1;
+  atomic_init(&rt->live_buffers, 0);
+  init_allocators(rt);
+  st = tp_runtime_ranks_init(rt, comm);
+  if (st != TP_SUCCESS) {
+    tp_runtime_free(rt);
     return st;
   }
-  choose_device(rt);
+  rt->device_sharing = 1;
   st = create_host_pool(rt);
   if (st == TP_SUCCESS) {
     tp_backend *host;
@@ -101,17 +174,16 @@ tp_status tp_runtime_create_on(const void *comm,
     }
   }
   /* Further backends (pinned and device memory on a rank with a GPU) come
-   * from the providers' table, so the automatic allocator can choose them. */
-  for (int i = 0; st == TP_SUCCESS && tp_backend_providers[i]; ++i)
-    st = tp_backend_providers[i]->add(rt);
+   * from the providers' table, so the automatic allocator can choose them.
+   * Every rank calls them, even after a failure here, because a provider
+   * may communicate (the device provider does). */
+  for (int i = 0; tp_backend_providers[i]; ++i) {
+    tp_status added = tp_backend_providers[i]->add(rt);
+    if (st == TP_SUCCESS)
+      st = added;
+  }
   if (st != TP_SUCCESS) {
-    for (int b = TP_BACKEND_COUNT - 1; b >= 0; --b)
-      if (rt->backends[b])
-        rt->backends[b]->ops->destroy(rt->backends[b]);
-    if (rt->host_pool)
-      tp_pool_destroy(rt->host_pool);
-    tp_runtime_ranks_fini(rt);
-    free(rt);
+    (void)release(rt);
     return tp_fail_context(st, "tp_runtime_create");
   }
   *out = rt;
@@ -125,25 +197,42 @@ tp_status tp_runtime_create(const tp_runtime_config *config, tp_runtime **out) {
 tp_status tp_runtime_destroy(tp_runtime *rt) {
   if (!rt)
     return TP_SUCCESS;
-  for (int b = TP_BACKEND_COUNT - 1; b >= 0; --b)
-    if (rt->backends[b] && rt->backends[b]->ops->destroy)
-      rt->backends[b]->ops->destroy(rt->backends[b]);
-  tp_status st = tp_pool_destroy(rt->host_pool);
-  tp_status fin = tp_runtime_ranks_fini(rt);
-  free(rt);
+  size_t live = atomic_load(&rt->live_buffers);
+  if (live)
+    return tp_fail(TP_ERR_BUSY,
+                   "tp_runtime_destroy: %zu buffer%s of this runtime %s still "
+                   "live: destroy %s first; nothing was freed",
+                   live, live == 1 ? "" : "s", live == 1 ? "is" : "are",
+                   live == 1 ? "it" : "them");
+  for (int b = 0; b < TP_BACKEND_COUNT; ++b) {
+    if (!rt->backends[b])
+      continue;
+    tp_pool_stats s = TP_POOL_STATS_INIT;
+    tp_status st = tp_pool_get_stats(rt->backends[b]->pool, &s);
+    if (st != TP_SUCCESS)
+      return tp_fail_context(st, "tp_runtime_destroy");
+    if (s.live_blocks)
+      return tp_fail(TP_ERR_BUSY,
+                     "tp_runtime_destroy: pool '%s' still has %llu live "
+                     "block(s) allocated from it directly (tp_runtime_pool): "
+                     "free them first; nothing was freed",
+                     tp_pool_name(rt->backends[b]->pool),
+                     (unsigned long long)s.live_blocks);
+  }
+  tp_status st = release(rt);
   if (st != TP_SUCCESS)
-    return tp_fail_context(st, "tp_runtime_destroy: buffers still live");
-  return fin;
+    return tp_fail_context(st, "tp_runtime_destroy");
+  return TP_SUCCESS;
 }
 
 int tp_runtime_rank(const tp_runtime *rt) {
-  return rt ? rt->rank : 0;
+  return rt ? rt->rank : -1;
 }
 int tp_runtime_size(const tp_runtime *rt) {
   return rt ? rt->size : 0;
 }
 int tp_runtime_local_rank(const tp_runtime *rt) {
-  return rt ? rt->local_rank : 0;
+  return rt ? rt->local_rank : -1;
 }
 int tp_runtime_local_size(const tp_runtime *rt) {
   return rt ? rt->local_size : 0;
@@ -164,14 +253,16 @@ tp_status tp_runtime_add_backend(tp_runtime *rt, tp_backend *backend) {
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
                    "tp_runtime_add_backend: a %s backend is already there",
                    tp_space_kind_name(backend->kind));
-  /* The runtime's budget for the space becomes the pool's hard limit. */
+  /* The runtime's budget for the space becomes the pool's hard limit, and
+   * from now on only the runtime sets it. */
   size_t free_bytes = 0, total = 0;
   tp_status st = backend->ops->memory_info(backend, &free_bytes, &total);
   size_t budget = tp_runtime_budget_for(rt, backend->kind, free_bytes);
   if (st == TP_SUCCESS)
-    st = tp_pool_set_limit(backend->pool, budget);
+    st = tp_pool_set_owned_limit(backend->pool, budget);
   if (st != TP_SUCCESS)
     return tp_fail_context(st, "tp_runtime_add_backend(%s)", backend->name);
+  tp_pool_claim_limit(backend->pool, budget_setter);
   rt->budgets[backend->kind] = budget;
   rt->backends[backend->kind] = backend;
   tp_allocators_name(rt, backend->kind);
@@ -197,20 +288,17 @@ static tp_status backend_of(const char *fn, tp_runtime *rt, tp_space_kind kind,
                    (int)kind);
   *out = rt->backends[kind];
   if (!*out)
-    return tp_fail(TP_ERR_NOT_SUPPORTED,
-                   "%s: no %s backend in this runtime (rank %d, device %d): "
-                   "it needs a CUDA build and a GPU",
-                   fn, tp_space_kind_name(kind), rt->rank, rt->device);
+    return tp_runtime_missing_backend(rt, fn, kind);
   return TP_SUCCESS;
 }
 
 tp_status tp_runtime_pool(tp_runtime *rt, tp_space_kind kind, tp_pool **out) {
+  if (!out)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_runtime_pool: NULL out");
   tp_backend *b;
   tp_status st = backend_of("tp_runtime_pool", rt, kind, &b);
   if (st != TP_SUCCESS)
     return st;
-  if (!out)
-    return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_runtime_pool: NULL out");
   *out = b->pool;
   return TP_SUCCESS;
 }
@@ -221,22 +309,27 @@ tp_status tp_runtime_set_budget(tp_runtime *rt, tp_space_kind kind,
   tp_status st = backend_of("tp_runtime_set_budget", rt, kind, &b);
   if (st != TP_SUCCESS)
     return st;
-  st = tp_pool_set_limit(b->pool, bytes);
+  /* Under the runtime's lock, so that concurrent calls leave the budget
+   * and the pool's limit equal, and readers see one or the other. */
+  pthread_mutex_lock(&rt->lock);
+  st = tp_pool_set_owned_limit(b->pool, bytes);
+  if (st == TP_SUCCESS)
+    rt->budgets[kind] = bytes;
+  pthread_mutex_unlock(&rt->lock);
   if (st != TP_SUCCESS)
     return tp_fail_context(st, "tp_runtime_set_budget(%s, %zu)",
                            tp_space_kind_name(kind), bytes);
-  rt->budgets[kind] = bytes;
   return TP_SUCCESS;
 }
 
 tp_status tp_runtime_memory(tp_runtime *rt, tp_space_kind kind,
                             tp_memory_figures *out) {
+  if (!out)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_runtime_memory: NULL out");
   tp_backend *b;
   tp_status st = backend_of("tp_runtime_memory", rt, kind, &b);
   if (st != TP_SUCCESS)
     return st;
-  if (!out)
-    return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_runtime_memory: NULL out");
   tp_memory_figures f = TP_MEMORY_FIGURES_INIT;
   st = b->ops->memory_info(b, &f.free_bytes, &f.total_bytes);
   if (st != TP_SUCCESS)
@@ -245,7 +338,9 @@ tp_status tp_runtime_memory(tp_runtime *rt, tp_space_kind kind,
   st = tp_pool_get_stats(b->pool, &stats);
   if (st != TP_SUCCESS)
     return st;
+  pthread_mutex_lock(&rt->lock);
   f.budget_bytes = rt->budgets[kind];
+  pthread_mutex_unlock(&rt->lock);
   f.reserved_bytes = stats.reserved_bytes;
   size_t room = f.budget_bytes > stats.reserved_bytes
                     ? f.budget_bytes - stats.reserved_bytes

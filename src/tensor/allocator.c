@@ -24,11 +24,7 @@ tp_status tp_runtime_allocator(tp_runtime *rt, tp_space_kind backend,
                    (int)backend);
   tp_backend *b = rt->backends[backend];
   if (!b)
-    return tp_fail(TP_ERR_NOT_SUPPORTED,
-                   "tp_runtime_allocator: no %s backend in this runtime "
-                   "(rank %d, device %d): it needs a CUDA build, a GPU and "
-                   "the CUDA backend registered",
-                   tp_space_kind_name(backend), rt->rank, rt->device);
+    return tp_runtime_missing_backend(rt, "tp_runtime_allocator", backend);
   *out = &rt->allocators[backend][kind];
   return TP_SUCCESS;
 }
@@ -53,10 +49,10 @@ tp_status tp_allocator_rebind(const tp_allocator *a, tp_buffer_kind kind,
 }
 
 tp_buffer_kind tp_allocator_kind_of(const tp_allocator *a) {
-  return a ? a->kind : TP_BUFFER_LOCAL;
+  return a ? a->kind : TP_BUFFER_KIND_INVALID;
 }
 tp_space_kind tp_allocator_space_kind_of(const tp_allocator *a) {
-  return a ? a->backend : TP_SPACE_HOST;
+  return a ? a->backend : TP_SPACE_INVALID;
 }
 tp_runtime *tp_allocator_runtime(const tp_allocator *a) {
   return a ? a->runtime : NULL;
@@ -65,5 +61,5 @@ tp_pool *tp_allocator_pool(const tp_allocator *a) {
   return a ? tp_allocator_backend_of(a)->pool : NULL;
 }
 const char *tp_allocator_name(const tp_allocator *a) {
-  return a ? a->name : "";
+  return a ? a->name : NULL;
 }

@@ -16,9 +16,11 @@ static tp_status rank_bytes(const tp_runtime *rt, const tp_layout *layout,
   if (st != TP_SUCCESS)
     return st;
   if (kind == TP_BUFFER_DISTRIBUTED) {
-    /* The largest tile of a block split: ceil(rows / ranks) rows. */
+    /* The largest tile of a block split: ceil(rows / ranks) rows, computed
+     * without rows + ranks - 1, which overflows for an empty tensor whose
+     * first extent is near INT64_MAX. */
     int64_t rows = tp_layout_rows(layout);
-    int64_t most = (rows + rt->size - 1) / rt->size;
+    int64_t most = rows / rt->size + (rows % rt->size != 0);
     size_t row_bytes = rows ? bytes / (size_t)rows : 0;
     bytes = (size_t)most * row_bytes;
   }
@@ -43,13 +45,19 @@ static tp_status pick(tp_runtime *rt, tp_space_kind space, tp_buffer_kind kind,
 }
 
 tp_status tp_allocator_choose(tp_runtime *rt, const tp_layout *layout,
-                              tp_buffer_kind kind, tp_allocator_choice *out) {
+                              tp_buffer_kind kind, tp_access access,
+                              tp_allocator_choice *out) {
   if (!rt || !layout || !out)
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
                    "tp_allocator_choose: NULL runtime, layout or out");
   if ((int)kind < 0 || (int)kind >= TP_BUFFER_KIND_COUNT)
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
                    "tp_allocator_choose: unknown buffer kind %d", (int)kind);
+  if (access != TP_ACCESS_ANY && access != TP_ACCESS_HOST)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_allocator_choose: unknown access %d (TP_ACCESS_ANY or "
+                   "TP_ACCESS_HOST)",
+                   (int)access);
   if (out->struct_size <= sizeof(size_t))
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
                    "tp_allocator_choose: struct_size is %zu: initialize the "
@@ -62,7 +70,10 @@ tp_status tp_allocator_choose(tp_runtime *rt, const tp_layout *layout,
   reason[0] = '\0';
   tp_memory_figures dev = TP_MEMORY_FIGURES_INIT;
   tp_memory_figures host = TP_MEMORY_FIGURES_INIT;
-  int have_device = rt->backends[TP_SPACE_DEVICE] &&
+  /* Device memory is a candidate only when the caller reads values through
+   * tp_buffer_read: host code cannot dereference it. */
+  int device_allowed = access == TP_ACCESS_ANY;
+  int have_device = device_allowed && rt->backends[TP_SPACE_DEVICE] &&
                     tp_runtime_memory(rt, TP_SPACE_DEVICE, &dev) == TP_SUCCESS;
   st = tp_runtime_memory(rt, TP_SPACE_HOST, &host);
   if (st != TP_SUCCESS)
@@ -75,7 +86,12 @@ tp_status tp_allocator_choose(tp_runtime *rt, const tp_layout *layout,
     return pick(rt, TP_SPACE_DEVICE, kind, out);
   }
   if (bytes <= host.available_bytes) {
-    if (!have_device)
+    if (!device_allowed)
+      snprintf(reason, sizeof reason,
+               "host: host access was asked for; %zu bytes per rank fit in "
+               "the host's %zu available bytes",
+               bytes, host.available_bytes);
+    else if (!have_device)
       snprintf(reason, sizeof reason,
                "host: no device backend here; %zu bytes per rank fit in the "
                "host's %zu available bytes",

@@ -28,15 +28,6 @@ static tp_status copy_between(tp_backend *dst_backend, void *dst,
   return mover->ops->copy(mover, dst, src, bytes, stream);
 }
 
-/* Orders work on `stream` after the source's last use (a host wait: the
- * backend table has no cross-stream event; host backends return at once). */
-static tp_status after_source(const tp_buffer *src, tp_stream stream) {
-  if (src->stream == stream)
-    return TP_SUCCESS;
-  tp_backend *b = backend_of(src);
-  return b->ops->sync(b, src->stream);
-}
-
 /* Byte counts and displacements of every rank's source tile in the gathered
  * tensor. A local source is rank 0's tensor: rank 0 sends it all. */
 static void gather_plan(const tp_buffer *src, int ranks, size_t *counts,
@@ -120,13 +111,10 @@ static tp_status redistribute(tp_buffer *dst, const tp_buffer *src,
   }
   if (st == TP_SUCCESS)
     st = db->ops->alltoallv(db, send, sc, sd, dst->data, rc, rd, stream);
-  if (staged) {
+  if (staged)
     /* Freed on the collective's stream: the pool hands it out again only
      * after that work (no record_stream on other streams needed). */
-    tp_status fst = tp_pool_free(db->pool, staged, stream);
-    if (st == TP_SUCCESS)
-      st = fst;
-  }
+    tp_pool_free_or_record(db->pool, staged, stream, rt, &st);
   free(plan);
   return st;
 }
@@ -188,8 +176,12 @@ tp_status tp_allocator_construct_copy(tp_allocator *a, const tp_buffer *src,
   route how = route_of(src->kind, a->kind);
   tp_buffer *dst = NULL;
   st = tp_buffer_new(fn, a, &src->layout, tiling, stream, &dst);
-  if (st == TP_SUCCESS)
-    st = after_source(src, stream);
+  /* `stream` waits for the source's producers (an event, no host wait). */
+  int reading = 0;
+  if (st == TP_SUCCESS) {
+    st = tp_buffer_begin_use(src, stream);
+    reading = st == TP_SUCCESS;
+  }
   if (a->runtime->size > 1) {
     /* Every rank learns whether all agree and all are ready, even on routes
      * that need no communication: ranks that disagree on the kinds could
@@ -223,22 +215,33 @@ tp_status tp_allocator_construct_copy(tp_allocator *a, const tp_buffer *src,
     if (st != TP_SUCCESS)
       st = tp_fail_context(st, "%s", fn);
   }
+  if (reading) {
+    /* Also after a failure: part of the reads may be queued. The source's
+     * memory is freed only after them. */
+    tp_status recorded = tp_buffer_end_use(src, stream);
+    if (st == TP_SUCCESS && recorded != TP_SUCCESS)
+      st = tp_fail_context(recorded, "%s", fn);
+  }
   if (st != TP_SUCCESS) {
     if (dst)
-      tp_buffer_free(dst);
+      tp_buffer_discard(dst);
     return st;
   }
   *out = dst;
   return TP_SUCCESS;
 }
 
-/* Whether `src`'s memory already holds what a buffer of `a` would: same
- * backend, and the same tile. */
+/* Whether `src`'s memory already holds what a buffer of `a` would: the
+ * same backend, and the same tile (allocator.h lists the cases). */
 static int reusable(const tp_allocator *a, const tp_buffer *src,
                     const tp_tiling *tiling) {
   if (a->backend != src->allocator->backend)
     return 0;
   const tp_runtime *rt = a->runtime;
+  /* One rank: every kind holds the whole tensor (a tiling over one rank
+   * has one part, the whole tensor). */
+  if (rt->size == 1)
+    return 1;
   if (src->kind == TP_BUFFER_DISTRIBUTED && a->kind == TP_BUFFER_DISTRIBUTED) {
     if (!tiling) {
       tp_tiling *block;
@@ -257,11 +260,36 @@ static int reusable(const tp_allocator *a, const tp_buffer *src,
     return 0;
   if (src->kind == a->kind)
     return 1;
-  if (src->kind == TP_BUFFER_REPLICATED && a->kind == TP_BUFFER_LOCAL)
-    return 1;
-  /* One rank: every kind holds the whole tensor. */
-  return rt->size == 1 && a->kind != TP_BUFFER_DISTRIBUTED &&
-         src->kind != TP_BUFFER_DISTRIBUTED;
+  /* Replicated -> local keeps this rank's copy; local -> replicated is a
+   * broadcast of rank 0's tensor, so it is not listed. */
+  return src->kind == TP_BUFFER_REPLICATED && a->kind == TP_BUFFER_LOCAL;
+}
+
+/* Turns `src` into the result of a reusing move: new kind, allocator,
+ * stream and (distributed) tiling; `tiling` was resolved for a distributed
+ * result (NULL otherwise) and is taken over. */
+static tp_status reuse(tp_allocator *a, tp_buffer *src, tp_tiling *tiling,
+                       tp_stream stream) {
+  /* Ordered after the source's old stream (an event, no host wait). */
+  tp_status st = tp_buffer_move_to_stream(src, stream);
+  if (st != TP_SUCCESS) {
+    tp_tiling_destroy(tiling);
+    return st;
+  }
+  if (tiling) {
+    tp_tiling_destroy(src->tiling);
+    src->tiling = tiling;
+    tp_tiling_tile(tiling, a->runtime->rank, &src->tile);
+  } else if (a->kind != TP_BUFFER_DISTRIBUTED && src->tiling) {
+    /* Distributed over one rank -> whole tensor: the tile is the tensor. */
+    tp_tiling_destroy(src->tiling);
+    src->tiling = NULL;
+    tp_layout_whole_tile(&src->layout, &src->tile);
+    src->tile.part = a->runtime->rank;
+  }
+  src->kind = a->kind;
+  src->allocator = a;
+  return TP_SUCCESS;
 }
 
 tp_status tp_allocator_construct_move(tp_allocator *a, tp_buffer **source,
@@ -274,8 +302,18 @@ tp_status tp_allocator_construct_move(tp_allocator *a, tp_buffer **source,
   tp_status st = check_args(fn, a, src, out);
   if (st != TP_SUCCESS)
     return st;
+  if (tiling && a->kind != TP_BUFFER_DISTRIBUTED)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "%s: a tiling was given to a %s allocator (distributed "
+                   "only)",
+                   fn, tp_buffer_kind_name(a->kind));
   if (reusable(a, src, tiling)) {
-    st = after_source(src, stream);
+    /* A distributed result gets its own (checked) tiling. When both are
+     * distributed over several ranks the tilings are equal: keep it. */
+    tp_tiling *resolved = NULL;
+    if (a->kind == TP_BUFFER_DISTRIBUTED &&
+        (src->kind != TP_BUFFER_DISTRIBUTED || a->runtime->size == 1))
+      st = tp_buffer_resolve_tiling(fn, a, &src->layout, tiling, &resolved);
     if (a->runtime->size > 1) {
       /* As in construct_copy: a rank that would copy (and so communicate)
        * must not be left waiting by one that reuses. Disagreeing ranks hash
@@ -284,11 +322,12 @@ tp_status tp_allocator_construct_move(tp_allocator *a, tp_buffer **source,
       st = tp_runtime_agree(a->runtime, fn, tp_hash_mix(h, (uint64_t)a->kind),
                             st);
     }
+    if (st == TP_SUCCESS)
+      st = reuse(a, src, resolved, stream);
+    else
+      tp_tiling_destroy(resolved);
     if (st != TP_SUCCESS)
       return tp_fail_context(st, "%s", fn);
-    src->kind = a->kind;
-    src->allocator = a;
-    src->stream = stream;
     *source = NULL;
     *out = src;
     return TP_SUCCESS;
@@ -297,7 +336,9 @@ tp_status tp_allocator_construct_move(tp_allocator *a, tp_buffer **source,
   st = tp_allocator_construct_copy(a, src, tiling, stream, &dst);
   if (st != TP_SUCCESS)
     return st;
-  src->stream = stream; /* its last use was the copy just queued */
+  /* The copy made `stream` wait for the source's stream and read it there:
+   * `stream` is now after all of its work, so the source is freed on it. */
+  src->stream = stream;
   st = tp_buffer_free(src);
   *source = NULL;
   *out = dst;

@@ -63,18 +63,44 @@ const char *tp_generator_name(tp_generator_kind kind) {
   return "invalid";
 }
 
-static int is_integer_dtype(tp_dtype dtype) {
-  return dtype == TP_DTYPE_I32 || dtype == TP_DTYPE_I64;
+/* The values an integer element type holds: [lo, hi_excl) as doubles (both
+ * powers of two, so exact) and [min, max] for messages. Returns 0 for a
+ * floating type. */
+typedef struct int_range {
+  double lo, hi_excl;
+  long long min, max;
+} int_range;
+
+static int integer_range(tp_dtype dtype, int_range *out) {
+  switch (dtype) {
+  case TP_DTYPE_I32:
+    *out = (int_range){-0x1.0p31, 0x1.0p31, INT32_MIN, INT32_MAX};
+    return 1;
+  case TP_DTYPE_I64:
+    *out = (int_range){-0x1.0p63, 0x1.0p63, INT64_MIN, INT64_MAX};
+    return 1;
+  default: return 0;
+  }
 }
 
-/* Integer generators take their parameters as int64: integral doubles in
- * [-2^63, 2^63), so the conversion in generator_math.h is defined. */
-static tp_status check_integral(const char *kind, const char *what, double v) {
-  if (!(v == floor(v)) || v < -0x1.0p63 || v >= 0x1.0p63)
+static int is_integer_dtype(tp_dtype dtype) {
+  int_range r;
+  return integer_range(dtype, &r);
+}
+
+/* Integer generators take their parameters as values of the element type
+ * (the header promises they fit): integral doubles in the type's range, so
+ * the conversion in generator_math.h is defined and nothing wraps before
+ * the documented arithmetic. */
+static tp_status check_integral(const char *kind, const char *what, double v,
+                                tp_dtype dtype) {
+  int_range r;
+  integer_range(dtype, &r);
+  if (!(v == floor(v)) || v < r.lo || v >= r.hi_excl)
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
-                   "tp_generator_check: %s %s = %g must be an integer in "
-                   "[-2^63, 2^63) for an integer element type",
-                   kind, what, v);
+                   "tp_generator_check: %s %s = %.17g must be an integer in "
+                   "%lld..%lld for %s",
+                   kind, what, v, r.min, r.max, tp_dtype_name(dtype));
   return TP_SUCCESS;
 }
 
@@ -87,21 +113,28 @@ static tp_status check_finite(const char *kind, const char *what, double v) {
 }
 
 static tp_status check_parameter(const char *kind, const char *what, double v,
-                                 int integral) {
+                                 tp_dtype dtype) {
   tp_status st = check_finite(kind, what, v);
-  if (st == TP_SUCCESS && integral)
-    st = check_integral(kind, what, v);
+  if (st == TP_SUCCESS && is_integer_dtype(dtype))
+    st = check_integral(kind, what, v, dtype);
   return st;
 }
 
 static tp_status check_uniform(const tp_generator *gen, tp_dtype dtype) {
   double lo = gen->p.uniform.lo, hi = gen->p.uniform.hi;
-  int integral = is_integer_dtype(dtype);
-  tp_status st = check_parameter("uniform", "lo", lo, integral);
+  tp_status st = check_finite("uniform", "lo", lo);
   if (st == TP_SUCCESS)
-    st = check_parameter("uniform", "hi", hi, integral);
+    st = check_finite("uniform", "hi", hi);
   if (st != TP_SUCCESS)
     return st;
+  int_range r;
+  if (integer_range(dtype, &r) &&
+      (lo != floor(lo) || hi != floor(hi) || lo < r.lo || hi > r.hi_excl))
+    /* hi is exclusive: it may be one past the type's largest value. */
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_generator_check: uniform [%.17g, %.17g) needs integral "
+                   "bounds with lo >= %lld and hi <= %lld + 1 for %s",
+                   lo, hi, r.min, r.max, tp_dtype_name(dtype));
   if (!(lo < hi) || !isfinite(hi - lo))
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
                    "tp_generator_check: uniform needs lo < hi with a finite "
@@ -114,10 +147,6 @@ static tp_status check_uniform(const tp_generator *gen, tp_dtype dtype) {
                    "tp_generator_check: uniform [%g, %g) does not fit %s or "
                    "is empty there",
                    lo, hi, tp_dtype_name(dtype));
-  if (dtype == TP_DTYPE_I32 && (lo < INT32_MIN || hi > 0x1.0p31))
-    return tp_fail(TP_ERR_INVALID_ARGUMENT,
-                   "tp_generator_check: uniform [%g, %g) does not fit i32", lo,
-                   hi);
   return TP_SUCCESS;
 }
 
@@ -129,23 +158,24 @@ tp_status tp_generator_check(const tp_generator *gen, const tp_layout *layout) {
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
                    "tp_generator_check: unknown element type %d",
                    (int)layout->dtype);
-  int integral = is_integer_dtype(layout->dtype);
+  tp_dtype dtype = layout->dtype;
+  int integral = is_integer_dtype(dtype);
   tp_status st = TP_SUCCESS;
   switch (gen->kind) {
   case TP_GENERATOR_ARANGE:
-    st = check_parameter("arange", "start", gen->p.arange.start, integral);
+    st = check_parameter("arange", "start", gen->p.arange.start, dtype);
     if (st == TP_SUCCESS)
-      st = check_parameter("arange", "step", gen->p.arange.step, integral);
+      st = check_parameter("arange", "step", gen->p.arange.step, dtype);
     return st;
   case TP_GENERATOR_AFFINE:
-    st = check_parameter("affine", "offset", gen->p.affine.offset, integral);
+    st = check_parameter("affine", "offset", gen->p.affine.offset, dtype);
     for (int k = 0; st == TP_SUCCESS && k < TP_MAX_NDIM; ++k)
       st = check_parameter("affine", "coefficient", gen->p.affine.coeff[k],
-                           integral);
+                           dtype);
     return st;
   case TP_GENERATOR_IDENTITY:
     return check_parameter("identity", "diagonal", gen->p.identity.diagonal,
-                           integral);
+                           dtype);
   case TP_GENERATOR_UNIFORM: return check_uniform(gen, layout->dtype);
   case TP_GENERATOR_NORMAL:
     if (integral)

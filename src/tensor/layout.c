@@ -40,12 +40,19 @@ static tp_status layout_sizes(const char *fn, const tp_layout *layout,
   if (layout->ndim < 0 || layout->ndim > TP_MAX_NDIM)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: ndim %d is outside 0..%d", fn,
                    layout->ndim, TP_MAX_NDIM);
-  size_t n = 1;
+  int empty = 0;
   for (int k = 0; k < layout->ndim; ++k) {
     int64_t e = layout->extents[k];
     if (e < 0)
       return tp_fail(TP_ERR_INVALID_ARGUMENT,
                      "%s: extent %d is negative (%lld)", fn, k, (long long)e);
+    empty = empty || e == 0;
+  }
+  /* A zero extent makes the tensor empty, however large the others are:
+   * the product is 0, not an overflow. */
+  size_t n = empty ? 0 : 1;
+  for (int k = 0; !empty && k < layout->ndim; ++k) {
+    int64_t e = layout->extents[k];
     if (tp_mul_overflows((size_t)n, (uint64_t)e, &n) || n > (size_t)INT64_MAX)
       return tp_fail(TP_ERR_OVERFLOW,
                      "%s: the element count overflows at axis %d (extent "

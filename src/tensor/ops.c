@@ -102,9 +102,18 @@ tp_status tp_axpby(tp_scalar alpha, const tp_buffer *x, tp_scalar beta,
   if (st != TP_SUCCESS)
     return st;
   tp_backend *backend = tp_allocator_backend_of(ra);
-  const void *xd, *yd;
+  const void *xd = NULL, *yd = NULL;
   void *xs = NULL, *ys = NULL;
-  st = operand_in(backend, x, stream, &xd, &xs);
+  /* `stream` waits for both operands' producers (events, no host wait). */
+  int reading_x = 0, reading_y = 0;
+  st = tp_buffer_begin_use(x, stream);
+  reading_x = st == TP_SUCCESS;
+  if (st == TP_SUCCESS) {
+    st = tp_buffer_begin_use(y, stream);
+    reading_y = st == TP_SUCCESS;
+  }
+  if (st == TP_SUCCESS)
+    st = operand_in(backend, x, stream, &xd, &xs);
   if (st == TP_SUCCESS)
     st = operand_in(backend, y, stream, &yd, &ys);
   if (st == TP_SUCCESS)
@@ -112,11 +121,23 @@ tp_status tp_axpby(tp_scalar alpha, const tp_buffer *x, tp_scalar beta,
                              yd, r->data, stream);
   /* Staged copies go back on the stream that used them. */
   if (xs)
-    tp_pool_free(backend->pool, xs, stream);
+    tp_pool_free_or_record(backend->pool, xs, stream, ra->runtime, &st);
   if (ys)
-    tp_pool_free(backend->pool, ys, stream);
+    tp_pool_free_or_record(backend->pool, ys, stream, ra->runtime, &st);
+  /* The operands' memory is freed only after these reads (also after a
+   * failure: part of them may be queued). */
+  tp_status recorded = TP_SUCCESS;
+  if (reading_x)
+    recorded = tp_buffer_end_use(x, stream);
+  if (reading_y) {
+    tp_status ry = tp_buffer_end_use(y, stream);
+    if (recorded == TP_SUCCESS)
+      recorded = ry;
+  }
+  if (st == TP_SUCCESS)
+    st = recorded;
   if (st != TP_SUCCESS) {
-    tp_buffer_free(r);
+    tp_buffer_discard(r);
     return tp_fail_context(st, "tp_axpby");
   }
   *out = r;

@@ -11,19 +11,28 @@ int64_t tp_layout_rows(const tp_layout *layout) {
 }
 
 size_t tp_layout_row_size(const tp_layout *layout) {
+  /* An empty tensor's other extents may multiply past size_t (tp_layout_make
+   * allows that: it has 0 elements); its rows hold nothing either way. */
+  for (int k = 0; k < layout->ndim; ++k)
+    if (layout->extents[k] == 0)
+      return 0;
   size_t n = 1;
   for (int k = 1; k < layout->ndim; ++k)
     n *= (size_t)layout->extents[k];
   return n;
 }
 
+/* `caller_out` is the public function's out-pointer, checked here so that
+ * every entry refuses a NULL one before allocating. */
 static tp_status tiling_new(const char *fn, const tp_layout *layout, int parts,
-                            tp_tiling **out) {
-  if (!layout || !out)
-    return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: NULL layout or out", fn);
-  if (parts < 1)
-    return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: %d parts (need >= 1)", fn,
-                   parts);
+                            tp_tiling **caller_out, tp_tiling **out) {
+  if (!layout || !caller_out)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: NULL %s", fn,
+                   !layout ? "layout" : "out-pointer");
+  if (parts < 1 || parts > TP_MAX_PARTS)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "%s: %d parts; a tiling has 1 to TP_MAX_PARTS (%d) parts",
+                   fn, parts, TP_MAX_PARTS);
   size_t count;
   tp_status st = tp_layout_count(layout, &count);
   if (st != TP_SUCCESS)
@@ -44,8 +53,9 @@ static tp_status tiling_new(const char *fn, const tp_layout *layout, int parts,
 
 tp_status tp_tiling_create_block(const tp_layout *layout, int parts,
                                  tp_tiling **out) {
-  tp_tiling *t;
-  tp_status st = tiling_new("tp_tiling_create_block", layout, parts, &t);
+  tp_tiling *t = NULL;
+  tp_status st =
+      tiling_new("tp_tiling_create_block", layout, parts, out, &t);
   if (st != TP_SUCCESS)
     return st;
   int64_t rows = tp_layout_rows(layout);
@@ -60,8 +70,8 @@ tp_status tp_tiling_create(const tp_layout *layout, int parts,
                            const int64_t *rows, tp_tiling **out) {
   if (!rows)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_tiling_create: NULL rows");
-  tp_tiling *t;
-  tp_status st = tiling_new("tp_tiling_create", layout, parts, &t);
+  tp_tiling *t = NULL;
+  tp_status st = tiling_new("tp_tiling_create", layout, parts, out, &t);
   if (st != TP_SUCCESS)
     return st;
   int64_t total = tp_layout_rows(layout);
@@ -89,9 +99,9 @@ tp_status tp_tiling_create(const tp_layout *layout, int parts,
 tp_status tp_tiling_clone(const tp_tiling *tiling, tp_tiling **out) {
   if (!tiling)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_tiling_clone: NULL tiling");
-  tp_tiling *t;
+  tp_tiling *t = NULL;
   tp_status st =
-      tiling_new("tp_tiling_clone", &tiling->layout, tiling->parts, &t);
+      tiling_new("tp_tiling_clone", &tiling->layout, tiling->parts, out, &t);
   if (st != TP_SUCCESS)
     return st;
   memcpy(t->first, tiling->first,
@@ -146,12 +156,13 @@ void tp_tile_of_rows(const tp_layout *layout, int part, int64_t first_row,
 }
 
 tp_status tp_tiling_tile(const tp_tiling *tiling, int part, tp_tile *out) {
+  if (!tiling || !out)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_tiling_tile: NULL %s",
+                   !tiling ? "tiling" : "out-pointer");
   int64_t first = 0, rows = 0; /* set by tp_tiling_rows on success */
   tp_status st = tp_tiling_rows(tiling, part, &first, &rows);
   if (st != TP_SUCCESS)
-    return st;
-  if (!out)
-    return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_tiling_tile: NULL out");
+    return tp_fail_context(st, "tp_tiling_tile");
   tp_tile_of_rows(&tiling->layout, part, first, rows, out);
   return TP_SUCCESS;
 }

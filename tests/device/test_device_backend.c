@@ -68,7 +68,8 @@ Test(device_backend, no_device_backend_without_a_device) {
   cr_expect_not(tp_runtime_has_backend(rt, TP_SPACE_PINNED));
   tp_allocator *a = NULL;
   cr_expect_eq(tp_runtime_allocator(rt, TP_SPACE_DEVICE, TP_BUFFER_LOCAL, &a),
-               TP_ERR_NOT_SUPPORTED);
+               TP_ERR_NO_DEVICE);
+  expect_message("no device");
 }
 
 Test(device_backend, a_rank_with_a_gpu_gets_device_and_pinned_backends) {
@@ -375,8 +376,40 @@ Test(device_backend, automatic_allocator_picks_the_device) {
   require_device();
   tp_layout layout = layout_of(TP_DTYPE_F64, 256, 256); /* 512 KiB */
   tp_allocator_choice choice = TP_ALLOCATOR_CHOICE_INIT;
-  cr_assert_eq(tp_allocator_choose(rt, &layout, TP_BUFFER_LOCAL, &choice),
-               TP_SUCCESS, "%s", tp_last_error());
+  cr_assert_eq(
+      tp_allocator_choose(rt, &layout, TP_BUFFER_LOCAL, TP_ACCESS_ANY, &choice),
+      TP_SUCCESS, "%s", tp_last_error());
   cr_expect_eq(choice.space, TP_SPACE_DEVICE, "reason: %s", choice.reason);
   cr_expect_neq(choice.reason[0], '\0');
+  /* Code that dereferences tp_buffer_data asks for host access. */
+  cr_assert_eq(tp_allocator_choose(rt, &layout, TP_BUFFER_LOCAL, TP_ACCESS_HOST,
+                                   &choice),
+               TP_SUCCESS, "%s", tp_last_error());
+  cr_expect_eq(choice.space, TP_SPACE_HOST, "reason: %s", choice.reason);
+}
+
+Test(device_backend, read_and_write_device_values_from_the_host) {
+  require_device();
+  tp_layout layout = layout_of(TP_DTYPE_I64, 33, 7);
+  tp_generator g = tp_generator_arange(-3, 2);
+  tp_buffer *b = NULL;
+  cr_assert_eq(tp_allocator_construct_generator(
+                   allocator(TP_SPACE_DEVICE, TP_BUFFER_LOCAL), &layout, NULL,
+                   &g, stream, &b),
+               TP_SUCCESS, "%s", tp_last_error());
+  cr_expect_not(tp_buffer_is_host_accessible(b));
+  int64_t v[231];
+  cr_assert_eq(tp_buffer_read(b, 0, sizeof v, v), TP_SUCCESS, "%s",
+               tp_last_error());
+  for (int i = 0; i < 231; ++i)
+    cr_expect_eq(v[i], -3 + 2 * i, "element %d", i);
+  int64_t patch[2] = {1000, 1001};
+  cr_assert_eq(tp_buffer_write(b, 100 * 8, sizeof patch, patch), TP_SUCCESS);
+  cr_assert_eq(tp_buffer_read(b, 99 * 8, 4 * 8, v), TP_SUCCESS);
+  cr_expect_eq(v[0], -3 + 2 * 99);
+  cr_expect_eq(v[1], 1000);
+  cr_expect_eq(v[2], 1001);
+  cr_expect_eq(v[3], -3 + 2 * 102);
+  cr_expect_eq(tp_buffer_synchronize(b), TP_SUCCESS);
+  cr_expect_eq(tp_buffer_destroy(b), TP_SUCCESS);
 }

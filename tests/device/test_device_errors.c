@@ -107,6 +107,35 @@ Test(device_errors, bad_configurations) {
   expect_message("is not a pinned space");
 }
 
+/* The same argument checks with and without CUDA in the build, before the
+ * device check: bad input is TP_ERR_INVALID_ARGUMENT everywhere. */
+Test(device_errors, memcpy_checks_its_arguments_before_the_device) {
+  char buffer[8] = {0};
+  cr_expect_eq(tp_device_memcpy(0, NULL, buffer, 4, NULL),
+               TP_ERR_INVALID_ARGUMENT);
+  expect_message("NULL pointer");
+  cr_expect_eq(tp_device_memcpy(-5, buffer, NULL, 4, NULL),
+               TP_ERR_INVALID_ARGUMENT);
+  expect_message("tp_device_memcpy");
+  cr_expect_eq(tp_device_memcpy(-5, NULL, NULL, 0, NULL), TP_SUCCESS,
+               "zero bytes is nothing to do");
+  int count = 0;
+  cr_assert_eq(tp_device_count(&count), TP_SUCCESS);
+  cr_expect_eq(tp_device_memcpy(count, buffer, buffer + 4, 4, NULL),
+               TP_ERR_NO_DEVICE);
+}
+
+Test(device_errors, pools_configure_refuses_a_limit_of_zero) {
+  tp_pool_config pool = TP_POOL_CONFIG_INIT;
+  pool.limit = 0;
+  tp_device_pool_config config = TP_DEVICE_POOL_CONFIG_INIT;
+  config.pool = &pool;
+  cr_expect_eq(tp_device_pools_configure(&config), TP_ERR_INVALID_ARGUMENT);
+  expect_message("limit of 0");
+  pool.limit = TP_UNLIMITED;
+  cr_expect_eq(tp_device_pools_configure(&config), TP_SUCCESS);
+}
+
 Test(device_errors, default_stream_cannot_be_destroyed) {
   cr_expect_eq(tp_device_stream_destroy(0, NULL), TP_ERR_INVALID_ARGUMENT);
   expect_message("default");

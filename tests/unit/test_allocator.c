@@ -21,13 +21,16 @@ Test(allocator, rebind_keeps_the_backend_and_names_say_what_they_are) {
                TP_ERR_INVALID_ARGUMENT);
 }
 
-Test(allocator, missing_backends_are_not_supported_with_the_reason) {
+Test(allocator, a_missing_device_backend_is_no_device_with_the_reason) {
   if (tp_runtime_has_backend(rt, TP_SPACE_DEVICE))
-    cr_skip_test("this runtime has a device backend");
-  tp_allocator *a;
+    cr_skip_test("this runtime has a device backend: the no-device path "
+                 "cannot be exercised here");
+  tp_allocator *a = NULL;
   cr_expect_eq(tp_runtime_allocator(rt, TP_SPACE_DEVICE, TP_BUFFER_LOCAL, &a),
-               TP_ERR_NOT_SUPPORTED);
-  cr_expect_not_null(strstr(tp_last_error(), "no device backend"));
+               TP_ERR_NO_DEVICE);
+  cr_expect_not_null(strstr(tp_last_error(), "no device backend"), "%s",
+                     tp_last_error());
+  cr_expect_null(a);
 }
 
 Test(allocator, construct_with_a_constant_of_every_type) {
@@ -183,11 +186,13 @@ Test(allocator, an_exhausted_budget_fails_and_loses_nothing) {
   cr_expect_not_null(strstr(tp_last_error(), "host/local"));
   cr_expect_null(b);
   cr_expect_eq(((double *)tp_buffer_data(keep))[255], 3.0);
-  /* The automatic allocator sees the budget too. */
+  /* The automatic allocator sees the budget too. Host access asked for: a
+   * device, if there is one, is no way out. */
   tp_allocator_choice c = TP_ALLOCATOR_CHOICE_INIT;
-  cr_expect_eq(tp_allocator_choose(rt, &big, TP_BUFFER_LOCAL, &c),
-               TP_ERR_OUT_OF_MEMORY);
-  cr_expect_not_null(strstr(c.reason, "exceed"));
+  cr_expect_eq(
+      tp_allocator_choose(rt, &big, TP_BUFFER_LOCAL, TP_ACCESS_HOST, &c),
+      TP_ERR_OUT_OF_MEMORY);
+  cr_expect_not_null(strstr(c.reason, "exceed"), "%s", c.reason);
   /* Raising the budget makes it fit again. */
   cr_assert_eq(tp_runtime_set_budget(rt, TP_SPACE_HOST, TP_UNLIMITED),
                TP_SUCCESS);
@@ -201,16 +206,78 @@ Test(allocator, an_exhausted_budget_fails_and_loses_nothing) {
 Test(allocator, automatic_choice_reports_its_reason) {
   tp_layout l = matrix(TP_DTYPE_F32, 100, 100);
   tp_allocator_choice c = TP_ALLOCATOR_CHOICE_INIT;
-  cr_assert_eq(tp_allocator_choose(rt, &l, TP_BUFFER_REPLICATED, &c),
-               TP_SUCCESS);
+  cr_assert_eq(
+      tp_allocator_choose(rt, &l, TP_BUFFER_REPLICATED, TP_ACCESS_ANY, &c),
+      TP_SUCCESS);
   cr_expect_eq(tp_allocator_kind_of(c.allocator), TP_BUFFER_REPLICATED);
-  if (!tp_runtime_has_backend(rt, TP_SPACE_DEVICE)) {
-    cr_expect_eq(c.space, TP_SPACE_HOST);
+  /* 40000 bytes: below TP_AUTO_DEVICE_MIN_BYTES, the host either way. */
+  cr_expect_eq(c.space, TP_SPACE_HOST);
+  if (!tp_runtime_has_backend(rt, TP_SPACE_DEVICE))
     cr_expect_not_null(strstr(c.reason, "no device backend"), "%s", c.reason);
-  }
+  else
+    cr_expect_not_null(strstr(c.reason, "too small"), "%s", c.reason);
   cr_expect_not_null(strstr(c.reason, "40000 bytes"), "%s", c.reason);
-  cr_expect_eq(tp_allocator_choose(rt, NULL, TP_BUFFER_LOCAL, &c),
+  cr_expect_eq(
+      tp_allocator_choose(rt, NULL, TP_BUFFER_LOCAL, TP_ACCESS_ANY, &c),
+      TP_ERR_INVALID_ARGUMENT);
+  cr_expect_eq(tp_allocator_choose(rt, &l, TP_BUFFER_LOCAL, (tp_access)5, &c),
                TP_ERR_INVALID_ARGUMENT);
+  cr_expect_not_null(strstr(tp_last_error(), "access 5"), "%s",
+                     tp_last_error());
+}
+
+/* What a user of the automatic choice relies on, with or without a device:
+ * TP_ACCESS_HOST gives memory the host may dereference; TP_ACCESS_ANY puts a
+ * big tensor on the device when there is one, and its values still reach
+ * the host through tp_buffer_read. */
+Test(allocator, automatic_choice_honours_the_access_asked_for) {
+  tp_layout big = matrix(TP_DTYPE_F64, 256, 64); /* 128 KiB */
+  tp_allocator_choice c = TP_ALLOCATOR_CHOICE_INIT;
+  cr_assert_eq(
+      tp_allocator_choose(rt, &big, TP_BUFFER_LOCAL, TP_ACCESS_HOST, &c),
+      TP_SUCCESS);
+  cr_expect_eq(c.space, TP_SPACE_HOST);
+  cr_expect_not_null(strstr(c.reason, "host access"), "%s", c.reason);
+  tp_buffer *b;
+  cr_assert_eq(tp_allocator_construct_value(c.allocator, &big, NULL,
+                                            tp_scalar_real(2), NULL, &b),
+               TP_SUCCESS);
+  cr_expect(tp_buffer_is_host_accessible(b));
+  cr_expect_eq(((const double *)tp_buffer_data(b))[256 * 64 - 1], 2.0);
+  tp_buffer_destroy(b);
+
+  cr_assert_eq(
+      tp_allocator_choose(rt, &big, TP_BUFFER_LOCAL, TP_ACCESS_ANY, &c),
+      TP_SUCCESS);
+  int device = tp_runtime_has_backend(rt, TP_SPACE_DEVICE);
+  cr_expect_eq(c.space, device ? TP_SPACE_DEVICE : TP_SPACE_HOST, "%s",
+               c.reason);
+  tp_generator g = tp_generator_arange(0, 1);
+  cr_assert_eq(
+      tp_allocator_construct_generator(c.allocator, &big, NULL, &g, NULL, &b),
+      TP_SUCCESS);
+  cr_expect_eq(tp_buffer_is_host_accessible(b), !device);
+  double last = 0;
+  cr_assert_eq(
+      tp_buffer_read(b, (256 * 64 - 1) * sizeof last, sizeof last, &last),
+      TP_SUCCESS, "%s", tp_last_error());
+  cr_expect_eq(last, 256.0 * 64 - 1);
+  tp_buffer_destroy(b);
+}
+
+/* An empty tensor whose first extent is near INT64_MAX holds 0 bytes on every
+ * rank; the largest tile's row count must not overflow on the way there
+ * (it did: rows + ranks - 1, caught by UBSan). */
+Test(allocator, automatic_choice_of_an_empty_tensor_with_a_huge_first_extent) {
+  int64_t ext[2] = {INT64_MAX, 0};
+  tp_layout l;
+  cr_assert_eq(tp_layout_make(TP_DTYPE_F64, 2, ext, &l), TP_SUCCESS);
+  tp_allocator_choice c = TP_ALLOCATOR_CHOICE_INIT;
+  cr_assert_eq(
+      tp_allocator_choose(rt, &l, TP_BUFFER_DISTRIBUTED, TP_ACCESS_ANY, &c),
+      TP_SUCCESS, "%s", tp_last_error());
+  cr_expect_eq(c.space, TP_SPACE_HOST);
+  cr_expect_not_null(strstr(c.reason, " 0 bytes per rank"), "%s", c.reason);
 }
 
 static tp_buffer *arange(tp_buffer_kind kind, tp_layout l) {
@@ -260,14 +327,31 @@ Test(allocator, a_move_reuses_storage_and_empties_the_source) {
   cr_expect_eq(stats().allocations, allocations);
   cr_expect_eq(((int32_t *)tp_buffer_data(dst))[15], 15);
 
-  /* Local -> distributed on one rank needs a copy; the source goes away. */
+  /* On one rank a distributed buffer holds the whole tensor too: local ->
+   * distributed -> replicated reuse the storage both ways. */
   tp_buffer *dist;
   cr_assert_eq(tp_allocator_construct_move(host(TP_BUFFER_DISTRIBUTED), &dst,
                                            NULL, NULL, &dist),
                TP_SUCCESS);
   cr_expect_null(dst);
+  cr_expect_eq(tp_buffer_data(dist), data, "the storage was reused");
+  cr_expect_eq(tp_buffer_kind_of(dist), TP_BUFFER_DISTRIBUTED);
+  cr_assert_not_null(tp_buffer_tiling(dist));
+  cr_expect_eq(tp_tiling_parts(tp_buffer_tiling(dist)), 1);
+  cr_expect_eq(tp_buffer_tile(dist)->count, 16);
   cr_expect_eq(((int32_t *)tp_buffer_data(dist))[15], 15);
+  tp_buffer *repl;
+  cr_assert_eq(tp_allocator_construct_move(host(TP_BUFFER_REPLICATED), &dist,
+                                           NULL, NULL, &repl),
+               TP_SUCCESS);
+  cr_expect_eq(tp_buffer_data(repl), data, "the storage was reused");
+  cr_expect_null(tp_buffer_tiling(repl));
+  cr_expect_eq(tp_buffer_tile(repl)->count, 16);
+  cr_expect_eq(stats().allocations, allocations);
   cr_expect_eq(stats().live_blocks, 1);
+  cr_assert_eq(tp_allocator_construct_move(host(TP_BUFFER_DISTRIBUTED), &repl,
+                                           NULL, NULL, &dist),
+               TP_SUCCESS);
 
   /* A failed move leaves the source intact. */
   tp_tiling *wrong;

@@ -248,3 +248,82 @@ Test(generator, check_refuses_what_a_type_cannot_hold) {
   cr_expect_eq(tp_generator_check(NULL, &f), TP_ERR_INVALID_ARGUMENT);
   cr_expect_str_eq(tp_generator_name(TP_GENERATOR_UNIFORM), "uniform");
 }
+
+/* Every generator's integer parameters against every integer type's range:
+ * the largest and smallest values the type holds pass, one step outside
+ * fails, naming the type. */
+typedef struct int_type_case {
+  tp_dtype dtype;
+  double min, max;     /* held by the type (as doubles, exact) */
+  double below, above; /* the nearest doubles outside */
+} int_type_case;
+
+static tp_generator with_parameter(int which, double v) {
+  double coeff[3] = {1, 1, 1};
+  switch (which) {
+  case 0: return tp_generator_arange(v, 1);
+  case 1: return tp_generator_arange(0, v);
+  case 2: return tp_generator_affine(v, 3, coeff);
+  case 3: coeff[2] = v; return tp_generator_affine(0, 3, coeff);
+  default: return tp_generator_identity(v);
+  }
+}
+
+static const char *parameter_name[5] = {"arange start", "arange step",
+                                        "affine offset", "affine coefficient",
+                                        "identity diagonal"};
+
+Test(generator, integer_parameters_must_fit_the_element_type) {
+  int_type_case types[2] = {
+      {TP_DTYPE_I32, -0x1.0p31, 0x1.0p31 - 1, -0x1.0p31 - 1, 0x1.0p31},
+      /* The doubles next to +-2^63: 2^63 - 1024 is the largest below. */
+      {TP_DTYPE_I64, -0x1.0p63, 0x1.0p63 - 1024, -0x1.0p63 - 2048, 0x1.0p63}};
+  int64_t ext[3] = {2, 2, 2};
+  for (int t = 0; t < 2; ++t) {
+    tp_layout l = layout_of(types[t].dtype, 3, ext);
+    const char *name = tp_dtype_name(types[t].dtype);
+    for (int p = 0; p < 5; ++p) {
+      tp_generator ok_low = with_parameter(p, types[t].min),
+                   ok_high = with_parameter(p, types[t].max),
+                   low = with_parameter(p, types[t].below),
+                   high = with_parameter(p, types[t].above),
+                   fraction = with_parameter(p, 0.5);
+      cr_expect_eq(tp_generator_check(&ok_low, &l), TP_SUCCESS, "%s %s: %s",
+                   name, parameter_name[p], tp_last_error());
+      cr_expect_eq(tp_generator_check(&ok_high, &l), TP_SUCCESS, "%s %s: %s",
+                   name, parameter_name[p], tp_last_error());
+      cr_expect_eq(tp_generator_check(&low, &l), TP_ERR_INVALID_ARGUMENT,
+                   "%s %s below the type", name, parameter_name[p]);
+      cr_expect_eq(tp_generator_check(&high, &l), TP_ERR_INVALID_ARGUMENT,
+                   "%s %s above the type", name, parameter_name[p]);
+      cr_expect_not_null(strstr(tp_last_error(), name), "%s", tp_last_error());
+      cr_expect_eq(tp_generator_check(&fraction, &l), TP_ERR_INVALID_ARGUMENT,
+                   "%s %s = 0.5", name, parameter_name[p]);
+    }
+    /* uniform: lo from the type's smallest value, hi (exclusive) up to one
+     * past its largest. */
+    double past = types[t].dtype == TP_DTYPE_I32 ? 0x1.0p31 : 0x1.0p63;
+    tp_generator whole = tp_generator_uniform(3, types[t].min, past);
+    cr_expect_eq(tp_generator_check(&whole, &l), TP_SUCCESS, "%s: %s", name,
+                 tp_last_error());
+    tp_generator low = tp_generator_uniform(3, types[t].below, 0);
+    cr_expect_eq(tp_generator_check(&low, &l), TP_ERR_INVALID_ARGUMENT,
+                 "%s uniform lo", name);
+    double beyond = types[t].dtype == TP_DTYPE_I32 ? 0x1.0p31 + 1 : 0x1.0p64;
+    tp_generator high = tp_generator_uniform(3, 0, beyond);
+    cr_expect_eq(tp_generator_check(&high, &l), TP_ERR_INVALID_ARGUMENT,
+                 "%s uniform hi", name);
+    tp_generator fraction = tp_generator_uniform(3, 0.5, 4);
+    cr_expect_eq(tp_generator_check(&fraction, &l), TP_ERR_INVALID_ARGUMENT,
+                 "%s uniform lo = 0.5", name);
+    /* normal has no integer form at all. */
+    tp_generator normal = tp_generator_normal(3, 0, 1);
+    cr_expect_eq(tp_generator_check(&normal, &l), TP_ERR_INVALID_ARGUMENT,
+                 "%s normal", name);
+  }
+  /* The example of the issue: an arange from 1e10 would fill i32 with
+   * wrapped values. */
+  tp_layout i32 = layout_of(TP_DTYPE_I32, 3, ext);
+  tp_generator from_1e10 = tp_generator_arange(1e10, 1);
+  cr_expect_eq(tp_generator_check(&from_1e10, &i32), TP_ERR_INVALID_ARGUMENT);
+}

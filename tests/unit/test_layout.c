@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -49,6 +50,34 @@ Test(layout, zero_extents_make_an_empty_tensor) {
   tp_layout_bytes(&l, &b);
   cr_expect_eq(n, 0);
   cr_expect_eq(b, 0);
+}
+
+Test(layout, a_zero_extent_is_empty_even_when_the_others_overflow) {
+  /* 2^40 * 2^40 elements would overflow, but with a 0 extent there are
+   * none, whichever axis the 0 is on. */
+  int64_t big = (int64_t)1 << 40;
+  int64_t first[3] = {0, big, big}, middle[3] = {big, 0, big},
+          last[3] = {big, big, 0};
+  const int64_t *cases[3] = {first, middle, last};
+  for (int c = 0; c < 3; ++c) {
+    tp_layout l;
+    cr_assert_eq(tp_layout_make(TP_DTYPE_C128, 3, cases[c], &l), TP_SUCCESS,
+                 "case %d: %s", c, tp_last_error());
+    size_t n = 1, b = 1;
+    cr_expect_eq(tp_layout_count(&l, &n), TP_SUCCESS);
+    cr_expect_eq(tp_layout_bytes(&l, &b), TP_SUCCESS);
+    cr_expect_eq(n, 0, "case %d", c);
+    cr_expect_eq(b, 0, "case %d", c);
+    /* It splits into empty tiles like any empty tensor. */
+    tp_tiling *t;
+    cr_assert_eq(tp_tiling_create_block(&l, 3, &t), TP_SUCCESS);
+    for (int p = 0; p < 3; ++p) {
+      tp_tile tile;
+      cr_assert_eq(tp_tiling_tile(t, p, &tile), TP_SUCCESS);
+      cr_expect_eq(tile.count, 0, "case %d part %d", c, p);
+    }
+    tp_tiling_destroy(t);
+  }
 }
 
 Test(layout, bad_arguments_are_refused_and_leave_out_untouched) {
@@ -194,6 +223,28 @@ Test(tiling, uneven_rows_and_their_checks) {
   cr_expect_eq(tp_tiling_create(&l, 3, NULL, &bad), TP_ERR_INVALID_ARGUMENT);
   cr_expect_eq(tp_tiling_create_block(NULL, 3, &bad), TP_ERR_INVALID_ARGUMENT);
   cr_expect_eq(bad, (tp_tiling *)0x1, "out is untouched on failure");
+}
+
+Test(tiling, part_counts_past_the_maximum_are_refused_with_the_bound) {
+  tp_layout l = matrix(4, 4);
+  tp_tiling *t = (tp_tiling *)0x1;
+  cr_expect_eq(tp_tiling_create_block(&l, INT_MAX, &t),
+               TP_ERR_INVALID_ARGUMENT);
+  cr_expect_not_null(strstr(tp_last_error(), "TP_MAX_PARTS"), "%s",
+                     tp_last_error());
+  cr_expect_eq(tp_tiling_create_block(&l, TP_MAX_PARTS + 1, &t),
+               TP_ERR_INVALID_ARGUMENT);
+  int64_t rows[1] = {4};
+  cr_expect_eq(tp_tiling_create(&l, TP_MAX_PARTS + 1, rows, &t),
+               TP_ERR_INVALID_ARGUMENT);
+  cr_expect_eq(t, (tp_tiling *)0x1, "out is untouched on failure");
+  /* The bound itself is allowed: parts past the rows own nothing. */
+  cr_assert_eq(tp_tiling_create_block(&l, TP_MAX_PARTS, &t), TP_SUCCESS);
+  cr_expect_eq(tp_tiling_parts(t), TP_MAX_PARTS);
+  tp_tile tile;
+  cr_assert_eq(tp_tiling_tile(t, TP_MAX_PARTS - 1, &tile), TP_SUCCESS);
+  cr_expect_eq(tile.count, 0);
+  tp_tiling_destroy(t);
 }
 
 Test(tiling, rank_zero_tensor_goes_to_part_zero) {
