@@ -290,7 +290,12 @@ static inline TP_HD float tp_gen_to_f32(const tp_generator *g, double v) {
 /* ---- Integers: int64 arithmetic, wrapping modulo 2^64. */
 
 static inline TP_HD uint64_t tp_gen_wrap(double integral) {
-  /* Integral and in [-2^63, 2^63) by tp_generator_check. */
+  /* Integral and in [-2^63, 2^63] by tp_generator_check. 2^63, the
+   * exclusive hi of an i64 uniform, has no int64_t: converting it would be
+   * undefined in C (and saturate to 2^63 - 1 on the device), so it goes
+   * through uint64_t, which holds it exactly. */
+  if (integral >= 0x1.0p63)
+    return (uint64_t)integral;
   return (uint64_t)(int64_t)integral;
 }
 
