@@ -59,6 +59,16 @@ extern "C" cudaError_t tp_kernel_fill_generator(
     return launch<TP_DTYPE_I32>(dst, count, 4, gen, geometry, stream);
   case TP_DTYPE_I64:
     return launch<TP_DTYPE_I64>(dst, count, 8, gen, geometry, stream);
+  case TP_DTYPE_F16:
+    return launch<TP_DTYPE_F16>(dst, count, 2, gen, geometry, stream);
+  case TP_DTYPE_BF16:
+    return launch<TP_DTYPE_BF16>(dst, count, 2, gen, geometry, stream);
+  case TP_DTYPE_I8:
+    return launch<TP_DTYPE_I8>(dst, count, 1, gen, geometry, stream);
+  case TP_DTYPE_U8:
+    return launch<TP_DTYPE_U8>(dst, count, 1, gen, geometry, stream);
+  case TP_DTYPE_BOOL:
+    return launch<TP_DTYPE_BOOL>(dst, count, 1, gen, geometry, stream);
   }
   return cudaErrorInvalidValue;
 }

@@ -45,6 +45,7 @@ static const char *element_type(tp_dtype dtype) {
   case TP_DTYPE_C128: return "tp_c128";
   case TP_DTYPE_I32: return "int";
   case TP_DTYPE_I64: return "long long";
+  default: break; /* the newer types: see the expression language */
   }
   return NULL;
 }

@@ -4,6 +4,11 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "tensor/half_float.h"
+
+/* The generator's parameter union is part of the ABI (generator.h). */
+_Static_assert(sizeof(((tp_generator *)0)->p) == 128,
+               "tp_generator's parameters must stay 128 bytes");
 
 tp_generator tp_generator_arange(double start, double step) {
   tp_generator g;
@@ -64,7 +69,58 @@ const char *tp_generator_name(tp_generator_kind kind) {
 }
 
 static int is_integer_dtype(tp_dtype dtype) {
-  return dtype == TP_DTYPE_I32 || dtype == TP_DTYPE_I64;
+  return dtype == TP_DTYPE_I32 || dtype == TP_DTYPE_I64 ||
+         dtype == TP_DTYPE_I8 || dtype == TP_DTYPE_U8 || dtype == TP_DTYPE_BOOL;
+}
+
+/* The 8-bit integer types (i8, u8, bool): values (start, offset, diagonal,
+ * lo, hi - 1) must lie in the type's range, steps and coefficients within
+ * +-(the type's largest magnitude), so that every parameter means what it
+ * says in the type; the elements are then computed in int64 and wrapped
+ * (i8, u8) or tested for nonzero (bool). */
+static int is_small_integer_dtype(tp_dtype dtype) {
+  return dtype == TP_DTYPE_I8 || dtype == TP_DTYPE_U8 || dtype == TP_DTYPE_BOOL;
+}
+
+static tp_status check_small(tp_dtype dtype, const char *kind, const char *what,
+                             double v, double lo, double hi) {
+  if (!(v >= lo && v <= hi))
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_generator_check: %s %s = %g does not fit %s (%g..%g)",
+                   kind, what, v, tp_dtype_name(dtype), lo, hi);
+  return TP_SUCCESS;
+}
+
+static tp_status check_small_integer(const tp_generator *gen, tp_dtype dtype) {
+  double lo = dtype == TP_DTYPE_I8 ? -128.0 : 0.0;
+  double hi = dtype == TP_DTYPE_I8 ? 127.0 : dtype == TP_DTYPE_U8 ? 255.0 : 1.0;
+  double step = dtype == TP_DTYPE_I8 ? 128.0 : hi; /* largest magnitude */
+  tp_status st = TP_SUCCESS;
+  switch (gen->kind) {
+  case TP_GENERATOR_ARANGE:
+    st = check_small(dtype, "arange", "start", gen->p.arange.start, lo, hi);
+    if (st == TP_SUCCESS)
+      st =
+          check_small(dtype, "arange", "step", gen->p.arange.step, -step, step);
+    return st;
+  case TP_GENERATOR_AFFINE:
+    st = check_small(dtype, "affine", "offset", gen->p.affine.offset, lo, hi);
+    for (int k = 0; st == TP_SUCCESS && k < TP_MAX_NDIM; ++k)
+      st = check_small(dtype, "affine", "coefficient", gen->p.affine.coeff[k],
+                       -step, step);
+    return st;
+  case TP_GENERATOR_IDENTITY:
+    return check_small(dtype, "identity", "diagonal", gen->p.identity.diagonal,
+                       lo, hi);
+  case TP_GENERATOR_UNIFORM:
+    st = check_small(dtype, "uniform", "lo", gen->p.uniform.lo, lo, hi);
+    if (st == TP_SUCCESS)
+      st = check_small(dtype, "uniform", "hi", gen->p.uniform.hi, lo + 1.0,
+                       hi + 1.0);
+    return st;
+  case TP_GENERATOR_NORMAL: break; /* refused for every integer type */
+  }
+  return TP_SUCCESS;
 }
 
 /* Integer generators take their parameters as int64: integral doubles in
@@ -114,6 +170,19 @@ static tp_status check_uniform(const tp_generator *gen, tp_dtype dtype) {
                    "tp_generator_check: uniform [%g, %g) does not fit %s or "
                    "is empty there",
                    lo, hi, tp_dtype_name(dtype));
+  if (dtype == TP_DTYPE_F16 || dtype == TP_DTYPE_BF16) {
+    /* In the type's own rounding (half_float.h), as for f32 above. */
+    int bf = dtype == TP_DTYPE_BF16;
+    double lo16 = bf ? tp_bf16_to_double(tp_bf16_from_double(lo))
+                     : tp_f16_to_double(tp_f16_from_double(lo));
+    double hi16 = bf ? tp_bf16_to_double(tp_bf16_from_double(hi))
+                     : tp_f16_to_double(tp_f16_from_double(hi));
+    if (!isfinite(lo16) || !isfinite(hi16) || !(lo16 < hi16))
+      return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                     "tp_generator_check: uniform [%g, %g) does not fit %s or "
+                     "is empty there",
+                     lo, hi, tp_dtype_name(dtype));
+  }
   if (dtype == TP_DTYPE_I32 && (lo < INT32_MIN || hi > 0x1.0p31))
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
                    "tp_generator_check: uniform [%g, %g) does not fit i32", lo,
@@ -131,6 +200,9 @@ tp_status tp_generator_check(const tp_generator *gen, const tp_layout *layout) {
                    (int)layout->dtype);
   int integral = is_integer_dtype(layout->dtype);
   tp_status st = TP_SUCCESS;
+  if (is_small_integer_dtype(layout->dtype) &&
+      (st = check_small_integer(gen, layout->dtype)) != TP_SUCCESS)
+    return st;
   switch (gen->kind) {
   case TP_GENERATOR_ARANGE:
     st = check_parameter("arange", "start", gen->p.arange.start, integral);

@@ -51,6 +51,10 @@ static void sample_value(tp_dtype dtype, unsigned char *out) {
   double c128[2] = {-7.25, 1.0e300};
   int32_t i32 = -123456789;
   int64_t i64 = INT64_MIN + 5;
+  uint16_t f16 = 0xC3C0u;  /* -3.875 */
+  uint16_t bf16 = 0x4049u; /* 3.140625 */
+  int8_t i8 = -77;
+  uint8_t u8 = 0xA5u, boolean = 1;
   switch (dtype) {
   case TP_DTYPE_F32: memcpy(out, &f, 4); break;
   case TP_DTYPE_F64: memcpy(out, &d, 8); break;
@@ -58,6 +62,11 @@ static void sample_value(tp_dtype dtype, unsigned char *out) {
   case TP_DTYPE_C128: memcpy(out, c128, 16); break;
   case TP_DTYPE_I32: memcpy(out, &i32, 4); break;
   case TP_DTYPE_I64: memcpy(out, &i64, 8); break;
+  case TP_DTYPE_F16: memcpy(out, &f16, 2); break;
+  case TP_DTYPE_BF16: memcpy(out, &bf16, 2); break;
+  case TP_DTYPE_I8: memcpy(out, &i8, 1); break;
+  case TP_DTYPE_U8: memcpy(out, &u8, 1); break;
+  case TP_DTYPE_BOOL: memcpy(out, &boolean, 1); break;
   }
 }
 
