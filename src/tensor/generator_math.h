@@ -38,6 +38,13 @@
 #else
 #define TP_HD
 #endif
+/* Loops over the axes run to TP_MAX_NDIM with a test, unrolled in device
+ * code, so that a kernel's index array stays in registers. */
+#ifdef __CUDA_ARCH__
+#define TP_GEN_UNROLL _Pragma("unroll")
+#else
+#define TP_GEN_UNROLL
+#endif
 
 /* ---- Philox-4x32-10 (Salmon, Moraes, Dror, Shaw: "Parallel random numbers:
  * as easy as 1, 2, 3", SC 2011). Multipliers and Weyl key increments are the
@@ -246,15 +253,18 @@ static inline TP_HD void tp_gen_pair(const tp_generator *g, uint64_t linear,
     return;
   case TP_GENERATOR_AFFINE: {
     double v = g->p.affine.offset;
-    for (int k = 0; k < ndim; ++k)
-      v = v + g->p.affine.coeff[k] * (double)index[k];
+    TP_GEN_UNROLL
+    for (int k = 0; k < TP_MAX_NDIM; ++k)
+      if (k < ndim)
+        v = v + g->p.affine.coeff[k] * (double)index[k];
     *re = v;
     return;
   }
   case TP_GENERATOR_IDENTITY: {
     int diagonal = 1;
-    for (int k = 1; k < ndim; ++k)
-      if (index[k] != index[0])
+    TP_GEN_UNROLL
+    for (int k = 1; k < TP_MAX_NDIM; ++k)
+      if (k < ndim && index[k] != index[0])
         diagonal = 0;
     *re = diagonal ? g->p.identity.diagonal : 0.0;
     return;
@@ -326,15 +336,19 @@ static inline TP_HD uint64_t tp_gen_integer_bits(const tp_generator *g,
            tp_gen_wrap(g->p.arange.step) * linear;
   case TP_GENERATOR_AFFINE: {
     uint64_t v = tp_gen_wrap(g->p.affine.offset);
-    for (int k = 0; k < ndim; ++k)
-      v += tp_gen_wrap(g->p.affine.coeff[k]) * (uint64_t)index[k];
+    TP_GEN_UNROLL
+    for (int k = 0; k < TP_MAX_NDIM; ++k)
+      if (k < ndim)
+        v += tp_gen_wrap(g->p.affine.coeff[k]) * (uint64_t)index[k];
     return v;
   }
   case TP_GENERATOR_IDENTITY: {
-    for (int k = 1; k < ndim; ++k)
-      if (index[k] != index[0])
-        return 0;
-    return tp_gen_wrap(g->p.identity.diagonal);
+    int diagonal = 1;
+    TP_GEN_UNROLL
+    for (int k = 1; k < TP_MAX_NDIM; ++k)
+      if (k < ndim && index[k] != index[0])
+        diagonal = 0;
+    return diagonal ? tp_gen_wrap(g->p.identity.diagonal) : 0;
   }
   case TP_GENERATOR_UNIFORM: {
     uint32_t w[4];
