@@ -12,6 +12,8 @@
 #include "tensor/generator_math.h"
 #include "tensorpool/device.h"
 #include "tensorpool/device_fill.h"
+#include "tensorpool/expression.h"
+#include "tensorpool/ops.h"
 
 static tp_pool *pool;
 static tp_stream stream;
@@ -329,4 +331,68 @@ Test(device_fill, expression_refused_before_anything_runs) {
                TP_ERR_INVALID_ARGUMENT);
   expect_message("column 1");
   cr_assert_eq(tp_pool_free(pool, dev, stream), TP_SUCCESS);
+}
+
+/* Through the runtime: tp_allocator_construct_expression on device and
+ * pinned buffers, and axpby of the newer dtypes, give the host's bytes. */
+static tp_allocator *runtime_allocator(tp_runtime *rt, tp_space_kind space) {
+  tp_allocator *a = NULL;
+  cr_assert_eq(tp_runtime_allocator(rt, space, TP_BUFFER_LOCAL, &a), TP_SUCCESS,
+               "%s", tp_last_error());
+  return a;
+}
+
+static void expect_same_buffer(tp_runtime *rt, const tp_buffer *got,
+                               const tp_buffer *want, const char *what) {
+  tp_buffer *h = NULL;
+  cr_assert_eq(tp_allocator_construct_copy(runtime_allocator(rt, TP_SPACE_HOST),
+                                           got, NULL, stream, &h),
+               TP_SUCCESS, "%s", tp_last_error());
+  cr_assert_eq(tp_device_stream_synchronize(0, stream), TP_SUCCESS);
+  cr_assert_eq(tp_buffer_bytes(h), tp_buffer_bytes(want));
+  cr_expect_eq(
+      memcmp(tp_buffer_data(h), tp_buffer_data(want), tp_buffer_bytes(want)), 0,
+      "%s differs from the host", what);
+  tp_buffer_destroy(h);
+}
+
+Test(device_fill, construct_expression_and_axpby_on_every_backend) {
+  require_device();
+  tp_runtime *rt = NULL;
+  cr_assert_eq(tp_runtime_create(NULL, &rt), TP_SUCCESS, "%s", tp_last_error());
+  const char *text = "i0 * 0.75 - sin(i1) + (i0 == i1 ? 100 : 0)";
+  for (int d = 0; d < TP_DTYPE_COUNT; ++d) {
+    int64_t extents[2] = {13, 17};
+    tp_layout layout;
+    cr_assert_eq(tp_layout_make((tp_dtype)d, 2, extents, &layout), TP_SUCCESS);
+    tp_buffer *host = NULL;
+    cr_assert_eq(
+        tp_allocator_construct_expression(runtime_allocator(rt, TP_SPACE_HOST),
+                                          &layout, NULL, text, stream, &host),
+        TP_SUCCESS, "%s", tp_last_error());
+    const tp_space_kind spaces[2] = {TP_SPACE_DEVICE, TP_SPACE_PINNED};
+    for (int s = 0; s < 2; ++s) {
+      tp_buffer *b = NULL;
+      cr_assert_eq(
+          tp_allocator_construct_expression(runtime_allocator(rt, spaces[s]),
+                                            &layout, NULL, text, stream, &b),
+          TP_SUCCESS, "%s", tp_last_error());
+      expect_same_buffer(rt, b, host, tp_dtype_name((tp_dtype)d));
+      if (d >= TP_DTYPE_F16) { /* the newer types' axpby */
+        tp_scalar a = d == TP_DTYPE_F16 || d == TP_DTYPE_BF16
+                          ? tp_scalar_real(0.5)
+                          : tp_scalar_int(1);
+        tp_buffer *r = NULL, *hr = NULL;
+        cr_assert_eq(tp_axpby(a, b, a, b, stream, &r), TP_SUCCESS, "%s",
+                     tp_last_error());
+        cr_assert_eq(tp_axpby(a, host, a, host, stream, &hr), TP_SUCCESS);
+        expect_same_buffer(rt, r, hr, "axpby");
+        tp_buffer_destroy(r);
+        tp_buffer_destroy(hr);
+      }
+      tp_buffer_destroy(b);
+    }
+    tp_buffer_destroy(host);
+  }
+  cr_assert_eq(tp_runtime_destroy(rt), TP_SUCCESS, "%s", tp_last_error());
 }
