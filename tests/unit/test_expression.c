@@ -13,6 +13,7 @@
 #include "host_runtime_fixture.h"
 #include "tensor/expression.h"
 #include "tensorpool/expression.h"
+#include "test_rng.h"
 
 TestSuite(expression, .init = setup, .fini = teardown);
 
@@ -477,4 +478,108 @@ Test(expression, numbers_read_the_same_in_every_locale) {
     tp_expression_free(e);
   }
   setlocale(LC_NUMERIC, "C");
+}
+
+/* Random texts from the language's own pieces and from hostile ones: never
+ * a crash; whatever is accepted prints to a canonical text that parses to
+ * itself and has the same value. */
+Test(expression, random_texts_round_trip_or_are_refused) {
+  static const char *pieces[] = {
+      "i0",   "i1", "i2",     "7",    "0.5",  "1e3",   "pi",
+      "+",    "-",  "*",      "/",    "%",    "<",     "<=",
+      "==",   "!=", "&&",     "||",   "!",    "?",     ":",
+      "(",    ")",  ",",      "sin(", "pow(", "min(",  "abs(",
+      "fma(", " ",  "#",      ";",    "{",    "=",     "&",
+      "<%",   "i9", "tp_dst", "\"",   "\xff", "1e999", "9999999999999999999"};
+  const size_t n = sizeof pieces / sizeof pieces[0];
+  tp_rng rng = tp_rng_make(77);
+  int accepted = 0;
+  for (int round = 0; round < 20000; ++round) {
+    char text[256] = "";
+    size_t count = 1 + tp_rng_below(&rng, 12);
+    for (size_t k = 0; k < count; ++k) {
+      /* Mostly the language's pieces, sometimes a hostile one. */
+      size_t p = tp_rng_below(&rng, tp_rng_below(&rng, 8) ? 31 : n);
+      strncat(text, pieces[p], sizeof text - strlen(text) - 1);
+    }
+    tp_expression *e = NULL, *again = NULL;
+    tp_status st = tp_expression_parse(text, 3, &e);
+    if (st != TP_SUCCESS) {
+      cr_assert_eq(st, TP_ERR_INVALID_ARGUMENT, "%s", text);
+      continue;
+    }
+    accepted++;
+    const char *canonical = tp_expression_canonical(e);
+    cr_assert_eq(tp_expression_parse(canonical, 3, &again), TP_SUCCESS,
+                 "%s -> %s: %s", text, canonical, tp_last_error());
+    cr_assert_str_eq(tp_expression_canonical(again), canonical);
+    int64_t index[3] = {2, -5, 9};
+    tp_expr_value a = tp_expression_value(e, index),
+                  b = tp_expression_value(again, index);
+    cr_assert(
+        a.type == b.type && a.i == b.i &&
+            (memcmp(&a.d, &b.d, sizeof a.d) == 0 || (isnan(a.d) && isnan(b.d))),
+        "%s: the value changed through %s", text, canonical);
+    tp_expression_free(e);
+    tp_expression_free(again);
+  }
+  cr_expect_gt(accepted, 100, "only %d random texts were expressions",
+               accepted);
+}
+
+/* A random expression of the grammar, at most `depth` deep. */
+static void random_expression(tp_rng *rng, int depth, char *out, size_t size) {
+  static const char *leaves[] = {"i0", "i1", "i2", "3", "0.25", "pi", "1e-3"};
+  static const char *ops[] = {
+      "+", "-", "*", "/", "%", "<", "<=", ">=", "==", "!=", "&&", "||", ">"};
+  static const char *calls[] = {"sin", "exp", "abs", "floor", "sqrt", "atan"};
+  char a[1024], b[1024], c[1024];
+  size_t kind = depth > 0 ? tp_rng_below(rng, 6) : 0;
+  int n = 0;
+  switch (kind) {
+  case 0: n = snprintf(out, size, "%s", leaves[tp_rng_below(rng, 7)]); break;
+  case 1:
+    random_expression(rng, depth - 1, a, sizeof a);
+    n = snprintf(out, size, "%s%s", tp_rng_below(rng, 2) ? "-" : "!", a);
+    break;
+  case 2:
+    random_expression(rng, depth - 1, a, sizeof a);
+    n = snprintf(out, size, "%s(%s)", calls[tp_rng_below(rng, 6)], a);
+    break;
+  case 3:
+    random_expression(rng, depth - 1, a, sizeof a);
+    random_expression(rng, depth - 1, b, sizeof b);
+    random_expression(rng, depth - 1, c, sizeof c);
+    n = snprintf(out, size, "(%s ? %s : %s)", a, b, c);
+    break;
+  default:
+    random_expression(rng, depth - 1, a, sizeof a);
+    random_expression(rng, depth - 1, b, sizeof b);
+    n = snprintf(out, size, tp_rng_below(rng, 2) ? "%s %s %s" : "(%s %s %s)", a,
+                 ops[tp_rng_below(rng, 13)], b);
+    break;
+  }
+  cr_assert(n >= 0 && (size_t)n < size, "random expression too long");
+}
+
+Test(expression, random_expressions_print_back_exactly) {
+  tp_rng rng = tp_rng_make(2025);
+  for (int round = 0; round < 5000; ++round) {
+    char text[1024];
+    random_expression(&rng, 3, text, sizeof text);
+    tp_expression *e = NULL, *again = NULL;
+    cr_assert_eq(tp_expression_parse(text, 3, &e), TP_SUCCESS, "%s: %s", text,
+                 tp_last_error());
+    const char *canonical = tp_expression_canonical(e);
+    cr_assert_eq(tp_expression_parse(canonical, 3, &again), TP_SUCCESS,
+                 "%s -> %s", text, canonical);
+    cr_assert_str_eq(tp_expression_canonical(again), canonical);
+    cr_assert_eq(again->count, e->count, "%s: another tree", text);
+    for (int k = 0; k < e->count; ++k)
+      cr_assert(e->nodes[k].op == again->nodes[k].op &&
+                    e->nodes[k].type == again->nodes[k].type,
+                "%s: node %d differs after printing", text, k);
+    tp_expression_free(e);
+    tp_expression_free(again);
+  }
 }
