@@ -6,6 +6,7 @@
 
 #include "axpby.h"
 #include "launch_grid.h"
+#include "tensor/half_float.h"
 
 namespace {
 
@@ -20,6 +21,26 @@ template <typename T, typename U> struct integer_op {
     T r;
     memcpy(&r, &v, sizeof r);
     return r;
+  }
+};
+
+/* f16 (BF = false) and bf16 bits: in double from the exact values, rounded
+ * once, as src/host/host_axpby.c does. */
+template <bool BF> struct half_op {
+  __device__ static double value(uint16_t h) {
+    return BF ? tp_bf16_to_double(h) : tp_f16_to_double(h);
+  }
+  __device__ static uint16_t apply(uint16_t a, uint16_t x, uint16_t b,
+                                   uint16_t y) {
+    double v = value(a) * value(x) + value(b) * value(y);
+    return BF ? tp_bf16_from_double(v) : tp_f16_from_double(v);
+  }
+};
+
+/* (alpha and x) or (beta and y), nonzero bytes being true. */
+struct bool_op {
+  __device__ static uint8_t apply(uint8_t a, uint8_t x, uint8_t b, uint8_t y) {
+    return (a && x) || (b && y);
   }
 };
 
@@ -104,6 +125,18 @@ extern "C" cudaError_t tp_kernel_axpby(tp_dtype dtype, size_t count,
   case TP_DTYPE_I64:
     return launch_real<int64_t, integer_op<int64_t, uint64_t>>(
         count, alpha, x, beta, y, out, stream);
+  case TP_DTYPE_F16:
+    return launch_real<uint16_t, half_op<false>>(count, alpha, x, beta, y, out,
+                                                 stream);
+  case TP_DTYPE_BF16:
+    return launch_real<uint16_t, half_op<true>>(count, alpha, x, beta, y, out,
+                                                stream);
+  case TP_DTYPE_I8: /* the same bits as u8: two's complement wraps alike */
+  case TP_DTYPE_U8:
+    return launch_real<uint8_t, integer_op<uint8_t, uint8_t>>(
+        count, alpha, x, beta, y, out, stream);
+  case TP_DTYPE_BOOL:
+    return launch_real<uint8_t, bool_op>(count, alpha, x, beta, y, out, stream);
   }
   return cudaErrorInvalidValue;
 }

@@ -68,6 +68,8 @@ extern "C" cudaError_t tp_kernel_fill_constant(void *dst, size_t count,
   if (count == 0)
     return cudaSuccess;
   switch (element_size) {
+  case 1: return launch<uint8_t>(dst, count, value, stream);
+  case 2: return launch<uint16_t>(dst, count, value, stream);
   case 4: return launch<uint32_t>(dst, count, value, stream);
   case 8: return launch<unsigned long long>(dst, count, value, stream);
   case 16: return launch<bytes16>(dst, count, value, stream);

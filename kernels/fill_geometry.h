@@ -1,6 +1,5 @@
-/* Where a tile sits in its tensor, in the form the fill kernels use (shared
- * by the generator kernel and the NVRTC expression kernels, whose source
- * declares the same struct). */
+/* Where a tile sits in its tensor, as src/device/tile_geometry.c checks it;
+ * the launchers turn it into the walk of kernels/fill_walk.h. */
 #ifndef TP_KERNELS_FILL_GEOMETRY_H
 #define TP_KERNELS_FILL_GEOMETRY_H
 

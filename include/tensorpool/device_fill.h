@@ -1,5 +1,5 @@
 /* Filling device (or pinned) memory on a stream: constants, generators and
- * user expressions of the indices compiled at run time with NVRTC.
+ * index expressions (docs/expressions.md) compiled at run time with NVRTC.
  *
  * Each call queues the work on `stream` of `device` and returns; the values
  * are there once the stream reaches that point. Tiles are stored row-major.
@@ -31,22 +31,28 @@ tp_status tp_device_fill_generator(int device, void *dst,
                                    const tp_layout *layout, const tp_tile *tile,
                                    const tp_generator *gen, tp_stream stream);
 
-/* The tile `tile` of a tensor of `layout`, at `dst`, with the value of a
- * C++ expression of the global indices i0 .. i<ndim-1> (long long), e.g.
- * "sin(0.1*i0) + i1", converted to the element type (complex types: the real
- * part; the imaginary part is 0). CUDA's math functions are available. The
- * expression is compiled once per (expression, dtype, ndim, architecture)
- * and cached. TP_ERR_INVALID_ARGUMENT if it names an index beyond ndim
- * (checked before compiling), is not a single expression, or does not
- * compile (the message holds the compiler's log). */
+/* The tile `tile` of a tensor of `layout`, at `dst`, with the value of an
+ * index expression (docs/expressions.md, tensorpool/expression.h) such as
+ * "sin(0.1*i0) + i1" at each element's global indices, converted to the
+ * element type as the docs say (complex types: the real part; the
+ * imaginary part is 0): the same bits as a host buffer filled with
+ * tp_allocator_construct_expression. TP_ERR_INVALID_ARGUMENT, with the
+ * column, for text that is not an expression of `layout->ndim` indices,
+ * before anything runs. The kernel is compiled with NVRTC on the first call
+ * for a (canonical text, dtype, ndim, architecture), blocking the calling
+ * thread for the compilation, and cached; later calls only queue it.
+ * Thread-safe. */
 tp_status tp_device_fill_expression(int device, void *dst,
                                     const tp_layout *layout,
                                     const tp_tile *tile, const char *expression,
                                     tp_stream stream);
 
-/* Compiles (or finds in the cache) the kernel of `expression` for `dtype`
- * and `ndim`, for the current device's architecture or, with no device, for
- * compute_90. Needs NVRTC but no GPU: a way to check an expression early. */
+/* Parses `expression` for `ndim` indices and compiles (or finds in the
+ * cache) its kernel for `dtype`, for the current device's architecture or,
+ * with no device, for sm_90: a cubin (PTX only for an architecture newer
+ * than NVRTC knows). Needs NVRTC but no GPU: a way to check and compile an
+ * expression early. Blocks for the compilation; thread-safe (one
+ * compilation per key; other keys do not wait for it). */
 tp_status tp_device_expression_compile(const char *expression, tp_dtype dtype,
                                        int ndim);
 

@@ -32,6 +32,20 @@
  *            z1 (each part N(mean, stddev^2)). log, sin and cos are the
  *            library's own (fma polynomials, within 2 ulp of the exact
  *            value), so host and device agree bit for bit. Not for integers.
+ *
+ * The newer element types (tensorpool/layout.h):
+ *   f16, bf16  the f64 value of every generator, rounded once to nearest
+ *              even (as f32 is from the double); UNIFORM keeps the values
+ *              below hi in the type, and needs lo and hi to round to finite
+ *              values with lo < hi there.
+ *   i8, u8     the int64 value of the integer rules above, wrapped to its
+ *              low 8 bits (two's complement for i8).
+ *   bool       1 where that int64 value is nonzero, else 0 (so arange(0, 1)
+ *              gives 0, 1, 1, ..., identity(1) the identity matrix and
+ *              uniform(seed, 0, 2) fair coin flips).
+ *   For these three the values (start, offset, diagonal, lo, hi - 1) must
+ *   lie in the type's range (i8: -128..127, u8: 0..255, bool: 0..1) and
+ *   steps and coefficients within +-128 (i8), +-255 (u8) or +-1 (bool).
  */
 #ifndef TENSORPOOL_GENERATOR_H
 #define TENSORPOOL_GENERATOR_H
@@ -73,6 +87,9 @@ typedef struct tp_generator {
       double mean, stddev;
       uint64_t seed;
     } normal;
+    /* Room for the parameters of later kinds: the union's size (128 bytes)
+     * is part of the 1.x ABI. The constructors zero it. */
+    uint64_t reserved[16];
   } p;
 } tp_generator;
 

@@ -36,10 +36,26 @@ typedef enum tp_dtype {
   TP_DTYPE_C64 = 2,  /* complex float: two floats, real then imaginary */
   TP_DTYPE_C128 = 3, /* complex double: two doubles, real then imaginary */
   TP_DTYPE_I32 = 4,  /* int32_t */
-  TP_DTYPE_I64 = 5   /* int64_t */
+  TP_DTYPE_I64 = 5,  /* int64_t */
+  TP_DTYPE_F16 = 6,  /* IEEE 754 binary16, stored as its 16 bits */
+  TP_DTYPE_BF16 = 7, /* bfloat16: the upper 16 bits of a binary32 */
+  TP_DTYPE_I8 = 8,   /* int8_t */
+  TP_DTYPE_U8 = 9,   /* uint8_t */
+  TP_DTYPE_BOOL = 10 /* one byte holding 0 or 1 */
 } tp_dtype;
 
-#define TP_DTYPE_COUNT 6
+/* Conversions into the newer types, the same on every backend (the host's
+ * and the device's code is the same integer arithmetic):
+ *   f16, bf16: from a double, rounded once to nearest, ties to even;
+ *     overflow gives infinity, tiny values gradual underflow, NaN the
+ *     quiet NaN (f16 0x7E00, bf16 0x7FC0) with its sign.
+ *   i8, u8: integers (wrapping modulo 2^8 where an operation wraps).
+ *   bool: 1 for any nonzero value (NaN included), 0 for zero.
+ * tp_axpby on them: f16 and bf16 compute alpha x + beta y in double from
+ * the exact values (no fused multiply-add) and round once; i8 and u8 wrap
+ * modulo 2^8; bool gives (alpha and x) or (beta and y). */
+
+#define TP_DTYPE_COUNT 11
 
 /* A value type: copy it freely. Build it with tp_layout_make, which checks
  * it; extents of 0 are allowed (an empty tensor holds no memory). */
@@ -73,14 +89,19 @@ tp_scalar tp_scalar_complex(double re, double im);
 tp_scalar tp_scalar_int(int64_t value);
 
 /* Writes `value` as one element of `dtype` at `dst` (host memory).
- * Floating types take re (and im for complex; an integer scalar converts);
- * a real type refuses a non-zero imaginary part; integer types take i, or
- * re when it is integral and in range. TP_ERR_INVALID_ARGUMENT otherwise. */
+ * Floating types take re (and im for complex; an integer scalar converts
+ * to double first); f32 rounds re to nearest even, f16 and bf16 too (in one
+ * step from the double, see above); a real type (bool included) refuses a
+ * non-zero imaginary part; integer types take i, or re when it is integral,
+ * and refuse what is outside their range (i8: -128..127, u8: 0..255);
+ * bool stores 1 for a nonzero value and 0 for zero.
+ * TP_ERR_INVALID_ARGUMENT otherwise. */
 tp_status tp_scalar_store(tp_scalar value, tp_dtype dtype, void *dst);
 
 /* Bytes of one element; 0 for a value that is not a tp_dtype. */
 size_t tp_dtype_size(tp_dtype dtype);
-/* "f32", "f64", "c64", "c128", "i32", "i64"; "invalid" otherwise. */
+/* "f32", "f64", "c64", "c128", "i32", "i64", "f16", "bf16", "i8", "u8",
+ * "bool"; "invalid" otherwise. */
 const char *tp_dtype_name(tp_dtype dtype);
 
 /* Checks the arguments (dtype known, 0 <= ndim <= TP_MAX_NDIM, extents >= 0,

@@ -12,6 +12,7 @@
 #include "tensorpool/device.h"
 #include "tensorpool/device_fill.h"
 #include "tensorpool/dlpack.h"
+#include "tensorpool/expression.h"
 #include "tensorpool/generator.h"
 #include "tensorpool/layout.h"
 #include "tensorpool/mpi_fint.h"

@@ -23,6 +23,11 @@ tp_status tp_cuda_backend_fill_generator(tp_backend *backend, void *dst,
                                          const tp_tile *tile,
                                          const tp_generator *generator,
                                          tp_stream stream);
+tp_status
+tp_cuda_backend_fill_expression(tp_backend *backend, void *dst,
+                                const tp_layout *layout, const tp_tile *tile,
+                                const struct tp_expression *expression,
+                                tp_stream stream);
 tp_status tp_cuda_backend_copy(tp_backend *backend, void *dst, const void *src,
                                size_t bytes, tp_stream stream);
 tp_status tp_cuda_backend_axpby(tp_backend *backend, tp_dtype dtype,

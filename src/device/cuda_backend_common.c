@@ -6,6 +6,7 @@
 #include "device/cuda_backend.h"
 #include "device/device_guard.h"
 #include "device/device_pools.h"
+#include "device/expression_kernel.h"
 #include "tensorpool/device.h"
 #include "tensorpool/device_fill.h"
 
@@ -27,6 +28,18 @@ tp_status tp_cuda_backend_fill_generator(tp_backend *backend, void *dst,
     return TP_SUCCESS;
   return tp_device_fill_generator(backend->device, dst, layout, tile, generator,
                                   stream);
+}
+
+tp_status
+tp_cuda_backend_fill_expression(tp_backend *backend, void *dst,
+                                const tp_layout *layout, const tp_tile *tile,
+                                const struct tp_expression *expression,
+                                tp_stream stream) {
+  if (tile && tile->count == 0)
+    return TP_SUCCESS;
+  return tp_expression_fill_device("tp_cuda_backend_fill_expression",
+                                   backend->device, dst, layout, tile,
+                                   expression, stream);
 }
 
 tp_status tp_cuda_backend_copy(tp_backend *backend, void *dst, const void *src,

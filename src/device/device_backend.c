@@ -55,6 +55,7 @@ static tp_status device_alltoallv(tp_backend *backend, const void *send,
 
 static const tp_backend_ops device_ops = {tp_cuda_backend_fill_constant,
                                           tp_cuda_backend_fill_generator,
+                                          tp_cuda_backend_fill_expression,
                                           tp_cuda_backend_copy,
                                           tp_cuda_backend_axpby,
                                           tp_cuda_backend_sync,

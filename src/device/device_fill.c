@@ -4,8 +4,9 @@
 
 #include "core/error.h"
 #include "device/device_guard.h"
-#include "device/expression.h"
+#include "device/expression_kernel.h"
 #include "device/tile_geometry.h"
+#include "fill_walk.h"
 #include "tensorpool/device_fill.h"
 
 /* Elements must sit at their natural alignment (complex: that of a part),
@@ -103,11 +104,10 @@ static tp_status device_arch(int device, int *arch) {
   return TP_SUCCESS;
 }
 
-tp_status tp_device_fill_expression(int device, void *dst,
+tp_status tp_expression_fill_device(const char *caller, int device, void *dst,
                                     const tp_layout *layout,
-                                    const tp_tile *tile, const char *expression,
+                                    const tp_tile *tile, const tp_expression *e,
                                     tp_stream stream) {
-  static const char caller[] = "tp_device_fill_expression";
   tp_fill_geometry geometry;
   size_t count = 0;
   tp_status st = tp_fill_geometry_make(caller, layout, tile, &geometry, &count);
@@ -116,19 +116,20 @@ tp_status tp_device_fill_expression(int device, void *dst,
   st = check_destination(caller, dst, layout->dtype, count);
   if (st != TP_SUCCESS)
     return st;
-  st = tp_expression_check(caller, expression, layout->ndim);
-  if (st != TP_SUCCESS)
-    return st;
+  if (!e || e->ndim != layout->ndim)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "%s: %s expression for a tensor of %d dimensions", caller,
+                   e ? "a mismatched" : "NULL", layout->ndim);
   tp_device_guard guard;
   st = tp_device_enter(caller, device, &guard);
   if (st != TP_SUCCESS)
     return st;
   int arch = 0;
-  void *kernel = NULL;
+  void *narrow = NULL, *wide = NULL;
   st = device_arch(device, &arch);
   if (st == TP_SUCCESS)
-    st = tp_expression_kernel(caller, expression, layout->dtype, layout->ndim,
-                              arch, 1, &kernel);
+    st = tp_expression_kernels(caller, e, layout->dtype, arch, 1, &narrow,
+                               &wide);
   if (st != TP_SUCCESS || count == 0) {
     tp_device_leave(&guard);
     return st;
@@ -136,20 +137,42 @@ tp_status tp_device_fill_expression(int device, void *dst,
   unsigned blocks = 1;
   cudaError_t err = tp_fill_blocks(count, &blocks);
   if (err == cudaSuccess) {
-    unsigned long long n = count;
-    void *args[] = {&dst, &n, &geometry};
+    tp_fill_walk walk;
+    tp_fill_walk_make(&geometry, count, (uint64_t)blocks * TP_FILL_THREADS,
+                      &walk);
+    void *args[] = {&dst, &walk};
     dim3 grid = {blocks, 1, 1}, block = {TP_FILL_THREADS, 1, 1};
     /* A cudaKernel_t is accepted where a kernel symbol is expected. */
-    err = cudaLaunchKernel((const void *)kernel, grid, block, args, 0,
-                           (cudaStream_t)stream);
+    err = cudaLaunchKernel((const void *)(walk.narrow ? narrow : wide), grid,
+                           block, args, 0, (cudaStream_t)stream);
   }
   tp_device_leave(&guard);
   if (err != cudaSuccess)
     return tp_fail_context(tp_cuda_fail(err, "cudaLaunchKernel"),
                            "%s: \"%s\" over %zu %s elements on device %d",
-                           caller, expression, count,
+                           caller, e->canonical, count,
                            tp_dtype_name(layout->dtype), device);
   return TP_SUCCESS;
+}
+
+tp_status tp_device_fill_expression(int device, void *dst,
+                                    const tp_layout *layout,
+                                    const tp_tile *tile, const char *expression,
+                                    tp_stream stream) {
+  static const char caller[] = "tp_device_fill_expression";
+  tp_fill_geometry geometry;
+  size_t count = 0;
+  tp_status st = tp_fill_geometry_make(caller, layout, tile, &geometry, &count);
+  if (st == TP_SUCCESS)
+    st = check_destination(caller, dst, layout->dtype, count);
+  tp_expression *e = NULL;
+  if (st == TP_SUCCESS)
+    st = tp_expression_parse_for(caller, expression, layout->ndim, &e);
+  if (st != TP_SUCCESS)
+    return st;
+  st = tp_expression_fill_device(caller, device, dst, layout, tile, e, stream);
+  tp_expression_free(e);
+  return st;
 }
 
 #else /* no CUDA in this build */
@@ -187,22 +210,43 @@ tp_status tp_device_fill_generator(int device, void *dst,
   return tp_device_check(caller, device);
 }
 
-tp_status tp_device_fill_expression(int device, void *dst,
+tp_status tp_expression_fill_device(const char *caller, int device, void *dst,
                                     const tp_layout *layout,
-                                    const tp_tile *tile, const char *expression,
+                                    const tp_tile *tile, const tp_expression *e,
                                     tp_stream stream) {
-  static const char caller[] = "tp_device_fill_expression";
   (void)stream;
   tp_fill_geometry geometry;
   size_t count = 0;
   tp_status st = tp_fill_geometry_make(caller, layout, tile, &geometry, &count);
   if (st == TP_SUCCESS)
     st = check_destination(caller, dst, layout->dtype, count);
-  if (st == TP_SUCCESS)
-    st = tp_expression_check(caller, expression, layout->ndim);
   if (st != TP_SUCCESS)
     return st;
+  if (!e || e->ndim != layout->ndim)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "%s: %s expression for a tensor of %d dimensions", caller,
+                   e ? "a mismatched" : "NULL", layout->ndim);
   return tp_device_check(caller, device);
+}
+
+tp_status tp_device_fill_expression(int device, void *dst,
+                                    const tp_layout *layout,
+                                    const tp_tile *tile, const char *expression,
+                                    tp_stream stream) {
+  static const char caller[] = "tp_device_fill_expression";
+  tp_fill_geometry geometry;
+  size_t count = 0;
+  tp_status st = tp_fill_geometry_make(caller, layout, tile, &geometry, &count);
+  if (st == TP_SUCCESS)
+    st = check_destination(caller, dst, layout->dtype, count);
+  tp_expression *e = NULL;
+  if (st == TP_SUCCESS)
+    st = tp_expression_parse_for(caller, expression, layout->ndim, &e);
+  if (st != TP_SUCCESS)
+    return st;
+  st = tp_expression_fill_device(caller, device, dst, layout, tile, e, stream);
+  tp_expression_free(e);
+  return st;
 }
 
 #endif

@@ -1,11 +1,15 @@
 /* out = alpha x + beta y on the host, per element type. Integers are
  * computed in unsigned arithmetic so that they wrap instead of overflowing
- * (undefined for signed types). */
+ * (undefined for signed types). f16 and bf16 are computed in double from
+ * the exact values and rounded once (tensor/half_float.h), the same
+ * operations in the same order as kernels/axpby.cu. bool is
+ * (alpha and x) or (beta and y), each nonzero byte being true. */
 #include <stdint.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "host/host_kernels.h"
+#include "tensor/half_float.h"
 
 static void axpby_f32(size_t n, float a, const float *x, float b,
                       const float *y, float *out) {
@@ -54,6 +58,30 @@ static void axpby_i64(size_t n, uint64_t a, const int64_t *x, uint64_t b,
   }
 }
 
+static void axpby_half(size_t n, uint16_t a, const uint16_t *x, uint16_t b,
+                       const uint16_t *y, uint16_t *out, int bf) {
+  double da = bf ? tp_bf16_to_double(a) : tp_f16_to_double(a);
+  double db = bf ? tp_bf16_to_double(b) : tp_f16_to_double(b);
+  for (size_t i = 0; i < n; ++i) {
+    double dx = bf ? tp_bf16_to_double(x[i]) : tp_f16_to_double(x[i]);
+    double dy = bf ? tp_bf16_to_double(y[i]) : tp_f16_to_double(y[i]);
+    double v = da * dx + db * dy;
+    out[i] = bf ? tp_bf16_from_double(v) : tp_f16_from_double(v);
+  }
+}
+
+static void axpby_u8(size_t n, uint8_t a, const uint8_t *x, uint8_t b,
+                     const uint8_t *y, uint8_t *out) {
+  for (size_t i = 0; i < n; ++i)
+    out[i] = (uint8_t)((unsigned)a * x[i] + (unsigned)b * y[i]);
+}
+
+static void axpby_bool(size_t n, uint8_t a, const uint8_t *x, uint8_t b,
+                       const uint8_t *y, uint8_t *out) {
+  for (size_t i = 0; i < n; ++i)
+    out[i] = (a && x[i]) || (b && y[i]);
+}
+
 tp_status tp_host_axpby(tp_backend *backend, tp_dtype dtype, size_t count,
                         const void *alpha, const void *x, const void *beta,
                         const void *y, void *out, tp_stream stream) {
@@ -96,6 +124,29 @@ tp_status tp_host_axpby(tp_backend *backend, tp_dtype dtype, size_t count,
     memcpy(&a, alpha, sizeof a);
     memcpy(&b, beta, sizeof b);
     axpby_i64(count, (uint64_t)a, x, (uint64_t)b, y, out);
+    return TP_SUCCESS;
+  }
+  case TP_DTYPE_F16:
+  case TP_DTYPE_BF16: {
+    uint16_t a, b;
+    memcpy(&a, alpha, sizeof a);
+    memcpy(&b, beta, sizeof b);
+    axpby_half(count, a, x, b, y, out, dtype == TP_DTYPE_BF16);
+    return TP_SUCCESS;
+  }
+  case TP_DTYPE_I8: /* the same bits as u8: two's complement wraps alike */
+  case TP_DTYPE_U8: {
+    uint8_t a, b;
+    memcpy(&a, alpha, sizeof a);
+    memcpy(&b, beta, sizeof b);
+    axpby_u8(count, a, x, b, y, out);
+    return TP_SUCCESS;
+  }
+  case TP_DTYPE_BOOL: {
+    uint8_t a, b;
+    memcpy(&a, alpha, sizeof a);
+    memcpy(&b, beta, sizeof b);
+    axpby_bool(count, a, x, b, y, out);
     return TP_SUCCESS;
   }
   }

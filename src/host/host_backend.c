@@ -54,15 +54,12 @@ static void host_destroy(tp_backend *backend) {
   free(backend);
 }
 
-static const tp_backend_ops host_ops = {tp_host_fill_constant,
-                                        tp_host_fill_generator,
-                                        host_copy,
-                                        tp_host_axpby,
-                                        host_sync,
-                                        host_memory_info,
-                                        host_allgatherv,
-                                        host_alltoallv,
-                                        host_destroy};
+static const tp_backend_ops host_ops = {
+    tp_host_fill_constant,   tp_host_fill_generator,
+    tp_host_fill_expression, host_copy,
+    tp_host_axpby,           host_sync,
+    host_memory_info,        host_allgatherv,
+    host_alltoallv,          host_destroy};
 
 tp_status tp_host_backend_create(tp_runtime *runtime, tp_pool *pool,
                                  tp_backend **out) {

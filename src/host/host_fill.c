@@ -1,9 +1,11 @@
 /* Host fills: a constant by doubling memcpy, a generator element by element
- * through the same per-element functions as the CUDA kernels. */
+ * through the same per-element functions as the CUDA kernels, an
+ * expression by the evaluator whose math the NVRTC kernels share. */
 #include <string.h>
 
 #include "core/error.h"
 #include "host/host_kernels.h"
+#include "tensor/expression.h"
 #include "tensor/generator_math.h"
 
 tp_status tp_host_fill_constant(tp_backend *backend, void *dst, size_t count,
@@ -64,4 +66,27 @@ tp_status tp_host_fill_generator(tp_backend *backend, void *dst,
     }
   }
   return TP_SUCCESS;
+}
+
+tp_status tp_host_fill_expression(tp_backend *backend, void *dst,
+                                  const tp_layout *layout, const tp_tile *tile,
+                                  const struct tp_expression *expression,
+                                  tp_stream stream) {
+  (void)backend;
+  (void)stream;
+  if (!layout || !tile || !expression)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_host_fill_expression: NULL layout, tile or expression");
+  if (tile->count == 0)
+    return TP_SUCCESS;
+  if (!dst)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_host_fill_expression: NULL dst for %zu elements",
+                   tile->count);
+  if (expression->ndim != layout->ndim)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_host_fill_expression: an expression parsed for %d "
+                   "dimensions, a tensor of %d",
+                   expression->ndim, layout->ndim);
+  return tp_expression_fill_host(expression, layout, tile, dst);
 }

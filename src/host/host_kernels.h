@@ -14,6 +14,11 @@ tp_status tp_host_fill_generator(tp_backend *backend, void *dst,
                                  const tp_layout *layout, const tp_tile *tile,
                                  const tp_generator *generator,
                                  tp_stream stream);
+struct tp_expression;
+tp_status tp_host_fill_expression(tp_backend *backend, void *dst,
+                                  const tp_layout *layout, const tp_tile *tile,
+                                  const struct tp_expression *expression,
+                                  tp_stream stream);
 tp_status tp_host_axpby(tp_backend *backend, tp_dtype dtype, size_t count,
                         const void *alpha, const void *x, const void *beta,
                         const void *y, void *out, tp_stream stream);

@@ -39,6 +39,7 @@
 #define TP_BACKEND_COUNT 3
 
 typedef struct tp_backend tp_backend;
+struct tp_expression; /* a parsed index expression, src/tensor/expression.h */
 
 typedef struct tp_backend_ops {
   /* dst[0..count) = the one element of `dtype` at `value` (host memory,
@@ -56,6 +57,16 @@ typedef struct tp_backend_ops {
   tp_status (*fill_generator)(tp_backend *backend, void *dst,
                               const tp_layout *layout, const tp_tile *tile,
                               const tp_generator *generator, tp_stream stream);
+
+  /* As fill_generator, with the value of a parsed index expression
+   * (src/tensor/expression.h) at each element's global multi-index,
+   * converted to layout->dtype exactly as tp_expression_fill_host does (the
+   * host's bits). The expression was parsed for layout->ndim; it is only
+   * valid during the call. */
+  tp_status (*fill_expression)(tp_backend *backend, void *dst,
+                               const tp_layout *layout, const tp_tile *tile,
+                               const struct tp_expression *expression,
+                               tp_stream stream);
 
   /* Copies `bytes` from src to dst. Each side is either this backend's
    * space or host memory (pageable or pinned): a device backend handles

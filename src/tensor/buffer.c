@@ -109,7 +109,7 @@ tp_status tp_buffer_new(const char *fn, tp_allocator *allocator,
   tp_status st = tp_buffer_check_args(fn, allocator, layout, out);
   if (st != TP_SUCCESS)
     return st;
-  tp_buffer *b;
+  tp_buffer *b = NULL;
   st = tp_buffer_make(fn, allocator, layout, tiling, stream, &b);
   if (st != TP_SUCCESS)
     return st;

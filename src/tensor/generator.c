@@ -4,6 +4,11 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "tensor/half_float.h"
+
+/* The generator's parameter union is part of the ABI (generator.h). */
+_Static_assert(sizeof(((tp_generator *)0)->p) == 128,
+               "tp_generator's parameters must stay 128 bytes");
 
 tp_generator tp_generator_arange(double start, double step) {
   tp_generator g;
@@ -79,8 +84,61 @@ static int integer_range(tp_dtype dtype, int_range *out) {
   case TP_DTYPE_I64:
     *out = (int_range){-0x1.0p63, 0x1.0p63, INT64_MIN, INT64_MAX};
     return 1;
+  case TP_DTYPE_I8: *out = (int_range){-0x1.0p7, 0x1.0p7, -128, 127}; return 1;
+  case TP_DTYPE_U8: *out = (int_range){0.0, 0x1.0p8, 0, 255}; return 1;
+  case TP_DTYPE_BOOL: *out = (int_range){0.0, 2.0, 0, 1}; return 1;
   default: return 0;
   }
+}
+
+/* The 8-bit integer types (i8, u8, bool): values (start, offset, diagonal,
+ * lo, hi - 1) must lie in the type's range, steps and coefficients within
+ * +-(the type's largest magnitude), so that every parameter means what it
+ * says in the type; the elements are then computed in int64 and wrapped
+ * (i8, u8) or tested for nonzero (bool). */
+static int is_small_integer_dtype(tp_dtype dtype) {
+  return dtype == TP_DTYPE_I8 || dtype == TP_DTYPE_U8 || dtype == TP_DTYPE_BOOL;
+}
+
+static tp_status check_small(tp_dtype dtype, const char *kind, const char *what,
+                             double v, double lo, double hi) {
+  if (!(v >= lo && v <= hi))
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_generator_check: %s %s = %g does not fit %s (%g..%g)",
+                   kind, what, v, tp_dtype_name(dtype), lo, hi);
+  return TP_SUCCESS;
+}
+
+static tp_status check_small_integer(const tp_generator *gen, tp_dtype dtype) {
+  double lo = dtype == TP_DTYPE_I8 ? -128.0 : 0.0;
+  double hi = dtype == TP_DTYPE_I8 ? 127.0 : dtype == TP_DTYPE_U8 ? 255.0 : 1.0;
+  double step = dtype == TP_DTYPE_I8 ? 128.0 : hi; /* largest magnitude */
+  tp_status st = TP_SUCCESS;
+  switch (gen->kind) {
+  case TP_GENERATOR_ARANGE:
+    st = check_small(dtype, "arange", "start", gen->p.arange.start, lo, hi);
+    if (st == TP_SUCCESS)
+      st =
+          check_small(dtype, "arange", "step", gen->p.arange.step, -step, step);
+    return st;
+  case TP_GENERATOR_AFFINE:
+    st = check_small(dtype, "affine", "offset", gen->p.affine.offset, lo, hi);
+    for (int k = 0; st == TP_SUCCESS && k < TP_MAX_NDIM; ++k)
+      st = check_small(dtype, "affine", "coefficient", gen->p.affine.coeff[k],
+                       -step, step);
+    return st;
+  case TP_GENERATOR_IDENTITY:
+    return check_small(dtype, "identity", "diagonal", gen->p.identity.diagonal,
+                       lo, hi);
+  case TP_GENERATOR_UNIFORM:
+    st = check_small(dtype, "uniform", "lo", gen->p.uniform.lo, lo, hi);
+    if (st == TP_SUCCESS)
+      st = check_small(dtype, "uniform", "hi", gen->p.uniform.hi, lo + 1.0,
+                       hi + 1.0);
+    return st;
+  case TP_GENERATOR_NORMAL: break; /* refused for every integer type */
+  }
+  return TP_SUCCESS;
 }
 
 static int is_integer_dtype(tp_dtype dtype) {
@@ -96,7 +154,10 @@ static tp_status check_integral(const char *kind, const char *what, double v,
                                 tp_dtype dtype) {
   int_range r;
   integer_range(dtype, &r);
-  if (!(v == floor(v)) || v < r.lo || v >= r.hi_excl)
+  /* The 8-bit types' ranges were checked by check_small_integer, whose
+   * steps may be negative even for u8; here they need only be integral. */
+  int ranged = !is_small_integer_dtype(dtype);
+  if (!(v == floor(v)) || (ranged && (v < r.lo || v >= r.hi_excl)))
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
                    "tp_generator_check: %s %s = %.17g must be an integer in "
                    "%lld..%lld for %s",
@@ -147,6 +208,19 @@ static tp_status check_uniform(const tp_generator *gen, tp_dtype dtype) {
                    "tp_generator_check: uniform [%g, %g) does not fit %s or "
                    "is empty there",
                    lo, hi, tp_dtype_name(dtype));
+  if (dtype == TP_DTYPE_F16 || dtype == TP_DTYPE_BF16) {
+    /* In the type's own rounding (half_float.h), as for f32 above. */
+    int bf = dtype == TP_DTYPE_BF16;
+    double lo16 = bf ? tp_bf16_to_double(tp_bf16_from_double(lo))
+                     : tp_f16_to_double(tp_f16_from_double(lo));
+    double hi16 = bf ? tp_bf16_to_double(tp_bf16_from_double(hi))
+                     : tp_f16_to_double(tp_f16_from_double(hi));
+    if (!isfinite(lo16) || !isfinite(hi16) || !(lo16 < hi16))
+      return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                     "tp_generator_check: uniform [%g, %g) does not fit %s or "
+                     "is empty there",
+                     lo, hi, tp_dtype_name(dtype));
+  }
   return TP_SUCCESS;
 }
 
@@ -161,6 +235,9 @@ tp_status tp_generator_check(const tp_generator *gen, const tp_layout *layout) {
   tp_dtype dtype = layout->dtype;
   int integral = is_integer_dtype(dtype);
   tp_status st = TP_SUCCESS;
+  if (is_small_integer_dtype(layout->dtype) &&
+      (st = check_small_integer(gen, layout->dtype)) != TP_SUCCESS)
+    return st;
   switch (gen->kind) {
   case TP_GENERATOR_ARANGE:
     st = check_parameter("arange", "start", gen->p.arange.start, dtype);

@@ -16,6 +16,11 @@
  *   void    tp_gen_value_c128(g, linear, index, ndim, double out[2])
  *   int32_t tp_gen_value_i32(g, linear, index, ndim)
  *   int64_t tp_gen_value_i64(g, linear, index, ndim)
+ *   uint16_t tp_gen_value_f16(g, linear, index, ndim)   (the bits)
+ *   uint16_t tp_gen_value_bf16(g, linear, index, ndim)  (the bits)
+ *   int8_t  tp_gen_value_i8(g, linear, index, ndim)
+ *   uint8_t tp_gen_value_u8(g, linear, index, ndim)
+ *   uint8_t tp_gen_value_bool(g, linear, index, ndim)   (0 or 1)
  *   void    tp_gen_store(g, dtype, linear, index, ndim, void *dst)
  * The generator must have passed tp_generator_check for the layout. */
 #ifndef TP_CORE_GENERATOR_MATH_H
@@ -25,12 +30,20 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "tensor/half_float.h"
 #include "tensorpool/generator.h"
 
 #ifdef __CUDACC__
 #define TP_HD __host__ __device__
 #else
 #define TP_HD
+#endif
+/* Loops over the axes run to TP_MAX_NDIM with a test, unrolled in device
+ * code, so that a kernel's index array stays in registers. */
+#ifdef __CUDA_ARCH__
+#define TP_GEN_UNROLL _Pragma("unroll")
+#else
+#define TP_GEN_UNROLL
 #endif
 
 /* ---- Philox-4x32-10 (Salmon, Moraes, Dror, Shaw: "Parallel random numbers:
@@ -240,15 +253,18 @@ static inline TP_HD void tp_gen_pair(const tp_generator *g, uint64_t linear,
     return;
   case TP_GENERATOR_AFFINE: {
     double v = g->p.affine.offset;
-    for (int k = 0; k < ndim; ++k)
-      v = v + g->p.affine.coeff[k] * (double)index[k];
+    TP_GEN_UNROLL
+    for (int k = 0; k < TP_MAX_NDIM; ++k)
+      if (k < ndim)
+        v = v + g->p.affine.coeff[k] * (double)index[k];
     *re = v;
     return;
   }
   case TP_GENERATOR_IDENTITY: {
     int diagonal = 1;
-    for (int k = 1; k < ndim; ++k)
-      if (index[k] != index[0])
+    TP_GEN_UNROLL
+    for (int k = 1; k < TP_MAX_NDIM; ++k)
+      if (k < ndim && index[k] != index[0])
         diagonal = 0;
     *re = diagonal ? g->p.identity.diagonal : 0.0;
     return;
@@ -287,6 +303,22 @@ static inline TP_HD float tp_gen_to_f32(const tp_generator *g, double v) {
   return f;
 }
 
+/* Rounds a double part to f16 (bf16 when `bf`) bits, keeping uniform values
+ * below hi as for float. */
+static inline TP_HD uint16_t tp_gen_to_half(const tp_generator *g, double v,
+                                            int bf) {
+  uint16_t h = bf ? tp_bf16_from_double(v) : tp_f16_from_double(v);
+  if (g->kind == TP_GENERATOR_UNIFORM) {
+    uint16_t hi = bf ? tp_bf16_from_double(g->p.uniform.hi)
+                     : tp_f16_from_double(g->p.uniform.hi);
+    double got = bf ? tp_bf16_to_double(h) : tp_f16_to_double(h);
+    double top = bf ? tp_bf16_to_double(hi) : tp_f16_to_double(hi);
+    if (got >= top)
+      h = tp_half_below(hi);
+  }
+  return h;
+}
+
 /* ---- Integers: int64 arithmetic, wrapping modulo 2^64. */
 
 static inline TP_HD uint64_t tp_gen_wrap(double integral) {
@@ -309,15 +341,19 @@ static inline TP_HD uint64_t tp_gen_integer_bits(const tp_generator *g,
            tp_gen_wrap(g->p.arange.step) * linear;
   case TP_GENERATOR_AFFINE: {
     uint64_t v = tp_gen_wrap(g->p.affine.offset);
-    for (int k = 0; k < ndim; ++k)
-      v += tp_gen_wrap(g->p.affine.coeff[k]) * (uint64_t)index[k];
+    TP_GEN_UNROLL
+    for (int k = 0; k < TP_MAX_NDIM; ++k)
+      if (k < ndim)
+        v += tp_gen_wrap(g->p.affine.coeff[k]) * (uint64_t)index[k];
     return v;
   }
   case TP_GENERATOR_IDENTITY: {
-    for (int k = 1; k < ndim; ++k)
-      if (index[k] != index[0])
-        return 0;
-    return tp_gen_wrap(g->p.identity.diagonal);
+    int diagonal = 1;
+    TP_GEN_UNROLL
+    for (int k = 1; k < TP_MAX_NDIM; ++k)
+      if (k < ndim && index[k] != index[0])
+        diagonal = 0;
+    return diagonal ? tp_gen_wrap(g->p.identity.diagonal) : 0;
   }
   case TP_GENERATOR_UNIFORM: {
     uint32_t w[4];
@@ -376,6 +412,38 @@ static inline TP_HD int32_t tp_gen_value_i32(const tp_generator *g,
       (uint32_t)tp_gen_integer_bits(g, linear, index, ndim));
 }
 
+static inline TP_HD uint16_t tp_gen_value_f16(const tp_generator *g,
+                                              uint64_t linear,
+                                              const int64_t *index, int ndim) {
+  return tp_gen_to_half(g, tp_gen_value_f64(g, linear, index, ndim), 0);
+}
+
+static inline TP_HD uint16_t tp_gen_value_bf16(const tp_generator *g,
+                                               uint64_t linear,
+                                               const int64_t *index, int ndim) {
+  return tp_gen_to_half(g, tp_gen_value_f64(g, linear, index, ndim), 1);
+}
+
+/* i8 and u8: the low 8 bits of the int64 value; bool: 1 if it is nonzero. */
+static inline TP_HD int8_t tp_gen_value_i8(const tp_generator *g,
+                                           uint64_t linear,
+                                           const int64_t *index, int ndim) {
+  uint8_t low = (uint8_t)tp_gen_integer_bits(g, linear, index, ndim);
+  return low <= 127 ? (int8_t)low : (int8_t)(-(int)(uint8_t)~low - 1);
+}
+
+static inline TP_HD uint8_t tp_gen_value_u8(const tp_generator *g,
+                                            uint64_t linear,
+                                            const int64_t *index, int ndim) {
+  return (uint8_t)tp_gen_integer_bits(g, linear, index, ndim);
+}
+
+static inline TP_HD uint8_t tp_gen_value_bool(const tp_generator *g,
+                                              uint64_t linear,
+                                              const int64_t *index, int ndim) {
+  return tp_gen_integer_bits(g, linear, index, ndim) != 0;
+}
+
 /* Writes the value of one element of `dtype` at `dst` (which need not be
  * aligned). */
 static inline TP_HD void tp_gen_store(const tp_generator *g, tp_dtype dtype,
@@ -411,6 +479,27 @@ static inline TP_HD void tp_gen_store(const tp_generator *g, tp_dtype dtype,
   }
   case TP_DTYPE_I64: {
     int64_t v = tp_gen_value_i64(g, linear, index, ndim);
+    memcpy(dst, &v, sizeof v);
+    return;
+  }
+  case TP_DTYPE_F16:
+  case TP_DTYPE_BF16: {
+    uint16_t v = dtype == TP_DTYPE_F16
+                     ? tp_gen_value_f16(g, linear, index, ndim)
+                     : tp_gen_value_bf16(g, linear, index, ndim);
+    memcpy(dst, &v, sizeof v);
+    return;
+  }
+  case TP_DTYPE_I8: {
+    int8_t v = tp_gen_value_i8(g, linear, index, ndim);
+    memcpy(dst, &v, sizeof v);
+    return;
+  }
+  case TP_DTYPE_U8:
+  case TP_DTYPE_BOOL: {
+    uint8_t v = dtype == TP_DTYPE_U8
+                    ? tp_gen_value_u8(g, linear, index, ndim)
+                    : tp_gen_value_bool(g, linear, index, ndim);
     memcpy(dst, &v, sizeof v);
     return;
   }

@@ -13,6 +13,11 @@ size_t tp_dtype_size(tp_dtype dtype) {
   case TP_DTYPE_C128: return 16;
   case TP_DTYPE_I32: return 4;
   case TP_DTYPE_I64: return 8;
+  case TP_DTYPE_F16: return 2;
+  case TP_DTYPE_BF16: return 2;
+  case TP_DTYPE_I8: return 1;
+  case TP_DTYPE_U8: return 1;
+  case TP_DTYPE_BOOL: return 1;
   }
   return 0;
 }
@@ -25,6 +30,11 @@ const char *tp_dtype_name(tp_dtype dtype) {
   case TP_DTYPE_C128: return "c128";
   case TP_DTYPE_I32: return "i32";
   case TP_DTYPE_I64: return "i64";
+  case TP_DTYPE_F16: return "f16";
+  case TP_DTYPE_BF16: return "bf16";
+  case TP_DTYPE_I8: return "i8";
+  case TP_DTYPE_U8: return "u8";
+  case TP_DTYPE_BOOL: return "bool";
   }
   return "invalid";
 }

@@ -19,7 +19,8 @@ TP_ERR_MISMATCH = 10
 
 TP_SPACE_HOST, TP_SPACE_PINNED, TP_SPACE_DEVICE = 0, 1, 2
 TP_BUFFER_LOCAL = 0
-DTYPES = {"f32": 0, "f64": 1, "c64": 2, "c128": 3, "i32": 4, "i64": 5}
+DTYPES = {"f32": 0, "f64": 1, "c64": 2, "c128": 3, "i32": 4, "i64": 5,
+          "f16": 6, "bf16": 7, "i8": 8, "u8": 9, "bool": 10}
 TP_MAX_NDIM = 8
 KDLCPU, KDLCUDA, KDLCUDAHOST = 1, 2, 3
 

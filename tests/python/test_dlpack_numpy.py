@@ -33,7 +33,8 @@ lib = tp.load(sys.argv[1])
 rt = tp.Runtime(lib)
 HOST = tp.TP_SPACE_HOST
 NUMPY = {"f32": np.float32, "f64": np.float64, "c64": np.complex64,
-         "c128": np.complex128, "i32": np.int32, "i64": np.int64}
+         "c128": np.complex128, "i32": np.int32, "i64": np.int64,
+         "f16": np.float16, "i8": np.int8, "u8": np.uint8}
 
 
 def expect(cond, what):

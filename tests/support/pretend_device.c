@@ -166,6 +166,15 @@ static tp_status pretend_fill_generator(tp_backend *b, void *dst,
   return tp_host_fill_generator(b, view(dst), layout, tile, generator, stream);
 }
 
+static tp_status pretend_fill_expression(tp_backend *b, void *dst,
+                                         const tp_layout *layout,
+                                         const tp_tile *tile,
+                                         const struct tp_expression *expression,
+                                         tp_stream stream) {
+  return tp_host_fill_expression(b, view(dst), layout, tile, expression,
+                                 stream);
+}
+
 /* Either side may be pretend-device or host memory, as for a GPU's copy. */
 static tp_status pretend_copy(tp_backend *b, void *dst, const void *src,
                               size_t bytes, tp_stream stream) {
@@ -209,9 +218,10 @@ static void pretend_destroy(tp_backend *b) {
 }
 
 static const tp_backend_ops pretend_backend_ops = {
-    pretend_fill_constant, pretend_fill_generator, pretend_copy,
-    pretend_axpby,         pretend_sync,           pretend_memory_info,
-    tp_staged_allgatherv,  tp_staged_alltoallv,    pretend_destroy};
+    pretend_fill_constant, pretend_fill_generator, pretend_fill_expression,
+    pretend_copy,          pretend_axpby,          pretend_sync,
+    pretend_memory_info,   tp_staged_allgatherv,   tp_staged_alltoallv,
+    pretend_destroy};
 
 /* The provider: device 0, shared by every rank of the node. */
 static tp_status add_pretend_device(tp_runtime *rt) {
