@@ -28,8 +28,9 @@ static void emit(text *t, const char *format, ...) {
   for (;;) {
     va_list args;
     va_start(args, format);
-    int n =
-        vsnprintf(t->data + t->length, t->capacity - t->length, format, args);
+    /* No buffer yet: measure only (NULL + 0 is undefined in C). */
+    char *at = t->data ? t->data + t->length : NULL;
+    int n = vsnprintf(at, t->capacity - t->length, format, args);
     va_end(args);
     if (n < 0) {
       t->failed = 1;
