@@ -3,8 +3,8 @@
 # UndefinedBehaviorSanitizer) in build-fuzz/, replays each target's committed
 # corpus (seeds and every input that once found a bug), then fuzzes it.
 #
-#   scripts/fuzz.sh TARGET SECONDS    TARGET: pool, event_log, layout (or
-#                                     fuzz_pool, ...), or all
+#   scripts/fuzz.sh TARGET SECONDS    TARGET: pool, event_log, layout,
+#                                     expression (or fuzz_pool, ...), or all
 #
 # New inputs that reach new code go to build-fuzz/corpus/<target>/ (kept
 # between runs, never into the committed corpus). A crash, a sanitizer
@@ -17,13 +17,13 @@ cd "$root"
 
 if [ $# -ne 2 ] || ! [[ $2 =~ ^[0-9]+$ ]]; then
   echo "usage: scripts/fuzz.sh TARGET SECONDS (TARGET: pool, event_log," \
-       "layout or all)" >&2
+       "layout, expression or all)" >&2
   exit 2
 fi
 want=$1
 seconds=$2
 build=build-fuzz
-all=(fuzz_pool fuzz_event_log fuzz_layout)
+all=(fuzz_pool fuzz_event_log fuzz_layout fuzz_expression)
 if [ "$want" = all ]; then
   targets=("${all[@]}")
 else
@@ -58,6 +58,7 @@ options() {
     fuzz_pool) echo "-max_len=4096" ;;
     fuzz_event_log) echo "-max_len=8192 -dict=tests/fuzz/event_log.dict" ;;
     fuzz_layout) echo "-max_len=512" ;;
+    fuzz_expression) echo "-max_len=4200 -dict=tests/fuzz/expression.dict" ;;
   esac
 }
 

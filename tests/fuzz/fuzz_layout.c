@@ -278,26 +278,52 @@ static void fuzz_tilings(fuzz_input *in, const tp_layout *l) {
 
 /* [lo, hi) of the values an integer type holds, as doubles (exact). */
 static bool integer_range(tp_dtype dtype, double *lo, double *hi) {
-  if (dtype == TP_DTYPE_I32) {
-    *lo = -0x1p31;
-    *hi = 0x1p31;
-    return true;
+  switch (dtype) {
+  case TP_DTYPE_I32: *lo = -0x1p31, *hi = 0x1p31; return true;
+  case TP_DTYPE_I64: *lo = -0x1p63, *hi = 0x1p63; return true;
+  case TP_DTYPE_I8: *lo = -128, *hi = 128; return true;
+  case TP_DTYPE_U8: *lo = 0, *hi = 256; return true;
+  case TP_DTYPE_BOOL: *lo = 0, *hi = 2; return true;
+  default: return false;
   }
-  if (dtype == TP_DTYPE_I64) {
-    *lo = -0x1p63;
-    *hi = 0x1p63;
-    return true;
-  }
-  return false;
 }
 
-/* Finite, and for an integer type an integer the type holds. */
-static bool fits(double v, tp_dtype dtype) {
+/* i8, u8, bool: steps and coefficients lie within +-this. */
+static double small_step(tp_dtype dtype) {
+  return dtype == TP_DTYPE_I8 ? 128 : dtype == TP_DTYPE_U8 ? 255 : 1;
+}
+
+static bool is_small(tp_dtype dtype) {
+  return dtype == TP_DTYPE_I8 || dtype == TP_DTYPE_U8 || dtype == TP_DTYPE_BOOL;
+}
+
+static bool is_half(tp_dtype dtype) {
+  return dtype == TP_DTYPE_F16 || dtype == TP_DTYPE_BF16;
+}
+
+/* A value in the type (start, offset, diagonal), as generator.h says:
+ * finite, and for an integer type an integer the type holds. */
+static bool value_fits(double v, tp_dtype dtype) {
   double lo, hi;
   if (!isfinite(v))
     return false;
   return !integer_range(dtype, &lo, &hi) ||
          (v == floor(v) && v >= lo && v < hi);
+}
+
+/* A step or coefficient: like a value, but within +-step for the 8-bit
+ * types. */
+static bool step_fits(double v, tp_dtype dtype) {
+  if (!is_small(dtype))
+    return value_fits(v, dtype);
+  double s = small_step(dtype);
+  return isfinite(v) && v == floor(v) && v >= -s && v <= s;
+}
+
+/* A double rounded to the 16-bit type, back as a double. */
+static double as_half(double v, tp_dtype dtype) {
+  return dtype == TP_DTYPE_BF16 ? tp_bf16_to_double(tp_bf16_from_double(v))
+                                : tp_f16_to_double(tp_f16_from_double(v));
 }
 
 /* tp_generator_check as generator.h documents it. */
@@ -307,14 +333,17 @@ static tp_status expected_check(const tp_generator *g, tp_dtype dtype) {
   bool ok;
   switch (g->kind) {
   case TP_GENERATOR_ARANGE:
-    ok = fits(g->p.arange.start, dtype) && fits(g->p.arange.step, dtype);
+    ok = value_fits(g->p.arange.start, dtype) &&
+         step_fits(g->p.arange.step, dtype);
     break;
   case TP_GENERATOR_AFFINE:
-    ok = fits(g->p.affine.offset, dtype);
+    ok = value_fits(g->p.affine.offset, dtype);
     for (int k = 0; k < TP_MAX_NDIM; k++)
-      ok = ok && fits(g->p.affine.coeff[k], dtype);
+      ok = ok && step_fits(g->p.affine.coeff[k], dtype);
     break;
-  case TP_GENERATOR_IDENTITY: ok = fits(g->p.identity.diagonal, dtype); break;
+  case TP_GENERATOR_IDENTITY:
+    ok = value_fits(g->p.identity.diagonal, dtype);
+    break;
   case TP_GENERATOR_UNIFORM: {
     double lo = g->p.uniform.lo, hi = g->p.uniform.hi;
     ok = isfinite(lo) && isfinite(hi) && lo < hi && isfinite(hi - lo);
@@ -324,6 +353,9 @@ static tp_status expected_check(const tp_generator *g, tp_dtype dtype) {
     if (dtype == TP_DTYPE_F32 || dtype == TP_DTYPE_C64)
       ok = ok && isfinite((float)lo) && isfinite((float)hi) &&
            (float)lo < (float)hi;
+    if (is_half(dtype))
+      ok = ok && isfinite(as_half(lo, dtype)) && isfinite(as_half(hi, dtype)) &&
+           as_half(lo, dtype) < as_half(hi, dtype);
     break;
   }
   case TP_GENERATOR_NORMAL:
@@ -411,8 +443,23 @@ static void check_value(const tp_generator *g, tp_dtype dtype,
     break;
   }
   case TP_DTYPE_I64: memcpy(&integer, v, 8); break;
+  case TP_DTYPE_F16:
+  case TP_DTYPE_BF16: {
+    uint16_t h;
+    memcpy(&h, v, 2);
+    parts[0] =
+        dtype == TP_DTYPE_F16 ? tp_f16_to_double(h) : tp_bf16_to_double(h);
+    break;
   }
-  bool is_int = dtype == TP_DTYPE_I32 || dtype == TP_DTYPE_I64;
+  case TP_DTYPE_I8: integer = (int8_t)v[0]; break;
+  case TP_DTYPE_U8: integer = v[0]; break;
+  case TP_DTYPE_BOOL:
+    integer = v[0];
+    CHECK(integer == 0 || integer == 1, "a bool element holds %d", v[0]);
+    break;
+  }
+  double tlo, thi;
+  bool is_int = integer_range(dtype, &tlo, &thi);
   bool narrow = dtype == TP_DTYPE_F32 || dtype == TP_DTYPE_C64;
   if (g->kind == TP_GENERATOR_UNIFORM) {
     double lo = g->p.uniform.lo, hi = g->p.uniform.hi;
@@ -427,6 +474,9 @@ static void check_value(const tp_generator *g, tp_dtype dtype,
     if (narrow) {
       lo = (float)lo;
       hi = (float)hi;
+    } else if (is_half(dtype)) {
+      lo = as_half(lo, dtype);
+      hi = as_half(hi, dtype);
     }
     for (int i = 0; i < n; i++)
       CHECK(parts[i] >= lo && parts[i] < hi,
