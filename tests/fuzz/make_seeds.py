@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Writes the hand-made seeds of tests/fuzz/corpus/ for the binary targets
-(fuzz_pool, fuzz_layout): short programs in each target's input language,
-one per scenario the fuzzer should start from. The event-log seeds are CSV
-files (trimmed traces of bench/traces/ and a few hand-written lines).
+"""Writes the hand-made seeds of tests/fuzz/corpus/ for fuzz_pool,
+fuzz_layout (short programs in each target's input language, one per
+scenario the fuzzer should start from) and fuzz_expression (an ndim byte,
+a dtype byte, then the text). The event-log seeds are CSV files (trimmed
+traces of bench/traces/ and a few hand-written lines).
 
 Re-run after changing a target's input encoding:
     python3 tests/fuzz/make_seeds.py
@@ -135,6 +136,41 @@ def layout_seeds():
     return s
 
 
+# ---- fuzz_expression: ndim = byte % 11 - 1, dtype = byte % 11, text ----
+def expression_seeds():
+    texts = {
+        "docs_examples": (3, 1, "sin(0.1*i0) + i1"),
+        "conditional": (3, 4, "i0 == i1 ? 1 : 0"),
+        "pow_mod": (2, 5, "pow(2, i0) % 7"),
+        "every_function": (4, 1, "abs(-i0)+min(i0,i1)+max(1,2.5)+floor(0.5)"
+                           "+ceil(i0)+trunc(-1.5)+round(2.5)+sqrt(i1)"
+                           "+fma(i0,2,1)+fmod(i1,3)+exp(1)+exp2(i0)"
+                           "+expm1(1e-9)+log(2)+log2(8)+log10(100)"
+                           "+pow(2.0,i0)+sin(pi)+cos(i0)+tan(1)+asin(0.5)"
+                           "+acos(0.5)+atan(1)+atan2(i0,1)+sinh(1)+cosh(1)"
+                           "+tanh(i2)"),
+        "integer_edges": (2, 5, "9223372036854775807 + 1 - "
+                          "(-9223372036854775807 - 1) / -1 % -1 + i0 / 0 "
+                          "+ i0 % 0"),
+        "reals_edges": (2, 0, "1e308 * 10 + .5e-3 + 1.e5 - 4.9e-324 / 0.0 "
+                        "+ 0.0 / 0.0"),
+        "logic": (3, 10, "!(i0 < i1) && i1 <= 2 || i0 >= 3 && i0 != i1 "
+                  "|| !!1"),
+        "nested_conditionals": (2, 7, "i0 ? i1 ? 1 : 2.5 : i0 > 1 ? -i1 "
+                                ": +3"),
+        "attack_include": (2, 1, '#include "/etc/passwd"'),
+        "attack_digraph": (2, 1, "<% tp_dst[-4096] = 1; %>"),
+        "attack_names": (2, 1, "tp_count + blockIdx.x + sizeof(int) + i01"),
+        "deep_parens": (1, 1, "(" * 70 + "i0" + ")" * 70),
+        "long_chain": (1, 5, "+".join(["1"] * 500)),
+        "index_out_of_range": (2, 1, "i2 + i1"),
+        "zero_dim": (1, 0, "pi * 2"),
+        "whitespace": (3, 3, " \t\n\r i0\t*\n2 \r"),
+    }
+    return {name: bytes([nd, dt]) + text.encode()
+            for name, (nd, dt, text) in texts.items()}
+
+
 def write(target, seeds):
     folder = os.path.join(HERE, "corpus", target)
     os.makedirs(folder, exist_ok=True)
@@ -145,3 +181,4 @@ def write(target, seeds):
 
 write("fuzz_pool", pool_seeds())
 write("fuzz_layout", layout_seeds())
+write("fuzz_expression", expression_seeds())
