@@ -38,12 +38,15 @@ if ! command -v clang >/dev/null; then
   echo "fuzz.sh: clang not found (scripts/setup.sh installs it as root)" >&2
   exit 1
 fi
+# Configured every time (quick when nothing changed); the compiler is only
+# chosen when the folder is new.
 if [ ! -f "$build/CMakeCache.txt" ]; then
-  CC=clang cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DTP_BUILD_FUZZ=ON -DTP_SANITIZE=address,undefined -DTP_WITH_CUDA=OFF \
-    -DTP_WITH_MPI=OFF -DTP_BUILD_BENCH=OFF >"$build.configure.log" 2>&1 ||
-    { cat "$build.configure.log"; exit 1; }
+  export CC=clang
 fi
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTP_BUILD_FUZZ=ON \
+  -DTP_SANITIZE=address,undefined -DTP_WARNINGS_AS_ERRORS=ON \
+  -DTP_WITH_CUDA=OFF -DTP_WITH_MPI=OFF -DTP_BUILD_BENCH=OFF \
+  >"$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
 cmake --build "$build" -j2 --target "${targets[@]}" >"$build.build.log" 2>&1 ||
   { tail -n 40 "$build.build.log"; exit 1; }
 
