@@ -19,18 +19,21 @@
 extern "C" {
 #endif
 
-/* A copy of `buffer` from its own allocator, same kind, tiling and space. */
+/* A copy of `buffer` from its own allocator, same kind, tiling and space.
+ * Collective: no, whatever the kind: each rank copies its own tile, so one
+ * rank may clone alone and ranks may clone buffers that differ. */
 tp_status tp_buffer_clone(const tp_buffer *buffer, tp_stream stream,
                           tp_buffer **out);
 
 /* out = alpha * x + beta * y elementwise. x and y must have the same layout,
  * kind and (distributed) tiling: TP_ERR_MISMATCH otherwise. Integers wrap
- * modulo 2^bits; alpha and beta convert as tp_scalar_store says. */
+ * modulo 2^bits; alpha and beta convert as tp_scalar_store says.
+ * Collective: no (each rank computes its own tile). */
 tp_status tp_axpby(tp_scalar alpha, const tp_buffer *x, tp_scalar beta,
                    const tp_buffer *y, tp_stream stream, tp_buffer **out);
 
 /* The allocator the result of an operation on x and y comes from (the rule
- * above). */
+ * above). Collective: no. */
 tp_status tp_result_allocator(const tp_buffer *x, const tp_buffer *y,
                               tp_allocator **out);
 

@@ -10,8 +10,10 @@
 
 #include "core/error.h"
 #include "dist/dist.h"
+#include "dist/rank_scratch.h"
 #include "runtime/runtime_internal.h"
 #include "tensor/buffer_internal.h"
+#include "tensor/convert_internal.h"
 #include "tensor/tiling_internal.h"
 
 static tp_backend *backend_of(const tp_buffer *b) {
@@ -59,19 +61,29 @@ static tp_status gather(tp_buffer *dst, const tp_buffer *src,
                         tp_stream stream) {
   tp_runtime *rt = dst->allocator->runtime;
   tp_backend *db = backend_of(dst);
-  size_t *counts = malloc(2 * (size_t)rt->size * sizeof *counts);
+  tp_rank_scratch scratch;
+  tp_rank_scratch_init(&scratch);
+  size_t *counts =
+      tp_rank_scratch_get(&scratch, 2 * (size_t)rt->size * sizeof *counts);
   if (!counts)
     return tp_fail(TP_ERR_OUT_OF_MEMORY, "gather: no memory for counts");
   size_t *displs = counts + rt->size;
   gather_plan(src, rt->size, counts, displs);
-  char *mine = dst->data ? (char *)dst->data + displs[rt->rank] : NULL;
+  /* The collective reads its send side from its own space. A source there
+   * already goes in as it is and the collective puts it in place (no pass
+   * over it here); a tile in another space is first copied to its place in
+   * the result, and the collective runs in place. */
+  const void *send = src->data;
   tp_status st = TP_SUCCESS;
-  if (counts[rt->rank])
+  if (backend_of(src) != db && counts[rt->rank]) {
+    char *mine = (char *)dst->data + displs[rt->rank];
     st = copy_between(db, mine, backend_of(src), src->data, counts[rt->rank],
                       stream);
+    send = mine;
+  }
   if (st == TP_SUCCESS && dst->bytes)
-    st = db->ops->allgatherv(db, mine, dst->data, counts, displs, stream);
-  free(counts);
+    st = db->ops->allgatherv(db, send, dst->data, counts, displs, stream);
+  tp_rank_scratch_release(&scratch);
   return st;
 }
 
@@ -90,7 +102,9 @@ static tp_status redistribute(tp_buffer *dst, const tp_buffer *src,
   int p = rt->size, me = rt->rank;
   size_t row =
       tp_layout_row_size(&src->layout) * tp_dtype_size(src->layout.dtype);
-  size_t *plan = malloc(4 * (size_t)p * sizeof *plan);
+  tp_rank_scratch scratch;
+  tp_rank_scratch_init(&scratch);
+  size_t *plan = tp_rank_scratch_get(&scratch, 4 * (size_t)p * sizeof *plan);
   if (!plan)
     return tp_fail(TP_ERR_OUT_OF_MEMORY, "redistribute: no memory for counts");
   size_t *sc = plan, *sd = plan + p, *rc = plan + 2 * p, *rd = plan + 3 * p;
@@ -127,7 +141,7 @@ static tp_status redistribute(tp_buffer *dst, const tp_buffer *src,
     if (st == TP_SUCCESS)
       st = fst;
   }
-  free(plan);
+  tp_rank_scratch_release(&scratch);
   return st;
 }
 
@@ -164,6 +178,29 @@ static route route_of(tp_buffer_kind from, tp_buffer_kind to) {
   return ROUTE_COPY;
 }
 
+/* Whether a conversion is collective: with several ranks, exactly the routes
+ * that may communicate, decided from the two kinds alone. Every rank that
+ * passes the same kinds decides the same without asking the others, so a
+ * route that does not communicate needs no agreement and may be taken by
+ * one rank alone. (Distributed -> distributed communicates only when the
+ * tilings differ, which only the agreement can tell, so it is always
+ * collective.) */
+static int collective(const tp_allocator *a, route how) {
+  return a->runtime->size > 1 && (how == ROUTE_GATHER || how == ROUTE_SHUFFLE);
+}
+
+/* What the ranks of a collective conversion must agree on: the source
+ * (kind, layout, tiling), the target kind and the target tiling. */
+static uint64_t conversion_hash(const tp_allocator *a, const tp_buffer *src,
+                                const tp_tiling *target) {
+  uint64_t h = tp_buffer_hash(0x74706F6F6CULL, src);
+  h = tp_hash_mix(h, (uint64_t)a->kind);
+  if (target)
+    for (int p = 0; p <= target->parts; ++p)
+      h = tp_hash_mix(h, (uint64_t)target->first[p]);
+  return h;
+}
+
 static tp_status check_args(const char *fn, tp_allocator *a,
                             const tp_buffer *src, tp_buffer **out) {
   if (!a || !src || !out)
@@ -178,62 +215,10 @@ static tp_status check_args(const char *fn, tp_allocator *a,
   return TP_SUCCESS;
 }
 
-tp_status tp_allocator_construct_copy(tp_allocator *a, const tp_buffer *src,
-                                      const tp_tiling *tiling, tp_stream stream,
-                                      tp_buffer **out) {
-  const char *fn = "tp_allocator_construct_copy";
-  tp_status st = check_args(fn, a, src, out);
-  if (st != TP_SUCCESS)
-    return st;
-  route how = route_of(src->kind, a->kind);
-  tp_buffer *dst = NULL;
-  st = tp_buffer_new(fn, a, &src->layout, tiling, stream, &dst);
-  if (st == TP_SUCCESS)
-    st = after_source(src, stream);
-  if (a->runtime->size > 1) {
-    /* Every rank learns whether all agree and all are ready, even on routes
-     * that need no communication: ranks that disagree on the kinds could
-     * otherwise take different routes, and one would wait forever in a
-     * collective the others never join. */
-    uint64_t h = tp_buffer_hash(0x74706F6F6CULL, src);
-    h = tp_hash_mix(h, (uint64_t)a->kind);
-    if (dst)
-      h = tp_hash_mix(h, tp_buffer_hash(h, dst));
-    st = tp_runtime_agree(a->runtime, fn, h, st);
-  }
-  if (st == TP_SUCCESS) {
-    switch (how) {
-    case ROUTE_COPY:
-      if (dst->bytes)
-        st = copy_between(backend_of(dst), dst->data, backend_of(src),
-                          src->data, dst->bytes, stream);
-      break;
-    case ROUTE_SLICE: st = slice(dst, src, stream); break;
-    case ROUTE_GATHER: st = gather(dst, src, stream); break;
-    case ROUTE_SHUFFLE:
-      if (same_tiling(dst, src))
-        st = dst->bytes
-                 ? copy_between(backend_of(dst), dst->data, backend_of(src),
-                                src->data, dst->bytes, stream)
-                 : TP_SUCCESS;
-      else
-        st = redistribute(dst, src, stream);
-      break;
-    }
-    if (st != TP_SUCCESS)
-      st = tp_fail_context(st, "%s", fn);
-  }
-  if (st != TP_SUCCESS) {
-    if (dst)
-      tp_buffer_free(dst);
-    return st;
-  }
-  *out = dst;
-  return TP_SUCCESS;
-}
-
 /* Whether `src`'s memory already holds what a buffer of `a` would: same
- * backend, and the same tile. */
+ * backend, and the same tile. Reuse never moves data, so on a collective
+ * route (distributed -> distributed with equal tilings) a rank that reuses
+ * and one that copies locally still agree on everything that travels. */
 static int reusable(const tp_allocator *a, const tp_buffer *src,
                     const tp_tiling *tiling) {
   if (a->backend != src->allocator->backend)
@@ -264,6 +249,97 @@ static int reusable(const tp_allocator *a, const tp_buffer *src,
          src->kind != TP_BUFFER_DISTRIBUTED;
 }
 
+/* Moves the data of `src` into `dst` along `how` (the ranks agreed). */
+static tp_status run_route(route how, tp_buffer *dst, const tp_buffer *src,
+                           tp_stream stream) {
+  switch (how) {
+  case ROUTE_COPY:
+    return dst->bytes
+               ? copy_between(backend_of(dst), dst->data, backend_of(src),
+                              src->data, dst->bytes, stream)
+               : TP_SUCCESS;
+  case ROUTE_SLICE: return slice(dst, src, stream);
+  case ROUTE_GATHER: return gather(dst, src, stream);
+  case ROUTE_SHUFFLE:
+    if (same_tiling(dst, src))
+      return dst->bytes
+                 ? copy_between(backend_of(dst), dst->data, backend_of(src),
+                                src->data, dst->bytes, stream)
+                 : TP_SUCCESS;
+    return redistribute(dst, src, stream);
+  }
+  return tp_fail(TP_ERR_INTERNAL, "convert: unknown route %d", (int)how);
+}
+
+/* construct_copy and construct_move. With `may_reuse`, a source whose
+ * memory already holds the result is kept: *out is set to NULL and the
+ * caller adopts the source. Collective exactly when collective() says so:
+ * then the ranks agree once, after this rank's allocation and before any
+ * data moves, so a failure or a disagreement on one rank is the same error
+ * on every rank instead of a hang. */
+static tp_status convert(const char *fn, tp_allocator *a, const tp_buffer *src,
+                         const tp_tiling *tiling, tp_stream stream,
+                         int may_reuse, tp_buffer **out) {
+  route how = route_of(src->kind, a->kind);
+  int reuse = may_reuse && reusable(a, src, tiling);
+  tp_buffer *dst = NULL;
+  tp_status st = TP_SUCCESS;
+  if (!reuse)
+    st = tp_buffer_new(fn, a, &src->layout, tiling, stream, &dst);
+  if (st == TP_SUCCESS)
+    st = after_source(src, stream);
+  if (collective(a, how)) {
+    /* A reused distributed source has the target tiling (reusable()). */
+    const tp_tiling *target = reuse ? src->tiling : dst ? dst->tiling : NULL;
+    st = tp_runtime_agree(a->runtime, fn, conversion_hash(a, src, target), st);
+  }
+  if (st == TP_SUCCESS && !reuse) {
+    st = run_route(how, dst, src, stream);
+    if (st != TP_SUCCESS)
+      st = tp_fail_context(st, "%s", fn);
+  }
+  if (st != TP_SUCCESS) {
+    if (dst)
+      tp_buffer_free(dst);
+    return st;
+  }
+  *out = dst;
+  return TP_SUCCESS;
+}
+
+tp_status tp_allocator_construct_copy(tp_allocator *a, const tp_buffer *src,
+                                      const tp_tiling *tiling, tp_stream stream,
+                                      tp_buffer **out) {
+  const char *fn = "tp_allocator_construct_copy";
+  tp_status st = check_args(fn, a, src, out);
+  if (st != TP_SUCCESS)
+    return st;
+  return convert(fn, a, src, tiling, stream, 0, out);
+}
+
+tp_status tp_convert_clone(const tp_buffer *src, tp_stream stream,
+                           tp_buffer **out) {
+  /* Same allocator and tiling: every rank copies its own tile, whatever the
+   * kind, so no rank waits for another. */
+  tp_buffer *dst = NULL;
+  tp_status st = tp_buffer_new("tp_buffer_clone", src->allocator, &src->layout,
+                               src->tiling, stream, &dst);
+  if (st == TP_SUCCESS)
+    st = after_source(src, stream);
+  if (st == TP_SUCCESS) {
+    st = run_route(ROUTE_COPY, dst, src, stream);
+    if (st != TP_SUCCESS)
+      st = tp_fail_context(st, "tp_buffer_clone");
+  }
+  if (st != TP_SUCCESS) {
+    if (dst)
+      tp_buffer_free(dst);
+    return st;
+  }
+  *out = dst;
+  return TP_SUCCESS;
+}
+
 tp_status tp_allocator_construct_move(tp_allocator *a, tp_buffer **source,
                                       const tp_tiling *tiling, tp_stream stream,
                                       tp_buffer **out) {
@@ -274,18 +350,12 @@ tp_status tp_allocator_construct_move(tp_allocator *a, tp_buffer **source,
   tp_status st = check_args(fn, a, src, out);
   if (st != TP_SUCCESS)
     return st;
-  if (reusable(a, src, tiling)) {
-    st = after_source(src, stream);
-    if (a->runtime->size > 1) {
-      /* As in construct_copy: a rank that would copy (and so communicate)
-       * must not be left waiting by one that reuses. Disagreeing ranks hash
-       * differently on the two paths and all get TP_ERR_MISMATCH. */
-      uint64_t h = tp_buffer_hash(0x6D6F7665ULL, src);
-      st = tp_runtime_agree(a->runtime, fn, tp_hash_mix(h, (uint64_t)a->kind),
-                            st);
-    }
-    if (st != TP_SUCCESS)
-      return tp_fail_context(st, "%s", fn);
+  tp_buffer *dst = NULL;
+  st = convert(fn, a, src, tiling, stream, 1, &dst);
+  if (st != TP_SUCCESS)
+    return st;
+  if (!dst) {
+    /* Reused: the source becomes the result. */
     src->kind = a->kind;
     src->allocator = a;
     src->stream = stream;
@@ -293,10 +363,6 @@ tp_status tp_allocator_construct_move(tp_allocator *a, tp_buffer **source,
     *out = src;
     return TP_SUCCESS;
   }
-  tp_buffer *dst;
-  st = tp_allocator_construct_copy(a, src, tiling, stream, &dst);
-  if (st != TP_SUCCESS)
-    return st;
   src->stream = stream; /* its last use was the copy just queued */
   st = tp_buffer_free(src);
   *source = NULL;
