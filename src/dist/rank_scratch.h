@@ -26,8 +26,10 @@ static inline void tp_rank_scratch_init(tp_rank_scratch *s) {
  * else from the heap; NULL when the heap has none. One live request per
  * scratch: a second call replaces the first. */
 static inline void *tp_rank_scratch_get(tp_rank_scratch *s, size_t bytes) {
-  free(s->heap);
-  s->heap = NULL;
+  if (s->heap) {
+    free(s->heap);
+    s->heap = NULL;
+  }
   if (bytes <= sizeof s->inline_words)
     return s->inline_words;
   s->heap = malloc(bytes);
@@ -35,8 +37,10 @@ static inline void *tp_rank_scratch_get(tp_rank_scratch *s, size_t bytes) {
 }
 
 static inline void tp_rank_scratch_release(tp_rank_scratch *s) {
-  free(s->heap);
-  s->heap = NULL;
+  if (s->heap) {
+    free(s->heap);
+    s->heap = NULL;
+  }
 }
 
 #endif

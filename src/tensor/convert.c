@@ -40,20 +40,22 @@ static tp_status after_source(const tp_buffer *src, tp_stream stream) {
 }
 
 /* Byte counts and displacements of every rank's source tile in the gathered
- * tensor. A local source is rank 0's tensor: rank 0 sends it all. */
-static void gather_plan(const tp_buffer *src, int ranks, size_t *counts,
-                        size_t *displs) {
-  size_t elem = tp_dtype_size(src->layout.dtype);
+ * tensor, straight from the tiling's row boundaries (a tile is a range of
+ * whole rows). A local source is rank 0's tensor: rank 0 sends it all. */
+static void gather_layout(const tp_buffer *src, int ranks, size_t *counts,
+                          size_t *displs) {
+  if (src->kind != TP_BUFFER_DISTRIBUTED) {
+    for (int r = 0; r < ranks; ++r)
+      counts[r] = displs[r] = 0;
+    counts[0] = src->bytes;
+    return;
+  }
+  size_t row =
+      tp_layout_row_size(&src->layout) * tp_dtype_size(src->layout.dtype);
+  const int64_t *first = src->tiling->first;
   for (int r = 0; r < ranks; ++r) {
-    if (src->kind == TP_BUFFER_DISTRIBUTED) {
-      tp_tile t;
-      tp_tiling_tile(src->tiling, r, &t);
-      counts[r] = t.count * elem;
-      displs[r] = (size_t)t.first * elem;
-    } else {
-      counts[r] = r == 0 ? src->bytes : 0;
-      displs[r] = 0;
-    }
+    counts[r] = (size_t)(first[r + 1] - first[r]) * row;
+    displs[r] = (size_t)first[r] * row;
   }
 }
 
@@ -68,7 +70,7 @@ static tp_status gather(tp_buffer *dst, const tp_buffer *src,
   if (!counts)
     return tp_fail(TP_ERR_OUT_OF_MEMORY, "gather: no memory for counts");
   size_t *displs = counts + rt->size;
-  gather_plan(src, rt->size, counts, displs);
+  gather_layout(src, rt->size, counts, displs);
   /* The collective reads its send side from its own space. A source there
    * already goes in as it is and the collective puts it in place (no pass
    * over it here); a tile in another space is first copied to its place in
