@@ -198,6 +198,34 @@ static void random_fills_are_rank_count_independent(void) {
   }
 }
 
+/* Tiles of 256 KiB and more are gathered in place, smaller ones from a
+ * separate send buffer (src/dist/mpi_collectives.c): both give the tensor
+ * one process builds alone, for even and uneven tiles. */
+static void large_tiles_gather_like_small_ones(void) {
+  int64_t ext[1] = {40000 * ranks + 3}; /* 320 KB of f64 per tile */
+  tp_layout l;
+  OK(tp_layout_make(TP_DTYPE_F64, 1, ext, &l));
+  tp_generator g = tp_generator_uniform(5, -1, 1);
+  tp_tiling *t = uneven(&l, 2);
+  tp_buffer *alone, *even, *odd, *a, *b;
+  OK(tp_allocator_construct_generator(host(TP_BUFFER_LOCAL), &l, NULL, &g, NULL,
+                                      &alone));
+  OK(tp_allocator_construct_generator(host(TP_BUFFER_DISTRIBUTED), &l, NULL, &g,
+                                      NULL, &even));
+  OK(tp_allocator_construct_generator(host(TP_BUFFER_DISTRIBUTED), &l, t, &g,
+                                      NULL, &odd));
+  OK(tp_allocator_construct_copy(host(TP_BUFFER_REPLICATED), even, NULL, NULL,
+                                 &a));
+  OK(tp_allocator_construct_copy(host(TP_BUFFER_REPLICATED), odd, NULL, NULL,
+                                 &b));
+  CHECK(same_bytes(a, alone));
+  CHECK(same_bytes(b, alone));
+  tp_buffer *list[5] = {alone, even, odd, a, b};
+  for (int i = 0; i < 5; ++i)
+    OK(tp_buffer_destroy(list[i]));
+  tp_tiling_destroy(t);
+}
+
 /* Ranks that disagree on the layout all get TP_ERR_MISMATCH. */
 static void disagreement_is_an_error_everywhere(void) {
   if (ranks == 1)
@@ -374,6 +402,7 @@ int main(int argc, char **argv) {
   round_trips();
   local_to_replicated();
   random_fills_are_rank_count_independent();
+  large_tiles_gather_like_small_ones();
   disagreement_is_an_error_everywhere();
   disagreeing_kinds_are_an_error_everywhere();
   routes_without_communication_run_alone();
