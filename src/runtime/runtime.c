@@ -276,8 +276,8 @@ int tp_runtime_has_backend(const tp_runtime *rt, tp_space_kind kind) {
   return tp_runtime_backend(rt, kind) != NULL;
 }
 
-static tp_status backend_of(const char *fn, tp_runtime *rt, tp_space_kind kind,
-                            tp_backend **out) {
+static tp_status backend_of(const char *fn, const tp_runtime *rt,
+                            tp_space_kind kind, tp_backend **out) {
   if (!rt)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: NULL runtime", fn);
   if (!valid_backend(kind))
@@ -319,7 +319,7 @@ tp_status tp_runtime_set_budget(tp_runtime *rt, tp_space_kind kind,
   return TP_SUCCESS;
 }
 
-tp_status tp_runtime_memory(tp_runtime *rt, tp_space_kind kind,
+tp_status tp_runtime_memory(const tp_runtime *rt, tp_space_kind kind,
                             tp_memory_figures *out) {
   if (!out)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_runtime_memory: NULL out");
@@ -335,9 +335,10 @@ tp_status tp_runtime_memory(tp_runtime *rt, tp_space_kind kind,
   st = tp_pool_get_stats(b->pool, &stats);
   if (st != TP_SUCCESS)
     return st;
-  pthread_mutex_lock(&rt->lock);
+  pthread_mutex_t *lock = &tp_runtime_mutable(rt)->lock;
+  pthread_mutex_lock(lock);
   f.budget_bytes = rt->budgets[kind];
-  pthread_mutex_unlock(&rt->lock);
+  pthread_mutex_unlock(lock);
   f.reserved_bytes = stats.reserved_bytes;
   size_t room = f.budget_bytes > stats.reserved_bytes
                     ? f.budget_bytes - stats.reserved_bytes
