@@ -37,7 +37,7 @@ static tp_status check_operands(const tp_buffer *x, const tp_buffer *y) {
   tp_layout_equal(&x->layout, &y->layout, &same);
   if (!same)
     return tp_fail(TP_ERR_MISMATCH,
-                   "tp_axpby: x is a %s %d-d tensor, y a %s rank-%d one, or "
+                   "tp_axpby: x is a %s %d-d tensor, y a %s %d-d one, or "
                    "their extents differ",
                    tp_dtype_name(x->layout.dtype), x->layout.ndim,
                    tp_dtype_name(y->layout.dtype), y->layout.ndim);
