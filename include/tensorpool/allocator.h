@@ -25,7 +25,10 @@
  *   - Host blocking: host work blocks the calling thread while it runs; a
  *     pool that must grow calls its upstream (cudaMalloc and cudaHostAlloc
  *     may synchronize the device); MPI collectives block until every rank
- *     joins; the first NCCL collective of a runtime sets NCCL up.
+ *     joins; the first NCCL collective of a runtime sets NCCL up (an
+ *     MPI_Bcast and ncclCommInitRank, under a lock); collectives on pinned
+ *     memory, or staged through the host, wait for `stream` first; a copy
+ *     from device memory into a host buffer returns once it is done.
  *   - Collective: only tp_allocator_construct_copy and
  *     tp_allocator_construct_move on the routes that communicate (their
  *     comments say which). Collective calls must be made by every rank of
@@ -92,14 +95,18 @@ typedef struct tp_allocator_choice {
  * out->reason. Code that dereferences tp_buffer_data asks TP_ACCESS_HOST;
  * code that reads values with tp_buffer_read may ask TP_ACCESS_ANY.
  * Collective: no (each rank decides from its own figures, so ranks may
- * choose different spaces). */
+ * choose different spaces). No stream; never blocks (the figures of
+ * tp_runtime_memory). Any thread: the budgets are read under the runtime's
+ * lock, so a concurrent tp_runtime_set_budget is seen whole or not at all,
+ * and the reason string is the calling thread's own. */
 #define TP_AUTO_DEVICE_MIN_BYTES ((size_t)1 << 16)
 tp_status tp_allocator_choose(tp_runtime *runtime, const tp_layout *layout,
                               tp_buffer_kind kind, tp_access access,
                               tp_allocator_choice *out);
 
-/* Uninitialized memory for this rank's tile, ready for work on `stream`.
- * Collective: no. */
+/* Uninitialized memory for this rank's tile, ready for work on `stream`
+ * (nothing is queued: the pool hands out a block that `stream` may use).
+ * Collective: no. Blocks only when the pool grows (see above). */
 tp_status tp_allocator_allocate(tp_allocator *allocator,
                                 const tp_layout *layout,
                                 const tp_tiling *tiling, tp_stream stream,

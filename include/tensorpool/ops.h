@@ -34,7 +34,8 @@ tp_status tp_buffer_clone(const tp_buffer *buffer, tp_stream stream,
  * `stream`, after both x's and y's streams (events, no host wait); it is
  * recorded as a use of x and of y, and `stream` is the result's stream.
  * Host backends compute on the calling thread; device ones queue kernels
- * (wait for `stream` before reading the result on the host). Collective:
+ * (wait for `stream` before reading the result on the host); a pool that
+ * grows may block as for every verb (tensorpool/allocator.h). Collective:
  * no (each rank computes its own tile). Any thread; x and y may be
  * read by others meanwhile. */
 tp_status tp_axpby(tp_scalar alpha, const tp_buffer *x, tp_scalar beta,
