@@ -25,9 +25,15 @@
  *   - Host blocking: host work blocks the calling thread while it runs; a
  *     pool that must grow calls its upstream (cudaMalloc and cudaHostAlloc
  *     may synchronize the device); MPI collectives block until every rank
- *     joins; the first NCCL collective of a runtime sets NCCL up.
- *   - Collective: only where a verb says so. Collective verbs must be
- *     called by every rank of the runtime in the same order.
+ *     joins; the first NCCL collective of a runtime sets NCCL up (an
+ *     MPI_Bcast and ncclCommInitRank, under a lock); collectives on pinned
+ *     memory, or staged through the host, wait for `stream` first; a copy
+ *     from device memory into a host buffer returns once it is done.
+ *   - Collective: only tp_allocator_construct_copy and
+ *     tp_allocator_construct_move on the routes that communicate (their
+ *     comments say which). Collective calls must be made by every rank of
+ *     the runtime in the same order; every other function here is local to
+ *     the calling rank and may be called by one rank alone.
  *   - Thread safety: verbs may run concurrently from several threads on
  *     different destinations, and several may read the same source at once;
  *     collective verbs of one runtime must not run concurrently (they share
@@ -46,16 +52,17 @@ TP_BEGIN_DECLS
 /* The allocator of `backend` for `kind`. A backend the runtime does not
  * have: TP_ERR_NOT_SUPPORTED when the configuration disabled the space, else
  * TP_ERR_NO_DEVICE (the rank has no device; tensorpool/status.h). No stream,
- * not collective, never blocks; any thread. */
+ * collective: no, never blocks; any thread. */
 tp_status tp_runtime_allocator(tp_runtime *runtime, tp_space_kind backend,
                                tp_buffer_kind kind, tp_allocator **out);
 
-/* The allocator of the same backend for another kind. As above. */
+/* The allocator of the same backend for another kind. As above
+ * (collective: no). */
 tp_status tp_allocator_rebind(const tp_allocator *allocator,
                               tp_buffer_kind kind, tp_allocator **out);
 
-/* Accessors (pure, any thread). For NULL: TP_BUFFER_KIND_INVALID,
- * TP_SPACE_INVALID, NULL. */
+/* Accessors (pure, any thread, collective: no). For NULL:
+ * TP_BUFFER_KIND_INVALID, TP_SPACE_INVALID, NULL. */
 tp_buffer_kind tp_allocator_kind_of(const tp_allocator *allocator);
 tp_space_kind tp_allocator_space_kind_of(const tp_allocator *allocator);
 tp_runtime *tp_allocator_runtime(const tp_allocator *allocator);
@@ -86,22 +93,28 @@ typedef struct tp_allocator_choice {
  * memory; else (and always with TP_ACCESS_HOST) the host if it fits there;
  * else TP_ERR_OUT_OF_MEMORY with the figures in the message and in
  * out->reason. Code that dereferences tp_buffer_data asks TP_ACCESS_HOST;
- * code that reads values with tp_buffer_read may ask TP_ACCESS_ANY. */
+ * code that reads values with tp_buffer_read may ask TP_ACCESS_ANY.
+ * Collective: no (each rank decides from its own figures, so ranks may
+ * choose different spaces). No stream; never blocks (the figures of
+ * tp_runtime_memory). Any thread: the budgets are read under the runtime's
+ * lock, so a concurrent tp_runtime_set_budget is seen whole or not at all,
+ * and the reason string is the calling thread's own. */
 #define TP_AUTO_DEVICE_MIN_BYTES ((size_t)1 << 16)
 tp_status tp_allocator_choose(tp_runtime *runtime, const tp_layout *layout,
                               tp_buffer_kind kind, tp_access access,
                               tp_allocator_choice *out);
 
-/* Uninitialized memory for this rank's tile, ready for work on `stream`.
- * Not collective. */
+/* Uninitialized memory for this rank's tile, ready for work on `stream`
+ * (nothing is queued: the pool hands out a block that `stream` may use).
+ * Collective: no. Blocks only when the pool grows (see above). */
 tp_status tp_allocator_allocate(tp_allocator *allocator,
                                 const tp_layout *layout,
                                 const tp_tiling *tiling, tp_stream stream,
                                 tp_buffer **out);
 
 /* Every element = `value` (see tp_scalar_store for conversions), filled on
- * `stream`. A value the type cannot hold allocates nothing. Not
- * collective. */
+ * `stream`. A value the type cannot hold allocates nothing. Collective:
+ * no. */
 tp_status tp_allocator_construct_value(tp_allocator *allocator,
                                        const tp_layout *layout,
                                        const tp_tiling *tiling, tp_scalar value,
@@ -110,7 +123,7 @@ tp_status tp_allocator_construct_value(tp_allocator *allocator,
 /* Every element = the generator's value at its global index
  * (tensorpool/generator.h): the same bits for every tiling and rank count.
  * Filled on `stream`; the generator is checked (tp_generator_check) before
- * anything is allocated. Not collective. */
+ * anything is allocated. Collective: no. */
 tp_status tp_allocator_construct_generator(tp_allocator *allocator,
                                            const tp_layout *layout,
                                            const tp_tiling *tiling,
@@ -123,7 +136,7 @@ tp_status tp_allocator_construct_generator(tp_allocator *allocator,
  * device buffers) and the stream to queue work on (the result's stream).
  * Return 0 on success; anything else aborts the construction, frees what
  * was allocated, and gives TP_ERR_CALLBACK with the callback's own message
- * when it set one with tp_set_last_error. Not collective; the callback runs
+ * when it set one with tp_set_last_error. Collective: no; the callback runs
  * only after every argument was checked and the memory allocated. */
 typedef int (*tp_tile_fill_fn)(void *user, const tp_layout *layout,
                                const tp_tile *tile, void *data,
@@ -145,10 +158,20 @@ tp_status tp_allocator_construct_tiles(tp_allocator *allocator,
  *     broadcast);
  *   replicated -> local and same-kind copies: a plain copy.
  * Streams: the work goes on `stream` after the source's stream (an event),
- * and is recorded as a use of the source (see above). Collective with
- * several ranks: every rank calls it, and the ranks first check that they
- * agree on layout, kinds and tilings (TP_ERR_MISMATCH on every rank
- * otherwise). */
+ * and is recorded as a use of the source (see above).
+ *
+ * Collective: exactly when the route may communicate, which the two kinds
+ * decide alone: distributed -> anything, and local -> replicated, with more
+ * than one rank. Then every rank of the runtime calls it, and the ranks
+ * first check (one MPI_Allreduce) that they agree on layout, kinds and
+ * tilings and that each could allocate its result: TP_ERR_MISMATCH, or the
+ * failing rank's status, on every rank otherwise. Every other route (to
+ * distributed from local or replicated, replicated -> local or replicated,
+ * local -> local) is local to the calling rank: no check, no waiting, and
+ * ranks may pass buffers that differ. Since only the kinds decide, ranks
+ * that pass the same kinds always take the same decision; ranks that pass
+ * kinds which make the call collective on some and local on others are in
+ * error, as ranks calling different MPI collectives are, and may hang. */
 tp_status tp_allocator_construct_copy(tp_allocator *allocator,
                                       const tp_buffer *source,
                                       const tp_tiling *tiling, tp_stream stream,
@@ -167,7 +190,10 @@ tp_status tp_allocator_construct_copy(tp_allocator *allocator,
  * broadcast of rank 0's tensor, as in construct_copy. A reused buffer moves
  * to `stream` as tp_buffer_set_stream does. On success *source is set to
  * NULL (the moved-from handle is empty, never dangling); on failure it is
- * left intact. Collective as construct_copy. Exclusive use of *source. */
+ * left intact. Exclusive use of *source. Collective: as construct_copy,
+ * from the kinds alone, whether or not the storage is reused (a
+ * distributed -> distributed move is collective even where it reuses: the
+ * ranks check that they agree on the tilings). */
 tp_status tp_allocator_construct_move(tp_allocator *allocator,
                                       tp_buffer **source,
                                       const tp_tiling *tiling, tp_stream stream,
@@ -189,7 +215,7 @@ tp_status tp_allocator_construct_move(tp_allocator *allocator,
  * until the buffer's work is done. The buffer acts as any other: verbs read
  * it, propagate its allocator, and moves may hand its memory (and deleter)
  * on. tp_buffer_pool of it is NULL. On failure the caller keeps `data` and
- * the deleter is never called. Not collective, no host wait, any thread. */
+ * the deleter is never called. Collective: no; no host wait; any thread. */
 tp_status tp_allocator_wrap(tp_allocator *allocator, const tp_layout *layout,
                             const tp_tiling *tiling, void *data,
                             tp_buffer_deleter_fn deleter, void *user,

@@ -41,10 +41,15 @@
  *     host buffer with tp_allocator_construct_copy.
  *
  * Thread safety: calls that only read a buffer (accessors, using it as the
- * source of a copy, clone, conversion or operation, tp_buffer_record_stream)
- * may run on the same buffer from several threads at once. Calls that
+ * source of a copy, clone, conversion or operation, tp_buffer_read,
+ * tp_buffer_synchronize, tp_buffer_record_stream) may run on the same
+ * buffer from several threads at once; they take a const handle. Calls that
  * change or consume it (tp_buffer_destroy, tp_buffer_set_stream, a move
- * from it, writing its data) need the caller's exclusive use of it. */
+ * from it, tp_buffer_write, writing its data) need the caller's exclusive
+ * use of it. Distinct buffers are independent.
+ *
+ * Collective: nothing in this header is; each call works on this rank's
+ * tile only. docs/api.md has the table of every function's rules. */
 #ifndef TENSORPOOL_BUFFER_H
 #define TENSORPOOL_BUFFER_H
 
@@ -79,16 +84,21 @@ typedef struct tp_allocator tp_allocator;
  * TP_ERR_CALLBACK (set a message with tp_set_last_error). */
 typedef int (*tp_buffer_deleter_fn)(void *user, void *data, tp_stream stream);
 
-/* "local", "replicated", "distributed"; "invalid" otherwise. */
+/* "local", "replicated", "distributed"; "invalid" otherwise. Pure. */
 const char *tp_buffer_kind_name(tp_buffer_kind kind);
 
 /* Gives the memory back, ordered after every use: the buffer's stream waits
  * for the recorded uses (events), then the memory goes back to the
  * allocator's pool (or to the deleter of wrapped memory) on that stream.
- * Does not wait on the host (the pool's upstream may, see tp_pool_free).
- * NULL does nothing and succeeds. Should the waits fail, the memory is kept
- * (never freed while a reader may still run) and the failure returned; the
- * handle is gone in every case. Not collective. */
+ * Does not wait on the host, except: the pool may give the block back
+ * upstream at once when its cache bounds say so, and a space whose release
+ * is not stream-ordered (cudaFree, cudaFreeHost) waits for the stream
+ * first (tp_pool_free); a wrapped buffer's deleter does what it does; a
+ * DLPack import waits for its stream before the producer's deleter
+ * (tensorpool/dlpack.h). NULL does nothing and succeeds. Should the waits
+ * fail, the memory is kept (never freed while a reader may still run) and
+ * the failure returned; the handle is gone in every case. Not collective.
+ * Exclusive use. */
 tp_status tp_buffer_destroy(tp_buffer *buffer);
 
 /* Accessors (pure; the sentinel for a NULL buffer is NULL, 0, -1 or
@@ -118,7 +128,8 @@ const tp_tiling *tp_buffer_tiling(const tp_buffer *buffer);
  * tp_buffer_destroy frees. Nothing is dropped: uses recorded before stay
  * recorded, and the old stream may be destroyed once this returns. Use it
  * when the buffer's producer stream goes away, or to hand the buffer to
- * another stream for writing. Exclusive use of the buffer. */
+ * another stream for writing. Never blocks the host; not collective.
+ * Exclusive use of the buffer. */
 tp_status tp_buffer_set_stream(tp_buffer *buffer, tp_stream stream);
 
 /* Records that work the caller queued on `stream` uses the buffer (an
@@ -128,9 +139,10 @@ tp_status tp_buffer_set_stream(tp_buffer *buffer, tp_stream stream);
  * Call it after queuing the work; the stream may be destroyed afterwards.
  * It does not order `stream` after the buffer's producers: do that first
  * (e.g. wait for tp_buffer_stream's work with an event of your own). The
- * buffer's own stream needs no record. No host wait; safe alongside other
- * readers of the buffer. */
-tp_status tp_buffer_record_stream(tp_buffer *buffer, tp_stream stream);
+ * buffer's own stream needs no record. No host wait; not collective; safe
+ * alongside other readers of the buffer (the use list has its own lock),
+ * hence the const handle, as the verbs take their sources. */
+tp_status tp_buffer_record_stream(const tp_buffer *buffer, tp_stream stream);
 
 /* The tile `rank` holds (no communication: the tiling knows). For local
  * and replicated buffers, the whole tensor. TP_ERR_INVALID_ARGUMENT for a
@@ -145,10 +157,11 @@ tp_status tp_buffer_tile_of(const tp_buffer *buffer, int rank, tp_tile *out);
  * buffer's stream. tp_buffer_read copies through the backend (cudaMemcpyAsync
  * for device memory) after that work and returns when the bytes are there.
  *
- * These calls work on this rank's tile only (never collective), are
- * thread-safe for distinct buffers, and block the host: they are meant for
- * inspecting results and loading inputs, not for inner loops (keep those on
- * the device). */
+ * These calls work on this rank's tile only (never collective), block the
+ * host, and follow the buffer's thread rule above (read and synchronize
+ * may run alongside other readers; write needs exclusive use): they are
+ * meant for inspecting results and loading inputs, not for inner loops
+ * (keep those on the device). */
 
 /* What the caller will do with a tensor's memory, for tp_allocator_choose. */
 typedef enum tp_access {

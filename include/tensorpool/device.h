@@ -12,7 +12,16 @@
  *
  * Pools here are the process's, for code that uses pools directly. A
  * runtime (tensorpool/runtime.h) does not use them: it owns pools of its
- * own, whose limit is its budget. */
+ * own, whose limit is its budget.
+ *
+ * Common rules: nothing here is collective (MPI is never called). Thread
+ * safety: every function may be called from any thread at once (the
+ * current device is per thread and restored, the shared pools' registry
+ * has a lock), except the destroys, which need the caller's exclusive use
+ * of what they destroy (tp_device_pools_destroy: of every shared pool).
+ * Streams and host blocking are said per function; the first call that
+ * touches CUDA in a process also initializes it (a one-time cost of
+ * cudaGetDeviceCount or of the first context). docs/api.md has the table. */
 #ifndef TENSORPOOL_DEVICE_H
 #define TENSORPOOL_DEVICE_H
 
@@ -27,11 +36,14 @@
 TP_BEGIN_DECLS
 
 /* Number of usable CUDA devices: 0 (and TP_SUCCESS) when the library was
- * built without CUDA or when no GPU or driver is present. */
+ * built without CUDA or when no GPU or driver is present. No stream, never
+ * waits for work. */
 tp_status tp_device_count(int *count);
 
 /* Free and total memory of `device` as cudaMemGetInfo reports them.
- * TP_ERR_NO_DEVICE when there is no device or `device` is out of range. */
+ * TP_ERR_NO_DEVICE when there is no device or `device` is out of range. No
+ * stream, waits for no work (the first call on a device creates its
+ * context). */
 tp_status tp_device_memory_info(int device, size_t *free_bytes,
                                 size_t *total_bytes);
 
@@ -39,7 +51,18 @@ tp_status tp_device_memory_info(int device, size_t *free_bytes,
  * Tables for the pool engine (tp_pool_create) over CUDA memory. Their events
  * are created with cudaEventDisableTiming on the space's device; the streams
  * handed to a pool over them must belong to that device (NULL: its legacy
- * default stream). */
+ * default stream).
+ *
+ * What a pool over them blocks on (tensorpool/pool.h says when a pool calls
+ * get and put): a get of the MALLOC upstream is cudaMalloc, which may
+ * synchronize the device; a get of the MALLOC_ASYNC upstream allocates on
+ * the space's private stream and waits for that stream, so that the block
+ * is ready for any stream; a get of the pinned space is cudaHostAlloc,
+ * which may synchronize the device. A put of the MALLOC upstream and of the
+ * pinned space waits for the block's stream, then frees (cudaFree,
+ * cudaFreeHost); a put of the MALLOC_ASYNC upstream is cudaFreeAsync on
+ * that stream (no host wait). Creating and destroying a space waits for no
+ * work. The entries are thread-safe. */
 
 /* Where a device space takes its memory from. */
 typedef enum tp_device_upstream {
@@ -99,9 +122,11 @@ typedef struct tp_device_pool_config {
  * pinned pools of runtimes created afterwards, which take everything but the
  * limit (their runtime's budget) and the name. A pool limit of 0 is refused
  * (TP_ERR_INVALID_ARGUMENT; TP_UNLIMITED means none). The strings it points
- * to must stay valid. */
+ * to must stay valid. Never blocks; any thread (under the registry's lock). */
 tp_status tp_device_pools_configure(const tp_device_pool_config *config);
-/* The shared pool of device memory of `device`. */
+/* The shared pool of device memory of `device`: created by the first call
+ * (once, under the registry's lock, even when threads race), then the same
+ * handle. Waits for no work. */
 tp_status tp_device_pool(int device, tp_pool **out);
 /* The shared pool of pinned host memory whose events live on `device`. */
 tp_status tp_pinned_pool(int device, tp_pool **out);
@@ -110,19 +135,24 @@ tp_status tp_pinned_pool(int device, tp_pool **out);
  * stream that may have been destroyed since its last use. Returns the first
  * failure (TP_ERR_LEAK when blocks were still live: they are freed, as
  * tp_pool_destroy does) after destroying them all. Later calls of
- * tp_device_pool create fresh pools. Blocks the host. */
+ * tp_device_pool create fresh pools. Blocks the host (cudaDeviceSynchronize
+ * on each device that has one). Every pointer tp_device_pool and
+ * tp_pinned_pool handed out dangles afterwards: call it when no thread uses
+ * them. */
 tp_status tp_device_pools_destroy(void);
 
 /* ---- Streams and copies ---------------------------------------------------*/
 
 /* A stream of `device` that does not synchronize with the legacy default
- * stream (cudaStreamNonBlocking). */
+ * stream (cudaStreamNonBlocking). Waits for no work. */
 tp_status tp_device_stream_create(int device, tp_stream *out);
 /* Makes every pool the library made over `device` (the shared ones and the
  * runtimes') forget the stream (which waits for it), then destroys it. A
  * stream destroyed otherwise (cudaStreamDestroy) stays named in pools until
  * teardown, which then no longer uses it; call tp_pool_forget_stream on
- * pools of your own first. */
+ * pools of your own first. Blocks the host until the stream's work is done
+ * (the pools that used it wait for it, under the registry's lock). No
+ * other thread may use the stream meanwhile. */
 tp_status tp_device_stream_destroy(int device, tp_stream stream);
 /* Blocks until the work queued on `stream` of `device` is done. */
 tp_status tp_device_stream_synchronize(int device, tp_stream stream);
@@ -131,7 +161,11 @@ tp_status tp_device_stream_synchronize(int device, tp_stream stream);
  * from or to pageable host memory may return before it is done only when the
  * host side no longer matters: synchronize before reading it. bytes 0 does
  * nothing; NULL pointers are TP_ERR_INVALID_ARGUMENT in every build. To read
- * a buffer's values, tp_buffer_read (tensorpool/buffer.h) does all of this. */
+ * a buffer's values, tp_buffer_read (tensorpool/buffer.h) does all of this.
+ * Host blocking is CUDA's rule for cudaMemcpyAsync: a copy to pageable host
+ * memory returns when it is done (after the work queued before it on
+ * `stream`); one from pageable memory once the source was staged; with
+ * pinned or device memory on both sides it only queues. */
 tp_status tp_device_memcpy(int device, void *dst, const void *src, size_t bytes,
                            tp_stream stream);
 

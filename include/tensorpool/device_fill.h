@@ -2,9 +2,15 @@
  * index expressions (docs/expressions.md) compiled at run time with NVRTC.
  *
  * Each call queues the work on `stream` of `device` and returns; the values
- * are there once the stream reaches that point. Tiles are stored row-major.
- * Without a device these return TP_ERR_NO_DEVICE (after checking their
- * arguments); expression compilation needs no device. */
+ * are there once the stream reaches that point (synchronize it before the
+ * host reads them). Tiles are stored row-major. Without a device these
+ * return TP_ERR_NO_DEVICE (after checking their arguments); expression
+ * compilation needs no device.
+ *
+ * None of them is collective. None waits for work on a stream; the only
+ * host blocking is an expression's NVRTC compilation on a cache miss (and
+ * loading its module the first time a device runs it). Thread safety: any
+ * thread, several at once, except tp_device_expression_cache_clear. */
 #ifndef TENSORPOOL_DEVICE_FILL_H
 #define TENSORPOOL_DEVICE_FILL_H
 
@@ -68,9 +74,12 @@ typedef struct tp_expression_cache_stats {
 #define TP_EXPRESSION_CACHE_STATS_INIT                                         \
   { .struct_size = sizeof(tp_expression_cache_stats) }
 
+/* The cache's counters, read under its lock: any thread, never blocks. */
 tp_status tp_device_expression_cache_stats(tp_expression_cache_stats *out);
 /* Forgets every cached kernel (unloading those that were loaded). Call it
- * only when no fill is being queued by another thread. */
+ * only when no fill is being queued by another thread, and synchronize the
+ * streams that ran cached kernels first (CUDA does not document that
+ * unloading waits for launches in flight). Blocks while unloading. */
 tp_status tp_device_expression_cache_clear(void);
 
 TP_END_DECLS

@@ -14,17 +14,22 @@
  *   host memory      kDLCPU (1), device_id 0
  *   pinned memory    kDLCUDAHost (3), device_id 0
  *   device memory    kDLCUDA (2), device_id = the CUDA device
- *   f32, f64         kDLFloat (2), 32 / 64 bits
+ *   f16, f32, f64    kDLFloat (2), 16 / 32 / 64 bits
+ *   bf16             kDLBfloat (4), 16 bits
  *   c64, c128        kDLComplex (5), 64 / 128 bits
- *   i32, i64         kDLInt (0), 32 / 64 bits
+ *   i8, i32, i64     kDLInt (0), 8 / 32 / 64 bits
+ *   u8               kDLUInt (1), 8 bits
+ *   bool             kDLBool (6), 8 bits
+ * (one lane each; imports of other types, or of vector lanes, are refused).
  * Local and replicated buffers export the whole tensor of this rank; a
  * distributed buffer exports this rank's tile (its shape is the tile's
  * extents). Shapes and strides are in elements; exported strides are always
  * given (row-major, compact).
  *
  * Thread safety: every function may be called from any thread on different
- * buffers; a buffer must not be used by two threads at once. None of them is
- * collective; none blocks the host except where it says so. */
+ * buffers; a buffer must not be used by two threads at once (the exports
+ * consume it). None of them is collective; none blocks the host except
+ * where it says so (the destroy of a GPU import). */
 #ifndef TENSORPOOL_DLPACK_H
 #define TENSORPOOL_DLPACK_H
 
@@ -107,7 +112,8 @@ typedef struct tp_dlpack_managed_tensor {
 
 /* Where an export of `buffer` would say its memory is (what Python's
  * __dlpack_device__ returns). TP_ERR_NOT_SUPPORTED for a user's own space
- * (TP_SPACE_OTHER), which DLPack cannot name. */
+ * (TP_SPACE_OTHER), which DLPack cannot name. Pure: no stream, never
+ * blocks. */
 tp_status tp_buffer_dlpack_device(const tp_buffer *buffer,
                                   tp_dlpack_device *out);
 
@@ -119,7 +125,9 @@ tp_status tp_buffer_dlpack_device(const tp_buffer *buffer,
  * before later work on `stream` (an event; the host does not wait). For
  * host buffers any value will do. On failure nothing changes.
  * Why a hand-over and not a share: a buffer has one owner; the consumer
- * becomes it. Clone first (tp_buffer_clone) to keep a copy. */
+ * becomes it. Clone first (tp_buffer_clone) to keep a copy. Never blocks;
+ * the deleter gives the memory back as tp_buffer_destroy does (no host
+ * wait, on the buffer's stream), on whichever thread calls it. */
 tp_status tp_buffer_to_dlpack(tp_buffer **buffer, tp_stream stream,
                               tp_dlpack_managed_tensor_versioned **out);
 /* The same as the legacy struct, for consumers older than DLPack 1.0. */

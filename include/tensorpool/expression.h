@@ -22,7 +22,8 @@ TP_BEGIN_DECLS
  * dimensions: TP_SUCCESS, or TP_ERR_INVALID_ARGUMENT with the reason and
  * the column (unknown character or name, an index i<k> with k >= ndim,
  * more than 4096 characters, 1024 tokens or 64 nested levels, ...). Parses
- * only: needs no compiler and no device. Thread-safe, never blocks. */
+ * only: needs no compiler and no device. No stream, not collective;
+ * thread-safe, never blocks. */
 tp_status tp_expression_check(const char *expression, int ndim);
 
 /* A new tensor whose every element is `expression` at its global
@@ -33,7 +34,8 @@ tp_status tp_expression_check(const char *expression, int ndim);
  * before returning; device and pinned buffers by a kernel compiled with
  * NVRTC on first use (cached per expression, dtype, ndim and
  * architecture; the first call for a key blocks the host for the
- * compilation) and queued on `stream`. Not collective: each rank fills its
+ * compilation) and queued on `stream`; a pool that grows may block as for
+ * every verb (tensorpool/allocator.h). Not collective: each rank fills its
  * own tile. Thread-safe. */
 tp_status tp_allocator_construct_expression(tp_allocator *allocator,
                                             const tp_layout *layout,

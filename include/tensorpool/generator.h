@@ -46,6 +46,9 @@
  *   For these three the values (start, offset, diagonal, lo, hi - 1) must
  *   lie in the type's range (i8: -128..127, u8: 0..255, bool: 0..1) and
  *   steps and coefficients within +-128 (i8), +-255 (u8) or +-1 (bool).
+ *
+ * Everything here is host computation on values: no stream, never
+ * collective, never blocks, any thread.
  */
 #ifndef TENSORPOOL_GENERATOR_H
 #define TENSORPOOL_GENERATOR_H
@@ -110,8 +113,9 @@ tp_generator tp_generator_normal(uint64_t seed, double mean, double stddev);
  * TP_ERR_INVALID_ARGUMENT with the reason otherwise. Pure; any thread. */
 tp_status tp_generator_check(const tp_generator *gen, const tp_layout *layout);
 
-/* "arange", "affine", "identity", "uniform", "normal" or "invalid" (pure). */
-const char *tp_generator_name(tp_generator_kind kind);
+/* "arange", "affine", "identity", "uniform", "normal" or "invalid" (pure),
+ * named for its enum as tp_space_kind_name and tp_buffer_kind_name are. */
+const char *tp_generator_kind_name(tp_generator_kind kind);
 
 TP_END_DECLS
 

@@ -21,7 +21,8 @@ tp_status tp_runtime_create_mpi_fint(int comm, const tp_runtime_config *config,
 
 /* The Fortran handle of the runtime's communicator (MPI_Comm_c2f);
  * TP_ERR_NOT_SUPPORTED in a build without MPI or for a runtime without a
- * communicator (a single process). Not collective. */
+ * communicator (a single process). Not collective, never blocks, any
+ * thread. */
 tp_status tp_runtime_comm_fint(const tp_runtime *runtime, int *out);
 
 TP_END_DECLS

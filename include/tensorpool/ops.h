@@ -21,8 +21,9 @@ TP_BEGIN_DECLS
 /* A copy of `buffer` from its own allocator, same kind, tiling and space.
  * Streams and host blocking as tp_allocator_construct_copy: the copy goes
  * on `stream` after the buffer's stream (an event), and is recorded as a
- * use of `buffer`. Collective with several ranks (the agreement check of
- * construct_copy). Any thread; `buffer` may be read by others meanwhile. */
+ * use of `buffer`. Collective: no, whatever the kind: each rank copies its
+ * own tile, so one rank may clone alone and ranks may clone buffers that
+ * differ. Any thread; `buffer` may be read by others meanwhile. */
 tp_status tp_buffer_clone(const tp_buffer *buffer, tp_stream stream,
                           tp_buffer **out);
 
@@ -33,14 +34,15 @@ tp_status tp_buffer_clone(const tp_buffer *buffer, tp_stream stream,
  * `stream`, after both x's and y's streams (events, no host wait); it is
  * recorded as a use of x and of y, and `stream` is the result's stream.
  * Host backends compute on the calling thread; device ones queue kernels
- * (wait for `stream` before reading the result on the host). Not
- * collective: each rank works on its own tile. Any thread; x and y may be
+ * (wait for `stream` before reading the result on the host); a pool that
+ * grows may block as for every verb (tensorpool/allocator.h). Collective:
+ * no (each rank computes its own tile). Any thread; x and y may be
  * read by others meanwhile. */
 tp_status tp_axpby(tp_scalar alpha, const tp_buffer *x, tp_scalar beta,
                    const tp_buffer *y, tp_stream stream, tp_buffer **out);
 
 /* The allocator the result of an operation on x and y comes from (the rule
- * above). No stream, not collective, never blocks; any thread. */
+ * above). No stream, collective: no, never blocks; any thread. */
 tp_status tp_result_allocator(const tp_buffer *x, const tp_buffer *y,
                               tp_allocator **out);
 

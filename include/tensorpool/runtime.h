@@ -21,7 +21,23 @@
  *     and frees nothing;
  *   - a pool's limit is the runtime's budget for the space, with one
  *     setter: tp_runtime_set_budget (tp_pool_set_limit on a runtime's pool
- *     is refused with TP_ERR_NOT_SUPPORTED). */
+ *     is refused with TP_ERR_NOT_SUPPORTED).
+ *
+ * Streams: no function here queues work on a stream (tp_runtime_destroy
+ * waits for the device, see there).
+ *
+ * Thread safety: every function here but tp_runtime_destroy may be called
+ * from several threads at once on one runtime (budgets and the kept
+ * asynchronous error are behind the runtime's lock). tp_runtime_destroy
+ * needs the caller's exclusive use: no other call on the runtime, its
+ * allocators or its buffers in flight.
+ *
+ * MPI: calls that communicate (tp_runtime_create, the collective
+ * conversions of tensorpool/allocator.h) call MPI on the calling thread. From
+ * a thread other than the one that initialized MPI they need
+ * MPI_Init_thread with MPI_THREAD_SERIALIZED or more (MPI_THREAD_MULTIPLE
+ * when other threads call MPI meanwhile). docs/api.md has the table of
+ * every function's stream, collective, host-blocking and thread rules. */
 #ifndef TENSORPOOL_RUNTIME_H
 #define TENSORPOOL_RUNTIME_H
 
@@ -71,18 +87,24 @@ typedef struct tp_runtime_config {
 
 /* NULL config: the defaults. Collective over the communicator's ranks (they
  * tell each other which device they use, so that ranks sharing a GPU never
- * build an NCCL communicator over it). May block the host. */
+ * build an NCCL communicator over it). Blocks the host: MPI_Comm_dup and the
+ * ranks' exchange wait for every rank; the first CUDA call of the process
+ * initializes CUDA. NCCL is set up later, by the first collective that
+ * needs it. Any thread (see MPI above). */
 tp_status tp_runtime_create(const tp_runtime_config *config, tp_runtime **out);
 /* Destroys the allocators, backends and pools. Every buffer of the runtime
  * (and every block allocated directly from tp_runtime_pool's pools) must be
- * gone: otherwise TP_ERR_BUSY, saying how many, and nothing is freed. Waits
- * for the runtime's device to be idle before releasing device memory (a
- * stream a block was last used on may have been destroyed since). Not
- * collective. NULL does nothing. */
+ * gone: otherwise TP_ERR_BUSY, saying how many, and nothing is freed. Blocks
+ * the host on a rank with a device: waits for the device to be idle
+ * (cudaDeviceSynchronize) before releasing device and pinned memory (a
+ * stream a block was last used on may have been destroyed since), and
+ * destroys the NCCL communicator if one was set up. Not collective: each
+ * rank destroys its own, and no rank waits for another. Exclusive use (see
+ * above). NULL does nothing. */
 tp_status tp_runtime_destroy(tp_runtime *runtime);
 
-/* Accessors (pure, any thread). For NULL: -1 for the ranks and the
- * device, 0 for the sizes and uses_mpi. */
+/* Accessors (pure: no stream, not collective, never block, any thread).
+ * For NULL: -1 for the ranks and the device, 0 for the sizes and uses_mpi. */
 int tp_runtime_rank(const tp_runtime *runtime);
 int tp_runtime_size(const tp_runtime *runtime);
 int tp_runtime_local_rank(const tp_runtime *runtime); /* among its node */
@@ -91,16 +113,20 @@ int tp_runtime_device(const tp_runtime *runtime); /* -1: no device */
 int tp_runtime_uses_mpi(const tp_runtime *runtime);
 
 /* Asynchronous errors (as ncclCommGetAsyncError): *out = the first failure
- * of work this runtime queued on a stream that no call could report (a
- * faulting kernel found later, a failed collective, a stream-ordered free
- * that failed during the cleanup of another failure), or TP_SUCCESS. The
- * call itself returns TP_SUCCESS unless its arguments are NULL. When *out
- * is a failure, the calling thread's tp_last_error() says what failed. The
- * error stays: a runtime whose queued work failed keeps reporting it until
- * it is destroyed. Not collective (each rank has its own); never blocks
- * (it does not wait for queued work: synchronize first to see all of it);
- * any thread. */
-tp_status tp_runtime_async_error(tp_runtime *runtime, tp_status *out);
+ * of work this runtime queued that no call could report, or TP_SUCCESS.
+ * Today that is a stream-ordered free that failed during the cleanup of
+ * another failure, or what a backend with an asynchronous-error hook
+ * reports; the CUDA backends have no such hook yet, so a kernel that
+ * faults, or a failed NCCL collective, shows as TP_ERR_CUDA or
+ * TP_ERR_NCCL from the next call that waits for the stream
+ * (tp_buffer_synchronize, tp_buffer_read, tp_device_stream_synchronize).
+ * The call itself returns TP_SUCCESS unless its arguments are NULL. When
+ * *out is a failure, the calling thread's tp_last_error() says what
+ * failed. The error stays: a runtime whose queued work failed keeps
+ * reporting it until it is destroyed. Not collective (each rank has its
+ * own); never blocks (it does not wait for queued work: synchronize first
+ * to see all of it); any thread. */
+tp_status tp_runtime_async_error(const tp_runtime *runtime, tp_status *out);
 
 /* Memory of one space as this rank sees it. Versioned output: initialize
  * with TP_MEMORY_FIGURES_INIT. */
@@ -121,8 +147,11 @@ typedef struct tp_memory_figures {
 
 /* A space the runtime has no backend for: TP_ERR_NOT_SUPPORTED when the
  * configuration disabled it, else TP_ERR_NO_DEVICE (the rank has no device;
- * the rule in tensorpool/status.h). The same for the two calls below. */
-tp_status tp_runtime_memory(tp_runtime *runtime, tp_space_kind space,
+ * the rule in tensorpool/status.h). The same for the two calls below.
+ * A read-only query: not collective, never blocks (the system's figures
+ * come from /proc and the cgroup files, or cudaMemGetInfo, which waits for
+ * no work); any thread. */
+tp_status tp_runtime_memory(const tp_runtime *runtime, tp_space_kind space,
                             tp_memory_figures *out);
 /* Sets a space's budget: the limit of the runtime's pool for it (cached
  * blocks are released to meet it; TP_ERR_OUT_OF_MEMORY, unchanged, if live
@@ -133,16 +162,20 @@ tp_status tp_runtime_memory(tp_runtime *runtime, tp_space_kind space,
 tp_status tp_runtime_set_budget(tp_runtime *runtime, tp_space_kind space,
                                 size_t bytes);
 /* The pool a backend allocates from, owned by the runtime (destroyed with
- * it; its limit is set through tp_runtime_set_budget only). */
+ * it; its limit is set through tp_runtime_set_budget only). Not collective,
+ * never blocks, any thread; what the pool's own calls do is in
+ * tensorpool/pool.h. */
 tp_status tp_runtime_pool(tp_runtime *runtime, tp_space_kind space,
                           tp_pool **out);
-/* Whether the runtime can allocate in `space` (host always). */
+/* Whether the runtime can allocate in `space` (host always); 0 for NULL.
+ * Pure, any thread. */
 int tp_runtime_has_backend(const tp_runtime *runtime, tp_space_kind space);
 
 /* Host memory from the operating system: MemAvailable and MemTotal of
  * /proc/meminfo, each capped by the cgroup limit when one is set (v2:
  * memory.max - memory.current; v1: memory.limit_in_bytes -
- * memory.usage_in_bytes). */
+ * memory.usage_in_bytes). No runtime needed; not collective; reads those
+ * files and waits for nothing else; any thread. */
 tp_status tp_host_memory_info(size_t *free_bytes, size_t *total_bytes);
 
 TP_END_DECLS

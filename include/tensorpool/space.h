@@ -3,7 +3,16 @@
  * The pool engine never sees the platform: it calls these eight functions.
  * Host memory, pinned host memory, device memory and the tests' simulated
  * space each fill the table; a user may fill it too, to put a pool in front
- * of any upstream (in the spirit of RMM's upstream resources). */
+ * of any upstream (in the spirit of RMM's upstream resources).
+ *
+ * Who calls the table, and how: a pool calls get and put, and its stream
+ * entries, from whichever thread uses the pool, with the pool's lock held
+ * (so the entries must not call back into that pool); buffers call the
+ * event entries from any thread. Entries must therefore be thread-safe
+ * whenever the space serves more than one pool, or buffers are used from
+ * several threads. put, stream_sync and (for an upstream that
+ * synchronizes) get may block the calling thread: every pool call that
+ * reaches them may then block too. */
 #ifndef TENSORPOOL_SPACE_H
 #define TENSORPOOL_SPACE_H
 
@@ -32,7 +41,7 @@ typedef enum tp_space_kind {
   TP_SPACE_OTHER = 3   /* a user's or a test's space */
 } tp_space_kind;
 
-/* "host", "pinned", "device", "other"; "invalid" otherwise. */
+/* "host", "pinned", "device", "other"; "invalid" otherwise. Pure. */
 const char *tp_space_kind_name(tp_space_kind kind);
 
 /* The primitives of a space. Versioned: set struct_size with
@@ -69,7 +78,8 @@ typedef struct tp_space {
 } tp_space;
 
 /* The pageable host space: aligned memory, page-aligned from 64 KiB up;
- * streams are tags and every event is complete at once. */
+ * streams are tags and every event is complete at once. A static object
+ * (never destroyed); its entries are thread-safe and never wait. Pure. */
 const tp_space *tp_host_space(void);
 
 TP_END_DECLS

@@ -14,7 +14,8 @@
  * enums; each header names its accessors' sentinels.
  *
  * Thread safety: every function here may be called from any thread; the
- * message is per thread. */
+ * message is per thread. None of them has a stream, is collective or
+ * blocks. */
 #ifndef TENSORPOOL_STATUS_H
 #define TENSORPOOL_STATUS_H
 

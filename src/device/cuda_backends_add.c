@@ -14,7 +14,9 @@
 #include "dist/dist.h"
 #include "runtime/runtime_internal.h"
 
-static const char caller[] = "tp_runtime_create: CUDA backends";
+/* Context of this provider's messages; tp_runtime_create and
+ * tp_runtime_create_mpi put their own name in front. */
+static const char caller[] = "CUDA backends";
 
 /* The device the configuration names; else the thread's current device;
  * else local rank mod devices. -1 (and success) when the rank has no GPU

@@ -85,7 +85,7 @@ tp_status tp_device_fill_generator(int device, void *dst,
   if (err != cudaSuccess)
     return tp_fail_context(tp_cuda_fail(err, "generator kernel launch"),
                            "%s: %s fill of %zu %s elements on device %d",
-                           caller, tp_generator_name(gen->kind), count,
+                           caller, tp_generator_kind_name(gen->kind), count,
                            tp_dtype_name(layout->dtype), device);
   return TP_SUCCESS;
 }

@@ -12,11 +12,13 @@
 /* Fills rank, size, local rank and size (and the communicator) of a
  * runtime being created: over a duplicate of `comm` (an MPI_Comm*), or of
  * MPI_COMM_WORLD when `comm` is NULL and MPI is initialized, or as one
- * process. */
-tp_status tp_runtime_ranks_init(tp_runtime *runtime, const void *comm);
+ * process. `fn` is the public call, named in messages. */
+tp_status tp_runtime_ranks_init(const char *fn, tp_runtime *runtime,
+                                const void *comm);
 /* tp_runtime_create over `comm` (an MPI_Comm*, or NULL as in
- * tp_runtime_ranks_init). */
-tp_status tp_runtime_create_on(const void *comm,
+ * tp_runtime_ranks_init); `fn` is the public call the user made, so that
+ * every message names it (tp_runtime_create, tp_runtime_create_mpi). */
+tp_status tp_runtime_create_on(const char *fn, const void *comm,
                                const tp_runtime_config *config,
                                tp_runtime **out);
 /* Frees the communicator duplicate. */

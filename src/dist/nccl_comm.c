@@ -1,13 +1,21 @@
 /* The NCCL communicator of a runtime: rank 0 makes the unique id, MPI_Bcast
  * hands it to every rank, ncclCommInitRank joins them; once, on first use,
  * under a lock. The broadcast carries rank 0's status with the id, so a
- * failure there becomes an error on every rank instead of a hang. */
+ * failure there becomes an error on every rank instead of a hang.
+ *
+ * The all-gather of uneven tiles follows the plan of src/dist/gather_plan.c
+ * (one broadcast, one all-gather, a padded all-gather with compaction, or a
+ * group of broadcasts); docs/buffers.md has the cost model behind it. */
+#include <limits.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "core/error.h"
 #include "device/device_guard.h"
+#include "dist/gather_plan.h"
 #include "dist/nccl_comm.h"
+#include "runtime/backend.h"
 #include "runtime/runtime_internal.h"
 
 #if TP_HAVE_NCCL && TP_HAVE_MPI
@@ -105,20 +113,98 @@ static tp_status comm_of(tp_nccl_comm *c, const char *caller, ncclComm_t *out) {
   return st;
 }
 
-tp_status tp_nccl_allgatherv(tp_nccl_comm *c, const void *send, void *recv,
-                             const size_t *counts, const size_t *displs,
-                             tp_stream stream) {
-  static const char caller[] = "tp_nccl_allgatherv";
-  ncclComm_t comm = NULL;
-  tp_status st = comm_of(c, caller, &comm);
+/* Copies each rank's tile from its padded slot in `staging` to its place
+ * in `recv`: one copy per run of equal, adjacent tiles (a 2D copy, source
+ * pitch `slot`, destination pitch the tile), queued on `stream`. */
+static tp_status compact(const void *staging, size_t slot, void *recv,
+                         int ranks, const size_t *counts, const size_t *displs,
+                         cudaStream_t stream) {
+  int first = 0, len = 0;
+  while (tp_gather_next_run(ranks, counts, displs, &first, &len)) {
+    size_t width = counts[first];
+    const char *from = (const char *)staging + (size_t)first * slot;
+    char *to = (char *)recv + displs[first];
+    cudaError_t err;
+    if (len == 1 || slot == width)
+      err = cudaMemcpyAsync(to, from, width * (size_t)len,
+                            cudaMemcpyDeviceToDevice, stream);
+    else if (slot <= INT_MAX)
+      err = cudaMemcpy2DAsync(to, width, from, slot, width, (size_t)len,
+                              cudaMemcpyDeviceToDevice, stream);
+    else /* pitches beyond what 2D copies take: one copy per tile */
+      for (int k = 0, e = 0; k < len && !e; ++k) {
+        err = cudaMemcpyAsync(to + (size_t)k * width, from + (size_t)k * slot,
+                              width, cudaMemcpyDeviceToDevice, stream);
+        e = err != cudaSuccess;
+      }
+    if (err != cudaSuccess)
+      return tp_fail_context(tp_cuda_fail(err, "cudaMemcpy2DAsync"),
+                             "compaction of ranks %d..%d", first,
+                             first + len - 1);
+  }
+  return TP_SUCCESS;
+}
+
+tp_status tp_nccl_compact(const void *staging, size_t slot, void *recv,
+                          int ranks, const size_t *counts, const size_t *displs,
+                          tp_stream stream) {
+  return compact(staging, slot, recv, ranks, counts, displs,
+                 (cudaStream_t)stream);
+}
+
+/* The padded scheme: the own tile into its slot of a staging block from the
+ * device pool, one in-place ncclAllGather of `slot` bytes per rank, the
+ * compaction, and the block back to the pool on the stream (it is handed
+ * out again only after this work). The staging block is allocated after the
+ * ranks' agreement (the backend table has no step before it), so a rank
+ * that cannot get it fails here while the others wait in the all-gather;
+ * docs/buffers.md lists this among what is left. */
+static tp_status padded(tp_nccl_comm *c, ncclComm_t comm,
+                        const tp_gather_plan *plan, const void *send,
+                        void *recv, const size_t *counts, const size_t *displs,
+                        tp_stream stream, const char *caller) {
+  tp_runtime *rt = c->runtime;
+  int me = rt->rank;
+  tp_backend *backend = tp_runtime_backend(rt, TP_SPACE_DEVICE);
+  if (!backend)
+    return tp_fail(TP_ERR_INTERNAL, "%s: no device backend for staging",
+                   caller);
+  void *staging = NULL;
+  tp_status st = tp_pool_alloc(backend->pool, plan->staging, stream, &staging);
   if (st != TP_SUCCESS)
-    return st;
-  tp_device_guard guard;
-  st = tp_device_switch(caller, c->device, &guard);
-  if (st != TP_SUCCESS)
-    return st;
-  /* Uneven tiles: one broadcast per rank, fused by the group. The root's
-   * send may already sit at its place in recv (in place). */
+    return tp_fail_context(st,
+                           "%s: %zu bytes of staging for the padded "
+                           "all-gather (rank %d of %d)",
+                           caller, plan->staging, me, rt->size);
+  cudaStream_t s = (cudaStream_t)stream;
+  char *mine = (char *)staging + (size_t)me * plan->slot;
+  cudaError_t err = cudaSuccess;
+  if (counts[me])
+    err = cudaMemcpyAsync(mine, send, counts[me], cudaMemcpyDeviceToDevice, s);
+  if (err != cudaSuccess)
+    st = tp_fail_context(tp_cuda_fail(err, "cudaMemcpyAsync"),
+                         "%s: the own tile into its slot", caller);
+  if (st == TP_SUCCESS) {
+    /* In place: the send buffer is this rank's slot of the receive one. */
+    ncclResult_t res =
+        ncclAllGather(mine, staging, plan->slot, ncclInt8, comm, s);
+    if (res != ncclSuccess)
+      st = tp_fail_context(tp_nccl_fail(res, comm, "ncclAllGather"),
+                           "%s: padded all-gather, rank %d of %d", caller, me,
+                           rt->size);
+  }
+  if (st == TP_SUCCESS)
+    st = compact(staging, plan->slot, recv, rt->size, counts, displs, s);
+  tp_status fst = tp_pool_free(backend->pool, staging, stream);
+  return st != TP_SUCCESS ? st : fst;
+}
+
+/* One ncclBroadcast per rank with bytes, fused by the group. The root's
+ * send may already sit at its place in recv (in place). */
+static ncclResult_t broadcasts(tp_nccl_comm *c, ncclComm_t comm,
+                               const void *send, void *recv,
+                               const size_t *counts, const size_t *displs,
+                               cudaStream_t stream) {
   int me = c->runtime->rank;
   ncclResult_t res = ncclGroupStart();
   ncclResult_t first = res;
@@ -127,18 +213,94 @@ tp_status tp_nccl_allgatherv(tp_nccl_comm *c, const void *send, void *recv,
       continue;
     char *place = (char *)recv + displs[r];
     res = ncclBroadcast(r == me ? send : place, place, counts[r], ncclInt8, r,
-                        comm, (cudaStream_t)stream);
+                        comm, stream);
     if (res != ncclSuccess)
       first = res;
   }
   res = ncclGroupEnd();
-  if (first == ncclSuccess)
-    first = res;
-  tp_device_leave(&guard);
-  if (first != ncclSuccess)
-    return tp_fail_context(tp_nccl_fail(first, comm, "ncclBroadcast group"),
-                           "%s: rank %d of %d", caller, me, c->runtime->size);
+  return first == ncclSuccess ? res : first;
+}
+
+static int forced_scheme = -1;
+
+void tp_nccl_force_gather_scheme(int scheme) {
+  forced_scheme = scheme;
+}
+
+/* The plan, or the scheme a test forced on it (padded or broadcasts, for
+ * any layout with bytes, also a communicator of one). */
+static tp_status plan_of(const tp_runtime *rt, const size_t *counts,
+                         const size_t *displs, tp_gather_plan *plan) {
+  tp_gather_model model;
+  tp_gather_model_default(&model);
+  int per_node = rt->local_size > 0 ? rt->local_size : 1;
+  int nodes = (rt->size + per_node - 1) / per_node;
+  tp_status st =
+      tp_gather_plan_make(&model, rt->size, nodes, counts, displs, plan);
+  if (st != TP_SUCCESS || plan->scheme == TP_GATHER_NOTHING ||
+      (forced_scheme != TP_GATHER_PADDED &&
+       forced_scheme != TP_GATHER_BROADCASTS))
+    return st;
+  size_t slot = 0;
+  for (int r = 0; r < rt->size; ++r)
+    slot = counts[r] > slot ? counts[r] : slot;
+  if (forced_scheme == TP_GATHER_PADDED && slot > SIZE_MAX / (size_t)rt->size)
+    return TP_SUCCESS; /* the staging block could not even be sized */
+  plan->scheme = (tp_gather_scheme)forced_scheme;
+  plan->slot = forced_scheme == TP_GATHER_PADDED ? slot : 0;
+  plan->staging = plan->slot * (size_t)rt->size;
   return TP_SUCCESS;
+}
+
+tp_status tp_nccl_allgatherv(tp_nccl_comm *c, const void *send, void *recv,
+                             const size_t *counts, const size_t *displs,
+                             tp_stream stream) {
+  static const char caller[] = "tp_nccl_allgatherv";
+  tp_gather_plan plan;
+  tp_status st = plan_of(c->runtime, counts, displs, &plan);
+  if (st != TP_SUCCESS || plan.scheme == TP_GATHER_NOTHING)
+    return st;
+  ncclComm_t comm = NULL;
+  st = comm_of(c, caller, &comm);
+  if (st != TP_SUCCESS)
+    return st;
+  tp_device_guard guard;
+  st = tp_device_switch(caller, c->device, &guard);
+  if (st != TP_SUCCESS)
+    return st;
+  int me = c->runtime->rank;
+  cudaStream_t s = (cudaStream_t)stream;
+  ncclResult_t res = ncclSuccess;
+  const char *what = "";
+  switch (plan.scheme) {
+  case TP_GATHER_NOTHING: break;
+  case TP_GATHER_BROADCAST: {
+    char *place = (char *)recv + displs[plan.root];
+    res = ncclBroadcast(me == plan.root ? send : place, place,
+                        counts[plan.root], ncclInt8, plan.root, comm, s);
+    what = "ncclBroadcast";
+    break;
+  }
+  case TP_GATHER_EVEN:
+    /* Rank r's tile lands at displs[0] + r * slot: NCCL's layout. A send
+     * already at its place is NCCL's in-place case. */
+    res = ncclAllGather(send, (char *)recv + displs[0], plan.slot, ncclInt8,
+                        comm, s);
+    what = "ncclAllGather";
+    break;
+  case TP_GATHER_PADDED:
+    st = padded(c, comm, &plan, send, recv, counts, displs, stream, caller);
+    break;
+  case TP_GATHER_BROADCASTS:
+    res = broadcasts(c, comm, send, recv, counts, displs, s);
+    what = "ncclBroadcast group";
+    break;
+  }
+  tp_device_leave(&guard);
+  if (res != ncclSuccess)
+    return tp_fail_context(tp_nccl_fail(res, comm, what), "%s: rank %d of %d",
+                           caller, me, c->runtime->size);
+  return st;
 }
 
 tp_status tp_nccl_alltoallv(tp_nccl_comm *c, const void *send,
@@ -227,6 +389,19 @@ tp_status tp_nccl_allgatherv(tp_nccl_comm *c, const void *send, void *recv,
                  "tp_nccl_allgatherv: a device all-gather over %d ranks "
                  "needs NCCL and MPI, and this build lacks %s",
                  tp_runtime_size(c->runtime), MISSING_DEPENDENCY);
+}
+
+void tp_nccl_force_gather_scheme(int scheme) {
+  (void)scheme;
+}
+
+tp_status tp_nccl_compact(const void *staging, size_t slot, void *recv,
+                          int ranks, const size_t *counts, const size_t *displs,
+                          tp_stream stream) {
+  (void)staging, (void)slot, (void)recv, (void)ranks, (void)counts;
+  (void)displs, (void)stream;
+  return tp_fail(TP_ERR_NOT_SUPPORTED, "tp_nccl_compact: this build lacks %s",
+                 MISSING_DEPENDENCY);
 }
 
 tp_status tp_nccl_alltoallv(tp_nccl_comm *c, const void *send,

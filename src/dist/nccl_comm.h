@@ -29,4 +29,18 @@ tp_status tp_nccl_alltoallv(tp_nccl_comm *comm, const void *send,
                             const size_t *recv_counts,
                             const size_t *recv_displs, tp_stream stream);
 
+/* Tests: makes every device all-gather with bytes take `scheme` (a
+ * tp_gather_scheme from dist/gather_plan.h: TP_GATHER_PADDED or
+ * TP_GATHER_BROADCASTS), also on a communicator of one, where the plan
+ * would broadcast; -1 restores the cost model's choice. Not thread-safe:
+ * set it before the collectives. */
+void tp_nccl_force_gather_scheme(int scheme);
+
+/* The padded scheme's compaction alone, for tests on one GPU: rank r's
+ * counts[r] bytes at staging + r * slot go to recv + displs[r] (device
+ * memory), queued on `stream`. TP_ERR_NOT_SUPPORTED without NCCL and MPI. */
+tp_status tp_nccl_compact(const void *staging, size_t slot, void *recv,
+                          int ranks, const size_t *counts, const size_t *displs,
+                          tp_stream stream);
+
 #endif

@@ -66,8 +66,7 @@ tp_status tp_runtime_missing_backend(const tp_runtime *rt, const char *fn,
 }
 
 /* Checks the fields a provider relies on, before anything is created. */
-static tp_status check_config(const tp_runtime_config *c) {
-  static const char fn[] = "tp_runtime_create";
+static tp_status check_config(const char *fn, const tp_runtime_config *c) {
   if (c->device < TP_RUNTIME_DEVICE_CURRENT)
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
                    "%s: device %d: give a device id, or "
@@ -129,36 +128,34 @@ static tp_status release(tp_runtime *rt) {
   return st != TP_SUCCESS ? st : fin;
 }
 
-tp_status tp_runtime_create_on(const void *comm,
+tp_status tp_runtime_create_on(const char *fn, const void *comm,
                                const tp_runtime_config *config,
                                tp_runtime **out) {
   if (!out)
-    return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_runtime_create: NULL out");
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: NULL out", fn);
   tp_runtime_config settings = TP_RUNTIME_CONFIG_INIT;
   if (config) {
-    tp_status st =
-        tp_versioned_read("tp_runtime_create", "TP_RUNTIME_CONFIG_INIT", config,
-                          &settings, sizeof settings);
+    tp_status st = tp_versioned_read(fn, "TP_RUNTIME_CONFIG_INIT", config,
+                                     &settings, sizeof settings);
     if (st != TP_SUCCESS)
       return st;
   }
-  tp_status st = check_config(&settings);
+  tp_status st = check_config(fn, &settings);
   if (st != TP_SUCCESS)
     return st;
   tp_runtime *rt = calloc(1, sizeof *rt);
   if (!rt)
-    return tp_fail(TP_ERR_OUT_OF_MEMORY,
-                   "tp_runtime_create: no host memory for the runtime");
+    return tp_fail(TP_ERR_OUT_OF_MEMORY, "%s: no host memory for the runtime",
+                   fn);
   if (pthread_mutex_init(&rt->lock, NULL) != 0) {
     free(rt);
-    return tp_fail(TP_ERR_OUT_OF_MEMORY,
-                   "tp_runtime_create: no lock for the runtime");
+    return tp_fail(TP_ERR_OUT_OF_MEMORY, "%s: no lock for the runtime", fn);
   }
   rt->config = settings;
   rt->device = -1;
   atomic_init(&rt->live_buffers, 0);
   init_allocators(rt);
-  st = tp_runtime_ranks_init(rt, comm);
+  st = tp_runtime_ranks_init(fn, rt, comm);
   if (st != TP_SUCCESS) {
     tp_runtime_free(rt);
     return st;
@@ -184,14 +181,14 @@ tp_status tp_runtime_create_on(const void *comm,
   }
   if (st != TP_SUCCESS) {
     (void)release(rt);
-    return tp_fail_context(st, "tp_runtime_create");
+    return tp_fail_context(st, "%s", fn);
   }
   *out = rt;
   return TP_SUCCESS;
 }
 
 tp_status tp_runtime_create(const tp_runtime_config *config, tp_runtime **out) {
-  return tp_runtime_create_on(NULL, config, out);
+  return tp_runtime_create_on("tp_runtime_create", NULL, config, out);
 }
 
 tp_status tp_runtime_destroy(tp_runtime *rt) {
@@ -279,8 +276,8 @@ int tp_runtime_has_backend(const tp_runtime *rt, tp_space_kind kind) {
   return tp_runtime_backend(rt, kind) != NULL;
 }
 
-static tp_status backend_of(const char *fn, tp_runtime *rt, tp_space_kind kind,
-                            tp_backend **out) {
+static tp_status backend_of(const char *fn, const tp_runtime *rt,
+                            tp_space_kind kind, tp_backend **out) {
   if (!rt)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: NULL runtime", fn);
   if (!valid_backend(kind))
@@ -322,7 +319,7 @@ tp_status tp_runtime_set_budget(tp_runtime *rt, tp_space_kind kind,
   return TP_SUCCESS;
 }
 
-tp_status tp_runtime_memory(tp_runtime *rt, tp_space_kind kind,
+tp_status tp_runtime_memory(const tp_runtime *rt, tp_space_kind kind,
                             tp_memory_figures *out) {
   if (!out)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_runtime_memory: NULL out");
@@ -338,9 +335,10 @@ tp_status tp_runtime_memory(tp_runtime *rt, tp_space_kind kind,
   st = tp_pool_get_stats(b->pool, &stats);
   if (st != TP_SUCCESS)
     return st;
-  pthread_mutex_lock(&rt->lock);
+  pthread_mutex_t *lock = &tp_runtime_mutable(rt)->lock;
+  pthread_mutex_lock(lock);
   f.budget_bytes = rt->budgets[kind];
-  pthread_mutex_unlock(&rt->lock);
+  pthread_mutex_unlock(lock);
   f.reserved_bytes = stats.reserved_bytes;
   size_t room = f.budget_bytes > stats.reserved_bytes
                     ? f.budget_bytes - stats.reserved_bytes

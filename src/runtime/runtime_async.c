@@ -46,7 +46,8 @@ void tp_runtime_record_async_error(tp_runtime *rt, tp_status status,
   keep_first(rt, status, context ? context : "", tp_last_error());
 }
 
-tp_status tp_runtime_async_error(tp_runtime *rt, tp_status *out) {
+tp_status tp_runtime_async_error(const tp_runtime *runtime, tp_status *out) {
+  tp_runtime *rt = tp_runtime_mutable(runtime); /* the kept error, the lock */
   if (!rt || !out)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_runtime_async_error: NULL %s",
                    !rt ? "runtime" : "out-pointer");

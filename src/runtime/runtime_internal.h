@@ -2,8 +2,8 @@
 #ifndef TP_CORE_RUNTIME_INTERNAL_H
 #define TP_CORE_RUNTIME_INTERNAL_H
 
-#include <stdatomic.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "runtime/backend.h"
 #include "tensorpool/allocator.h"
@@ -44,6 +44,16 @@ struct tp_runtime {
   tp_status async_error;
   char async_message[512];
 };
+
+/* The runtime behind a const handle, for its lock and its kept asynchronous
+ * error only: the read-only queries (tp_runtime_memory,
+ * tp_runtime_async_error) take const handles, and these fields are
+ * bookkeeping a query may touch (what C++ marks `mutable`). Every runtime
+ * is allocated non-const by tp_runtime_create, so writing through the
+ * result is defined. */
+static inline tp_runtime *tp_runtime_mutable(const tp_runtime *runtime) {
+  return (tp_runtime *)runtime;
+}
 
 /* Frees a runtime struct whose lock was initialized (runtime_async.c). */
 void tp_runtime_free(tp_runtime *runtime);

@@ -142,7 +142,7 @@ tp_status tp_buffer_set_stream(tp_buffer *b, tp_stream stream) {
   return TP_SUCCESS;
 }
 
-tp_status tp_buffer_record_stream(tp_buffer *b, tp_stream stream) {
+tp_status tp_buffer_record_stream(const tp_buffer *b, tp_stream stream) {
   if (!b)
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
                    "tp_buffer_record_stream: NULL buffer");

@@ -10,8 +10,10 @@
 
 #include "core/error.h"
 #include "dist/dist.h"
+#include "dist/rank_scratch.h"
 #include "runtime/runtime_internal.h"
 #include "tensor/buffer_internal.h"
+#include "tensor/convert_internal.h"
 #include "tensor/tiling_internal.h"
 
 static tp_backend *backend_of(const tp_buffer *b) {
@@ -29,20 +31,22 @@ static tp_status copy_between(tp_backend *dst_backend, void *dst,
 }
 
 /* Byte counts and displacements of every rank's source tile in the gathered
- * tensor. A local source is rank 0's tensor: rank 0 sends it all. */
-static void gather_plan(const tp_buffer *src, int ranks, size_t *counts,
-                        size_t *displs) {
-  size_t elem = tp_dtype_size(src->layout.dtype);
+ * tensor, straight from the tiling's row boundaries (a tile is a range of
+ * whole rows). A local source is rank 0's tensor: rank 0 sends it all. */
+static void gather_layout(const tp_buffer *src, int ranks, size_t *counts,
+                          size_t *displs) {
+  if (src->kind != TP_BUFFER_DISTRIBUTED) {
+    for (int r = 0; r < ranks; ++r)
+      counts[r] = displs[r] = 0;
+    counts[0] = src->bytes;
+    return;
+  }
+  size_t row =
+      tp_layout_row_size(&src->layout) * tp_dtype_size(src->layout.dtype);
+  const int64_t *first = src->tiling->first;
   for (int r = 0; r < ranks; ++r) {
-    if (src->kind == TP_BUFFER_DISTRIBUTED) {
-      tp_tile t;
-      tp_tiling_tile(src->tiling, r, &t);
-      counts[r] = t.count * elem;
-      displs[r] = (size_t)t.first * elem;
-    } else {
-      counts[r] = r == 0 ? src->bytes : 0;
-      displs[r] = 0;
-    }
+    counts[r] = (size_t)(first[r + 1] - first[r]) * row;
+    displs[r] = (size_t)first[r] * row;
   }
 }
 
@@ -50,19 +54,29 @@ static tp_status gather(tp_buffer *dst, const tp_buffer *src,
                         tp_stream stream) {
   tp_runtime *rt = dst->allocator->runtime;
   tp_backend *db = backend_of(dst);
-  size_t *counts = malloc(2 * (size_t)rt->size * sizeof *counts);
+  tp_rank_scratch scratch;
+  tp_rank_scratch_init(&scratch);
+  size_t *counts =
+      tp_rank_scratch_get(&scratch, 2 * (size_t)rt->size * sizeof *counts);
   if (!counts)
     return tp_fail(TP_ERR_OUT_OF_MEMORY, "gather: no memory for counts");
   size_t *displs = counts + rt->size;
-  gather_plan(src, rt->size, counts, displs);
-  char *mine = dst->data ? (char *)dst->data + displs[rt->rank] : NULL;
+  gather_layout(src, rt->size, counts, displs);
+  /* The collective reads its send side from its own space. A source there
+   * already goes in as it is and the collective puts it in place (no pass
+   * over it here); a tile in another space is first copied to its place in
+   * the result, and the collective runs in place. */
+  const void *send = src->data;
   tp_status st = TP_SUCCESS;
-  if (counts[rt->rank])
+  if (backend_of(src) != db && counts[rt->rank]) {
+    char *mine = (char *)dst->data + displs[rt->rank];
     st = copy_between(db, mine, backend_of(src), src->data, counts[rt->rank],
                       stream);
+    send = mine;
+  }
   if (st == TP_SUCCESS && dst->bytes)
-    st = db->ops->allgatherv(db, mine, dst->data, counts, displs, stream);
-  free(counts);
+    st = db->ops->allgatherv(db, send, dst->data, counts, displs, stream);
+  tp_rank_scratch_release(&scratch);
   return st;
 }
 
@@ -81,7 +95,9 @@ static tp_status redistribute(tp_buffer *dst, const tp_buffer *src,
   int p = rt->size, me = rt->rank;
   size_t row =
       tp_layout_row_size(&src->layout) * tp_dtype_size(src->layout.dtype);
-  size_t *plan = malloc(4 * (size_t)p * sizeof *plan);
+  tp_rank_scratch scratch;
+  tp_rank_scratch_init(&scratch);
+  size_t *plan = tp_rank_scratch_get(&scratch, 4 * (size_t)p * sizeof *plan);
   if (!plan)
     return tp_fail(TP_ERR_OUT_OF_MEMORY, "redistribute: no memory for counts");
   size_t *sc = plan, *sd = plan + p, *rc = plan + 2 * p, *rd = plan + 3 * p;
@@ -115,7 +131,7 @@ static tp_status redistribute(tp_buffer *dst, const tp_buffer *src,
     /* Freed on the collective's stream: the pool hands it out again only
      * after that work (no record_stream on other streams needed). */
     tp_pool_free_or_record(db->pool, staged, stream, rt, &st);
-  free(plan);
+  tp_rank_scratch_release(&scratch);
   return st;
 }
 
@@ -152,6 +168,29 @@ static route route_of(tp_buffer_kind from, tp_buffer_kind to) {
   return ROUTE_COPY;
 }
 
+/* Whether a conversion is collective: with several ranks, exactly the routes
+ * that may communicate, decided from the two kinds alone. Every rank that
+ * passes the same kinds decides the same without asking the others, so a
+ * route that does not communicate needs no agreement and may be taken by
+ * one rank alone. (Distributed -> distributed communicates only when the
+ * tilings differ, which only the agreement can tell, so it is always
+ * collective.) */
+static int collective(const tp_allocator *a, route how) {
+  return a->runtime->size > 1 && (how == ROUTE_GATHER || how == ROUTE_SHUFFLE);
+}
+
+/* What the ranks of a collective conversion must agree on: the source
+ * (kind, layout, tiling), the target kind and the target tiling. */
+static uint64_t conversion_hash(const tp_allocator *a, const tp_buffer *src,
+                                const tp_tiling *target) {
+  uint64_t h = tp_buffer_hash(0x74706F6F6CULL, src);
+  h = tp_hash_mix(h, (uint64_t)a->kind);
+  if (target)
+    for (int p = 0; p <= target->parts; ++p)
+      h = tp_hash_mix(h, (uint64_t)target->first[p]);
+  return h;
+}
+
 static tp_status check_args(const char *fn, tp_allocator *a,
                             const tp_buffer *src, tp_buffer **out) {
   if (!a || !src || !out)
@@ -166,73 +205,11 @@ static tp_status check_args(const char *fn, tp_allocator *a,
   return TP_SUCCESS;
 }
 
-tp_status tp_allocator_construct_copy(tp_allocator *a, const tp_buffer *src,
-                                      const tp_tiling *tiling, tp_stream stream,
-                                      tp_buffer **out) {
-  const char *fn = "tp_allocator_construct_copy";
-  tp_status st = check_args(fn, a, src, out);
-  if (st != TP_SUCCESS)
-    return st;
-  route how = route_of(src->kind, a->kind);
-  tp_buffer *dst = NULL;
-  st = tp_buffer_new(fn, a, &src->layout, tiling, stream, &dst);
-  /* `stream` waits for the source's producers (an event, no host wait). */
-  int reading = 0;
-  if (st == TP_SUCCESS) {
-    st = tp_buffer_begin_use(src, stream);
-    reading = st == TP_SUCCESS;
-  }
-  if (a->runtime->size > 1) {
-    /* Every rank learns whether all agree and all are ready, even on routes
-     * that need no communication: ranks that disagree on the kinds could
-     * otherwise take different routes, and one would wait forever in a
-     * collective the others never join. */
-    uint64_t h = tp_buffer_hash(0x74706F6F6CULL, src);
-    h = tp_hash_mix(h, (uint64_t)a->kind);
-    if (dst)
-      h = tp_hash_mix(h, tp_buffer_hash(h, dst));
-    st = tp_runtime_agree(a->runtime, fn, h, st);
-  }
-  if (st == TP_SUCCESS) {
-    switch (how) {
-    case ROUTE_COPY:
-      if (dst->bytes)
-        st = copy_between(backend_of(dst), dst->data, backend_of(src),
-                          src->data, dst->bytes, stream);
-      break;
-    case ROUTE_SLICE: st = slice(dst, src, stream); break;
-    case ROUTE_GATHER: st = gather(dst, src, stream); break;
-    case ROUTE_SHUFFLE:
-      if (same_tiling(dst, src))
-        st = dst->bytes
-                 ? copy_between(backend_of(dst), dst->data, backend_of(src),
-                                src->data, dst->bytes, stream)
-                 : TP_SUCCESS;
-      else
-        st = redistribute(dst, src, stream);
-      break;
-    }
-    if (st != TP_SUCCESS)
-      st = tp_fail_context(st, "%s", fn);
-  }
-  if (reading) {
-    /* Also after a failure: part of the reads may be queued. The source's
-     * memory is freed only after them. */
-    tp_status recorded = tp_buffer_end_use(src, stream);
-    if (st == TP_SUCCESS && recorded != TP_SUCCESS)
-      st = tp_fail_context(recorded, "%s", fn);
-  }
-  if (st != TP_SUCCESS) {
-    if (dst)
-      tp_buffer_discard(dst);
-    return st;
-  }
-  *out = dst;
-  return TP_SUCCESS;
-}
-
 /* Whether `src`'s memory already holds what a buffer of `a` would: the
- * same backend, and the same tile (allocator.h lists the cases). */
+ * same backend, and the same tile (allocator.h lists the cases). Reuse
+ * never moves data, so on a collective route (distributed -> distributed
+ * with equal tilings) a rank that reuses and one that copies locally still
+ * agree on everything that travels. */
 static int reusable(const tp_allocator *a, const tp_buffer *src,
                     const tp_tiling *tiling) {
   if (a->backend != src->allocator->backend)
@@ -292,6 +269,127 @@ static tp_status reuse(tp_allocator *a, tp_buffer *src, tp_tiling *tiling,
   return TP_SUCCESS;
 }
 
+/* Moves the data of `src` into `dst` along `how` (the ranks agreed). */
+static tp_status run_route(route how, tp_buffer *dst, const tp_buffer *src,
+                           tp_stream stream) {
+  switch (how) {
+  case ROUTE_COPY:
+    return dst->bytes
+               ? copy_between(backend_of(dst), dst->data, backend_of(src),
+                              src->data, dst->bytes, stream)
+               : TP_SUCCESS;
+  case ROUTE_SLICE: return slice(dst, src, stream);
+  case ROUTE_GATHER: return gather(dst, src, stream);
+  case ROUTE_SHUFFLE:
+    if (same_tiling(dst, src))
+      return dst->bytes
+                 ? copy_between(backend_of(dst), dst->data, backend_of(src),
+                                src->data, dst->bytes, stream)
+                 : TP_SUCCESS;
+    return redistribute(dst, src, stream);
+  }
+  return tp_fail(TP_ERR_INTERNAL, "convert: unknown route %d", (int)how);
+}
+
+/* construct_copy and construct_move. With `may_reuse`, a source whose
+ * memory already holds the result is kept: *out is set to NULL, *adopt gets
+ * the tiling a distributed result takes (NULL: keep the source's), and the
+ * caller turns the source into the result with reuse(). Collective exactly
+ * when collective() says so: then the ranks agree once, after this rank's
+ * allocation and before any data moves, so a failure or a disagreement on
+ * one rank is the same error on every rank instead of a hang. */
+static tp_status convert(const char *fn, tp_allocator *a, const tp_buffer *src,
+                         const tp_tiling *tiling, tp_stream stream,
+                         int may_reuse, tp_buffer **out, tp_tiling **adopt) {
+  route how = route_of(src->kind, a->kind);
+  int reusing = may_reuse && reusable(a, src, tiling);
+  tp_buffer *dst = NULL;
+  tp_tiling *resolved = NULL;
+  tp_status st = TP_SUCCESS;
+  if (!reusing)
+    st = tp_buffer_new(fn, a, &src->layout, tiling, stream, &dst);
+  else if (a->kind == TP_BUFFER_DISTRIBUTED &&
+           (src->kind != TP_BUFFER_DISTRIBUTED || a->runtime->size == 1))
+    /* A distributed result gets its own (checked) tiling. When both are
+     * distributed over several ranks the tilings are equal: keep it. */
+    st = tp_buffer_resolve_tiling(fn, a, &src->layout, tiling, &resolved);
+  /* `stream` waits for the source's producers (an event, no host wait). */
+  int reading = 0;
+  if (st == TP_SUCCESS && !reusing) {
+    st = tp_buffer_begin_use(src, stream);
+    reading = st == TP_SUCCESS;
+  }
+  if (collective(a, how)) {
+    const tp_tiling *target = reusing ? (resolved ? resolved : src->tiling)
+                              : dst   ? dst->tiling
+                                      : NULL;
+    st = tp_runtime_agree(a->runtime, fn, conversion_hash(a, src, target), st);
+  }
+  if (st == TP_SUCCESS && !reusing) {
+    st = run_route(how, dst, src, stream);
+    if (st != TP_SUCCESS)
+      st = tp_fail_context(st, "%s", fn);
+  }
+  if (reading) {
+    /* Also after a failure: part of the reads may be queued. The source's
+     * memory is freed only after them. */
+    tp_status recorded = tp_buffer_end_use(src, stream);
+    if (st == TP_SUCCESS && recorded != TP_SUCCESS)
+      st = tp_fail_context(recorded, "%s", fn);
+  }
+  if (st != TP_SUCCESS) {
+    tp_tiling_destroy(resolved);
+    if (dst)
+      tp_buffer_discard(dst);
+    return st;
+  }
+  *out = dst;
+  *adopt = resolved;
+  return TP_SUCCESS;
+}
+
+tp_status tp_allocator_construct_copy(tp_allocator *a, const tp_buffer *src,
+                                      const tp_tiling *tiling, tp_stream stream,
+                                      tp_buffer **out) {
+  const char *fn = "tp_allocator_construct_copy";
+  tp_status st = check_args(fn, a, src, out);
+  if (st != TP_SUCCESS)
+    return st;
+  tp_tiling *unused = NULL;
+  return convert(fn, a, src, tiling, stream, 0, out, &unused);
+}
+
+tp_status tp_convert_clone(const tp_buffer *src, tp_stream stream,
+                           tp_buffer **out) {
+  /* Same allocator and tiling: every rank copies its own tile, whatever the
+   * kind, so no rank waits for another. */
+  tp_buffer *dst = NULL;
+  tp_status st = tp_buffer_new("tp_buffer_clone", src->allocator, &src->layout,
+                               src->tiling, stream, &dst);
+  int reading = 0;
+  if (st == TP_SUCCESS) {
+    st = tp_buffer_begin_use(src, stream);
+    reading = st == TP_SUCCESS;
+  }
+  if (st == TP_SUCCESS) {
+    st = run_route(ROUTE_COPY, dst, src, stream);
+    if (st != TP_SUCCESS)
+      st = tp_fail_context(st, "tp_buffer_clone");
+  }
+  if (reading) {
+    tp_status recorded = tp_buffer_end_use(src, stream);
+    if (st == TP_SUCCESS && recorded != TP_SUCCESS)
+      st = tp_fail_context(recorded, "tp_buffer_clone");
+  }
+  if (st != TP_SUCCESS) {
+    if (dst)
+      tp_buffer_discard(dst);
+    return st;
+  }
+  *out = dst;
+  return TP_SUCCESS;
+}
+
 tp_status tp_allocator_construct_move(tp_allocator *a, tp_buffer **source,
                                       const tp_tiling *tiling, tp_stream stream,
                                       tp_buffer **out) {
@@ -307,35 +405,20 @@ tp_status tp_allocator_construct_move(tp_allocator *a, tp_buffer **source,
                    "%s: a tiling was given to a %s allocator (distributed "
                    "only)",
                    fn, tp_buffer_kind_name(a->kind));
-  if (reusable(a, src, tiling)) {
-    /* A distributed result gets its own (checked) tiling. When both are
-     * distributed over several ranks the tilings are equal: keep it. */
-    tp_tiling *resolved = NULL;
-    if (a->kind == TP_BUFFER_DISTRIBUTED &&
-        (src->kind != TP_BUFFER_DISTRIBUTED || a->runtime->size == 1))
-      st = tp_buffer_resolve_tiling(fn, a, &src->layout, tiling, &resolved);
-    if (a->runtime->size > 1) {
-      /* As in construct_copy: a rank that would copy (and so communicate)
-       * must not be left waiting by one that reuses. Disagreeing ranks hash
-       * differently on the two paths and all get TP_ERR_MISMATCH. */
-      uint64_t h = tp_buffer_hash(0x6D6F7665ULL, src);
-      st = tp_runtime_agree(a->runtime, fn, tp_hash_mix(h, (uint64_t)a->kind),
-                            st);
-    }
-    if (st == TP_SUCCESS)
-      st = reuse(a, src, resolved, stream);
-    else
-      tp_tiling_destroy(resolved);
+  tp_buffer *dst = NULL;
+  tp_tiling *adopt = NULL;
+  st = convert(fn, a, src, tiling, stream, 1, &dst, &adopt);
+  if (st != TP_SUCCESS)
+    return st;
+  if (!dst) {
+    /* Reused: the source becomes the result (reuse takes `adopt`). */
+    st = reuse(a, src, adopt, stream);
     if (st != TP_SUCCESS)
       return tp_fail_context(st, "%s", fn);
     *source = NULL;
     *out = src;
     return TP_SUCCESS;
   }
-  tp_buffer *dst;
-  st = tp_allocator_construct_copy(a, src, tiling, stream, &dst);
-  if (st != TP_SUCCESS)
-    return st;
   /* The copy made `stream` wait for the source's stream and read it there:
    * `stream` is now after all of its work, so the source is freed on it. */
   src->stream = stream;

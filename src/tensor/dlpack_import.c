@@ -53,8 +53,8 @@ static tp_status describe(const char *fn, const tp_dlpack_tensor *t,
   if (!tp_dtype_of_dlpack(t->dtype, &dtype))
     return tp_fail(TP_ERR_NOT_SUPPORTED,
                    "%s: no tensorpool type for DLPack type code %u, %u bits, "
-                   "%u lanes (supported: float 32/64, complex 64/128, int "
-                   "32/64, one lane)",
+                   "%u lanes (supported, one lane: float 16/32/64, bfloat 16, "
+                   "complex 64/128, int 8/32/64, uint 8, bool 8)",
                    fn, (unsigned)t->dtype.code, (unsigned)t->dtype.bits,
                    (unsigned)t->dtype.lanes);
   for (int k = 0; k < t->ndim; ++k)

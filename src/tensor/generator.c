@@ -57,7 +57,7 @@ tp_generator tp_generator_normal(uint64_t seed, double mean, double stddev) {
   return g;
 }
 
-const char *tp_generator_name(tp_generator_kind kind) {
+const char *tp_generator_kind_name(tp_generator_kind kind) {
   switch (kind) {
   case TP_GENERATOR_ARANGE: return "arange";
   case TP_GENERATOR_AFFINE: return "affine";

@@ -6,16 +6,14 @@
 #include "core/error.h"
 #include "runtime/runtime_internal.h"
 #include "tensor/buffer_internal.h"
+#include "tensor/convert_internal.h"
 
 tp_status tp_buffer_clone(const tp_buffer *buffer, tp_stream stream,
                           tp_buffer **out) {
-  if (!buffer)
-    return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_buffer_clone: NULL buffer");
-  tp_status st = tp_allocator_construct_copy(buffer->allocator, buffer,
-                                             buffer->tiling, stream, out);
-  if (st != TP_SUCCESS)
-    return tp_fail_context(st, "tp_buffer_clone");
-  return TP_SUCCESS;
+  if (!buffer || !out)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_buffer_clone: NULL %s",
+                   !buffer ? "buffer" : "out-pointer");
+  return tp_convert_clone(buffer, stream, out);
 }
 
 /* Device over pinned over host: where arithmetic is cheapest. */
@@ -39,7 +37,7 @@ static tp_status check_operands(const tp_buffer *x, const tp_buffer *y) {
   tp_layout_equal(&x->layout, &y->layout, &same);
   if (!same)
     return tp_fail(TP_ERR_MISMATCH,
-                   "tp_axpby: x is a %s %d-d tensor, y a %s rank-%d one, or "
+                   "tp_axpby: x is a %s %d-d tensor, y a %s %d-d one, or "
                    "their extents differ",
                    tp_dtype_name(x->layout.dtype), x->layout.ndim,
                    tp_dtype_name(y->layout.dtype), y->layout.ndim);

@@ -11,7 +11,7 @@ struct tp_tiling {
                      [first[p], first[p+1]) of axis 0 */
 };
 
-/* Rows of axis 0 (1 for a rank-0 tensor) and elements per row, for a
+/* Rows of axis 0 (1 for a 0-d tensor) and elements per row, for a
  * layout already checked by tp_layout_make. */
 int64_t tp_layout_rows(const tp_layout *layout);
 size_t tp_layout_row_size(const tp_layout *layout);

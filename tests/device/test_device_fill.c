@@ -123,7 +123,7 @@ static void expect_same_element(tp_dtype dtype, const tp_generator *gen,
                                 const unsigned char *want, size_t i) {
   cr_assert_eq(memcmp(got, want, tp_dtype_size(dtype)), 0,
                "%s %s: element %zu differs from the host",
-               tp_generator_name(gen->kind), tp_dtype_name(dtype), i);
+               tp_generator_kind_name(gen->kind), tp_dtype_name(dtype), i);
 }
 
 /* A tile strictly inside a 5x7x9 tensor, so offsets and strides matter. */

@@ -2,16 +2,20 @@
  * round trips distributed -> replicated -> distributed are exact for every
  * generator, type and uneven tiling; redistributions between tilings agree
  * with a single-process construction; random fills are the same bits on
- * every rank count; disagreement and failures are errors on every rank. */
+ * every rank count; on collective routes disagreement and failures are
+ * errors on every rank; routes that do not communicate (clones, copies,
+ * slices, moves in place) run on one rank alone and take buffers that
+ * differ between ranks. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dist/dist.h"
 #include "tensorpool/allocator.h"
+#include "tensorpool/ops.h"
 
 #if TP_HAVE_MPI
-#include <mpi.h>
+#include "tensorpool/mpi.h"
 #endif
 
 /* In sanitizer builds: Open MPI's own allocations from MPI_Init and
@@ -194,6 +198,34 @@ static void random_fills_are_rank_count_independent(void) {
   }
 }
 
+/* Tiles of 256 KiB and more are gathered in place, smaller ones from a
+ * separate send buffer (src/dist/mpi_collectives.c): both give the tensor
+ * one process builds alone, for even and uneven tiles. */
+static void large_tiles_gather_like_small_ones(void) {
+  int64_t ext[1] = {40000 * ranks + 3}; /* 320 KB of f64 per tile */
+  tp_layout l;
+  OK(tp_layout_make(TP_DTYPE_F64, 1, ext, &l));
+  tp_generator g = tp_generator_uniform(5, -1, 1);
+  tp_tiling *t = uneven(&l, 2);
+  tp_buffer *alone, *even, *odd, *a, *b;
+  OK(tp_allocator_construct_generator(host(TP_BUFFER_LOCAL), &l, NULL, &g, NULL,
+                                      &alone));
+  OK(tp_allocator_construct_generator(host(TP_BUFFER_DISTRIBUTED), &l, NULL, &g,
+                                      NULL, &even));
+  OK(tp_allocator_construct_generator(host(TP_BUFFER_DISTRIBUTED), &l, t, &g,
+                                      NULL, &odd));
+  OK(tp_allocator_construct_copy(host(TP_BUFFER_REPLICATED), even, NULL, NULL,
+                                 &a));
+  OK(tp_allocator_construct_copy(host(TP_BUFFER_REPLICATED), odd, NULL, NULL,
+                                 &b));
+  CHECK(same_bytes(a, alone));
+  CHECK(same_bytes(b, alone));
+  tp_buffer *list[5] = {alone, even, odd, a, b};
+  for (int i = 0; i < 5; ++i)
+    OK(tp_buffer_destroy(list[i]));
+  tp_tiling_destroy(t);
+}
+
 /* Ranks that disagree on the layout all get TP_ERR_MISMATCH. */
 static void disagreement_is_an_error_everywhere(void) {
   if (ranks == 1)
@@ -210,30 +242,124 @@ static void disagreement_is_an_error_everywhere(void) {
   OK(tp_buffer_destroy(dist));
 }
 
-/* Ranks that disagree on the kinds, where only some of them would need to
- * communicate (rank 0 gathers a local buffer, the others copy a replicated
- * one), and ranks that disagree between moving in place and copying: all get
- * TP_ERR_MISMATCH instead of rank 0 waiting forever. */
-static void disagreeing_kinds_do_not_hang(void) {
+/* Ranks that disagree on the kinds of a collective conversion (rank 0
+ * gathers into a local buffer, the others into a replicated one, or one
+ * redistributes while the others gather), and ranks that disagree on the
+ * target tiling of a move that some could do in place: all get
+ * TP_ERR_MISMATCH instead of waiting in different collectives. (Kinds that
+ * make one rank's route collective and another's not are the caller's
+ * error, as calling different MPI collectives is: see allocator.h.) */
+static void disagreeing_kinds_are_an_error_everywhere(void) {
   if (ranks == 1)
     return;
   int64_t ext[2] = {8, 4};
   tp_layout l;
   OK(tp_layout_make(TP_DTYPE_F64, 2, ext, &l));
-  tp_buffer_kind kind = rank_ == 0 ? TP_BUFFER_LOCAL : TP_BUFFER_REPLICATED;
   tp_buffer *src, *out = NULL;
-  OK(tp_allocator_construct_value(host(kind), &l, NULL, tp_scalar_real(2), NULL,
-                                  &src));
-  CHECK(tp_allocator_construct_copy(host(TP_BUFFER_REPLICATED), src, NULL, NULL,
-                                    &out) == TP_ERR_MISMATCH);
+  OK(tp_allocator_construct_value(host(TP_BUFFER_DISTRIBUTED), &l, NULL,
+                                  tp_scalar_real(2), NULL, &src));
+  tp_buffer_kind to = rank_ == 0 ? TP_BUFFER_LOCAL : TP_BUFFER_REPLICATED;
+  CHECK(tp_allocator_construct_copy(host(to), src, NULL, NULL, &out) ==
+        TP_ERR_MISMATCH);
   CHECK(out == NULL);
-  /* replicated -> replicated moves in place, local -> replicated gathers. */
+  to = rank_ == 0 ? TP_BUFFER_DISTRIBUTED : TP_BUFFER_REPLICATED;
+  CHECK(tp_allocator_construct_copy(host(to), src, NULL, NULL, &out) ==
+        TP_ERR_MISMATCH);
+  CHECK(out == NULL);
+  /* Rank 0 keeps the block tiling (it would reuse the storage), the others
+   * ask for another one (they would redistribute). */
+  tp_tiling *other = NULL;
+  if (rank_ != 0)
+    other = uneven(&l, 1);
   tp_buffer *handle = src;
-  CHECK(tp_allocator_construct_move(host(TP_BUFFER_REPLICATED), &handle, NULL,
+  CHECK(tp_allocator_construct_move(host(TP_BUFFER_DISTRIBUTED), &handle, other,
                                     NULL, &out) == TP_ERR_MISMATCH);
   CHECK(out == NULL);
   CHECK(handle == src); /* the source is left as it was */
+  tp_tiling_destroy(other);
   OK(tp_buffer_destroy(src));
+}
+
+/* Conversions that do not communicate are not collective: rank 0 makes them
+ * alone while the other ranks wait in a barrier, and nothing hangs. */
+static void routes_without_communication_run_alone(void) {
+  int64_t ext[2] = {6, 3};
+  tp_layout l;
+  OK(tp_layout_make(TP_DTYPE_I32, 2, ext, &l));
+  tp_buffer *local, *repl, *dist;
+  OK(tp_allocator_construct_value(host(TP_BUFFER_LOCAL), &l, NULL,
+                                  tp_scalar_int(7), NULL, &local));
+  OK(tp_allocator_construct_value(host(TP_BUFFER_REPLICATED), &l, NULL,
+                                  tp_scalar_int(8), NULL, &repl));
+  OK(tp_allocator_construct_value(host(TP_BUFFER_DISTRIBUTED), &l, NULL,
+                                  tp_scalar_int(9), NULL, &dist));
+  if (rank_ == 0) {
+    tp_buffer *c[7] = {NULL};
+    OK(tp_buffer_clone(local, NULL, &c[0]));
+    OK(tp_buffer_clone(repl, NULL, &c[1]));
+    OK(tp_buffer_clone(dist, NULL, &c[2]));
+    CHECK(same_bytes(c[0], local) && same_bytes(c[1], repl) &&
+          same_bytes(c[2], dist));
+    CHECK(tp_buffer_kind_of(c[2]) == TP_BUFFER_DISTRIBUTED);
+    OK(tp_allocator_construct_copy(host(TP_BUFFER_LOCAL), repl, NULL, NULL,
+                                   &c[3]));
+    OK(tp_allocator_construct_copy(host(TP_BUFFER_DISTRIBUTED), repl, NULL,
+                                   NULL, &c[4]));
+    CHECK(tile_matches(c[4], repl));
+    OK(tp_allocator_construct_copy(host(TP_BUFFER_DISTRIBUTED), local, NULL,
+                                   NULL, &c[5]));
+    CHECK(tile_matches(c[5], local));
+    /* replicated -> local reuses the storage. */
+    tp_buffer *handle = c[1];
+    OK(tp_allocator_construct_move(host(TP_BUFFER_LOCAL), &handle, NULL, NULL,
+                                   &c[6]));
+    CHECK(handle == NULL && c[6] == c[1]);
+    CHECK(tp_buffer_kind_of(c[6]) == TP_BUFFER_LOCAL);
+    c[1] = NULL;
+    for (int i = 0; i < 7; ++i)
+      OK(tp_buffer_destroy(c[i]));
+  }
+#if TP_HAVE_MPI
+  MPI_Barrier(tp_runtime_comm(rt));
+#endif
+  /* The communicator is still in step: a collective conversion works. */
+  tp_buffer *gathered;
+  OK(tp_allocator_construct_copy(host(TP_BUFFER_REPLICATED), dist, NULL, NULL,
+                                 &gathered));
+  const int32_t *v = tp_buffer_data(gathered);
+  for (int i = 0; i < 18; ++i)
+    CHECK(v[i] == 9);
+  OK(tp_buffer_destroy(gathered));
+  OK(tp_buffer_destroy(dist));
+  OK(tp_buffer_destroy(repl));
+  OK(tp_buffer_destroy(local));
+}
+
+/* Every rank's local buffer has its own length: clones and local copies work
+ * (no agreement is asked for), and gathering them is TP_ERR_MISMATCH on
+ * every rank (the collective route still checks). */
+static void local_buffers_of_different_lengths(void) {
+  int64_t ext[1] = {3 + rank_};
+  tp_layout l;
+  OK(tp_layout_make(TP_DTYPE_I64, 1, ext, &l));
+  tp_buffer *mine, *clone, *copy, *repl = NULL;
+  tp_generator g = tp_generator_arange(10 * rank_, 1);
+  OK(tp_allocator_construct_generator(host(TP_BUFFER_LOCAL), &l, NULL, &g, NULL,
+                                      &mine));
+  OK(tp_buffer_clone(mine, NULL, &clone));
+  CHECK(same_bytes(clone, mine));
+  CHECK(tp_buffer_layout(clone)->extents[0] == 3 + rank_);
+  OK(tp_allocator_construct_copy(host(TP_BUFFER_LOCAL), mine, NULL, NULL,
+                                 &copy));
+  CHECK(same_bytes(copy, mine));
+  if (ranks > 1) {
+    CHECK(tp_allocator_construct_copy(host(TP_BUFFER_REPLICATED), mine, NULL,
+                                      NULL, &repl) == TP_ERR_MISMATCH);
+    CHECK(repl == NULL);
+  }
+  OK(tp_buffer_destroy(copy));
+  OK(tp_buffer_destroy(clone));
+  OK(tp_buffer_destroy(mine));
 }
 
 /* One rank out of budget: every rank fails instead of hanging. */
@@ -276,8 +402,11 @@ int main(int argc, char **argv) {
   round_trips();
   local_to_replicated();
   random_fills_are_rank_count_independent();
+  large_tiles_gather_like_small_ones();
   disagreement_is_an_error_everywhere();
-  disagreeing_kinds_do_not_hang();
+  disagreeing_kinds_are_an_error_everywhere();
+  routes_without_communication_run_alone();
+  local_buffers_of_different_lengths();
   a_failure_on_one_rank_fails_all();
   /* Again with messages cut into pieces of 7 bytes: the path taken for
    * counts beyond INT_MAX. */

@@ -427,6 +427,11 @@ Test(allocator, axpby_refuses_mismatched_operands) {
   cr_expect_eq(tp_axpby(one, x, one, z, NULL, &r), TP_ERR_MISMATCH);
   cr_expect_not_null(strstr(tp_last_error(), "x is local, y is replicated"));
   cr_expect_eq(tp_axpby(one, x, one, w, NULL, &r), TP_ERR_MISMATCH);
+  /* Both operands' types and dimensions, in the words of layout.h ("rank"
+   * is a process, never a number of dimensions). */
+  cr_expect_not_null(strstr(tp_last_error(), "x is a f64 2-d tensor, y a f32 "
+                                             "2-d one"),
+                     "%s", tp_last_error());
   cr_expect_eq(tp_axpby(one, NULL, one, w, NULL, &r), TP_ERR_INVALID_ARGUMENT);
   cr_expect_null(r);
   cr_expect_eq(stats().live_blocks, 4);

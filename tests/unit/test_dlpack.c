@@ -51,6 +51,45 @@ Test(dlpack, export_describes_the_buffer_and_keeps_it_until_the_deleter) {
   cr_expect_eq(stats().live_blocks, 0, "the deleter gave the memory back");
 }
 
+/* The DLPack name of every element type, as tensorpool/dlpack.h lists
+ * them: an export carries it, and an import of it gives the type back. */
+Test(dlpack, every_dtype_exports_and_imports_under_its_dlpack_name) {
+  static const struct {
+    tp_dtype dtype;
+    uint8_t code, bits;
+  } names[] = {
+      {TP_DTYPE_F32, TP_DLPACK_CODE_FLOAT, 32},
+      {TP_DTYPE_F64, TP_DLPACK_CODE_FLOAT, 64},
+      {TP_DTYPE_C64, TP_DLPACK_CODE_COMPLEX, 64},
+      {TP_DTYPE_C128, TP_DLPACK_CODE_COMPLEX, 128},
+      {TP_DTYPE_I32, TP_DLPACK_CODE_INT, 32},
+      {TP_DTYPE_I64, TP_DLPACK_CODE_INT, 64},
+      {TP_DTYPE_F16, TP_DLPACK_CODE_FLOAT, 16},
+      {TP_DTYPE_BF16, TP_DLPACK_CODE_BFLOAT, 16},
+      {TP_DTYPE_I8, TP_DLPACK_CODE_INT, 8},
+      {TP_DTYPE_U8, TP_DLPACK_CODE_UINT, 8},
+      {TP_DTYPE_BOOL, TP_DLPACK_CODE_BOOL, 8},
+  };
+  cr_assert_eq(sizeof names / sizeof names[0], TP_DTYPE_COUNT);
+  for (size_t i = 0; i < TP_DTYPE_COUNT; ++i) {
+    tp_buffer *b = arange(TP_BUFFER_LOCAL, names[i].dtype, 1, 2);
+    tp_dlpack_managed_tensor_versioned *m = NULL;
+    cr_assert_eq(tp_buffer_to_dlpack(&b, NULL, &m), TP_SUCCESS, "%s",
+                 tp_last_error());
+    const char *name = tp_dtype_name(names[i].dtype);
+    cr_expect_eq(m->dl_tensor.dtype.code, names[i].code, "%s", name);
+    cr_expect_eq(m->dl_tensor.dtype.bits, names[i].bits, "%s", name);
+    cr_expect_eq(m->dl_tensor.dtype.lanes, 1, "%s", name);
+    tp_buffer *view = NULL;
+    cr_assert_eq(tp_buffer_from_dlpack(rt, m, NULL, &view), TP_SUCCESS,
+                 "%s: %s", name, tp_last_error());
+    cr_expect_eq(tp_buffer_layout(view)->dtype, names[i].dtype, "%s", name);
+    /* The view's destroy runs the export's deleter, which frees the block. */
+    cr_assert_eq(tp_buffer_destroy(view), TP_SUCCESS);
+    cr_expect_eq(stats().live_blocks, 0, "%s", name);
+  }
+}
+
 Test(dlpack, legacy_export_carries_the_same_tensor) {
   tp_buffer *b = arange(TP_BUFFER_REPLICATED, TP_DTYPE_I32, 2, 5);
   tp_dlpack_managed_tensor *m = NULL;
@@ -191,6 +230,8 @@ Test(dlpack, import_refuses_what_a_buffer_cannot_be) {
   producer_init(&p);
   p.managed.dl_tensor.dtype = (tp_dlpack_dtype){TP_DLPACK_CODE_UINT, 16, 1};
   expect_refused(&p, TP_ERR_NOT_SUPPORTED, "type code 1, 16 bits");
+  /* The refusal lists what is accepted, the newer types included. */
+  expect_refused(&p, TP_ERR_NOT_SUPPORTED, "bfloat 16");
 
   producer_init(&p);
   p.managed.dl_tensor.dtype.lanes = 4;

@@ -212,7 +212,7 @@ Test(generator, every_tiling_gives_the_same_bits) {
       }
       tp_tiling_destroy(tiling);
       cr_expect_eq(memcmp(whole, tiled, n * elem), 0, "%s %s",
-                   tp_dtype_name(dtype), tp_generator_name(gens[k].kind));
+                   tp_dtype_name(dtype), tp_generator_kind_name(gens[k].kind));
     }
   for (int t = 0; t < TP_DTYPE_COUNT; ++t)
     cr_expect_geq(tested[t], 4, "%s: only %d generators apply",
@@ -250,7 +250,7 @@ Test(generator, check_refuses_what_a_type_cannot_hold) {
   g.kind = (tp_generator_kind)77;
   cr_expect_eq(tp_generator_check(&g, &f), TP_ERR_INVALID_ARGUMENT);
   cr_expect_eq(tp_generator_check(NULL, &f), TP_ERR_INVALID_ARGUMENT);
-  cr_expect_str_eq(tp_generator_name(TP_GENERATOR_UNIFORM), "uniform");
+  cr_expect_str_eq(tp_generator_kind_name(TP_GENERATOR_UNIFORM), "uniform");
 }
 
 /* Every generator's integer parameters against every integer type's range:

@@ -10,11 +10,13 @@
 #include "tensorpool/allocator.h"
 #include "tensorpool/device.h"
 #include "tensorpool/device_fill.h"
+#include "tensorpool/mpi_fint.h"
 #include "tensorpool/ops.h"
 #include "tensorpool/pool.h"
 #include "tensorpool/raw_allocator.h"
 #include "tensorpool/runtime.h"
 #include "tensorpool/status.h"
+#include "tensorpool/version.h"
 #if TP_HAVE_MPI
 #include "tensorpool/mpi.h"
 #endif
@@ -50,6 +52,7 @@ static tp_allocator_choice out_choice;
 static tp_memory_figures out_figures;
 static tp_layout out_layout;
 static tp_status out_status;
+static int out_ints[3]; /* version numbers, a communicator handle */
 
 static int callbacks_run;
 
@@ -86,6 +89,8 @@ static void poison(void) {
   out_figures.free_bytes = 0x5A5A;
   out_layout.ndim = 0x5A5A;
   out_status = (tp_status)0x5A5A;
+  for (int i = 0; i < 3; ++i)
+    out_ints[i] = 0x5A5A;
 }
 
 /* Untouched, or (pool.h's documented behaviour for its outputs) cleared
@@ -100,7 +105,8 @@ static int untouched(void) {
          out_space == POISON && out_stream == POISON && kept(out_ptr) &&
          out_stats.allocations == 0x5A5A && out_choice.allocator == POISON &&
          out_figures.free_bytes == 0x5A5A && out_layout.ndim == 0x5A5A &&
-         out_status == (tp_status)0x5A5A;
+         out_status == (tp_status)0x5A5A && out_ints[0] == 0x5A5A &&
+         out_ints[1] == 0x5A5A && out_ints[2] == 0x5A5A;
 }
 
 static void setup(void) {
@@ -241,10 +247,12 @@ CASE(runtime_allocator_out,
 CASE(rebind_allocator,
      tp_allocator_rebind(NULL, TP_BUFFER_LOCAL, &out_allocator))
 CASE(rebind_out, tp_allocator_rebind(local, TP_BUFFER_REPLICATED, NULL))
-CASE(choose_rt,
-     tp_allocator_choose(NULL, &layout, TP_BUFFER_LOCAL, TP_ACCESS_ANY, &out_choice))
-CASE(choose_layout, tp_allocator_choose(rt, NULL, TP_BUFFER_LOCAL, TP_ACCESS_ANY, &out_choice))
-CASE(choose_out, tp_allocator_choose(rt, &layout, TP_BUFFER_LOCAL, TP_ACCESS_ANY, NULL))
+CASE(choose_rt, tp_allocator_choose(NULL, &layout, TP_BUFFER_LOCAL,
+                                    TP_ACCESS_ANY, &out_choice))
+CASE(choose_layout,
+     tp_allocator_choose(rt, NULL, TP_BUFFER_LOCAL, TP_ACCESS_ANY, &out_choice))
+CASE(choose_out,
+     tp_allocator_choose(rt, &layout, TP_BUFFER_LOCAL, TP_ACCESS_ANY, NULL))
 CASE(allocate_allocator,
      tp_allocator_allocate(NULL, &layout, NULL, NULL, &out_buffer))
 CASE(allocate_layout,
@@ -343,6 +351,15 @@ CASE(fill_expression_text,
 CASE(compile_text, tp_device_expression_compile(NULL, TP_DTYPE_F64, 1))
 CASE(cache_stats_out, tp_device_expression_cache_stats(NULL))
 
+/* version.h */
+CASE(version_major, tp_get_version(NULL, &out_ints[1], &out_ints[2]))
+CASE(version_minor, tp_get_version(&out_ints[0], NULL, &out_ints[2]))
+CASE(version_patch, tp_get_version(&out_ints[0], &out_ints[1], NULL))
+
+/* mpi_fint.h (every build) and mpi.h */
+CASE(runtime_fint_out, tp_runtime_create_mpi_fint(0, NULL, NULL))
+CASE(comm_fint_runtime, tp_runtime_comm_fint(NULL, &out_ints[0]))
+CASE(comm_fint_out, tp_runtime_comm_fint(rt, NULL))
 #if TP_HAVE_MPI
 CASE(runtime_mpi_out, tp_runtime_create_mpi(MPI_COMM_SELF, NULL, NULL))
 #endif
@@ -479,9 +496,15 @@ static const refusal refusals[] = {
     {"tp_device_fill_expression", fill_expression_text},
     {"tp_device_expression_compile", compile_text},
     {"tp_device_expression_cache_stats", cache_stats_out},
+    {"tp_get_version", version_major},
+    {"tp_get_version", version_minor},
+    {"tp_get_version", version_patch},
+    {"tp_runtime_create_mpi_fint", runtime_fint_out},
+    {"tp_runtime_comm_fint", comm_fint_runtime},
+    {"tp_runtime_comm_fint", comm_fint_out},
 #if TP_HAVE_MPI
-    /* Refused by the shared creation path, which names tp_runtime_create. */
-    {"tp_runtime_create", runtime_mpi_out},
+    /* The shared creation path names the call the user made. */
+    {"tp_runtime_create_mpi", runtime_mpi_out},
 #endif
 };
 

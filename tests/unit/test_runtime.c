@@ -347,6 +347,27 @@ Test(runtime, async_errors_are_none_at_first_then_the_first_one_stays) {
   tp_runtime_destroy(rt);
 }
 
+/* Code that only inspects a runtime can hold it as const: the read-only
+ * queries take const handles. */
+static void inspect(const tp_runtime *rt, tp_memory_figures *host,
+                    tp_status *async) {
+  cr_assert_eq(tp_runtime_memory(rt, TP_SPACE_HOST, host), TP_SUCCESS, "%s",
+               tp_last_error());
+  cr_assert_eq(tp_runtime_async_error(rt, async), TP_SUCCESS);
+}
+
+Test(runtime, read_only_queries_take_const_handles) {
+  tp_runtime *rt;
+  cr_assert_eq(tp_runtime_create(NULL, &rt), TP_SUCCESS);
+  tp_memory_figures host = TP_MEMORY_FIGURES_INIT;
+  tp_status async = TP_ERR_INTERNAL;
+  inspect(rt, &host, &async);
+  cr_expect_gt(host.total_bytes, 0);
+  cr_expect_gt(host.budget_bytes, 0);
+  cr_expect_eq(async, TP_SUCCESS, "nothing failed yet");
+  cr_assert_eq(tp_runtime_destroy(rt), TP_SUCCESS);
+}
+
 Test(runtime, a_backend_reports_its_asynchronous_failures) {
   tp_runtime *rt;
   cr_assert_eq(tp_runtime_create(NULL, &rt), TP_SUCCESS);

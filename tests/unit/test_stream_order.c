@@ -195,6 +195,24 @@ Test(stream_order, record_stream_is_additive_and_outlives_the_stream) {
   cr_expect_eq(syncs(), 0);
 }
 
+/* A reader that was handed the buffer as const (a function that only reads
+ * it, as the verbs take their sources) records its stream all the same. */
+static tp_status read_on(const tp_buffer *source, tp_stream stream,
+                         uint64_t *item) {
+  *item = tp_sim_enqueue(sim, stream);
+  return tp_buffer_record_stream(source, stream);
+}
+
+Test(stream_order, a_reader_with_a_const_handle_records_its_use) {
+  uint64_t made, on_b;
+  tp_buffer *b = produced(A, 1, 8, &made);
+  cr_assert_eq(read_on(b, B, &on_b), TP_SUCCESS);
+  cr_assert_eq(tp_buffer_destroy(b), TP_SUCCESS);
+  cr_expect(tp_sim_waits_for(sim, A, B, on_b),
+            "the free waits for the const reader's work");
+  cr_expect_eq(syncs(), 0);
+}
+
 Test(stream_order, set_stream_orders_the_new_stream_and_drops_no_use) {
   uint64_t made;
   tp_buffer *b = produced(A, 1, 8, &made);
