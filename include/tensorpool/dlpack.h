@@ -14,9 +14,13 @@
  *   host memory      kDLCPU (1), device_id 0
  *   pinned memory    kDLCUDAHost (3), device_id 0
  *   device memory    kDLCUDA (2), device_id = the CUDA device
- *   f32, f64         kDLFloat (2), 32 / 64 bits
+ *   f16, f32, f64    kDLFloat (2), 16 / 32 / 64 bits
+ *   bf16             kDLBfloat (4), 16 bits
  *   c64, c128        kDLComplex (5), 64 / 128 bits
- *   i32, i64         kDLInt (0), 32 / 64 bits
+ *   i8, i32, i64     kDLInt (0), 8 / 32 / 64 bits
+ *   u8               kDLUInt (1), 8 bits
+ *   bool             kDLBool (6), 8 bits
+ * (with one lane; imports accept exactly these).
  * Local and replicated buffers export the whole tensor of this rank; a
  * distributed buffer exports this rank's tile (its shape is the tile's
  * extents). Shapes and strides are in elements; exported strides are always
