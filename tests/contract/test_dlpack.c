@@ -370,3 +370,35 @@ Test(dlpack_import, legacy_and_empty) {
   cr_expect_eq(legacy_deleted, 2);
   ct_ok(tp_runtime_destroy(f.rt));
 }
+
+/* dlpack.h's type table holds both ways: every type tensorpool has
+ * imports as the same dtype. */
+Test(dlpack_import, every_type_of_the_table) {
+  fixture f = setup();
+  struct {
+    tp_dtype t;
+    uint8_t code, bits;
+  } map[] = {{TP_DTYPE_F32, TP_DLPACK_CODE_FLOAT, 32},
+             {TP_DTYPE_F64, TP_DLPACK_CODE_FLOAT, 64},
+             {TP_DTYPE_C64, TP_DLPACK_CODE_COMPLEX, 64},
+             {TP_DTYPE_C128, TP_DLPACK_CODE_COMPLEX, 128},
+             {TP_DTYPE_I32, TP_DLPACK_CODE_INT, 32},
+             {TP_DTYPE_I64, TP_DLPACK_CODE_INT, 64},
+             {TP_DTYPE_F16, TP_DLPACK_CODE_FLOAT, 16},
+             {TP_DTYPE_BF16, TP_DLPACK_CODE_BFLOAT, 16},
+             {TP_DTYPE_I8, TP_DLPACK_CODE_INT, 8},
+             {TP_DTYPE_U8, TP_DLPACK_CODE_UINT, 8},
+             {TP_DTYPE_BOOL, TP_DLPACK_CODE_BOOL, 8}};
+  for (size_t i = 0; i < sizeof map / sizeof *map; i++) {
+    producer p;
+    produce(&p);
+    p.m.dl_tensor.dtype = (tp_dlpack_dtype){map[i].code, map[i].bits, 1};
+    tp_buffer *b = NULL;
+    ct_ok(tp_buffer_from_dlpack(f.rt, &p.m, NULL, &b));
+    cr_expect_eq(tp_buffer_layout(b)->dtype, map[i].t, "%s",
+                 tp_dtype_name(map[i].t));
+    ct_ok(tp_buffer_destroy(b));
+    free(p.memory);
+  }
+  ct_ok(tp_runtime_destroy(f.rt));
+}
