@@ -247,6 +247,14 @@ Test(allocate, tilings_and_null_arguments) {
   cr_expect_eq(b, (tp_buffer *)0x5);
   expect_nothing_allocated(&f, &before);
 
+  /* "Local and replicated allocators take NULL". */
+  ct_expect_fail(tp_allocator_allocate(f.local, &l, good, NULL, &b),
+                 TP_ERR_INVALID_ARGUMENT, NULL);
+  ct_expect_fail(tp_allocator_allocate(f.repl, &l, good, NULL, &b),
+                 TP_ERR_INVALID_ARGUMENT, NULL);
+  cr_expect_eq(b, (tp_buffer *)0x5);
+  expect_nothing_allocated(&f, &before);
+
   ct_ok(tp_allocator_allocate(f.dist, &l, good, NULL, &b));
   int eq = 0;
   ct_ok(tp_tiling_equal(tp_buffer_tiling(b), good, &eq));
@@ -286,6 +294,17 @@ Test(allocate, an_exhausted_budget_loses_nothing) {
   cr_expect(ct_check(pattern, 600 << 10, 6), "the live buffer changed");
   free(pattern);
   ct_ok(tp_buffer_destroy(a));
+  teardown(&f);
+}
+
+/* A tensor larger than any budget: TP_ERR_OUT_OF_MEMORY, not a crash. */
+Test(allocate, more_than_the_machine_is_out_of_memory) {
+  fixture f = setup();
+  tp_layout l = ct_layout(TP_DTYPE_U8, 1, (int64_t)1 << 61);
+  tp_buffer *b = (tp_buffer *)0x5;
+  ct_expect_fail(tp_allocator_allocate(f.local, &l, NULL, NULL, &b),
+                 TP_ERR_OUT_OF_MEMORY, NULL);
+  cr_expect_eq(b, (tp_buffer *)0x5);
   teardown(&f);
 }
 

@@ -174,6 +174,12 @@ Test(runtime, set_budget_is_the_one_setter) {
                  "tp_runtime_set_budget");
   ct_ok(tp_runtime_memory(rt, TP_SPACE_HOST, &m));
   cr_expect_eq(m.budget_bytes, (2 << 20) + (512 << 10));
+  /* 0 is "automatic" in the configuration only; as a budget it would
+   * allow nothing. */
+  ct_expect_fail(tp_runtime_set_budget(rt, TP_SPACE_HOST, 0),
+                 TP_ERR_INVALID_ARGUMENT, NULL);
+  ct_ok(tp_runtime_memory(rt, TP_SPACE_HOST, &m));
+  cr_expect_eq(m.budget_bytes, (2 << 20) + (512 << 10));
   ct_expect_fail(tp_runtime_set_budget(NULL, TP_SPACE_HOST, 1),
                  TP_ERR_INVALID_ARGUMENT, NULL);
   ct_ok(tp_pool_free(pool, live, NULL));
