@@ -92,6 +92,13 @@ Test(device_none, shared_pools) {
   c.upstream = (tp_device_upstream)9;
   ct_expect_fail(tp_device_pools_configure(&c), TP_ERR_INVALID_ARGUMENT, NULL);
 
+  /* An older struct: what lies past its struct_size is not read. */
+  c = (tp_device_pool_config)TP_DEVICE_POOL_CONFIG_INIT;
+  c.struct_size = offsetof(tp_device_pool_config, upstream);
+  c.pool = NULL;
+  c.upstream = (tp_device_upstream)9;
+  ct_ok(tp_device_pools_configure(&c));
+
   tp_pool *p = (tp_pool *)0x5;
   int ids[3] = {0, 1, 64};
   for (int i = 0; i < 3; i++) {

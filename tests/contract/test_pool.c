@@ -213,6 +213,24 @@ Test(pool_readme_table, destroy_with_live_blocks) {
                  "requested); they were freed with the pool");
 }
 
+/* pool.h: destroy "Frees everything": with live blocks left too, every
+ * byte goes back upstream and every event is destroyed. */
+Test(pool_readme_table, destroy_gives_everything_back) {
+  static ct_space s;
+  ct_space_init(&s);
+  tp_pool *pool = make_pool(&s.space, TP_UNLIMITED, "all");
+  void *a = alloc_ok(pool, 5000, ct_stream(1));
+  void *b = alloc_ok(pool, 70000, ct_stream(2));
+  alloc_ok(pool, 300, ct_stream(3));
+  ct_ok(tp_pool_free(pool, a, ct_stream(1)));
+  ct_ok(tp_pool_free(pool, b, ct_stream(2)));
+  alloc_ok(pool, 5000, ct_stream(2)); /* a cross-stream take: an event */
+  ct_expect_fail(tp_pool_destroy(pool), TP_ERR_LEAK, "2 live blocks");
+  cr_expect_eq(s.held, 0, "%zu bytes were never given back", s.held);
+  cr_expect_eq(s.gets, s.puts);
+  cr_expect_eq(s.events_live, 0);
+}
+
 /* "Freeing NULL succeeds and does nothing, as with cudaFree." */
 Test(pool_readme_table, freeing_null_does_nothing) {
   world w;
@@ -1045,6 +1063,16 @@ Test(pool_raw, the_table_over_a_pool) {
   cr_expect_eq(after.allocations, before.allocations);
   cr_expect_eq(after.reserved_bytes, before.reserved_bytes);
 
+  /* The pool's pointer checks hold through the table too. */
+  void *r = NULL;
+  ct_ok(tp_raw_alloc(&raw, 1000, 0, NULL, &r));
+  ct_expect_fail(tp_raw_free(&raw, (char *)r + 256, 1000, NULL),
+                 TP_ERR_INVALID_POINTER, NULL);
+  ct_ok(tp_raw_free(&raw, r, 1000, NULL));
+  ct_expect_fail(tp_raw_free(&raw, r, 1000, NULL), TP_ERR_INVALID_POINTER,
+                 NULL);
+  ct_ok(tp_raw_free(&raw, NULL, 0, NULL));
+
   ct_expect_fail(tp_raw_alloc(NULL, 8, 0, NULL, &p), TP_ERR_INVALID_ARGUMENT,
                  NULL);
   tp_raw_allocator unset = raw;
@@ -1057,6 +1085,28 @@ Test(pool_raw, the_table_over_a_pool) {
   ct_expect_fail(tp_raw_free(&empty, &p, 8, NULL), TP_ERR_INVALID_ARGUMENT,
                  NULL);
   expect_no_result(p, (void *)0x5);
+  ct_ok(tp_pool_destroy(pool));
+}
+
+/* The README's messages for bad pointers hold through the raw table. */
+Test(pool_raw, the_tables_messages_say_what_the_pointer_is) {
+  cr_skip_test("pool engine discrepancy (messages, for the engine's "
+               "rewrite): tp_raw_free through tp_pool_raw_allocator reports "
+               "an interior or double-freed pointer as 'tp_raw_free: the "
+               "table's free of P: tp_raw_free: tp_pool_block_size: ... is "
+               "not a live block of this pool', not the README's 'interior "
+               "pointer, N bytes into the block at ...' / 'double free of "
+               "...'");
+  tp_pool *pool = make_pool(tp_host_space(), TP_UNLIMITED, "raw");
+  tp_raw_allocator raw = TP_RAW_ALLOCATOR_INIT;
+  ct_ok(tp_pool_raw_allocator(pool, &raw));
+  void *r = NULL;
+  ct_ok(tp_raw_alloc(&raw, 1000, 0, NULL, &r));
+  ct_expect_fail(tp_raw_free(&raw, (char *)r + 256, 1000, NULL),
+                 TP_ERR_INVALID_POINTER, "is an interior pointer, 256 bytes");
+  ct_ok(tp_raw_free(&raw, r, 1000, NULL));
+  ct_expect_fail(tp_raw_free(&raw, r, 1000, NULL), TP_ERR_INVALID_POINTER,
+                 "double free of");
   ct_ok(tp_pool_destroy(pool));
 }
 

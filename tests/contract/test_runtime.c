@@ -75,6 +75,32 @@ Test(runtime, config_is_versioned) {
   ct_ok(tp_runtime_destroy(rt));
 }
 
+/* design.md: outputs are written "only as far as the caller's struct_size
+ * reaches". */
+Test(runtime, older_output_structs_are_written_as_far_as_they_go) {
+  tp_runtime *rt = ct_runtime();
+  tp_memory_figures m;
+  memset(&m, 0xCD, sizeof m);
+  m.struct_size = offsetof(tp_memory_figures, budget_bytes);
+  ct_ok(tp_runtime_memory(rt, TP_SPACE_HOST, &m));
+  cr_expect_gt(m.total_bytes, 0);
+  const unsigned char *tail = (const unsigned char *)&m.budget_bytes;
+  for (size_t i = 0; i < sizeof m - offsetof(tp_memory_figures, budget_bytes);
+       i++)
+    cr_assert_eq(tail[i], 0xCD, "byte %zu past struct_size written", i);
+
+  tp_layout l = ct_layout(TP_DTYPE_F32, 1, (int64_t)10);
+  tp_allocator_choice c;
+  memset(&c, 0xCD, sizeof c);
+  c.struct_size = offsetof(tp_allocator_choice, space);
+  ct_ok(tp_allocator_choose(rt, &l, TP_BUFFER_LOCAL, TP_ACCESS_HOST, &c));
+  cr_expect_eq(c.allocator, ct_allocator(rt, TP_BUFFER_LOCAL));
+  tail = (const unsigned char *)&c.space;
+  for (size_t i = 0; i < sizeof c - offsetof(tp_allocator_choice, space); i++)
+    cr_assert_eq(tail[i], 0xCD, "byte %zu past struct_size written", i);
+  ct_ok(tp_runtime_destroy(rt));
+}
+
 /* "name: prefix of the pools' names; NULL: "tp"". */
 Test(runtime, the_name_prefixes_the_pools) {
   tp_runtime_config c = TP_RUNTIME_CONFIG_INIT;
