@@ -605,6 +605,21 @@ Test(wrap, the_deleter_runs_once_at_destroy) {
   cr_expect_eq(d.data, mem);
   cr_expect_eq(d.stream, ct_stream(8));
 
+  /* The deleter gets the buffer's stream at destroy (set_stream moved it),
+   * and a move hands the memory and the deleter on. */
+  d = (deleter_log){0};
+  ct_ok(tp_allocator_wrap(f.local, &l, NULL, mem, log_deleter, &d, ct_stream(8),
+                          &b));
+  ct_ok(tp_buffer_set_stream(b, ct_stream(9)));
+  tp_buffer *moved = NULL;
+  ct_ok(tp_allocator_construct_move(f.dist, &b, NULL, ct_stream(10), &moved));
+  cr_expect_null(b);
+  cr_expect_eq(tp_buffer_data(moved), mem, "one rank: the storage is reused");
+  cr_expect_eq(d.calls, 0, "the move freed the wrapped memory");
+  ct_ok(tp_buffer_destroy(moved));
+  cr_expect_eq(d.calls, 1);
+  cr_expect_eq(d.stream, ct_stream(10), "the result's stream");
+
   /* A failing deleter. */
   d = (deleter_log){.result = 5};
   ct_ok(tp_allocator_wrap(f.local, &l, NULL, mem, log_deleter, &d, NULL, &b));
