@@ -2,6 +2,8 @@
  * initialized: ranks, budgets as pool limits, memory figures, lifetimes,
  * and the TP_ERR_NO_DEVICE / TP_ERR_NOT_SUPPORTED rule of status.h for the
  * device spaces on a machine whose runtime has no device. */
+#include <pthread.h>
+
 #include "contract.h"
 
 /* Runtimes made here have no device when none is usable; a test about the
@@ -376,5 +378,47 @@ Test(runtime, fortran_handles_of_a_single_process) {
                  NULL);
   ct_expect_fail(tp_runtime_create_mpi_fint(0, NULL, NULL),
                  TP_ERR_INVALID_ARGUMENT, NULL);
+  ct_ok(tp_runtime_destroy(rt));
+}
+
+typedef struct budget_race {
+  tp_runtime *rt;
+  size_t value;
+  int bad;
+} budget_race;
+
+static void *set_budgets(void *arg) {
+  budget_race *r = arg;
+  for (int i = 0; i < 2000; i++)
+    if (tp_runtime_set_budget(r->rt, TP_SPACE_HOST, r->value) != TP_SUCCESS)
+      r->bad++;
+  return NULL;
+}
+
+/* tp_runtime_set_budget: "concurrent calls, and readers (tp_runtime_memory,
+ * tp_allocator_choose), see one whole budget at a time, equal to the pool's
+ * limit". */
+Test(runtime, concurrent_budgets_are_whole) {
+  tp_runtime *rt = ct_runtime();
+  budget_race a = {rt, (size_t)3 << 30, 0}, b = {rt, (size_t)5 << 20, 0};
+  ct_ok(tp_runtime_set_budget(rt, TP_SPACE_HOST, a.value));
+  pthread_t ta, tb;
+  pthread_create(&ta, NULL, set_budgets, &a);
+  pthread_create(&tb, NULL, set_budgets, &b);
+  int odd = 0;
+  for (int i = 0; i < 2000; i++) {
+    tp_memory_figures m = TP_MEMORY_FIGURES_INIT;
+    if (tp_runtime_memory(rt, TP_SPACE_HOST, &m) != TP_SUCCESS)
+      odd++;
+    else if (m.budget_bytes != a.value && m.budget_bytes != b.value)
+      odd++;
+  }
+  pthread_join(ta, NULL);
+  pthread_join(tb, NULL);
+  cr_expect_eq(a.bad + b.bad, 0);
+  cr_expect_eq(odd, 0, "%d readings were not one of the two budgets", odd);
+  tp_memory_figures m = TP_MEMORY_FIGURES_INIT;
+  ct_ok(tp_runtime_memory(rt, TP_SPACE_HOST, &m));
+  cr_expect(m.budget_bytes == a.value || m.budget_bytes == b.value);
   ct_ok(tp_runtime_destroy(rt));
 }
