@@ -1030,6 +1030,39 @@ Test(pool_streams, a_release_names_the_stream_of_the_last_use) {
   ct_ok(tp_pool_destroy(pool));
 }
 
+/* design.md, "Forgetting a stream": the engine synchronizes the stream
+ * once, moves its cached blocks to slot 0 "(never naming the handle
+ * again)": the stream may be destroyed right after, so no later call of
+ * the space may carry it. */
+Test(pool_streams, a_forgotten_stream_is_never_named_again) {
+  static ct_space s;
+  ct_space_init(&s);
+  tp_pool *pool = make_pool(&s.space, TP_UNLIMITED, "forgotten");
+  tp_stream S = ct_stream(1), T = ct_stream(2);
+  void *a = alloc_ok(pool, 4096, S);
+  void *b = alloc_ok(pool, 1 << 20, S);
+  void *c = alloc_ok(pool, 8192, T);
+  ct_ok(tp_pool_free(pool, a, S));
+  ct_ok(tp_pool_free(pool, b, S));
+  ct_ok(tp_pool_free(pool, c, T));
+  void *taken = alloc_ok(pool, 8192, T); /* T's own block, no event */
+  void *cross = alloc_ok(pool, 4096, T); /* S's block: an event on S */
+  ct_ok(tp_pool_free(pool, cross, S));
+  ct_ok(tp_pool_forget_stream(pool, S));
+  int mark = s.ncalls;
+  void *again = alloc_ok(pool, 4096, T);
+  ct_ok(tp_pool_free(pool, again, T));
+  ct_ok(tp_pool_trim(pool, 0));
+  ct_ok(tp_pool_free(pool, taken, T));
+  ct_ok(tp_pool_destroy(pool));
+  for (int i = mark; i < s.ncalls; i++)
+    cr_expect_neq(s.calls[i].stream, S,
+                  "call %d (op %d) names the forgotten "
+                  "stream",
+                  i, (int)s.calls[i].op);
+  cr_expect_eq(s.events_live, 0);
+}
+
 /* ---- Raw allocator ------------------------------------------------------ */
 
 /* pool.h + raw_allocator.h: alignment 0 is the natural one, a power of two
