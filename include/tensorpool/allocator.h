@@ -9,7 +9,8 @@
  *   - Arguments: `tiling` is for distributed allocators: NULL means a block
  *     split of axis 0 over the runtime's ranks; otherwise it must have one
  *     part per rank and the same layout (TP_ERR_MISMATCH). Local and
- *     replicated allocators take NULL. A NULL allocator, layout, source,
+ *     replicated allocators take NULL (a tiling given to them is
+ *     TP_ERR_INVALID_ARGUMENT). A NULL allocator, layout, source,
  *     callback or out-pointer is TP_ERR_INVALID_ARGUMENT. On any failure
  *     nothing is allocated, no callback has run unless said, and *out is
  *     untouched.

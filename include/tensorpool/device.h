@@ -120,9 +120,11 @@ typedef struct tp_device_pool_config {
 /* Sets the configuration of the pools created over CUDA spaces from now on
  * (those that exist keep theirs): the shared pools, and the device and
  * pinned pools of runtimes created afterwards, which take everything but the
- * limit (their runtime's budget) and the name. A pool limit of 0 is refused
- * (TP_ERR_INVALID_ARGUMENT; TP_UNLIMITED means none). The strings it points
- * to must stay valid. Never blocks; any thread (under the registry's lock). */
+ * limit (their runtime's budget) and the name. What tp_pool_create would
+ * refuse is refused here, before anything changes (TP_ERR_INVALID_ARGUMENT):
+ * a pool limit of 0 (TP_UNLIMITED means none), divisions other than 1, 2,
+ * 4, 8 or 16, an unset struct_size. The strings it points to must stay
+ * valid. Never blocks; any thread (under the registry's lock). */
 tp_status tp_device_pools_configure(const tp_device_pool_config *config);
 /* The shared pool of device memory of `device`: created by the first call
  * (once, under the registry's lock, even when threads race), then the same

@@ -58,7 +58,8 @@ tp_status tp_device_fill_expression(int device, void *dst,
  * with no device, for sm_90: a cubin (PTX only for an architecture newer
  * than NVRTC knows). Needs NVRTC but no GPU: a way to check and compile an
  * expression early. Blocks for the compilation; thread-safe (one
- * compilation per key; other keys do not wait for it). */
+ * compilation per key; other keys do not wait for it). In a build without
+ * CUDA (no NVRTC): TP_ERR_NOT_SUPPORTED, after the argument checks. */
 tp_status tp_device_expression_compile(const char *expression, tp_dtype dtype,
                                        int ndim);
 

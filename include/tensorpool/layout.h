@@ -52,7 +52,9 @@ typedef enum tp_dtype {
  *   i8, u8: integers (wrapping modulo 2^8 where an operation wraps).
  *   bool: 1 for any nonzero value (NaN included), 0 for zero.
  * tp_axpby on them: f16 and bf16 compute alpha x + beta y in double from
- * the exact values (no fused multiply-add) and round once; i8 and u8 wrap
+ * the exact values of x, y and of alpha and beta as stored in the type
+ * (tp_scalar_store: alpha = 1 + 2^-11 becomes 1 in f16), with no fused
+ * multiply-add, and round once; i8 and u8 wrap
  * modulo 2^8; bool gives (alpha and x) or (beta and y). */
 
 #define TP_DTYPE_COUNT 11

@@ -28,8 +28,13 @@ tp_status tp_buffer_clone(const tp_buffer *buffer, tp_stream stream,
                           tp_buffer **out);
 
 /* out = alpha * x + beta * y elementwise. x and y must have the same layout,
- * kind and (distributed) tiling: TP_ERR_MISMATCH otherwise. Integers wrap
- * modulo 2^bits; alpha and beta convert as tp_scalar_store says.
+ * kind and (distributed) tiling and come from the same runtime:
+ * TP_ERR_MISMATCH otherwise. alpha and beta are first converted to the
+ * element type as tp_scalar_store says (so an f32 alpha is rounded to
+ * float); then f32 and c64 compute in float, f64 and c128 in double, each
+ * product rounded before the sum (no fused multiply-add), and the newer
+ * types as tensorpool/layout.h says (f16 and bf16 in double, rounded
+ * once). Integers wrap modulo 2^bits.
  * Streams: the work (and the copy of an operand from another space) goes on
  * `stream`, after both x's and y's streams (events, no host wait); it is
  * recorded as a use of x and of y, and `stream` is the result's stream.

@@ -59,8 +59,10 @@ typedef enum tp_status {
  *   a space the runtime's configuration disabled (disabled_spaces; the same
  *   status with and without a GPU), a device without cudaMallocAsync pools
  *   asked for that upstream, a device id above what the shared pools serve,
- *   setting the limit of a runtime's pool with tp_pool_set_limit, or a
- *   request that is never possible (an alignment above 256 from a pool).
+ *   setting the limit of a runtime's pool with tp_pool_set_limit,
+ *   compiling an expression in a build without CUDA (no NVRTC; compiling
+ *   needs no GPU), or a request that is never possible (an alignment above
+ *   256 from a pool).
  *
  *   Arguments are checked first, in every build: bad input is
  *   TP_ERR_INVALID_ARGUMENT whether or not there is a device.

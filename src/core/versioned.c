@@ -20,6 +20,10 @@ static tp_status check_size(const char *fn, const char *init, size_t size) {
   return TP_SUCCESS;
 }
 
+tp_status tp_versioned_check(const char *fn, const char *init, const void *s) {
+  return check_size(fn, init, declared_size(s));
+}
+
 tp_status tp_versioned_read(const char *fn, const char *init, const void *src,
                             void *dst, size_t dst_size) {
   size_t size = declared_size(src);

@@ -21,6 +21,11 @@
 tp_status tp_versioned_read(const char *fn, const char *init, const void *src,
                             void *dst, size_t dst_size);
 
+/* Whether the caller's output struct `s` has a struct_size that can be
+ * one (TP_ERR_INVALID_ARGUMENT naming `init` otherwise): for functions that
+ * check their arguments before anything else and write `s` at the end. */
+tp_status tp_versioned_check(const char *fn, const char *init, const void *s);
+
 /* Writes the library's struct `src` (src_size bytes) into the caller's
  * `dst`: only the first dst->struct_size bytes, keeping dst's struct_size. */
 tp_status tp_versioned_write(const char *fn, const char *init, void *dst,

@@ -54,6 +54,12 @@ tp_status tp_device_pools_configure(const tp_device_pool_config *config) {
                    "%s: a pool limit of 0 bytes allows no allocation (use "
                    "TP_UNLIMITED for no limit)",
                    fn);
+  unsigned d = pool.divisions;
+  if (d == 0 || d > 16 || (d & (d - 1)) != 0)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "%s: %u divisions (size classes per power of two must be "
+                   "1, 2, 4, 8 or 16)",
+                   fn, d);
   pthread_mutex_lock(&registry_lock);
   registry_pool_config = pool;
   registry_config = settings;

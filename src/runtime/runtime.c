@@ -323,8 +323,14 @@ tp_status tp_runtime_memory(const tp_runtime *rt, tp_space_kind kind,
                             tp_memory_figures *out) {
   if (!out)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_runtime_memory: NULL out");
+  /* Arguments before the device (status.h): an uninitialized struct is bad
+   * input on every machine, not TP_ERR_NO_DEVICE where there is none. */
+  tp_status st =
+      tp_versioned_check("tp_runtime_memory", "TP_MEMORY_FIGURES_INIT", out);
+  if (st != TP_SUCCESS)
+    return st;
   tp_backend *b;
-  tp_status st = backend_of("tp_runtime_memory", rt, kind, &b);
+  st = backend_of("tp_runtime_memory", rt, kind, &b);
   if (st != TP_SUCCESS)
     return st;
   tp_memory_figures f = TP_MEMORY_FIGURES_INIT;

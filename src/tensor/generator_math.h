@@ -358,9 +358,17 @@ static inline TP_HD uint64_t tp_gen_integer_bits(const tp_generator *g,
   case TP_GENERATOR_UNIFORM: {
     uint32_t w[4];
     tp_gen_words(g->p.uniform.seed, linear, w);
+    /* hi is exclusive and may be 2^63, one past INT64_MAX (the check
+     * allows it), which int64_t cannot hold: its bits are 2^63. hi - lo
+     * modulo 2^64 is then the width of [lo, hi), except for the whole
+     * range [-2^63, 2^63), whose 2^64 values wrap to 0: every word is
+     * then a value of its own. */
     uint64_t lo = tp_gen_wrap(g->p.uniform.lo);
-    uint64_t range = tp_gen_wrap(g->p.uniform.hi) - lo;
-    return lo + tp_gen_join(w[0], w[1]) % range;
+    uint64_t hi = g->p.uniform.hi >= 9223372036854775808.0
+                      ? (uint64_t)1 << 63
+                      : tp_gen_wrap(g->p.uniform.hi);
+    uint64_t range = hi - lo, x = tp_gen_join(w[0], w[1]);
+    return lo + (range == 0 ? x : x % range);
   }
   case TP_GENERATOR_NORMAL: break; /* refused by tp_generator_check */
   }
