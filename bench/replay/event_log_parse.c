@@ -184,19 +184,24 @@ static int compare_time(const void *a, const void *b) {
   return (x->order > y->order) - (x->order < y->order);
 }
 
+static int compare_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Distinct recorded thread ids, whatever their values: sorted, then the
+ * changes counted. */
 static int count_threads(const parsed *p, size_t n, uint32_t *out) {
-  /* Thread ids are small integers: a bitmap up to a generous bound. */
-  enum { MAX_THREAD_ID = 1 << 16 };
-  unsigned char *seen = calloc(MAX_THREAD_ID, 1);
-  if (!seen)
+  uint32_t *ids = malloc((n ? n : 1) * sizeof *ids);
+  if (!ids)
     return -1;
+  for (size_t i = 0; i < n; i++)
+    ids[i] = p[i].ev.thread;
+  qsort(ids, n, sizeof *ids, compare_u32);
   uint32_t count = 0;
-  for (size_t i = 0; i < n; i++) {
-    uint32_t t = p[i].ev.thread % MAX_THREAD_ID;
-    count += !seen[t];
-    seen[t] = 1;
-  }
-  free(seen);
+  for (size_t i = 0; i < n; i++)
+    count += i == 0 || ids[i] != ids[i - 1];
+  free(ids);
   *out = count;
   return 0;
 }
