@@ -109,7 +109,7 @@ static void parse_args(int argc, char **argv, replay_args *a) {
     } else if (strcmp(arg, "--divisions") == 0) {
       a->config.divisions = (unsigned)parse_size(val, "bad --divisions");
     } else if (strcmp(arg, "--max-cached-bytes") == 0) {
-      a->config.max_pool_size = parse_size(val, "bad --max-cached-bytes");
+      a->config.max_cached_bytes = parse_size(val, "bad --max-cached-bytes");
     } else if (strcmp(arg, "--max-buffers") == 0) {
       a->config.max_buffers_per_bucket = parse_size(val, "bad --max-buffers");
     } else if (strcmp(arg, "--limit") == 0) {
