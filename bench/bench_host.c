@@ -322,10 +322,18 @@ static void suite_threads(const bench_opts *opts, host_peer *peers,
  *
  * runs one case a fixed number of times against one allocator (default
  * tensorpool), with no calibration and no output: for
- *   valgrind --tool=callgrind --toggle-collect='run_*' bench_host --count ...
- * whose instruction count divided by ITERS is the cost per operation,
+ *   valgrind --tool=callgrind --toggle-collect=counted bench_host --count ...
+ * whose instruction count divided by ITERS is the cost per operation
+ * (warm-up passes run outside `counted`),
  * steady on a busy machine where wall time is not. CASE is alloc_free_<bytes>,
  * pair_1KiB_<live> or churn_<live>. */
+/* The measured call, by name for callgrind's --toggle-collect. */
+__attribute__((noinline)) static int counted(bench_batch_fn fn, void *ctx,
+                                             uint64_t iters) {
+  uint64_t ns = 0;
+  return fn(ctx, iters, &ns);
+}
+
 static int count_mode(int argc, char **argv) {
   if (argc < 4) {
     fprintf(stderr, "usage: bench_host --count CASE ITERS [IMPL]\n");
@@ -342,7 +350,7 @@ static int count_mode(int argc, char **argv) {
   if (sscanf(which, "alloc_free_%zu", &n) == 1) {
     size_ctx c = {&peer, n, NULL, 0};
     run_alloc_free(&c, 1, &ns); /* the first get from upstream stays out */
-    rc = run_alloc_free(&c, iters, &ns);
+    rc = counted(run_alloc_free, &c, iters);
   } else if (sscanf(which, "pair_1KiB_%zu", &n) == 1 ||
              sscanf(which, "churn_%zu", &n) == 1) {
     void **slots = calloc(n, sizeof *slots);
@@ -354,9 +362,9 @@ static int count_mode(int argc, char **argv) {
       /* One warm pass, so that the counted one sees the steady state. */
       rc = pair ? run_pair_with_live(&c, n, &ns)
                 : run_churn_with_live(&c, n, &ns);
-      rc = rc     ? rc
-           : pair ? run_pair_with_live(&c, iters, &ns)
-                  : run_churn_with_live(&c, iters, &ns);
+      if (rc == 0)
+        rc =
+            counted(pair ? run_pair_with_live : run_churn_with_live, &c, iters);
       for (size_t i = 0; i < n; i++)
         peer.free(peer.ctx, slots[i], NULL);
     }
