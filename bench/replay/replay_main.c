@@ -7,8 +7,9 @@
  *
  *   tp_replay [--impl NAME]... [--label NAME] [--divisions N]
  *             [--max-cached-bytes BYTES] [--max-buffers N] [--limit BYTES]
- *             [--reps N] [--full] [--out FILE.jsonl] [--timeline DIR]
- *             LOG.csv...
+ *             [--oversize BYTES] [--page-release never|pressure|aged]
+ *             [--page-release-delay CALLS] [--reps N] [--full]
+ *             [--out FILE.jsonl] [--timeline DIR] LOG.csv...
  *
  * NAME is tensorpool, glibc, jemalloc, mimalloc or all (the default). The
  * parent parses each log once and hands it over in a memory file; each
@@ -50,8 +51,9 @@ static void usage(const char *why) {
   fprintf(stderr,
           "tp_replay: %s\nusage: tp_replay [--impl NAME]... [--label NAME] "
           "[--divisions N] [--max-cached-bytes BYTES] [--max-buffers N] "
-          "[--limit BYTES] [--reps N] [--full] [--out FILE] "
-          "[--timeline DIR] LOG.csv...\n",
+          "[--limit BYTES] [--oversize BYTES] "
+          "[--page-release never|pressure|aged] [--page-release-delay N] "
+          "[--reps N] [--full] [--out FILE] [--timeline DIR] LOG.csv...\n",
           why);
   exit(2);
 }
@@ -114,6 +116,18 @@ static void parse_args(int argc, char **argv, replay_args *a) {
       a->config.max_buffers_per_bucket = parse_size(val, "bad --max-buffers");
     } else if (strcmp(arg, "--limit") == 0) {
       a->config.limit = parse_size(val, "bad --limit");
+    } else if (strcmp(arg, "--oversize") == 0) {
+      a->config.oversize_threshold = parse_size(val, "bad --oversize");
+    } else if (strcmp(arg, "--page-release") == 0) {
+      a->config.page_release =
+          strcmp(val, "never") == 0      ? TP_PAGE_RELEASE_NEVER
+          : strcmp(val, "pressure") == 0 ? TP_PAGE_RELEASE_ON_PRESSURE
+          : strcmp(val, "aged") == 0
+              ? TP_PAGE_RELEASE_AGED
+              : (usage("bad --page-release"), TP_PAGE_RELEASE_DEFAULT);
+    } else if (strcmp(arg, "--page-release-delay") == 0) {
+      a->config.page_release_delay =
+          parse_size(val, "bad --page-release-delay");
     } else if (strcmp(arg, "--reps") == 0) {
       a->opts.reps = (int)parse_size(val, "bad --reps");
     } else if (strcmp(arg, "--out") == 0) {
@@ -273,9 +287,20 @@ static int child_main(replay_args *a) {
   fmt_double(b_gran, sizeof b_gran, bound.granules);
   if (have_stats)
     snprintf(pool_extra, sizeof pool_extra,
-             ",\"upstream_gets\":%llu,\"upstream_puts\":%llu",
+             ",\"upstream_gets\":%llu,\"upstream_puts\":%llu,"
+             "\"segments_peak_bytes\":%llu,\"segment_grows\":%llu,"
+             "\"page_releases\":%llu,\"page_release_bytes\":%llu,"
+             "\"page_reuse_bytes\":%llu,\"page_release_ms\":%.3f,"
+             "\"committed_peak\":%llu",
              (unsigned long long)stats.upstream_gets,
-             (unsigned long long)stats.upstream_puts);
+             (unsigned long long)stats.upstream_puts,
+             (unsigned long long)stats.reserved_bytes_peak,
+             (unsigned long long)stats.segment_grows,
+             (unsigned long long)stats.page_releases,
+             (unsigned long long)stats.page_release_bytes,
+             (unsigned long long)stats.page_reuse_bytes,
+             (double)stats.page_release_ns / 1e6,
+             (unsigned long long)stats.committed_bytes_peak);
   const char *label = is_pool ? a->label : impl;
   for (int pass = 0; pass < 2; pass++) {
     snprintf(extra, sizeof extra,

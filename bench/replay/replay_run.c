@@ -60,13 +60,15 @@ static void in_use(replay_state *s, uint64_t *live, uint64_t *largest) {
   *live = *largest = REPLAY_UNKNOWN;
   const char *name = s->peers[0].name;
   if (strcmp(name, "tensorpool") == 0) {
-    uint64_t sum = 0;
+    uint64_t sum = 0, top = 0;
     for (uint32_t i = 0; i < s->npeers; i++) {
       tp_pool_stats st = TP_POOL_STATS_INIT;
       tp_pool_get_stats((tp_pool *)s->peers[i].ctx, &st);
       sum += st.live_bytes;
+      top = st.largest_free_block > top ? st.largest_free_block : top;
     }
     *live = sum;
+    *largest = top;
   } else if (strcmp(name, "glibc") == 0) {
     struct mallinfo2 mi = mallinfo2();
     *live = mi.uordblks + mi.hblkhd;

@@ -46,7 +46,13 @@ typedef struct tp_block {
   uint8_t slot;  /* free: the stream slot whose queued work may use it */
   uint8_t flags; /* free: TP_BLOCK_* */
   uint8_t kind;  /* its segment's kind */
-  uint8_t unused[6];
+  uint8_t unused[2];
+  /* Free: the pool clock (mod 2^32) since when its pages count as unused,
+   * for giving them back. Kept apart from u.f.stamp, the readiness stamp:
+   * a small block freed into a large, long-free one leaves the large one's
+   * pages old, but the merged block's pending work as young as the small
+   * one's. */
+  uint32_t aged_at;
   union {
     struct {
       uint32_t prev, next;   /* free list of (class, slot) */

@@ -204,6 +204,14 @@ static tp_status take_cached(tp_pool *pool, unsigned kind, uint64_t bytes,
   *out = TP_NIL;
   unsigned cls = tp_size_class_of(&pool->classes, (size_t)bytes);
   int own = tp_pool_slot_find(pool, stream);
+  unsigned slot = 0;
+  if (cls > 0 && kind != TP_KIND_OVERSIZE &&
+      tp_size_class_bytes(&pool->classes, cls) != bytes) {
+    /* A head of the class below may fit too, tighter. */
+    uint32_t b = head_that_fits(pool, kind, cls - 1, bytes, own, &slot);
+    if (b != TP_NIL)
+      return take_from(pool, kind, bytes, stream, own, slot, b, out);
+  }
   int found = tp_index_find(pool, kind, cls);
   uint32_t kept = pool->dv[kind];
   if (kept != TP_NIL && tp_blk(pool, kept)->bytes >= bytes) {
@@ -215,14 +223,6 @@ static tp_status take_cached(tp_pool *pool, unsigned kind, uint64_t bytes,
     if (found < 0 || kcls < (unsigned)found ||
         (kcls == (unsigned)found && mine))
       return take_from(pool, kind, bytes, stream, own, k->slot, kept, out);
-  }
-  unsigned slot = 0;
-  if (cls > 0 && kind != TP_KIND_OVERSIZE &&
-      tp_size_class_bytes(&pool->classes, cls) != bytes) {
-    /* A head of the class below may fit too, tighter. */
-    uint32_t b = head_that_fits(pool, kind, cls - 1, bytes, own, &slot);
-    if (b != TP_NIL)
-      return take_from(pool, kind, bytes, stream, own, slot, b, out);
   }
   if (found < 0)
     return TP_SUCCESS;

@@ -83,10 +83,23 @@ static inline uint32_t tp_block_take(tp_pool *pool, uint32_t b,
  * either order); `victim`'s record goes back to the spares. */
 static inline void tp_absorb(tp_pool *pool, uint32_t into, uint32_t victim) {
   tp_index_remove(pool, victim);
-  tp_dirty_unlink(pool, victim);
-  tp_dirty_unlink(pool, into);
   tp_block *B = pool->blocks;
   tp_block *to = &B[into], *v = &B[victim];
+  /* The merged block's pages are as old as the larger part's: it keeps that
+   * part's place on the dirty list (a small young part merged in goes back
+   * with it, early, which costs little), or leaves it for coalesce to put
+   * at the head. The byte count is redone after the merge. */
+  bool keep_into = (to->flags & TP_BLOCK_DIRTY) && to->bytes >= v->bytes;
+  bool keep_victim =
+      !keep_into && (v->flags & TP_BLOCK_DIRTY) && v->bytes >= to->bytes;
+  if (!keep_into)
+    tp_dirty_unlink(pool, into);
+  if (keep_victim)
+    tp_dirty_hand_over(pool, victim, into);
+  else
+    tp_dirty_unlink(pool, victim);
+  if (to->flags & TP_BLOCK_DIRTY)
+    pool->dirty_bytes -= tp_pages_inside(pool, to->ptr, to->bytes);
   if (v->ptr < to->ptr) { /* victim before: take over its front */
     uint32_t prev = v->prev;
     to->ptr = v->ptr;
@@ -105,6 +118,8 @@ static inline void tp_absorb(tp_pool *pool, uint32_t into, uint32_t victim) {
   }
   to->bytes += v->bytes;
   to->flags |= v->flags & TP_BLOCK_DECOMMITTED;
+  if (to->flags & TP_BLOCK_DIRTY)
+    pool->dirty_bytes += tp_pages_inside(pool, to->ptr, to->bytes);
   pool->stats.cached_blocks--;
   pool->stats.blocks_merged++;
   tp_block_drop(pool, victim);
@@ -121,6 +136,10 @@ static inline uint32_t tp_merge_pair(tp_pool *pool, uint32_t cur, uint32_t n,
   if (merged < 0)
     return TP_NIL;
   *slot = (unsigned)merged;
+  /* An old free block about to take a young neighbour in gives its own
+   * pages back first: merged, it would look young as a whole. */
+  tp_pages_age_block(pool, n);
+  B = pool->blocks;
   /* The kept block survives, else one already filed in the index (which
    * keeps its place when its class and slot do not change). */
   uint32_t kept = pool->dv[B[n].kind];

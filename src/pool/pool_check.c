@@ -293,15 +293,17 @@ void tp_pool_debug_dump(tp_pool *pool) {
     tp_segment *seg = tp_seg(pool, s);
     if (!seg->used)
       continue;
-    fprintf(stderr, "segment %u kind %u bytes %llu\n", s, seg->kind,
-            (unsigned long long)seg->bytes);
+    fprintf(stderr, "segment %u kind %u bytes %llu (clock %llu, dirty %llu)\n",
+            s, seg->kind, (unsigned long long)seg->bytes,
+            (unsigned long long)pool->clock,
+            (unsigned long long)pool->dirty_bytes);
     for (uint32_t x = seg->first; x != TP_NIL; x = tp_blk(pool, x)->next)
-      fprintf(stderr, "  blk %u %s slot %u stamp %llu bytes %llu%s\n", x,
-              tp_blk(pool, x)->state == TP_BLOCK_FREE ? "free" : "live",
-              tp_blk(pool, x)->slot,
-              (unsigned long long)tp_blk(pool, x)->u.f.stamp,
-              (unsigned long long)tp_blk(pool, x)->bytes,
-              pool->dv[seg->kind] == x ? " (kept)" : "");
+      fprintf(
+          stderr, "  blk %u %s slot %u stamp %llu bytes %llu flags %#x%s\n", x,
+          tp_blk(pool, x)->state == TP_BLOCK_FREE ? "free" : "live",
+          tp_blk(pool, x)->slot, (unsigned long long)tp_blk(pool, x)->u.f.stamp,
+          (unsigned long long)tp_blk(pool, x)->bytes, tp_blk(pool, x)->flags,
+          pool->dv[seg->kind] == x ? " (kept)" : "");
   }
   pthread_mutex_unlock(&pool->lock);
 }

@@ -96,6 +96,7 @@ struct tp_pool {
   /* Free blocks whose pages may be committed, newest first. */
   uint32_t dirty_head, dirty_tail;
   uint64_t dirty_bytes; /* whole-page bytes inside them */
+  uint64_t live_high;   /* the most live bytes ever: the aging budget's base */
   uint64_t clock;       /* pool calls so far: the age of free blocks */
   tp_pool_stats stats;
   tp_event_log *log;
@@ -230,13 +231,17 @@ static inline void tp_dirty_unlink(tp_pool *pool, uint32_t b) {
   if (pool->blocks[b].flags & TP_BLOCK_DIRTY)
     tp_dirty_unlink_slow(pool, b);
 }
-/* Puts free block `b` at the head of the dirty list when the aging policy
- * applies and it holds enough whole pages. */
+/* Puts free block `b` at the head of the dirty list, aged from now, when
+ * the aging policy applies and it holds enough whole pages; a block already
+ * on the list keeps its place and age. */
 static inline void tp_dirty_push(tp_pool *pool, uint32_t b) {
-  tp_dirty_unlink(pool, b);
-  if (pool->aging && pool->blocks[b].bytes >= TP_PAGE_RELEASE_MIN)
+  if (pool->aging && !(pool->blocks[b].flags & TP_BLOCK_DIRTY) &&
+      pool->blocks[b].bytes >= TP_PAGE_RELEASE_MIN)
     tp_dirty_push_slow(pool, b);
 }
+/* Gives the dirty-list place and age of `from` to `to`, which is not on
+ * the list; `from` leaves it. */
+void tp_dirty_hand_over(tp_pool *pool, uint32_t from, uint32_t to);
 /* Whole-page bytes strictly inside [ptr, ptr + bytes). */
 uint64_t tp_pages_inside(const tp_pool *pool, uintptr_t ptr, uint64_t bytes);
 /* Gives back the pages inside free block `b` not given back yet. */
@@ -248,11 +253,39 @@ static inline bool tp_pages_commit_block(tp_pool *pool, uint32_t b) {
   return !(pool->blocks[b].flags & TP_BLOCK_DECOMMITTED) ||
          tp_pages_commit_slow(pool, b);
 }
+/* Gives back the pages of free block `b` if the aging policy says they are
+ * old (called before a young neighbour merges into it, which would make
+ * the whole merged block look young). */
+void tp_pages_age_block_slow(tp_pool *pool, uint32_t b);
+static inline void tp_pages_age_block(tp_pool *pool, uint32_t b) {
+  if (pool->blocks[b].flags & TP_BLOCK_DIRTY)
+    tp_pages_age_block_slow(pool, b);
+}
 /* Policy after each call: decommits free ranges grown old. */
 void tp_pages_age_slow(tp_pool *pool);
 static inline void tp_pages_age(tp_pool *pool) {
   if (pool->dirty_tail != TP_NIL)
     tp_pages_age_slow(pool);
+}
+/* Before new pages come into use (committing given-back pages, growing a
+ * segment, a new segment): gives back the pages of the oldest free ranges
+ * while live bytes and committed free ones together exceed the most live
+ * bytes ever by more than 1/16 (page release policy AGED). Free memory is
+ * kept while the program is below its peak, and given back as it nears it:
+ * the memory held stays within 1/16 of the peak of what is live. */
+void tp_pages_hold_budget_slow(tp_pool *pool, uint64_t incoming);
+/* Whether `incoming` more live bytes would take live and committed free
+ * bytes together more than 1/16 above the live high (the new one, if they
+ * make one). */
+static inline bool tp_pages_over_budget(const tp_pool *pool,
+                                        uint64_t incoming) {
+  uint64_t live = pool->stats.live_bytes + incoming;
+  uint64_t high = live > pool->live_high ? live : pool->live_high;
+  return live + pool->dirty_bytes > high + (high >> TP_PAGE_BUDGET_SHIFT);
+}
+static inline void tp_pages_hold_budget(tp_pool *pool, uint64_t incoming) {
+  if (tp_pages_over_budget(pool, incoming))
+    tp_pages_hold_budget_slow(pool, incoming);
 }
 /* Gives back the pages of every free block (pressure paths). */
 void tp_pages_decommit_all(tp_pool *pool);
@@ -263,6 +296,8 @@ static inline void tp_pool_note_peaks(tp_pool *pool) {
   tp_pool_stats *s = &pool->stats;
   if (s->live_bytes > s->live_bytes_peak)
     s->live_bytes_peak = s->live_bytes;
+  if (s->live_bytes > pool->live_high)
+    pool->live_high = s->live_bytes;
   if (s->requested_bytes > s->requested_bytes_peak)
     s->requested_bytes_peak = s->requested_bytes;
   if (s->reserved_bytes > s->reserved_bytes_peak)

@@ -27,6 +27,7 @@ uint64_t tp_pages_inside(const tp_pool *pool, uintptr_t ptr, uint64_t bytes) {
 
 void tp_dirty_push_slow(tp_pool *pool, uint32_t b) {
   tp_block *blk = tp_blk(pool, b);
+  blk->aged_at = (uint32_t)pool->clock;
   uint64_t inside = tp_pages_inside(pool, blk->ptr, blk->bytes);
   if (inside < TP_PAGE_RELEASE_MIN)
     return; /* too small to be worth a call */
@@ -55,6 +56,27 @@ void tp_dirty_unlink_slow(tp_pool *pool, uint32_t b) {
   pool->dirty_bytes -= tp_pages_inside(pool, blk->ptr, blk->bytes);
 }
 
+void tp_dirty_hand_over(tp_pool *pool, uint32_t from, uint32_t to) {
+  tp_block *f = tp_blk(pool, from), *t = tp_blk(pool, to);
+  uint32_t prev = f->u.f.dprev, next = f->u.f.dnext;
+  t->u.f.dprev = prev;
+  t->u.f.dnext = next;
+  if (prev != TP_NIL)
+    tp_blk(pool, prev)->u.f.dnext = to;
+  else
+    pool->dirty_head = to;
+  if (next != TP_NIL)
+    tp_blk(pool, next)->u.f.dprev = to;
+  else
+    pool->dirty_tail = to;
+  t->aged_at = f->aged_at;
+  t->flags |= TP_BLOCK_DIRTY;
+  f->flags &= (uint8_t)~TP_BLOCK_DIRTY;
+  /* The byte count follows the blocks' sizes, which the caller changes. */
+  pool->dirty_bytes -= tp_pages_inside(pool, f->ptr, f->bytes);
+  pool->dirty_bytes += tp_pages_inside(pool, t->ptr, t->bytes);
+}
+
 bool tp_pages_fit_segment(tp_pool *pool, uint32_t s) {
   if (!pool->can_decommit)
     return true;
@@ -77,12 +99,17 @@ static bool bit(const uint64_t *bits, uint64_t i) {
   return bits[i / 64] >> (i % 64) & 1u;
 }
 
+/* Sets or clears bits [from, to), a word at a time where it can. */
 static void set_bits(uint64_t *bits, uint64_t from, uint64_t to, bool on) {
-  for (uint64_t i = from; i < to; i++) {
+  while (from < to) {
+    uint64_t w = from / 64, lo = from % 64;
+    uint64_t n = to - from < 64 - lo ? to - from : 64 - lo;
+    uint64_t mask = (n == 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1)) << lo;
     if (on)
-      bits[i / 64] |= (uint64_t)1 << (i % 64);
+      bits[w] |= mask;
     else
-      bits[i / 64] &= ~((uint64_t)1 << (i % 64));
+      bits[w] &= ~mask;
+    from += n;
   }
 }
 
@@ -135,6 +162,8 @@ void tp_pages_decommit_block(tp_pool *pool, uint32_t b) {
 }
 
 bool tp_pages_commit_slow(tp_pool *pool, uint32_t b) {
+  /* b is live but not counted yet: it is what comes in. */
+  tp_pages_hold_budget(pool, tp_blk(pool, b)->bytes);
   tp_block *blk = tp_blk(pool, b);
   tp_segment *seg = tp_seg(pool, blk->seg);
   uint64_t page = pool->page;
@@ -142,14 +171,16 @@ bool tp_pages_commit_slow(tp_pool *pool, uint32_t b) {
   uint64_t first = ((uint64_t)blk->ptr - seg->base) / page;
   uint64_t end =
       ((uint64_t)blk->ptr + blk->bytes - seg->base + page - 1) / page;
-  uint64_t t0 = now_ns();
+  /* Timed only where the space does something (host pages need nothing:
+   * they come back on first touch). */
+  tp_status (*commit)(void *, void *, size_t) = pool->space.ops->commit;
+  uint64_t t0 = commit ? now_ns() : 0;
   bool ok = true;
   for (uint64_t i = run_end(seg->pages, first, end, false); i < end;) {
     uint64_t stop = run_end(seg->pages, i, end, true);
     uint64_t bytes = (stop - i) * page;
-    if (pool->space.ops->commit &&
-        pool->space.ops->commit(pool->space.ctx, (void *)(seg->base + i * page),
-                                (size_t)bytes) != TP_SUCCESS) {
+    if (commit && commit(pool->space.ctx, (void *)(seg->base + i * page),
+                         (size_t)bytes) != TP_SUCCESS) {
       ok = false;
       break;
     }
@@ -158,24 +189,39 @@ bool tp_pages_commit_slow(tp_pool *pool, uint32_t b) {
     pool->stats.page_reuse_bytes += bytes;
     i = run_end(seg->pages, stop, end, false);
   }
-  pool->stats.page_release_ns += now_ns() - t0;
+  if (commit)
+    pool->stats.page_release_ns += now_ns() - t0;
   if (ok)
     blk->flags &= (uint8_t)~TP_BLOCK_DECOMMITTED;
   return ok;
+}
+
+/* Whether dirty block `b` is old enough to give its pages back. */
+static bool is_old(const tp_pool *pool, uint32_t b) {
+  uint32_t age = (uint32_t)pool->clock - pool->blocks[b].aged_at;
+  bool over_budget = tp_pages_over_budget(pool, 0);
+  return age >= pool->config.page_release_delay ||
+         (over_budget && age >= TP_PAGE_RELEASE_SHORT);
+}
+
+void tp_pages_age_block_slow(tp_pool *pool, uint32_t b) {
+  if (is_old(pool, b))
+    tp_pages_decommit_block(pool, b);
 }
 
 void tp_pages_age_slow(tp_pool *pool) {
   /* A few per call, so that a burst of frees is caught up with soon. */
   for (int k = 0; k < 4 && pool->dirty_tail != TP_NIL; k++) {
     uint32_t b = pool->dirty_tail;
-    uint64_t age = pool->clock - tp_blk(pool, b)->u.f.stamp;
-    bool over_budget =
-        pool->dirty_bytes > (pool->stats.live_bytes >> TP_PAGE_BUDGET_SHIFT);
-    if (age < pool->config.page_release_delay &&
-        !(over_budget && age >= TP_PAGE_RELEASE_SHORT))
+    if (!is_old(pool, b))
       return;
     tp_pages_decommit_block(pool, b);
   }
+}
+
+void tp_pages_hold_budget_slow(tp_pool *pool, uint64_t incoming) {
+  while (pool->dirty_tail != TP_NIL && tp_pages_over_budget(pool, incoming))
+    tp_pages_decommit_block(pool, pool->dirty_tail);
 }
 
 void tp_pages_decommit_all(tp_pool *pool) {

@@ -39,7 +39,8 @@ static uint64_t segment_bytes(const tp_pool *pool, unsigned kind,
 /* A new segment of `size` bytes from upstream, as one free block (ready: no
  * work is queued on new memory). */
 static tp_status new_segment(tp_pool *pool, unsigned kind, uint64_t size,
-                             uint32_t *out_block) {
+                             uint64_t incoming, uint32_t *out_block) {
+  tp_pages_hold_budget(pool, incoming); /* new pages come into use */
   uint32_t s = tp_segment_new(pool);
   uint32_t b = s == TP_NIL ? TP_NIL : tp_block_new(pool);
   if (b == TP_NIL) {
@@ -129,6 +130,7 @@ static uint32_t grow_top(tp_pool *pool, unsigned kind, uint64_t bytes,
       pool->stats.cross_stream_takes++;
     }
   }
+  tp_pages_hold_budget(pool, bytes); /* new pages come into use */
   /* Everything that can fail on the host side first, then the space. */
   uint32_t fresh = tail_free ? t : tp_block_new(pool);
   if (fresh == TP_NIL)
@@ -158,10 +160,13 @@ static uint32_t grow_top(tp_pool *pool, unsigned kind, uint64_t bytes,
   tp_empty_unlink(pool, s); /* about to be used, and its size changes */
   seg->bytes = old_bytes + delta;
   if (tail_free) {
+    /* Off the dirty list while its size changes, then back (its old pages
+     * stay committed: aging must see them). */
     tp_dirty_unlink(pool, t);
     tp_index_remove(pool, t);
     tp_blk(pool, t)->bytes += delta;
     tp_index_insert(pool, t);
+    tp_dirty_push(pool, t);
   } else {
     tp_block *blk = tp_blk(pool, fresh);
     blk->ptr = seg->base + old_bytes;
@@ -208,7 +213,7 @@ tp_status tp_pool_upstream_alloc(tp_pool *pool, unsigned kind, uint64_t bytes,
       return tp_pool_out_of_memory(
           pool, requested, bytes,
           "over the pool's limit after releasing the cache");
-    tp_status st = new_segment(pool, kind, size, &tail);
+    tp_status st = new_segment(pool, kind, size, bytes, &tail);
     if (st == TP_ERR_OUT_OF_MEMORY && pool->stats.cached_bytes > 0) {
       /* Free memory anywhere may be what upstream is missing: wait for the
        * streams, merge, give back whole segments, tails and free pages,
@@ -217,10 +222,10 @@ tp_status tp_pool_upstream_alloc(tp_pool *pool, unsigned kind, uint64_t bytes,
       tp_pool_release_cached(pool, 0, true);
       tp_pages_decommit_all(pool);
       if (least <= limit - pool->stats.reserved_bytes)
-        st = new_segment(pool, kind, least, &tail);
+        st = new_segment(pool, kind, least, bytes, &tail);
     } else if (st == TP_ERR_OUT_OF_MEMORY && size > least) {
       /* Upstream may still have the request's size, if not a segment's. */
-      st = new_segment(pool, kind, least, &tail);
+      st = new_segment(pool, kind, least, bytes, &tail);
     }
     if (st == TP_ERR_OUT_OF_MEMORY)
       return tp_pool_out_of_memory(pool, requested, bytes,
