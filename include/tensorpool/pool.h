@@ -46,15 +46,17 @@ typedef struct tp_pool tp_pool;
  * fault on the host or a map on the device, not an upstream call). Only
  * spaces with a decommit operation can (tp_space_ops). */
 typedef enum tp_page_release {
-  /* TP_PAGE_RELEASE_AGED on host memory, TP_PAGE_RELEASE_ON_PRESSURE on
-   * other spaces. */
+  /* TP_PAGE_RELEASE_AGED where the space can give pages back (the host
+   * space, a VMM device space), else TP_PAGE_RELEASE_ON_PRESSURE. */
   TP_PAGE_RELEASE_DEFAULT = 0,
   TP_PAGE_RELEASE_NEVER = 1,
   /* On tp_pool_trim, on a limit, before an out-of-memory failure. */
   TP_PAGE_RELEASE_ON_PRESSURE = 2,
-  /* As ON_PRESSURE, and a free range of at least 64 KiB of whole pages that
-   * stayed unused for `page_release_delay` pool calls, or for 16 calls while
-   * free committed memory exceeds 1/16 of the live bytes. */
+  /* As ON_PRESSURE, and free ranges of at least 64 KiB of whole pages:
+   * before new pages come into use, the oldest free ranges while live and
+   * committed free bytes would exceed the most live bytes so far by more
+   * than 1/16 (those unused for 16 calls at least as they come up, the rest
+   * at once); and any unused for `page_release_delay` pool calls. */
   TP_PAGE_RELEASE_AGED = 3
 } tp_page_release;
 

@@ -116,11 +116,10 @@ tp_status tp_pool_create(const tp_space *space, const tp_pool_config *config,
     snprintf(pool->name, sizeof pool->name, "pool%u", id);
   pool->config.name = pool->name;
   pool->config.event_log_path = NULL;
-  if (pool->config.page_release == TP_PAGE_RELEASE_DEFAULT)
-    pool->config.page_release = space->kind == TP_SPACE_HOST
-                                    ? TP_PAGE_RELEASE_AGED
-                                    : TP_PAGE_RELEASE_ON_PRESSURE;
   read_space_vm(pool);
+  if (pool->config.page_release == TP_PAGE_RELEASE_DEFAULT)
+    pool->config.page_release =
+        pool->can_decommit ? TP_PAGE_RELEASE_AGED : TP_PAGE_RELEASE_ON_PRESSURE;
   pool->aging =
       pool->config.page_release == TP_PAGE_RELEASE_AGED && pool->can_decommit;
   tp_size_classes_init(&pool->classes, c->divisions);
@@ -151,6 +150,8 @@ static tp_status take_from(tp_pool *pool, unsigned kind, uint64_t bytes,
                            tp_stream stream, int own, unsigned slot, uint32_t b,
                            uint32_t *out) {
   tp_block *blk = tp_blk(pool, b);
+  pool->taken_slot = slot;
+  pool->taken_stamp = blk->u.f.stamp;
   /* An oversize block is handed out whole: only to a request close to its
    * size, or it would hold much more than asked. */
   if (kind == TP_KIND_OVERSIZE && blk->bytes - bytes > bytes / 8)
@@ -236,16 +237,15 @@ static tp_status take_cached(tp_pool *pool, unsigned kind, uint64_t bytes,
   return take_from(pool, kind, bytes, stream, own, slot, bin->heads[slot], out);
 }
 
-/* Files a block that could not be handed out after all back as free, on
- * `stream` (which was ordered after whatever it was waiting for). */
-static void undo_take(tp_pool *pool, uint32_t b, tp_stream stream) {
-  int slot = tp_pool_slot_acquire(pool, stream);
-  if (slot < 0) {
-    pool->space.ops->stream_sync(pool->space.ctx, stream);
-    slot = TP_SLOT_READY;
-  }
+/* Files a block that could not be handed out after all back as free, as
+ * it was: under the slot and stamp of the free block it was cut from (the
+ * requesting stream was ordered after that one, but others must still wait
+ * for what was pending there). */
+static void undo_take(tp_pool *pool, uint32_t b) {
   tp_seg(pool, tp_blk(pool, b)->seg)->live++; /* release counts it out */
-  tp_block_release(pool, b, (unsigned)slot);
+  uint32_t m = tp_block_release(pool, b, pool->taken_slot);
+  if (tp_blk(pool, m)->u.f.stamp < pool->taken_stamp)
+    tp_blk(pool, m)->u.f.stamp = pool->taken_stamp;
 }
 
 /* Makes block `b` live for the caller: its pages committed and its address
@@ -259,14 +259,14 @@ static tp_status hand_out(tp_pool *pool, uint32_t b, size_t requested,
     tp_pool_release_cached(pool, 0, true);
     if (!tp_pages_commit_block(pool, b)) {
       uint64_t bytes = tp_blk(pool, b)->bytes;
-      undo_take(pool, b, stream);
+      undo_take(pool, b);
       return tp_pool_out_of_memory(pool, requested, bytes,
                                    "the space cannot back given-back pages");
     }
   }
   tp_block *blk = tp_blk(pool, b);
   if (!tp_ptr_map_insert(&pool->map, blk->ptr, b)) {
-    undo_take(pool, b, stream);
+    undo_take(pool, b);
     return tp_fail(TP_ERR_OUT_OF_MEMORY,
                    "tp_pool_alloc: pool '%s': no host memory for the "
                    "pointer map",
@@ -312,15 +312,21 @@ tp_status tp_pool_alloc(tp_pool *pool, size_t bytes, tp_stream stream,
                     : n <= TP_SMALL_MAX                  ? TP_KIND_SMALL
                                                          : TP_KIND_LARGE;
     st = take_cached(pool, kind, n, stream, &b);
-    if (st == TP_SUCCESS && b != TP_NIL) {
-      pool->stats.hits++;
-    } else if (st == TP_SUCCESS) {
+    bool hit = st == TP_SUCCESS && b != TP_NIL;
+    if (st == TP_SUCCESS && !hit) {
+      /* Fresh or grown memory (a grown tail's stream was waited for). */
+      pool->taken_slot = TP_SLOT_READY;
+      pool->taken_stamp = pool->clock;
       st = tp_pool_upstream_alloc(pool, kind, n, bytes, stream, &b);
-      if (st == TP_SUCCESS)
-        pool->stats.misses++;
     }
     if (st == TP_SUCCESS)
       st = hand_out(pool, b, bytes, stream);
+    /* Counted once the block is the caller's: a commit that failed made
+     * neither. */
+    if (st == TP_SUCCESS && hit)
+      pool->stats.hits++;
+    else if (st == TP_SUCCESS)
+      pool->stats.misses++;
   }
   if (st == TP_SUCCESS)
     *out = (void *)tp_blk(pool, b)->ptr;

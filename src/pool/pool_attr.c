@@ -134,9 +134,8 @@ tp_status tp_pool_set_attribute(tp_pool *pool, tp_pool_attr attr,
   case TP_POOL_ATTR_PAGE_RELEASE:
     c->page_release = (tp_page_release)value;
     if (c->page_release == TP_PAGE_RELEASE_DEFAULT)
-      c->page_release = pool->space.kind == TP_SPACE_HOST
-                            ? TP_PAGE_RELEASE_AGED
-                            : TP_PAGE_RELEASE_ON_PRESSURE;
+      c->page_release = pool->can_decommit ? TP_PAGE_RELEASE_AGED
+                                           : TP_PAGE_RELEASE_ON_PRESSURE;
     pool->aging = c->page_release == TP_PAGE_RELEASE_AGED && pool->can_decommit;
     /* Without aging nothing leaves the dirty list: empty it. */
     if (!pool->aging)

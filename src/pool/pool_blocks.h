@@ -209,7 +209,9 @@ static inline uint32_t tp_block_release(tp_pool *pool, uint32_t b,
   tp_block *blk = tp_blk(pool, b);
   blk->state = TP_BLOCK_FREE;
   blk->slot = (uint8_t)slot;
-  blk->flags = 0;
+  /* A live block's pages are committed, but one handed back after its
+   * commit failed still has pages given back. */
+  blk->flags &= TP_BLOCK_DECOMMITTED;
   blk->u.f.stamp = pool->clock;
   pool->stats.cached_blocks++;
   pool->stats.cached_bytes += blk->bytes;

@@ -98,6 +98,10 @@ struct tp_pool {
   uint64_t dirty_bytes; /* whole-page bytes inside them */
   uint64_t live_high;   /* the most live bytes ever: the aging budget's base */
   uint64_t clock;       /* pool calls so far: the age of free blocks */
+  /* The slot and stamp of the free block the allocation in progress was cut
+   * from: where it goes back if it cannot be handed out after all. */
+  unsigned taken_slot;
+  uint64_t taken_stamp;
   tp_pool_stats stats;
   tp_event_log *log;
 };

@@ -86,6 +86,7 @@ static tp_status new_segment(tp_pool *pool, unsigned kind, uint64_t size,
   blk->seg = s;
   blk->kind = (uint8_t)kind;
   blk->state = TP_BLOCK_FREE;
+  blk->flags = 0; /* records are reused uncleared */
   blk->slot = TP_SLOT_READY;
   blk->u.f.stamp = pool->clock;
   tp_index_insert(pool, b);
@@ -119,6 +120,11 @@ static uint32_t grow_top(tp_pool *pool, unsigned kind, uint64_t bytes,
   uint64_t delta = round_up(bytes - have, granule(pool));
   if (delta > pool->config.limit - pool->stats.reserved_bytes)
     return TP_NIL;
+  if (tail_free) {
+    /* Where the block goes back if it cannot be handed out after all. */
+    pool->taken_slot = tail->slot;
+    pool->taken_stamp = tail->u.f.stamp;
+  }
   if (tail_free && tail->slot != TP_SLOT_READY) {
     /* The tail may still be in use on its stream: the new block starts in
      * it, so the requesting stream waits as for any cross-stream take. */
@@ -176,6 +182,7 @@ static uint32_t grow_top(tp_pool *pool, unsigned kind, uint64_t bytes,
     blk->seg = s;
     blk->kind = (uint8_t)kind;
     blk->state = TP_BLOCK_FREE;
+    blk->flags = 0; /* records are reused uncleared */
     blk->slot = TP_SLOT_READY;
     blk->u.f.stamp = pool->clock;
     tp_blk(pool, t)->next = fresh;

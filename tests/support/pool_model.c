@@ -235,8 +235,18 @@ bool tp_model_run(const tp_model_options *options, char *message,
   for (unsigned i = 0; ready && i < options->threads; ++i)
     ready = setup_thread(&run, i, shared);
   tp_status st = TP_ERR_INTERNAL;
+  const tp_space *space = run.sim ? tp_sim_space(run.sim) : NULL;
+  if (ready && options->vmm_granule) {
+    run.vmm = tp_sim_vmm_create(options->vmm_granule, SIZE_MAX);
+    tp_vmm_space_settings vs = {options->vmm_granule, (size_t)8 << 20,
+                                TP_SPACE_OTHER, -1, "vmm-sim"};
+    ready =
+        run.vmm && tp_vmm_space_create_with(tp_sim_vmm_driver(run.vmm), space,
+                                            &vs, &run.vmm_space) == TP_SUCCESS;
+    space = run.vmm_space;
+  }
   if (ready)
-    st = tp_pool_create(tp_sim_space(run.sim), &options->config, &run.pool);
+    st = tp_pool_create(space, &options->config, &run.pool);
   if (!ready || st != TP_SUCCESS) {
     snprintf(message, capacity, "pool model setup failed: %s",
              ready ? tp_last_error() : "out of host memory");
@@ -247,6 +257,19 @@ bool tp_model_run(const tp_model_options *options, char *message,
   }
   for (unsigned i = 0; run.threads && i < options->threads; ++i)
     teardown_thread(&run.threads[i]);
+  if (run.vmm_space && tp_vmm_space_destroy_with(run.vmm_space) != TP_SUCCESS &&
+      !atomic_load(&run.failed))
+    tp_model_fail(&run.threads[0], "the VMM space is still busy: %s",
+                  tp_last_error());
+  if (run.vmm) {
+    tp_sim_vmm_counters vc = tp_sim_vmm_get_counters(run.vmm);
+    size_t leaked = tp_sim_vmm_destroy(run.vmm);
+    if ((leaked || vc.violations) && !atomic_load(&run.failed))
+      tp_model_fail(&run.threads[0],
+                    "the VMM space left %zu bytes mapped or reserved and broke "
+                    "%llu driver rules",
+                    leaked, (unsigned long long)vc.violations);
+  }
   if (shared)
     tp_sim_stream_destroy(run.sim, shared);
   if (run.sim) {

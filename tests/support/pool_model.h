@@ -38,7 +38,10 @@ typedef struct tp_model_options {
   bool recreate_streams; /* single thread: forget, destroy, create again */
   size_t vm_page;        /* 0: plain space; else its virtual-memory page */
   bool vm_commit;        /* with vm_page: pages must be committed (device) */
-  unsigned sync_every;   /* steps between whole-pool checks */
+  /* Not 0: the pool runs on the VMM space (src/device/vmm_space.h) over a
+   * simulated driver with granules of this size, events from the sim. */
+  size_t vmm_granule;
+  unsigned sync_every; /* steps between whole-pool checks */
   tp_pool_config config;
 } tp_model_options;
 

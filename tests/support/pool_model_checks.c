@@ -118,6 +118,57 @@ static bool check_peaks_grow(tp_model_thread *t, const tp_pool_stats *s) {
                s->reserved_bytes_peak);
 }
 
+bool tp_model_block_backed(tp_model_state *run, const void *ptr, size_t bytes) {
+  if (run->vmm)
+    return tp_sim_vmm_mapped(run->vmm, ptr, bytes);
+  return !run->options.vm_commit || tp_sim_committed(run->sim, ptr, bytes);
+}
+
+/* The pool's figures against what upstream counted: the simulated space's
+ * own counters, or the VMM space's and its driver's. */
+static bool check_upstream(tp_model_thread *t, const tp_pool_stats *s,
+                           const tp_sim_counters *c) {
+  tp_model_state *run = t->run;
+  if (run->vmm) {
+    tp_vmm_counts v;
+    tp_vmm_space_counts(run->vmm_space, &v);
+    tp_sim_vmm_counters d = tp_sim_vmm_get_counters(run->vmm);
+    /* Pending granules are still mapped; the pool counts them given back. */
+    return CHECK(t, v.segments == s->segments,
+                 "%" PRIu64 " segments, the VMM space holds %" PRIu64,
+                 s->segments, v.segments) &&
+           CHECK(t,
+                 v.mapped_bytes - v.pending_bytes ==
+                     s->reserved_bytes - s->decommitted_bytes,
+                 "reserved %" PRIu64 " - decommitted %" PRIu64
+                 " != mapped %" PRIu64 " - pending %" PRIu64,
+                 s->reserved_bytes, s->decommitted_bytes, v.mapped_bytes,
+                 v.pending_bytes) &&
+           CHECK(t, d.violations == 0 && d.mapped_bytes == v.mapped_bytes,
+                 "the driver saw %" PRIu64 " rule violations, %zu bytes "
+                 "mapped (the space counts %" PRIu64 ")",
+                 d.violations, d.mapped_bytes, v.mapped_bytes);
+  }
+  const tp_model_options *o = &run->options;
+  return CHECK(t, s->reserved_bytes == c->bytes_out - c->bytes_pending,
+               "reserved %zu but upstream has %zu out, %zu of them given back",
+               s->reserved_bytes, c->bytes_out, c->bytes_pending) &&
+         CHECK(t, s->upstream_gets == c->gets,
+               "upstream_gets %" PRIu64 ", upstream saw %" PRIu64,
+               s->upstream_gets, c->gets) &&
+         CHECK(t, s->upstream_puts == c->puts,
+               "upstream_puts %" PRIu64 ", upstream saw %" PRIu64,
+               s->upstream_puts, c->puts) &&
+         CHECK(t,
+               s->segment_grows == c->grows && s->segment_shrinks == c->shrinks,
+               "grows %" PRIu64 " and shrinks %" PRIu64
+               ", upstream saw %" PRIu64 " and %" PRIu64,
+               s->segment_grows, s->segment_shrinks, c->grows, c->shrinks) &&
+         CHECK(t, !o->vm_commit || s->decommitted_bytes == c->bytes_decommitted,
+               "decommitted %" PRIu64 " bytes, upstream has %zu given back",
+               s->decommitted_bytes, c->bytes_decommitted);
+}
+
 bool tp_model_check_exact(tp_model_thread *t) {
   tp_model_state *run = t->run;
   tp_pool_stats s = TP_POOL_STATS_INIT;
@@ -128,7 +179,6 @@ bool tp_model_check_exact(tp_model_thread *t) {
     return false;
   model_totals m = sum_threads(run);
   tp_sim_counters c = tp_sim_get_counters(run->sim);
-  const tp_model_options *o = &run->options;
   bool ok =
       CHECK(t, s.allocations == m.allocations,
             "allocations %" PRIu64 ", model %" PRIu64, s.allocations,
@@ -151,26 +201,11 @@ bool tp_model_check_exact(tp_model_thread *t) {
       CHECK(t, s.live_bytes == m.usable,
             "live_bytes %zu, model (sum of block sizes) %zu", s.live_bytes,
             m.usable) &&
-      CHECK(t, s.reserved_bytes == c.bytes_out - c.bytes_pending,
-            "reserved %zu but upstream has %zu out, %zu of them given back",
-            s.reserved_bytes, c.bytes_out, c.bytes_pending) &&
-      CHECK(t, s.upstream_gets == c.gets,
-            "upstream_gets %" PRIu64 ", upstream saw %" PRIu64, s.upstream_gets,
-            c.gets) &&
-      CHECK(t, s.upstream_puts == c.puts,
-            "upstream_puts %" PRIu64 ", upstream saw %" PRIu64, s.upstream_puts,
-            c.puts) &&
+      check_upstream(t, &s, &c) &&
       CHECK(t, s.misses == s.upstream_gets + s.segment_grows,
             "misses %" PRIu64 " != successful upstream gets %" PRIu64
             " + segment grows %" PRIu64,
             s.misses, s.upstream_gets, s.segment_grows) &&
-      CHECK(t, s.segment_grows == c.grows && s.segment_shrinks == c.shrinks,
-            "grows %" PRIu64 " and shrinks %" PRIu64 ", upstream saw %" PRIu64
-            " and %" PRIu64,
-            s.segment_grows, s.segment_shrinks, c.grows, c.shrinks) &&
-      CHECK(t, !o->vm_commit || s.decommitted_bytes == c.bytes_decommitted,
-            "decommitted %" PRIu64 " bytes, upstream has %zu given back",
-            s.decommitted_bytes, c.bytes_decommitted) &&
       CHECK(t, s.releases == s.upstream_puts,
             "releases %" PRIu64 " != upstream puts %" PRIu64, s.releases,
             s.upstream_puts) &&
@@ -221,9 +256,7 @@ static bool check_live(tp_model_thread *t, bool bytes) {
       const tp_model_block *b = &run->threads[i].live[k];
       all[n++] = *b;
       ok = (!bytes || tp_model_check_block_bytes(t, b)) &&
-           CHECK(t,
-                 !run->options.vm_commit ||
-                     tp_sim_committed(run->sim, b->ptr, b->usable),
+           CHECK(t, tp_model_block_backed(run, b->ptr, b->usable),
                  "live block %" PRIu64 " at %p lies on pages given back", b->id,
                  b->ptr);
     }

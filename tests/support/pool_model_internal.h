@@ -11,6 +11,7 @@
 #include "pool_model.h"
 #include "pool_model_ranges.h"
 #include "sim_space.h"
+#include "sim_vmm.h"
 #include "test_rng.h"
 
 #define TP_MODEL_TRACE 24 /* steps remembered for a failure report */
@@ -51,6 +52,8 @@ typedef struct tp_model_thread {
 struct tp_model_state {
   tp_model_options options;
   tp_sim *sim;
+  tp_sim_vmm *vmm; /* with options.vmm_granule */
+  tp_space *vmm_space;
   tp_pool *pool;
   tp_freed_ranges ranges;
   pthread_barrier_t barrier;
@@ -91,6 +94,9 @@ bool tp_model_check_blocks(tp_model_thread *t);
 /* The same without reading the bytes: cheap enough for every step. */
 bool tp_model_check_layout(tp_model_thread *t);
 bool tp_model_check_block_bytes(tp_model_thread *t, const tp_model_block *b);
+/* Whether a live block lies on memory the space backs now (pages
+ * committed, granules mapped), where the space can tell. */
+bool tp_model_block_backed(tp_model_state *run, const void *ptr, size_t bytes);
 void tp_model_note_class(tp_model_thread *t, size_t class_size);
 
 #endif

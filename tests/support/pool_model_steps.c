@@ -159,8 +159,7 @@ static bool do_alloc(tp_model_thread *t, size_t bytes, unsigned s,
       !CHECK(t, !overlaps_own_block(t, ptr, usable, &hit),
              "new block %p (+%zu) overlaps live block %" PRIu64 " at %p", ptr,
              usable, hit ? hit->id : 0, hit ? hit->ptr : NULL) ||
-      !CHECK(t,
-             !run->options.vm_commit || tp_sim_committed(run->sim, ptr, usable),
+      !CHECK(t, tp_model_block_backed(run, ptr, usable),
              "new block %p (+%zu) lies on pages given back and not committed "
              "again",
              ptr, usable) ||
@@ -359,6 +358,12 @@ static bool step_inject(tp_model_thread *t) {
                                          &t->rng, 4 * run->options.max_request)
                      : SIZE_MAX;
     tp_sim_set_capacity(run->sim, cap);
+    if (run->vmm) {
+      tp_sim_vmm_counters vc = tp_sim_vmm_get_counters(run->vmm);
+      tp_sim_vmm_set_capacity(
+          run->vmm, run->capacity_bounded ? vc.mapped_bytes + cap - c.bytes_out
+                                          : SIZE_MAX);
+    }
     tp_model_trace(t, "upstream capacity %zu (out %zu)", cap, c.bytes_out);
     return true;
   }

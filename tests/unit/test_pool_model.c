@@ -141,3 +141,28 @@ Test(pool_model, four_threads_on_growable_segments) {
   o.config.page_release_delay = 16;
   run_seeds(o, SEEDS);
 }
+
+/* The pool on the VMM space's logic over a simulated driver: granules
+ * mapped as segments grow, given back once their stream is done, taken back
+ * or mapped again on use; every driver rule checked. */
+Test(pool_model, vmm_space_maps_and_unmaps_granules) {
+  tp_model_options o = tp_model_options_default(0);
+  o.vmm_granule = 16384;
+  o.config.page_release = TP_PAGE_RELEASE_AGED;
+  o.config.page_release_delay = 8;
+  o.max_request = 128 * 1024;
+  o.recreate_streams = true;
+  run_seeds(o, SEEDS);
+}
+
+Test(pool_model, vmm_space_under_a_limit_and_device_exhaustion) {
+  tp_model_options o = tp_model_options_default(0);
+  o.vmm_granule = 16384;
+  o.config.page_release = TP_PAGE_RELEASE_AGED;
+  o.config.page_release_delay = 4;
+  o.config.limit = 3 * 1024 * 1024;
+  o.max_request = 256 * 1024;
+  o.vary_limit = true;
+  o.inject_failures = true;
+  run_seeds(o, SEEDS);
+}
