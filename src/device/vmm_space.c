@@ -158,7 +158,13 @@ static tp_status vmm_get(void *ctx, size_t bytes, void **out) {
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
                    "%s: get of %zu bytes, not a multiple of the granule %zu",
                    v->name, bytes, gr);
-  size_t reserve = bytes > v->reserve ? bytes : v->reserve;
+  /* A segment never holds more than the space reserves for one: for a
+   * device, its whole memory. */
+  if (bytes > v->reserve)
+    return tp_fail(TP_ERR_OUT_OF_MEMORY,
+                   "%s: %zu bytes are more than a segment may hold (%zu)",
+                   v->name, bytes, v->reserve);
+  size_t reserve = v->reserve;
   vmm_segment *g = calloc(1, sizeof *g);
   size_t n = reserve / gr;
   if (g) {

@@ -36,7 +36,8 @@ typedef struct tp_vmm_driver {
 
 typedef struct tp_vmm_space_settings {
   size_t granule;       /* the driver's allocation granularity */
-  size_t reserve_bytes; /* address space reserved per segment, at least */
+  size_t reserve_bytes; /* address space reserved per segment: the most a
+                          segment may hold (for a device, its memory) */
   tp_space_kind kind;
   int device;
   const char *name;
