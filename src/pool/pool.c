@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/versioned.h"
 #include "pool/pool_blocks.h"
+#include "pool/pool_index.h"
 #include "pool/pool_internal.h"
 
 static atomic_uint pool_counter;
@@ -205,6 +206,17 @@ static tp_status take_cached(tp_pool *pool, unsigned kind, uint64_t bytes,
   *out = TP_NIL;
   unsigned cls = tp_size_class_of(&pool->classes, (size_t)bytes);
   int own = tp_pool_slot_find(pool, stream);
+  uint32_t kept = pool->dv[kind];
+  if (kept != TP_NIL && tp_blk(pool, kept)->bytes >= bytes &&
+      (!pool->index[kind].summary ||
+       tp_index_class_of_free(pool, tp_blk(pool, kept)->bytes) <= cls)) {
+    /* The kept block is the only free block of its kind, or of the
+     * request's own class (or the one below, and fits): nothing in the
+     * index can fit tighter. */
+    tp_block *k = tp_blk(pool, kept);
+    if (k->slot == TP_SLOT_READY || (int)k->slot == own)
+      return take_from(pool, kind, bytes, stream, own, k->slot, kept, out);
+  }
   unsigned slot = 0;
   if (cls > 0 && kind != TP_KIND_OVERSIZE &&
       tp_size_class_bytes(&pool->classes, cls) != bytes) {
@@ -214,7 +226,6 @@ static tp_status take_cached(tp_pool *pool, unsigned kind, uint64_t bytes,
       return take_from(pool, kind, bytes, stream, own, slot, b, out);
   }
   int found = tp_index_find(pool, kind, cls);
-  uint32_t kept = pool->dv[kind];
   if (kept != TP_NIL && tp_blk(pool, kept)->bytes >= bytes) {
     tp_block *k = tp_blk(pool, kept);
     unsigned kcls = tp_index_class_of_free(pool, k->bytes);

@@ -177,7 +177,14 @@ static inline int tp_pool_slot_find(tp_pool *pool, tp_stream stream) {
   return tp_pool_slot_find_slow(pool, stream);
 }
 /* Finds or registers; -1 when every slot is taken. */
-int tp_pool_slot_acquire(tp_pool *pool, tp_stream stream);
+int tp_pool_slot_acquire_slow(tp_pool *pool, tp_stream stream);
+static inline int tp_pool_slot_acquire(tp_pool *pool, tp_stream stream) {
+  unsigned last = pool->last_slot;
+  if (last != TP_SLOT_READY && pool->slots[last].stream == stream &&
+      (pool->used_slots >> last & 1u))
+    return (int)last;
+  return tp_pool_slot_acquire_slow(pool, stream);
+}
 tp_stream tp_pool_slot_stream(const tp_pool *pool, unsigned slot);
 /* Makes `waiter` wait for the work queued so far on slot `slot`'s stream. */
 tp_status tp_pool_slot_order_after(tp_pool *pool, unsigned slot,
@@ -247,7 +254,15 @@ static inline void tp_dirty_push(tp_pool *pool, uint32_t b) {
  * the list; `from` leaves it. */
 void tp_dirty_hand_over(tp_pool *pool, uint32_t from, uint32_t to);
 /* Whole-page bytes strictly inside [ptr, ptr + bytes). */
-uint64_t tp_pages_inside(const tp_pool *pool, uintptr_t ptr, uint64_t bytes);
+static inline uint64_t tp_pages_inside(const tp_pool *pool, uintptr_t ptr,
+                                       uint64_t bytes) {
+  uint64_t page = pool->page;
+  if (!page)
+    return 0;
+  uint64_t lo = ((uint64_t)ptr + page - 1) & ~(page - 1);
+  uint64_t hi = ((uint64_t)ptr + bytes) & ~(page - 1);
+  return hi > lo ? hi - lo : 0;
+}
 /* Gives back the pages inside free block `b` not given back yet. */
 void tp_pages_decommit_block(tp_pool *pool, uint32_t b);
 /* Commits the pages of live block `b` given back before; false if the
@@ -268,7 +283,10 @@ static inline void tp_pages_age_block(tp_pool *pool, uint32_t b) {
 /* Policy after each call: decommits free ranges grown old. */
 void tp_pages_age_slow(tp_pool *pool);
 static inline void tp_pages_age(tp_pool *pool) {
-  if (pool->dirty_tail != TP_NIL)
+  /* Nothing is old before TP_PAGE_RELEASE_SHORT calls. */
+  uint32_t tail = pool->dirty_tail;
+  if (tail != TP_NIL && (uint32_t)pool->clock - pool->blocks[tail].aged_at >=
+                            TP_PAGE_RELEASE_SHORT)
     tp_pages_age_slow(pool);
 }
 /* Before new pages come into use (committing given-back pages, growing a

@@ -16,15 +16,6 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t tp_pages_inside(const tp_pool *pool, uintptr_t ptr, uint64_t bytes) {
-  uint64_t page = pool->page;
-  if (!page)
-    return 0;
-  uint64_t lo = ((uint64_t)ptr + page - 1) & ~(page - 1);
-  uint64_t hi = ((uint64_t)ptr + bytes) & ~(page - 1);
-  return hi > lo ? hi - lo : 0;
-}
-
 void tp_dirty_push_slow(tp_pool *pool, uint32_t b) {
   tp_block *blk = tp_blk(pool, b);
   blk->aged_at = (uint32_t)pool->clock;

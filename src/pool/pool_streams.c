@@ -24,7 +24,7 @@ int tp_pool_slot_find_slow(tp_pool *pool, tp_stream stream) {
   return -1;
 }
 
-int tp_pool_slot_acquire(tp_pool *pool, tp_stream stream) {
+int tp_pool_slot_acquire_slow(tp_pool *pool, tp_stream stream) {
   int found = tp_pool_slot_find(pool, stream);
   if (found >= 0)
     return found;
