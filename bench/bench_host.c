@@ -316,8 +316,70 @@ static void suite_threads(const bench_opts *opts, host_peer *peers,
   }
 }
 
+/* ---- fixed-count runs for instruction counting ----
+ *
+ *   bench_host --count CASE ITERS [IMPL]
+ *
+ * runs one case a fixed number of times against one allocator (default
+ * tensorpool), with no calibration and no output: for
+ *   valgrind --tool=callgrind --toggle-collect=counted bench_host --count ...
+ * whose instruction count divided by ITERS is the cost per operation
+ * (warm-up passes run outside `counted`),
+ * steady on a busy machine where wall time is not. CASE is alloc_free_<bytes>,
+ * pair_1KiB_<live> or churn_<live>. */
+/* The measured call, by name for callgrind's --toggle-collect. */
+__attribute__((noinline)) static int counted(bench_batch_fn fn, void *ctx,
+                                             uint64_t iters) {
+  uint64_t ns = 0;
+  return fn(ctx, iters, &ns);
+}
+
+static int count_mode(int argc, char **argv) {
+  if (argc < 4) {
+    fprintf(stderr, "usage: bench_host --count CASE ITERS [IMPL]\n");
+    return 2;
+  }
+  const char *which = argv[2];
+  uint64_t iters = strtoull(argv[3], NULL, 10);
+  host_peer peer;
+  if (!host_peer_open(argc > 4 ? argv[4] : "tensorpool", NULL, &peer))
+    return 1;
+  uint64_t ns = 0;
+  int rc = 1;
+  size_t n = 0;
+  if (sscanf(which, "alloc_free_%zu", &n) == 1) {
+    size_ctx c = {&peer, n, NULL, 0};
+    run_alloc_free(&c, 1, &ns); /* the first get from upstream stays out */
+    rc = counted(run_alloc_free, &c, iters);
+  } else if (sscanf(which, "pair_1KiB_%zu", &n) == 1 ||
+             sscanf(which, "churn_%zu", &n) == 1) {
+    void **slots = calloc(n, sizeof *slots);
+    for (size_t i = 0; slots && i < n; i++)
+      slots[i] = peer.alloc(peer.ctx, live_sizes[i % LIVE_SIZE_COUNT], NULL);
+    live_ctx c = {&peer, slots, n, 0x9e3779b97f4a7c15u};
+    bool pair = which[0] == 'p';
+    if (slots) {
+      /* One warm pass, so that the counted one sees the steady state. */
+      rc = pair ? run_pair_with_live(&c, n, &ns)
+                : run_churn_with_live(&c, n, &ns);
+      if (rc == 0)
+        rc =
+            counted(pair ? run_pair_with_live : run_churn_with_live, &c, iters);
+      for (size_t i = 0; i < n; i++)
+        peer.free(peer.ctx, slots[i], NULL);
+    }
+    free(slots);
+  } else {
+    fprintf(stderr, "bench_host: unknown case '%s'\n", which);
+  }
+  host_peer_close(&peer);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   host_peers_prepare(argv);
+  if (argc > 1 && strcmp(argv[1], "--count") == 0)
+    return count_mode(argc, argv);
   /* The benchmark's pools must not write an event log. */
   unsetenv("TP_EVENT_LOG");
   bench_opts opts;

@@ -17,6 +17,9 @@ typedef struct row {
   char suite[48], case_name[48], impl[48];
   double bytes, threads, streams, live, median_ns, gbps, efficiency;
   double new_failures, failures_again, recorded_failures;
+  /* Replay only: the address-space efficiency, the idealised bounds, the
+   * zero-byte requests left out. */
+  double efficiency_address, bound_arena, bound_pages, zero_byte;
 } row;
 
 /* Finds "key": in a flat JSON object written by bench_emit and copies a
@@ -54,7 +57,8 @@ static int json_field(const char *line, const char *key, char *str, size_t len,
 
 static int parse_row(const char *line, row *r) {
   memset(r, 0, sizeof *r);
-  r->gbps = r->efficiency = -1;
+  r->gbps = r->efficiency = r->efficiency_address = -1;
+  r->bound_arena = r->bound_pages = -1;
   if (json_field(line, "suite", r->suite, sizeof r->suite, NULL) ||
       json_field(line, "case", r->case_name, sizeof r->case_name, NULL) ||
       json_field(line, "impl", r->impl, sizeof r->impl, NULL) ||
@@ -69,14 +73,18 @@ static int parse_row(const char *line, row *r) {
   json_field(line, "new_failures", NULL, 0, &r->new_failures);
   json_field(line, "failures_again", NULL, 0, &r->failures_again);
   json_field(line, "recorded_failures", NULL, 0, &r->recorded_failures);
+  json_field(line, "efficiency_address", NULL, 0, &r->efficiency_address);
+  json_field(line, "bound_arena", NULL, 0, &r->bound_arena);
+  json_field(line, "bound_pages", NULL, 0, &r->bound_pages);
+  json_field(line, "zero_byte", NULL, 0, &r->zero_byte);
   return 0;
 }
 
 static bool same_case(const row *a, const row *b) {
   /* A replay is one case per log: its peak bytes and live blocks depend on
    * the allocator (a failed allocation is not counted). */
-  if (strcmp(a->suite, "replay") == 0)
-    return strcmp(b->suite, "replay") == 0 &&
+  if (strncmp(a->suite, "replay", 6) == 0)
+    return strcmp(a->suite, b->suite) == 0 &&
            strcmp(a->case_name, b->case_name) == 0;
   return strcmp(a->suite, b->suite) == 0 &&
          strcmp(a->case_name, b->case_name) == 0 && a->bytes == b->bytes &&
@@ -116,23 +124,59 @@ static const row *find_impl(const table *t, const row *like, const char *impl) {
   return NULL;
 }
 
+static void print_efficiency(double v) {
+  if (v >= 0)
+    printf(" %.3f |", v);
+  else
+    printf(" - |");
+}
+
+/* The replay's memory: per log, the idealised bounds, then for each
+ * allocator the physical efficiency (peak resident above the start / peak
+ * requested, blocks written once) and the address-space one (its own count
+ * of reserved bytes / peak requested), then tensorpool's failures and the
+ * zero-byte requests left out of every replay. */
+static void print_replay_memory(const table *t, const char *suite) {
+  const char *impls[16];
+  size_t n = 0;
+  impls[n++] = reference;
+  n += impls_of_suite(t, suite, impls + 1, 15);
+  printf("\n### replay memory\n\n| case | one-arena bound | 4 KiB-page "
+         "bound |");
+  for (size_t k = 0; k < n; k++)
+    printf(" %s phys. | %s addr. |", impls[k], impls[k]);
+  printf(
+      " failures (recorded/again/new) | zero-byte requests |\n|---|---:|---:|");
+  for (size_t k = 0; k < 2 * n + 2; k++)
+    printf("---:|");
+  printf("\n");
+  for (size_t i = 0; i < t->count; i++) {
+    const row *ref = &t->rows[i];
+    if (strcmp(ref->suite, suite) != 0 || strcmp(ref->impl, reference) != 0)
+      continue;
+    printf("| %s |", ref->case_name);
+    print_efficiency(ref->bound_arena);
+    print_efficiency(ref->bound_pages);
+    for (size_t k = 0; k < n; k++) {
+      const row *r = find_impl(t, ref, impls[k]);
+      print_efficiency(r ? r->efficiency : -1);
+      print_efficiency(r ? r->efficiency_address : -1);
+    }
+    printf(" %.0f/%.0f/%.0f | %.0f |\n", ref->recorded_failures,
+           ref->failures_again, ref->new_failures, ref->zero_byte);
+  }
+}
+
 static void print_suite(const table *t, const char *suite) {
   const char *impls[16];
   size_t n = impls_of_suite(t, suite, impls, 16);
-  bool replay = strcmp(suite, "replay") == 0;
   printf("\n### %s\n\n| case | size | threads | streams | live | "
          "tensorpool ns |",
          suite);
   for (size_t k = 0; k < n; k++)
     printf(" %s |", impls[k]);
-  if (replay) {
-    printf(" tensorpool eff. |");
-    for (size_t k = 0; k < n; k++)
-      printf(" %s eff. |", impls[k]);
-    printf(" failures (recorded/again/new) |");
-  }
   printf("\n|---|---:|---:|---:|---:|---:|");
-  for (size_t k = 0; k < n * (replay ? 2 : 1) + (replay ? 2 : 0); k++)
+  for (size_t k = 0; k < n; k++)
     printf("---:|");
   printf("\n");
   for (size_t i = 0; i < t->count; i++) {
@@ -150,20 +194,10 @@ static void print_suite(const table *t, const char *suite) {
       else
         printf(" - |");
     }
-    if (replay) {
-      printf(" %.3f |", ref->efficiency);
-      for (size_t k = 0; k < n; k++) {
-        const row *peer = find_impl(t, ref, impls[k]);
-        if (peer && peer->efficiency >= 0)
-          printf(" %.3f |", peer->efficiency);
-        else
-          printf(" - |");
-      }
-      printf(" %.0f/%.0f/%.0f |", ref->recorded_failures, ref->failures_again,
-             ref->new_failures);
-    }
     printf("\n");
   }
+  if (strcmp(suite, "replay") == 0)
+    print_replay_memory(t, suite);
 }
 
 /* A size sweep: one thread, one stream, nothing else live. Writes
@@ -295,8 +329,10 @@ int main(int argc, char **argv) {
   printf("Ratios are peer time / tensorpool time: above 1, tensorpool is "
          "faster. \"ceiling\" is the warm-memory limit (below 1 is "
          "expected: its ratio is the fraction of the ceiling tensorpool "
-         "reaches). Replay efficiency is peak reserved / peak requested bytes "
-         "(1 is ideal).\n");
+         "reaches). In the replay memory table, phys. is the peak resident "
+         "memory above the start / peak requested bytes with every block "
+         "written once, addr. the allocator's own count of reserved bytes / "
+         "peak requested (1 is ideal for both).\n");
   /* Suites in order of first appearance. */
   for (size_t i = 0; i < t.count; i++) {
     bool seen = false;
@@ -317,7 +353,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < t.count; i++) {
       const row *r = &t.rows[i];
       if (r->threads != 1 || r->streams != 1 || r->live != 0 ||
-          strcmp(r->suite, "replay") == 0)
+          strncmp(r->suite, "replay", 6) == 0)
         continue;
       bool seen = false;
       for (size_t j = 0; j < i && !seen; j++)

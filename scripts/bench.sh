@@ -3,7 +3,7 @@
 # the replays of the shipped traces, the device suites when a GPU is there,
 # then the summary table (tensorpool against each peer as ratios) and the
 # plots. Everything of a run lands in bench/out/ (latest.jsonl, summary.md,
-# *.svg). See docs/bench.md.
+# *.svg, replay.*.timeline.png). See docs/bench.md.
 #
 #   scripts/bench.sh           quick mode (a few minutes on 2 cores)
 #   scripts/bench.sh --full    every size, more repetitions, longer batches
@@ -66,12 +66,17 @@ if [ ! -e "${traces[0]}" ]; then
   done
   traces=("$out"/trace_*.csv)
 fi
-# The default pool against the peers, then pool configurations alone.
-"$bin/tp_replay" $mode_flag --out "$jsonl" "${traces[@]}"
+# The default pool against the peers, then pool configurations alone. Each
+# (log, allocator) runs in a fresh process; the first pass writes a memory
+# timeline per log and allocator into $out/timeline (drawn below).
+mkdir -p "$out/timeline"
+rm -f "$out"/timeline/*.dat "$out"/replay.*.timeline.png
+"$bin/tp_replay" $mode_flag --out "$jsonl" --timeline "$out/timeline" \
+  "${traces[@]}"
 "$bin/tp_replay" $mode_flag --out "$jsonl" --impl tensorpool \
   --label "tensorpool:div8" --divisions 8 "${traces[@]}"
 "$bin/tp_replay" $mode_flag --out "$jsonl" --impl tensorpool \
-  --label "tensorpool:cache64M" --max-pool-size $((64 << 20)) "${traces[@]}"
+  --label "tensorpool:cache64M" --max-cached-bytes $((64 << 20)) "${traces[@]}"
 # The limit the serving trace was recorded under: its failures come back.
 for t in "${traces[@]}"; do
   case "$(basename "$t")" in
@@ -113,7 +118,18 @@ if command -v gnuplot >/dev/null; then
     gnuplot -e "datafile='$file'; n=$n; has_gbps=$has_gbps; name='$suite $case_name'; outbase='$out/$suite.$case_name'" \
       "$root/bench/plot.gp"
   done <"$out/plots.txt"
-  ls "$out"/*.svg
+  # One memory timeline per replayed log: a panel per allocator.
+  for t in "${traces[@]}"; do
+    name=$(basename "$t" .csv)
+    files="" labels=""
+    for impl in tensorpool glibc jemalloc mimalloc; do
+      f="$out/timeline/$name.$impl.timeline.dat"
+      [ -e "$f" ] && files="$files $f" && labels="$labels $impl"
+    done
+    [ -n "$files" ] && gnuplot -e "name='$name'; files='${files# }'; labels='${labels# }'; out='$out/replay.$name.timeline.png'" \
+      "$root/bench/timeline.gp" 2>/dev/null
+  done
+  ls "$out"/*.svg "$out"/*.png 2>/dev/null
 else
   echo "gnuplot not found: no plots (data files are in $out)"
 fi

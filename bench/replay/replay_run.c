@@ -1,11 +1,15 @@
 /* One replay of a resolved log against one allocator; see replay_run.h. */
+#define _GNU_SOURCE
 #include "replay_run.h"
 
+#include <dlfcn.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
+#include "replay_mem.h"
 
 /* Recorded stream i becomes tag i in the replay, the first one seen (often
  * the null stream) staying NULL only if it was recorded as 0x0: tags keep
@@ -16,19 +20,26 @@ static tp_stream stream_tag(const replay_log *log, uint32_t index) {
   return (tp_stream)(uintptr_t)(index + 1);
 }
 
+/* What a slot holds during a pass. */
+enum { SLOT_EMPTY = 0, SLOT_LIVE = 1, SLOT_ZERO = 2 };
+
 typedef struct replay_state {
   host_peer *peers; /* one per recorded pool (tensorpool) or one shared */
   uint32_t npeers;
   void **slots;
   uint64_t *slot_sizes;
   uint32_t *slot_pools; /* which recorded pool each live slot came from */
+  uint8_t *slot_state;
+  size_t nslots;
   size_t requested, live_blocks;
-  size_t reserved_base;
+  size_t reserved_base, rss_base;
 } replay_state;
 
 static host_peer *peer_for(replay_state *s, uint32_t pool) {
   return &s->peers[s->npeers == 1 ? 0 : pool];
 }
+
+/* ---- what each allocator can tell about its memory ---- */
 
 static bool total_reserved(replay_state *s, size_t *out) {
   size_t sum = 0;
@@ -42,25 +53,75 @@ static bool total_reserved(replay_state *s, size_t *out) {
   return true;
 }
 
-static void track(replay_state *s, bool memory, replay_result *r) {
+/* Bytes in use as the allocator counts them, and (tensorpool) its largest
+ * free block; REPLAY_UNKNOWN where it cannot say. Called after
+ * total_reserved, which refreshed jemalloc's statistics. */
+static void in_use(replay_state *s, uint64_t *live, uint64_t *largest) {
+  *live = *largest = REPLAY_UNKNOWN;
+  const char *name = s->peers[0].name;
+  if (strcmp(name, "tensorpool") == 0) {
+    uint64_t sum = 0, top = 0;
+    for (uint32_t i = 0; i < s->npeers; i++) {
+      tp_pool_stats st = TP_POOL_STATS_INIT;
+      tp_pool_get_stats((tp_pool *)s->peers[i].ctx, &st);
+      sum += st.live_bytes;
+      top = st.largest_free_block > top ? st.largest_free_block : top;
+    }
+    *live = sum;
+    *largest = top;
+  } else if (strcmp(name, "glibc") == 0) {
+    struct mallinfo2 mi = mallinfo2();
+    *live = mi.uordblks + mi.hblkhd;
+  } else if (strcmp(name, "jemalloc") == 0) {
+    int (*mallctl)(const char *, void *, size_t *, void *, size_t) = NULL;
+    void *sym = dlsym(s->peers[0].handle, "mallctl");
+    memcpy(&mallctl, &sym, sizeof sym);
+    size_t v = 0, len = sizeof v;
+    if (mallctl && mallctl("stats.allocated", &v, &len, NULL, 0) == 0)
+      *live = v;
+  }
+}
+
+static void sample(replay_state *s, replay_result *r, replay_sample *out) {
+  size_t now;
+  uint64_t reserved = REPLAY_UNKNOWN;
+  if (r->reserved_known && total_reserved(s, &now)) {
+    reserved = now > s->reserved_base ? now - s->reserved_base : 0;
+    if (reserved > r->peak_reserved)
+      r->peak_reserved = (size_t)reserved;
+  }
+  if (!out)
+    return;
+  out->requested = s->requested;
+  out->reserved = reserved;
+  in_use(s, &out->live, &out->largest_free);
+  size_t rss = r->rss_known ? replay_rss_now() : 0;
+  out->rss = !r->rss_known       ? REPLAY_UNKNOWN
+             : rss > s->rss_base ? rss - s->rss_base
+                                 : 0;
+}
+
+static void track_peaks(replay_state *s, replay_result *r) {
   if (s->requested > r->peak_requested)
     r->peak_requested = s->requested;
   if (s->live_blocks > r->peak_live_blocks)
     r->peak_live_blocks = s->live_blocks;
-  size_t now;
-  if (memory && r->reserved_known && total_reserved(s, &now)) {
-    size_t over = now > s->reserved_base ? now - s->reserved_base : 0;
-    if (over > r->peak_reserved)
-      r->peak_reserved = over;
-  }
+}
+
+/* Writes every page of a fresh block once, and its last byte. */
+static void touch(void *block, size_t bytes) {
+  volatile unsigned char *p = block;
+  for (size_t off = 0; off < bytes; off += 4096)
+    p[off] = 1;
+  p[bytes - 1] = 1;
 }
 
 /* A pointer no pool handed out: a recorded failed free is replayed with it,
  * which must fail again. */
 static unsigned char not_a_block[256];
 
-static void replay_events(const replay_log *log, replay_state *s, bool memory,
-                          replay_result *r) {
+static void replay_events(const replay_log *log, replay_state *s,
+                          const replay_options *o, replay_result *r) {
   for (size_t i = 0; i < log->count; i++) {
     const replay_event *ev = &log->events[i];
     host_peer *p = peer_for(s, ev->pool);
@@ -68,20 +129,32 @@ static void replay_events(const replay_log *log, replay_state *s, bool memory,
     tp_stream stream = stream_tag(log, ev->stream);
     switch (ev->op) {
     case REPLAY_ALLOC: {
+      if (ev->size == 0) {
+        r->zero_byte++;
+        s->slot_state[ev->slot] = SLOT_ZERO;
+        break;
+      }
       void *b = p->alloc(p->ctx, (size_t)ev->size, stream);
       if (!b) {
         r->new_failures++;
         break;
       }
+      if (o->touch)
+        touch(b, (size_t)ev->size);
       s->slots[ev->slot] = b;
       s->slot_sizes[ev->slot] = ev->size;
       s->slot_pools[ev->slot] = ev->pool;
+      s->slot_state[ev->slot] = SLOT_LIVE;
       s->requested += (size_t)ev->size;
       s->live_blocks++;
-      track(s, memory, r);
+      track_peaks(s, r);
       break;
     }
     case REPLAY_FAIL_ALLOC: {
+      if (ev->size == 0) {
+        r->zero_byte++;
+        break;
+      }
       r->recorded_failures++;
       void *b = p->alloc(p->ctx, (size_t)ev->size, stream);
       if (!b) {
@@ -90,21 +163,31 @@ static void replay_events(const replay_log *log, replay_state *s, bool memory,
       }
       /* It fits now: count what it would cost, then give it back (the
        * program that recorded it never used it). */
+      if (o->touch)
+        touch(b, (size_t)ev->size);
       s->requested += (size_t)ev->size;
       s->live_blocks++;
-      track(s, memory, r);
+      track_peaks(s, r);
+      if (o->track)
+        sample(s, r, NULL);
       s->requested -= (size_t)ev->size;
       s->live_blocks--;
       p->free(p->ctx, b, stream);
       break;
     }
     case REPLAY_FREE:
+      if (ev->slot != REPLAY_NO_SLOT && s->slot_state[ev->slot] == SLOT_ZERO) {
+        r->zero_byte++;
+        s->slot_state[ev->slot] = SLOT_EMPTY;
+        break;
+      }
       if (ev->slot == REPLAY_NO_SLOT || !s->slots[ev->slot]) {
         r->skipped++;
         break;
       }
       p->free(p->ctx, s->slots[ev->slot], stream);
       s->slots[ev->slot] = NULL;
+      s->slot_state[ev->slot] = SLOT_EMPTY;
       s->requested -= (size_t)s->slot_sizes[ev->slot];
       s->live_blocks--;
       break;
@@ -128,8 +211,10 @@ static void replay_events(const replay_log *log, replay_state *s, bool memory,
         r->new_failures++;
       break;
     }
+    if (o->track)
+      sample(s, r, o->timeline ? &o->timeline[i] : NULL);
   }
-  r->events = log->count - r->skipped;
+  r->events = log->count - r->skipped - r->zero_byte;
 }
 
 int replay_target_open(const replay_log *log, const char *impl,
@@ -164,37 +249,71 @@ void replay_target_close(replay_target *target) {
   target->npeers = 0;
 }
 
-int replay_run(const replay_log *log, replay_target *target, bool track_memory,
-               replay_result *out) {
+bool replay_target_pool_stats(const replay_target *target, tp_pool_stats *out) {
+  if (!target->npeers || !host_peer_pool(&target->peers[0]))
+    return false;
+  tp_pool_stats sum = TP_POOL_STATS_INIT;
+  for (uint32_t i = 0; i < target->npeers; i++) {
+    tp_pool_stats s = TP_POOL_STATS_INIT;
+    if (tp_pool_get_stats(host_peer_pool(&target->peers[i]), &s) != TP_SUCCESS)
+      return false;
+    /* Every field after struct_size is a uint64_t but the hit rate. */
+    uint64_t *to = (uint64_t *)((char *)&sum + sizeof sum.struct_size);
+    const uint64_t *from =
+        (const uint64_t *)((const char *)&s + sizeof s.struct_size);
+    for (size_t k = 0; k < (sizeof s - sizeof s.struct_size) / 8; k++)
+      to[k] += from[k];
+  }
+  sum.hit_rate =
+      sum.allocations ? (double)sum.hits / (double)sum.allocations : 0.0;
+  *out = sum;
+  return true;
+}
+
+static void free_state(replay_state *s) {
+  replay_mem_free(s->slots, s->nslots * sizeof *s->slots);
+  replay_mem_free(s->slot_sizes, s->nslots * sizeof *s->slot_sizes);
+  replay_mem_free(s->slot_pools, s->nslots * sizeof *s->slot_pools);
+  replay_mem_free(s->slot_state, s->nslots);
+}
+
+int replay_run(const replay_log *log, replay_target *target,
+               const replay_options *options, replay_result *out) {
   memset(out, 0, sizeof *out);
   replay_state s;
   memset(&s, 0, sizeof s);
   s.peers = target->peers;
   s.npeers = target->npeers;
-  size_t slots = log->slots ? log->slots : 1;
-  s.slots = calloc(slots, sizeof *s.slots);
-  s.slot_sizes = calloc(slots, sizeof *s.slot_sizes);
-  s.slot_pools = calloc(slots, sizeof *s.slot_pools);
-  int rc = 0;
-  if (!s.slots || !s.slot_sizes || !s.slot_pools) {
+  s.nslots = log->slots ? log->slots : 1;
+  s.slots = replay_mem_alloc(s.nslots * sizeof *s.slots);
+  s.slot_sizes = replay_mem_alloc(s.nslots * sizeof *s.slot_sizes);
+  s.slot_pools = replay_mem_alloc(s.nslots * sizeof *s.slot_pools);
+  s.slot_state = replay_mem_alloc(s.nslots);
+  if (!s.slots || !s.slot_sizes || !s.slot_pools || !s.slot_state) {
     fprintf(stderr, "replay: out of memory\n");
-    rc = -1;
+    free_state(&s);
+    return -1;
   }
-  if (rc == 0) {
-    out->reserved_known = track_memory && total_reserved(&s, &s.reserved_base);
-    uint64_t t0 = bench_now_ns();
-    replay_events(log, &s, track_memory, out);
-    out->ns = bench_now_ns() - t0;
-    /* Blocks the log never freed are given back outside the timing. */
-    for (uint32_t i = 0; i < log->slots; i++) {
-      if (s.slots[i]) {
-        host_peer *p = peer_for(&s, s.slot_pools[i]);
-        p->free(p->ctx, s.slots[i], NULL);
-      }
+  if (options->track) {
+    out->reserved_known = total_reserved(&s, &s.reserved_base);
+    out->rss_known = replay_rss_reset_peak();
+    s.rss_base = replay_rss_now();
+    out->rss_known = out->rss_known && s.rss_base > 0;
+  }
+  uint64_t t0 = bench_now_ns();
+  replay_events(log, &s, options, out);
+  out->ns = bench_now_ns() - t0;
+  if (out->rss_known) {
+    size_t peak = replay_rss_peak();
+    out->peak_rss = peak > s.rss_base ? peak - s.rss_base : 0;
+  }
+  /* Blocks the log never freed are given back outside the timing. */
+  for (size_t i = 0; i < log->slots; i++) {
+    if (s.slots[i]) {
+      host_peer *p = peer_for(&s, s.slot_pools[i]);
+      p->free(p->ctx, s.slots[i], NULL);
     }
   }
-  free(s.slots);
-  free(s.slot_sizes);
-  free(s.slot_pools);
-  return rc;
+  free_state(&s);
+  return 0;
 }

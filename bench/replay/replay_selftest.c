@@ -2,14 +2,18 @@
  * resolution, malformed input) and replays against tensorpool and glibc of
  * small logs whose outcome is known by construction. A plain program: exit
  * status 0 passes, anything else fails with the broken check printed. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <unistd.h>
+
 #include "event_log.h"
+#include "replay_bound.h"
 #include "replay_run.h"
+#include "replay_shared.h"
 
 static int failures;
 
@@ -215,8 +219,9 @@ static void test_replay_tensorpool(void) {
   config.limit = 64 * 1024; /* room for the small blocks, not for 1 MiB */
   replay_result r;
   replay_target target;
+  replay_options track = {true, true, NULL}, plain = {false, false, NULL};
   CHECK(replay_target_open(&log, "tensorpool", &config, &target) == 0);
-  CHECK(replay_run(&log, &target, true, &r) == 0);
+  CHECK(replay_run(&log, &target, &track, &r) == 0);
   replay_target_close(&target);
   CHECK(r.recorded_failures == 1);
   CHECK(r.failures_again == 1);
@@ -233,10 +238,10 @@ static void test_replay_tensorpool(void) {
   /* Without a limit the recorded failure now succeeds. */
   config.limit = TP_UNLIMITED;
   CHECK(replay_target_open(&log, "tensorpool", &config, &target) == 0);
-  CHECK(replay_run(&log, &target, true, &r) == 0);
+  CHECK(replay_run(&log, &target, &track, &r) == 0);
   /* A second run on the same, warm pool meets the same failures. */
   replay_result again;
-  CHECK(replay_run(&log, &target, false, &again) == 0);
+  CHECK(replay_run(&log, &target, &plain, &again) == 0);
   CHECK(again.recorded_failures == 1 && again.failures_again == 0);
   replay_target_close(&target);
   CHECK(r.recorded_failures == 1 && r.failures_again == 0);
@@ -252,8 +257,9 @@ static void test_replay_peer_skips_pool_verbs(void) {
     return;
   replay_result r;
   replay_target target;
+  replay_options track = {true, true, NULL};
   CHECK(replay_target_open(&log, "glibc", NULL, &target) == 0);
-  CHECK(replay_run(&log, &target, true, &r) == 0);
+  CHECK(replay_run(&log, &target, &track, &r) == 0);
   replay_target_close(&target);
   CHECK(r.skipped == 2); /* the trim and the forget */
   CHECK(r.events == log.count - 2);
@@ -261,8 +267,133 @@ static void test_replay_peer_skips_pool_verbs(void) {
   replay_log_free(&log);
 }
 
+/* Thread ids are counted as they are, not folded into a small range. */
+static void test_thread_ids_are_not_folded(void) {
+  const char *text = HEADER "alloc,1,1,p,0x100,1000,0x0,0\n"
+                            "alloc,65537,2,p,0x200,1000,0x0,0\n"
+                            "alloc,131073,3,p,0x300,1000,0x0,0\n"
+                            "alloc,65537,4,p,0x400,1000,0x0,0\n";
+  replay_log log;
+  char err[256];
+  CHECK(replay_log_parse("threads", text, &log, err, sizeof err) == 0);
+  if (failures)
+    return;
+  CHECK(log.threads == 3);
+  replay_log_free(&log);
+}
+
+/* Zero-byte requests (a recorded success from some other allocator, or the
+ * pool's own refusal) are not replayed against anyone, and not counted as
+ * failures: every allocator acts on the same events. */
+static const char *zero_log = HEADER "alloc,1,1,p,0x100,1000,0x0,0\n"
+                                     "alloc,1,2,p,0x200,0,0x0,0\n"
+                                     "fail_alloc,1,3,p,0x0,0,0x0,1\n"
+                                     "free,1,4,p,0x200,0,0x0,0\n"
+                                     "free,1,5,p,0x100,1000,0x0,0\n";
+
+static void test_zero_byte_requests_are_counted_apart(void) {
+  replay_log log;
+  char err[256];
+  CHECK(replay_log_parse("zero", zero_log, &log, err, sizeof err) == 0);
+  if (failures)
+    return;
+  const char *impls[] = {"tensorpool", "glibc"};
+  for (int k = 0; k < 2; k++) {
+    replay_target target;
+    replay_result r;
+    replay_options track = {true, true, NULL};
+    CHECK(replay_target_open(&log, impls[k], NULL, &target) == 0);
+    CHECK(replay_run(&log, &target, &track, &r) == 0);
+    replay_target_close(&target);
+    CHECK(r.zero_byte == 3);
+    CHECK(r.recorded_failures == 0 && r.new_failures == 0);
+    CHECK(r.events == 2);
+    CHECK(r.peak_requested == 1000);
+  }
+  replay_log_free(&log);
+}
+
+/* First touch makes the blocks resident: the physical measure sees them. */
+static void test_first_touch_is_resident(void) {
+  const char *text = HEADER "alloc,1,1,p,0x100,33554432,0x0,0\n"
+                            "free,1,2,p,0x100,33554432,0x0,0\n";
+  replay_log log;
+  char err[256];
+  CHECK(replay_log_parse("touch", text, &log, err, sizeof err) == 0);
+  if (failures)
+    return;
+  replay_target target;
+  replay_result r;
+  replay_sample timeline[2];
+  replay_options track = {true, true, timeline};
+  CHECK(replay_target_open(&log, "tensorpool", NULL, &target) == 0);
+  CHECK(replay_run(&log, &target, &track, &r) == 0);
+  replay_target_close(&target);
+  if (r.rss_known) {
+    CHECK(r.peak_rss >= 32u << 20);
+    CHECK(timeline[0].rss >= 32u << 20);
+  }
+  CHECK(timeline[0].requested == 32u << 20 && timeline[1].requested == 0);
+  CHECK(timeline[0].live >= 32u << 20);
+  replay_log_free(&log);
+}
+
+/* The idealised bound: a hole a larger block cannot use, then one a smaller
+ * block can. a (4096) and b (4096), free a, c (8192) goes on top (the hole
+ * is too small), d (4000) takes the hole: high water 16384 against a peak
+ * of 16288 requested. */
+static void test_one_arena_bound(void) {
+  const char *text = HEADER "alloc,1,1,p,0x100,4096,0x0,0\n"
+                            "alloc,1,2,p,0x200,4096,0x0,0\n"
+                            "free,1,3,p,0x100,4096,0x0,0\n"
+                            "alloc,1,4,p,0x300,8192,0x0,0\n"
+                            "alloc,1,5,p,0x400,4000,0x0,0\n"
+                            "free,1,6,p,0x200,4096,0x0,0\n"
+                            "free,1,7,p,0x300,8192,0x0,0\n"
+                            "free,1,8,p,0x400,4000,0x0,0\n";
+  replay_log log;
+  char err[256];
+  CHECK(replay_log_parse("bound", text, &log, err, sizeof err) == 0);
+  if (failures)
+    return;
+  replay_bound b;
+  CHECK(replay_bound_compute(&log, &b) == 0);
+  /* At the peak every 4 KiB page of the 16384 is under a live block. */
+  double peak = 4096 + 8192 + 4000;
+  CHECK(b.arena > 16384 / peak - 1e-9 && b.arena < 16384 / peak + 1e-9);
+  CHECK(b.pages > 16384 / peak - 1e-9 && b.pages < 16384 / peak + 1e-9);
+  CHECK(b.granules > (2 << 20) / peak - 1e-9);
+  replay_log_free(&log);
+}
+
+/* The log handed to a measuring child comes back as it was written. */
+static void test_shared_log_round_trip(void) {
+  replay_log log, back;
+  char err[256];
+  CHECK(replay_log_parse("limited", limited_log, &log, err, sizeof err) == 0);
+  if (failures)
+    return;
+  int fd = replay_shared_write(&log);
+  CHECK(fd >= 0);
+  if (fd < 0)
+    return;
+  CHECK(replay_shared_map(fd, &back) == 0);
+  close(fd);
+  CHECK(back.count == log.count && back.pools == log.pools &&
+        back.slots == log.slots && back.stream_count == log.stream_count);
+  CHECK(memcmp(back.events, log.events, log.count * sizeof *log.events) == 0);
+  CHECK(strcmp(back.pool_names[0], log.pool_names[0]) == 0);
+  CHECK(back.streams[1] == log.streams[1]);
+  replay_log_free(&log);
+}
+
 int main(void) {
   test_parse_resolves_slots();
+  test_thread_ids_are_not_folded();
+  test_zero_byte_requests_are_counted_apart();
+  test_first_touch_is_resident();
+  test_one_arena_bound();
+  test_shared_log_round_trip();
   test_parse_rejects_bad_lines();
   test_parse_quoted_names();
   test_parse_rejects_bad_quotes();

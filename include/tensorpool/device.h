@@ -95,6 +95,18 @@ tp_status tp_pinned_space_create(int device, tp_space **out);
  * destroy the pool first. NULL does nothing and succeeds. */
 tp_status tp_device_space_destroy(tp_space *space);
 tp_status tp_pinned_space_destroy(tp_space *space);
+/* A space over the memory of `device` through CUDA's virtual memory
+ * management: each segment reserves addresses for the whole device and maps
+ * physical memory one granule (the device's allocation granularity, 2 MiB
+ * on current GPUs) at a time as a pool grows it; free granules a pool gives
+ * back are unmapped once the work on their stream is done (an event, no
+ * host wait) and mapped again when used. The driver functions are fetched
+ * at run time (cudaGetDriverEntryPointByVersion). TP_ERR_NOT_SUPPORTED
+ * where the driver or device has no VMM; TP_ERR_NO_DEVICE as above. Destroy
+ * it with tp_device_vmm_space_destroy, after every pool over it (else
+ * TP_ERR_BUSY). Thread-safe. */
+tp_status tp_device_vmm_space_create(int device, tp_space **out);
+tp_status tp_device_vmm_space_destroy(tp_space *space);
 
 /* ---- One shared pool per device ------------------------------------------
  * Created on first use, thread-safely, with the configuration set by

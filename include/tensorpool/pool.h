@@ -1,14 +1,22 @@
-/* The pool engine: one bucketed, stream-ordered caching pool over any
- * memory space (host, pinned, device, or a user's).
+/* The pool engine: one stream-ordered caching pool over any memory space
+ * (host, pinned, device, or a user's).
  *
- * - Size classes are geometric with `divisions` classes per power of two
- *   (waste at most 1/divisions) over 256-byte units.
- * - A request takes a cached block of its class or, failing that, of the
- *   smallest cached class at most twice as large, before going upstream.
- * - Freed blocks are cached per (class, stream). A block freed on stream S is
- *   handed back to S at once; another stream T takes it only after T has
- *   been made to wait on an event recorded on S at the moment of the take.
- * - Alloc and free are O(1) in the number of live and cached blocks.
+ * - Memory comes from upstream in segments. A request takes the front of a
+ *   free block at least as large (found in O(1) through a two-level index of
+ *   size classes with bitmaps, `divisions` classes per power of two), and
+ *   the rest stays free; a freed block merges at once with its free
+ *   neighbours. Requests of up to 1 MiB come from segments of their own, so
+ *   that small blocks never pin large segments; requests of at least
+ *   `oversize_threshold` bytes get a segment each, never split.
+ * - Spaces that can grow a segment in place (the host space; a VMM device
+ *   space) extend it instead of taking a new one; spaces that can give the
+ *   physical pages of a range back (host: madvise; VMM: unmapping granules)
+ *   do so for free ranges by `page_release` policy.
+ * - Stream order is exact: a block freed on stream S is handed back to S at
+ *   once; another stream T takes it only after T has been made to wait on an
+ *   event recorded on S at the take. Free blocks merge only when at most one
+ *   of them may still be in use by queued work (or both on the same stream).
+ * - Alloc and free are O(1) in the number of live and free blocks.
  * - Thread-safe (one lock per pool). */
 #ifndef TENSORPOOL_POOL_H
 #define TENSORPOOL_POOL_H
@@ -32,21 +40,48 @@ typedef struct tp_pool tp_pool;
  * work). Frees on further streams wait for that stream, then still succeed. */
 #define TP_POOL_MAX_STREAMS 63
 
+/* When the physical pages of free ranges inside segments are given back
+ * (the addresses stay the pool's; a later allocation there costs a page
+ * fault on the host or a map on the device, not an upstream call). Only
+ * spaces with a decommit operation can (tp_space_ops). */
+typedef enum tp_page_release {
+  /* TP_PAGE_RELEASE_AGED where the space can give pages back (the host
+   * space, a VMM device space), else TP_PAGE_RELEASE_ON_PRESSURE. */
+  TP_PAGE_RELEASE_DEFAULT = 0,
+  TP_PAGE_RELEASE_NEVER = 1,
+  /* On tp_pool_trim, on a limit, before an out-of-memory failure. */
+  TP_PAGE_RELEASE_ON_PRESSURE = 2,
+  /* As ON_PRESSURE, and free ranges of at least 64 KiB of whole pages:
+   * before new pages come into use, the oldest free ranges while live and
+   * committed free bytes would exceed the most live bytes so far by more
+   * than 1/16 (those unused for 16 calls at least as they come up, the rest
+   * at once); and any unused for `page_release_delay` pool calls. */
+  TP_PAGE_RELEASE_AGED = 3
+} tp_page_release;
+
 /* Versioned: start from TP_POOL_CONFIG_INIT, then set fields. */
 typedef struct tp_pool_config {
   size_t struct_size;
-  size_t max_pool_size;          /* cached (free) bytes kept; excess released */
-  size_t max_buffers_per_bucket; /* cached blocks kept per size class */
+  /* Free bytes kept inside segments: above it, whole free segments (and
+   * free tails of growable ones) are given back upstream as they appear. */
+  size_t max_cached_bytes;
+  size_t max_buffers_per_bucket; /* whole free segments kept per size class */
   size_t limit;               /* hard limit on reserved bytes (live+cached) */
   unsigned divisions;         /* classes per power of two: 1,2,4,8 or 16 */
   const char *name;           /* shown in messages, statistics and logs */
   const char *event_log_path; /* CSV event log; NULL: $TP_EVENT_LOG if set */
+  /* Requests of at least this many bytes get a segment each, never split,
+   * reused only by requests within 1/8 of its size. */
+  size_t oversize_threshold;
+  tp_page_release page_release;
+  /* Pool calls a free range stays committed under TP_PAGE_RELEASE_AGED. */
+  size_t page_release_delay;
 } tp_pool_config;
 
 #define TP_POOL_CONFIG_INIT                                                    \
   {                                                                            \
     sizeof(tp_pool_config), TP_UNLIMITED, TP_UNLIMITED, TP_UNLIMITED, 4u,      \
-        NULL, NULL                                                             \
+        NULL, NULL, TP_UNLIMITED, TP_PAGE_RELEASE_DEFAULT, 1024u               \
   }
 
 /* Versioned output: initialize with TP_POOL_STATS_INIT before
@@ -58,24 +93,40 @@ typedef struct tp_pool_stats {
   uint64_t deallocations;   /* successful tp_pool_free calls */
   uint64_t bytes_allocated; /* sum of requested bytes over allocations */
   uint64_t bytes_freed;     /* sum of requested bytes over deallocations */
-  uint64_t hits;            /* allocations served from the cache */
-  uint64_t misses;          /* allocations that went upstream */
+  uint64_t hits;            /* allocations served from free blocks */
+  uint64_t misses; /* allocations that took a segment or grew one */
   double hit_rate;          /* hits / allocations, 0 when none */
   uint64_t live_blocks;     /* blocks handed out and not yet freed */
-  uint64_t live_bytes;      /* class bytes of live blocks */
+  uint64_t live_bytes;      /* usable bytes of live blocks */
   uint64_t live_bytes_peak;
   uint64_t requested_bytes; /* bytes the callers asked for, live now */
   uint64_t requested_bytes_peak;
-  uint64_t cached_blocks; /* free blocks kept for reuse */
-  uint64_t cached_bytes;
-  uint64_t reserved_bytes; /* live_bytes + cached_bytes: held from upstream */
+  uint64_t cached_blocks; /* free blocks inside segments */
+  uint64_t cached_bytes;  /* their bytes */
+  uint64_t reserved_bytes; /* live_bytes + cached_bytes: segment bytes */
   uint64_t reserved_bytes_peak;
   uint64_t upstream_gets;      /* calls to the space's get that succeeded */
   uint64_t upstream_puts;      /* calls to the space's put */
-  uint64_t cross_stream_takes; /* cached blocks handed to another stream */
-  uint64_t releases;           /* cached blocks given back upstream */
+  uint64_t cross_stream_takes; /* free blocks handed to another stream */
+  uint64_t releases;           /* segments given back upstream */
   uint64_t failures;           /* failed alloc or free calls */
   uint64_t streams_forgotten;
+  /* Fragmentation (appended in version 2). */
+  uint64_t segments;           /* segments held from upstream */
+  uint64_t free_segments;      /* segments with nothing live: trim's share */
+  uint64_t free_segment_bytes; /* their bytes */
+  uint64_t largest_free_block; /* bytes; 0 when nothing is free */
+  uint64_t free_blocks_split;  /* allocations that split a free block */
+  uint64_t blocks_merged;      /* free neighbours merged into freed blocks */
+  uint64_t segment_grows;      /* segments extended in place */
+  uint64_t segment_shrinks;    /* free tails given back in place */
+  /* Physical pages of free ranges given back (the addresses kept). */
+  uint64_t decommitted_bytes;    /* now: reserved minus these is held */
+  uint64_t page_releases;        /* decommit calls */
+  uint64_t page_release_bytes;   /* bytes given back by them, in total */
+  uint64_t page_reuse_bytes;     /* given-back bytes allocated again */
+  uint64_t page_release_ns;      /* time in decommit and commit calls */
+  uint64_t committed_bytes_peak; /* peak of reserved minus decommitted */
 } tp_pool_stats;
 
 #define TP_POOL_STATS_INIT                                                     \
@@ -92,7 +143,9 @@ tp_status tp_pool_create(const tp_space *space, const tp_pool_config *config,
 tp_status tp_pool_destroy(tp_pool *pool);
 
 /* A block of at least `bytes` (> 0), 256-byte aligned, ready for work queued
- * on `stream`. */
+ * on `stream`. The message of TP_ERR_OUT_OF_MEMORY gives the live, cached
+ * and reserved bytes, the segments, the free bytes inside them and the
+ * largest free block. */
 tp_status tp_pool_alloc(tp_pool *pool, size_t bytes, tp_stream stream,
                         void **out);
 /* `stream` is where the block's last use was queued. Freeing NULL does
@@ -103,15 +156,50 @@ tp_status tp_pool_free(tp_pool *pool, void *ptr, tp_stream stream);
  * blocks free for any stream. Using the handle later registers it anew. */
 tp_status tp_pool_forget_stream(tp_pool *pool, tp_stream stream);
 
-/* Release cached blocks upstream until at most `target_cached_bytes` stay. */
+/* Gives back upstream whole free segments and free tails of growable ones,
+ * largest first, until at most `target_cached_bytes` free bytes stay or
+ * nothing more can go (free ranges between live blocks stay, their pages
+ * given back unless the page policy is TP_PAGE_RELEASE_NEVER). Releases are
+ * stream-ordered; the host does not wait. */
 tp_status tp_pool_trim(tp_pool *pool, size_t target_cached_bytes);
-/* Change the hard limit on reserved bytes; cached blocks are released to
- * meet it. TP_ERR_OUT_OF_MEMORY if live bytes alone exceed it (unchanged). */
+/* Change the hard limit on reserved bytes; cached memory is released to
+ * meet it. TP_ERR_OUT_OF_MEMORY if that is not possible (live bytes, or free
+ * bytes between them, exceed it): the limit is then unchanged. */
 tp_status tp_pool_set_limit(tp_pool *pool, size_t limit);
 
-/* Usable size of a live block; TP_ERR_INVALID_POINTER if `ptr` is not one. */
+/* Settings and counters after creation (as cudaMemPoolSetAttribute). Every
+ * value is a uint64_t; TP_UNLIMITED reads as UINT64_MAX. */
+typedef enum tp_pool_attr {
+  TP_POOL_ATTR_MAX_CACHED_BYTES = 0,       /* rw: the config field */
+  TP_POOL_ATTR_MAX_BUFFERS_PER_BUCKET = 1, /* rw: the config field */
+  TP_POOL_ATTR_LIMIT = 2,                  /* rw: as tp_pool_set_limit */
+  TP_POOL_ATTR_PAGE_RELEASE = 3,           /* rw: a tp_page_release */
+  TP_POOL_ATTR_PAGE_RELEASE_DELAY = 4,     /* rw: pool calls */
+  TP_POOL_ATTR_OVERSIZE_THRESHOLD = 5,     /* rw: bytes */
+  TP_POOL_ATTR_RESERVED_BYTES = 6,         /* r */
+  TP_POOL_ATTR_RESERVED_BYTES_PEAK = 7,    /* r; set 0: reset to current */
+  TP_POOL_ATTR_LIVE_BYTES = 8,             /* r */
+  TP_POOL_ATTR_LIVE_BYTES_PEAK = 9,        /* r; set 0: reset to current */
+  TP_POOL_ATTR_CACHED_BYTES = 10,          /* r */
+  TP_POOL_ATTR_DECOMMITTED_BYTES = 11      /* r */
+} tp_pool_attr;
+
+/* Applies at once: a lower cache bound or limit releases what it can (as
+ * tp_pool_set_limit), TP_PAGE_RELEASE_NEVER keeps what is given back so
+ * far. TP_ERR_INVALID_ARGUMENT for an unknown or read-only attribute or a
+ * bad value (nothing changed). Thread-safe; may block only where a release
+ * of its space does. */
+tp_status tp_pool_set_attribute(tp_pool *pool, tp_pool_attr attr,
+                                uint64_t value);
+tp_status tp_pool_get_attribute(tp_pool *pool, tp_pool_attr attr,
+                                uint64_t *out);
+
+/* Usable size of a live block (the request rounded up to 256 bytes, or the
+ * oversize segment holding it); TP_ERR_INVALID_POINTER if `ptr` is not
+ * one. */
 tp_status tp_pool_block_size(tp_pool *pool, const void *ptr, size_t *out);
-/* The class size a request of `bytes` is served with. */
+/* The size class a request of `bytes` is looked up in: every free block of
+ * that class or above can serve it. */
 tp_status tp_pool_class_size(const tp_pool *pool, size_t bytes, size_t *out);
 
 tp_status tp_pool_get_stats(tp_pool *pool, tp_pool_stats *out);

@@ -1,6 +1,6 @@
 /* Memory spaces: the primitives of one kind of memory behind one small table.
  *
- * The pool engine never sees the platform: it calls these eight functions.
+ * The pool engine never sees the platform: it calls these functions only.
  * Host memory, pinned host memory, device memory and the tests' simulated
  * space each fill the table; a user may fill it too, to put a pool in front
  * of any upstream (in the spirit of RMM's upstream resources).
@@ -45,7 +45,8 @@ typedef enum tp_space_kind {
 const char *tp_space_kind_name(tp_space_kind kind);
 
 /* The primitives of a space. Versioned: set struct_size with
- * TP_SPACE_OPS_INIT (or sizeof(tp_space_ops)); every entry is required. */
+ * TP_SPACE_OPS_INIT (or sizeof(tp_space_ops)); the first eight entries are
+ * required, the virtual-memory ones optional. */
 typedef struct tp_space_ops {
   size_t struct_size;
   /* Take `bytes` (a multiple of 256) from upstream, aligned to 256 bytes. */
@@ -63,11 +64,35 @@ typedef struct tp_space_ops {
   tp_status (*event_query)(void *ctx, tp_event event, bool *done);
   /* Block the calling thread until `stream` has finished its work. */
   tp_status (*stream_sync)(void *ctx, tp_stream stream);
+
+  /* ---- Optional: virtual memory (appended in version 2). Leave NULL (0)
+   * where the space has none; the pool then never calls them. Addresses and
+   * sizes are multiples of page_bytes, inside a segment `get` returned. ---- */
+  /* The granule of the calls below, a power of two of at least 256 bytes
+   * (host: the page size; a VMM device space: the allocation granularity).
+   * Required by any of them; `get` sizes are then multiples of it too. */
+  size_t page_bytes;
+  /* Change the size of the segment `get` returned at `ptr` (now `bytes`
+   * long) in place, never moving it: growing maps more memory after it (or
+   * TP_ERR_OUT_OF_MEMORY, nothing changed, when its reservation or the
+   * memory is exhausted); shrinking gives the tail back once the work
+   * queued on `stream` is done. `put` then takes the new size. */
+  tp_status (*resize)(void *ctx, void *ptr, size_t bytes, size_t new_bytes,
+                      tp_stream stream);
+  /* Give back the physical memory behind [ptr, ptr + bytes) once the work
+   * queued on `stream` is done, keeping the addresses for `commit`. */
+  tp_status (*decommit)(void *ctx, void *ptr, size_t bytes, tp_stream stream);
+  /* Back [ptr, ptr + bytes) with memory again after a decommit. NULL when
+   * nothing needs doing (host pages come back on first touch). */
+  tp_status (*commit)(void *ctx, void *ptr, size_t bytes);
 } tp_space_ops;
 
 /* tp_space_ops ops = TP_SPACE_OPS_INIT; then set the entries. */
 #define TP_SPACE_OPS_INIT                                                      \
-  { sizeof(tp_space_ops), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
+  {                                                                            \
+    sizeof(tp_space_ops), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0,   \
+        NULL, NULL, NULL                                                       \
+  }
 
 typedef struct tp_space {
   const tp_space_ops *ops;
@@ -77,9 +102,11 @@ typedef struct tp_space {
   const char *name; /* "host", "pinned", "device:0", ... */
 } tp_space;
 
-/* The pageable host space: aligned memory, page-aligned from 64 KiB up;
- * streams are tags and every event is complete at once. A static object
- * (never destroyed); its entries are thread-safe and never wait. Pure. */
+/* The pageable host space: page-aligned segments, each in an address range
+ * reserved for it to grow into (mmap), whose free pages can be given back
+ * (madvise(MADV_DONTNEED)); streams are tags and every event is complete at
+ * once. A static object (never destroyed); its entries are thread-safe and
+ * never wait. Pure. */
 const tp_space *tp_host_space(void);
 
 TP_END_DECLS

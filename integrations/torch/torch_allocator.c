@@ -67,7 +67,7 @@ static void configure(void) {
     return;
   }
   pool_config.limit = conf.limit;
-  pool_config.max_pool_size = conf.max_cached;
+  pool_config.max_cached_bytes = conf.max_cached;
   pool_config.max_buffers_per_bucket = conf.max_cached_blocks;
   pool_config.divisions = conf.divisions;
   pool_config.event_log_path = conf.event_log[0] ? conf.event_log : NULL;

@@ -137,7 +137,11 @@ static const tp_space_ops device_ops = {sizeof(tp_space_ops),
                                         tp_cuda_event_record,
                                         tp_cuda_stream_wait,
                                         tp_cuda_event_query,
-                                        tp_cuda_stream_sync};
+                                        tp_cuda_stream_sync,
+                                        0,
+                                        NULL,
+                                        NULL,
+                                        NULL};
 
 /* Creates the memory pool and the allocation stream of an async space. */
 static tp_status create_async_upstream(tp_cuda_space *s) {

@@ -55,7 +55,11 @@ static const tp_space_ops pinned_ops = {sizeof(tp_space_ops),
                                         tp_cuda_event_record,
                                         tp_cuda_stream_wait,
                                         tp_cuda_event_query,
-                                        tp_cuda_stream_sync};
+                                        tp_cuda_stream_sync,
+                                        0,
+                                        NULL,
+                                        NULL,
+                                        NULL};
 
 tp_status tp_pinned_space_create(int device, tp_space **out) {
   if (!out)

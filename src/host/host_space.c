@@ -1,38 +1,14 @@
-/* Pageable host memory. Host "streams" are tags (work on them is done by the
- * caller before it frees), so events are complete the moment they exist. */
+/* Pageable host memory: segments in reserved address ranges that grow in
+ * place and give free pages back (host_vm.c). Host "streams" are tags (work
+ * on them is done by the caller before it frees), so events are complete the
+ * moment they exist. */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
-#include <stdlib.h>
-#include <string.h>
+#include <pthread.h>
 
-#include "core/error.h"
+#include "host/host_vm.h"
 #include "tensorpool/space.h"
 
-/* From 64 KiB up, page alignment lets the kernel map whole pages. */
-#define TP_HOST_PAGE_ALIGN_FROM ((size_t)64 << 10)
-#define TP_HOST_PAGE 4096
-
 static char host_event_token;
-
-static tp_status host_get(void *ctx, size_t bytes, void **out) {
-  (void)ctx;
-  size_t align = bytes >= TP_HOST_PAGE_ALIGN_FROM ? TP_HOST_PAGE : 256;
-  void *p = NULL;
-  int err = posix_memalign(&p, align, bytes);
-  if (err != 0)
-    return tp_fail(
-        err == ENOMEM ? TP_ERR_OUT_OF_MEMORY : TP_ERR_INVALID_ARGUMENT,
-        "host space: posix_memalign of %zu bytes: %s", bytes, strerror(err));
-  *out = p;
-  return TP_SUCCESS;
-}
-
-static tp_status host_put(void *ctx, void *ptr, size_t bytes,
-                          tp_stream stream) {
-  (void)ctx, (void)bytes, (void)stream;
-  free(ptr);
-  return TP_SUCCESS;
-}
 
 static tp_status host_event_create(void *ctx, tp_event *out) {
   (void)ctx;
@@ -67,14 +43,32 @@ static tp_status host_stream_sync(void *ctx, tp_stream stream) {
   return TP_SUCCESS;
 }
 
-static const tp_space_ops host_ops = {
-    sizeof(tp_space_ops), host_get,           host_put,
-    host_event_create,    host_event_destroy, host_event_record,
-    host_stream_wait,     host_event_query,   host_stream_sync,
+static tp_space_ops host_ops = {
+    sizeof(tp_space_ops),
+    tp_host_vm_get,
+    tp_host_vm_put,
+    host_event_create,
+    host_event_destroy,
+    host_event_record,
+    host_stream_wait,
+    host_event_query,
+    host_stream_sync,
+    0,
+    tp_host_vm_resize,
+    tp_host_vm_decommit,
+    NULL,
 };
 
 static const tp_space host_space = {&host_ops, NULL, TP_SPACE_HOST, -1, "host"};
 
+static pthread_once_t page_once = PTHREAD_ONCE_INIT;
+
+static void read_page_size(void) {
+  host_ops.page_bytes = tp_host_vm_page();
+}
+
 const tp_space *tp_host_space(void) {
+  /* The page size is the system's, known only at run time. */
+  pthread_once(&page_once, read_page_size);
   return &host_space;
 }

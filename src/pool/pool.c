@@ -1,4 +1,4 @@
-/* The pool: creation, the alloc and free fast paths, destruction. */
+/* The pool: creation, the alloc and free paths, destruction. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdatomic.h>
 #include <stddef.h>
@@ -8,6 +8,8 @@
 
 #include "core/error.h"
 #include "core/versioned.h"
+#include "pool/pool_blocks.h"
+#include "pool/pool_index.h"
 #include "pool/pool_internal.h"
 
 static atomic_uint pool_counter;
@@ -17,19 +19,33 @@ static tp_status check_space(const tp_space *space) {
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
                    "tp_pool_create: NULL space or space without operations");
   const tp_space_ops *o = space->ops;
-  /* Every entry of today's table is required, so the caller's version must
+  const char *name = space->name ? space->name : "?";
+  /* The first eight entries are required, so the caller's version must
    * have them all. */
   if (o->struct_size <
       offsetof(tp_space_ops, stream_sync) + sizeof o->stream_sync)
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
                    "tp_pool_create: space '%s' has an operations table of "
                    "struct_size %zu (initialize it with TP_SPACE_OPS_INIT)",
-                   space->name ? space->name : "?", o->struct_size);
+                   name, o->struct_size);
   if (!o->get || !o->put || !o->event_create || !o->event_destroy ||
       !o->event_record || !o->stream_wait || !o->event_query || !o->stream_sync)
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
-                   "tp_pool_create: space '%s' leaves an operation NULL",
-                   space->name ? space->name : "?");
+                   "tp_pool_create: space '%s' leaves an operation NULL", name);
+  if (o->struct_size >= offsetof(tp_space_ops, commit) + sizeof o->commit &&
+      (o->resize || o->decommit || o->commit)) {
+    size_t page = o->page_bytes;
+    if (page < TP_ALIGNMENT || (page & (page - 1)))
+      return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                     "tp_pool_create: space '%s' has virtual-memory "
+                     "operations but page_bytes %zu is not a power of two of "
+                     "at least 256",
+                     name, page);
+    if (o->commit && !o->decommit)
+      return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                     "tp_pool_create: space '%s' has commit without decommit",
+                     name);
+  }
   return TP_SUCCESS;
 }
 
@@ -43,7 +59,30 @@ static tp_status check_config(const tp_pool_config *c) {
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
                    "tp_pool_create: divisions must be 1, 2, 4, 8 or 16, not %u",
                    c->divisions);
+  if ((unsigned)c->page_release > TP_PAGE_RELEASE_AGED)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_pool_create: page_release %d is not a tp_page_release",
+                   (int)c->page_release);
   return TP_SUCCESS;
+}
+
+/* Reads the space's optional virtual-memory entries. */
+static void read_space_vm(tp_pool *pool) {
+  const tp_space_ops *o = pool->space.ops;
+  if (o->struct_size < offsetof(tp_space_ops, commit) + sizeof o->commit)
+    return;
+  if (!o->resize && !o->decommit)
+    return;
+  pool->page = o->page_bytes;
+  pool->can_resize = o->resize != NULL;
+  pool->can_decommit = o->decommit != NULL;
+}
+
+static void free_pool(tp_pool *pool) {
+  tp_index_fini(pool);
+  tp_records_fini(pool);
+  tp_ptr_map_fini(&pool->map);
+  free(pool);
 }
 
 tp_status tp_pool_create(const tp_space *space, const tp_pool_config *config,
@@ -78,18 +117,19 @@ tp_status tp_pool_create(const tp_space *space, const tp_pool_config *config,
     snprintf(pool->name, sizeof pool->name, "pool%u", id);
   pool->config.name = pool->name;
   pool->config.event_log_path = NULL;
+  read_space_vm(pool);
+  if (pool->config.page_release == TP_PAGE_RELEASE_DEFAULT)
+    pool->config.page_release =
+        pool->can_decommit ? TP_PAGE_RELEASE_AGED : TP_PAGE_RELEASE_ON_PRESSURE;
+  pool->aging =
+      pool->config.page_release == TP_PAGE_RELEASE_AGED && pool->can_decommit;
   tp_size_classes_init(&pool->classes, c->divisions);
-  pool->bins = calloc(pool->classes.count, sizeof *pool->bins);
-  pool->cached_classes =
-      calloc((pool->classes.count + 63) / 64, sizeof *pool->cached_classes);
   pool->used_slots = 1; /* the ready slot */
-  bool ok = pool->bins && pool->cached_classes && tp_ptr_map_init(&pool->map) &&
-            pthread_mutex_init(&pool->lock, NULL) == 0;
-  if (!ok) {
-    tp_ptr_map_fini(&pool->map);
-    free(pool->cached_classes);
-    free(pool->bins);
-    free(pool);
+  pool->dirty_head = pool->dirty_tail = TP_NIL;
+  bool ok = tp_records_init(pool) && tp_index_init(pool) &&
+            tp_ptr_map_init(&pool->map);
+  if (!ok || pthread_mutex_init(&pool->lock, NULL) != 0) {
+    free_pool(pool);
     return tp_fail(TP_ERR_OUT_OF_MEMORY, "tp_pool_create: no host memory");
   }
   const char *log_path =
@@ -98,10 +138,7 @@ tp_status tp_pool_create(const tp_space *space, const tp_pool_config *config,
     st = tp_event_log_open(log_path, &pool->log);
     if (st != TP_SUCCESS) {
       pthread_mutex_destroy(&pool->lock);
-      tp_ptr_map_fini(&pool->map);
-      free(pool->cached_classes);
-      free(pool->bins);
-      free(pool);
+      free_pool(pool);
       return tp_fail_context(st, "tp_pool_create");
     }
   }
@@ -109,71 +146,155 @@ tp_status tp_pool_create(const tp_space *space, const tp_pool_config *config,
   return TP_SUCCESS;
 }
 
-static tp_status class_for(const tp_pool *pool, const char *fn, size_t bytes,
-                           unsigned *cls) {
-  if (bytes == 0)
-    return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: pool '%s': size 0 requested",
-                   fn, pool->name);
-  if (bytes > pool->classes.max_bytes)
-    return tp_fail(TP_ERR_OVERFLOW,
-                   "%s: pool '%s': %zu bytes cannot be rounded to a size class "
-                   "(largest is %zu bytes)",
-                   fn, pool->name, bytes, pool->classes.max_bytes);
-  *cls = tp_size_class_of(&pool->classes, bytes);
+/* Takes free block `b` (filed under `slot`) for `bytes` on `stream`. */
+static tp_status take_from(tp_pool *pool, unsigned kind, uint64_t bytes,
+                           tp_stream stream, int own, unsigned slot, uint32_t b,
+                           uint32_t *out) {
+  tp_block *blk = tp_blk(pool, b);
+  pool->taken_slot = slot;
+  pool->taken_stamp = blk->u.f.stamp;
+  /* An oversize block is handed out whole: only to a request close to its
+   * size, or it would hold much more than asked. */
+  if (kind == TP_KIND_OVERSIZE && blk->bytes - bytes > bytes / 8)
+    return TP_SUCCESS;
+  if (slot != TP_SLOT_READY && slot != (unsigned)own) {
+    /* No query here: recording the event and making the stream wait on it
+     * costs the same on the device and never blocks the host. */
+    if (blk->u.f.stamp > pool->slots[slot].done_clock) {
+      tp_status st = tp_pool_slot_order_after(pool, slot, stream);
+      if (st != TP_SUCCESS)
+        return st;
+    }
+    pool->stats.cross_stream_takes++;
+  }
+  *out = tp_block_take(pool, b, bytes);
+  if (*out == TP_NIL)
+    return tp_fail(TP_ERR_OUT_OF_MEMORY,
+                   "tp_pool_alloc: pool '%s': no host memory for a record",
+                   pool->name);
   return TP_SUCCESS;
 }
 
-void tp_pool_note_peaks(tp_pool_stats *s) {
-  if (s->live_bytes > s->live_bytes_peak)
-    s->live_bytes_peak = s->live_bytes;
-  if (s->requested_bytes > s->requested_bytes_peak)
-    s->requested_bytes_peak = s->requested_bytes;
-  if (s->reserved_bytes > s->reserved_bytes_peak)
-    s->reserved_bytes_peak = s->reserved_bytes;
+/* A fitting head of class `cls` on the stream's own list or the ready one:
+ * the class just below a request's holds blocks that may or may not fit
+ * it, and checking two heads costs nothing against the memory a tighter
+ * fit keeps. TP_NIL if neither fits. */
+static uint32_t head_that_fits(tp_pool *pool, unsigned kind, unsigned cls,
+                               uint64_t bytes, int own, unsigned *slot) {
+  tp_bin *bin = pool->index[kind].bins[cls];
+  if (!bin || !bin->slot_mask)
+    return TP_NIL;
+  const unsigned slots[2] = {own > 0 ? (unsigned)own : TP_SLOT_READY,
+                             TP_SLOT_READY};
+  for (int i = 0; i < 2; i++) {
+    uint32_t b = bin->heads[slots[i]];
+    if (b != TP_NIL && tp_blk(pool, b)->bytes >= bytes) {
+      *slot = slots[i];
+      return b;
+    }
+  }
+  return TP_NIL;
 }
 
-/* A cached block of `bin` usable on `stream`. Prefers the stream's own list
- * (no ordering needed), then blocks with no pending work, then another
- * stream's block after ordering `stream` behind that stream. */
-static tp_status take_from_bin(tp_pool *pool, tp_bin *bin, tp_stream stream,
-                               tp_block **out) {
+/* A free block of `kind` for `bytes` on `stream`, taken and now live; TP_NIL
+ * when none fits. Best class first (memory before speed), the kept block
+ * weighed as one of its class; within the class the stream's own list (no
+ * ordering needed), then blocks with no pending work, then another
+ * stream's after ordering `stream` behind it. */
+static tp_status take_cached(tp_pool *pool, unsigned kind, uint64_t bytes,
+                             tp_stream stream, uint32_t *out) {
+  *out = TP_NIL;
+  unsigned cls = tp_size_class_of(&pool->classes, (size_t)bytes);
   int own = tp_pool_slot_find(pool, stream);
-  if (own > 0 && (bin->stream_mask >> own & 1u)) {
-    *out = tp_pool_bin_pop(pool, bin, (unsigned)own);
-    return TP_SUCCESS;
+  uint32_t kept = pool->dv[kind];
+  if (kept != TP_NIL && tp_blk(pool, kept)->bytes >= bytes &&
+      (!pool->index[kind].summary ||
+       tp_index_class_of_free(pool, tp_blk(pool, kept)->bytes) <= cls)) {
+    /* The kept block is the only free block of its kind, or of the
+     * request's own class (or the one below, and fits): nothing in the
+     * index can fit tighter. */
+    tp_block *k = tp_blk(pool, kept);
+    if (k->slot == TP_SLOT_READY || (int)k->slot == own)
+      return take_from(pool, kind, bytes, stream, own, k->slot, kept, out);
   }
-  if (bin->stream_mask & 1u) {
-    *out = tp_pool_bin_pop(pool, bin, TP_SLOT_READY);
-    return TP_SUCCESS;
+  unsigned slot = 0;
+  if (cls > 0 && kind != TP_KIND_OVERSIZE &&
+      tp_size_class_bytes(&pool->classes, cls) != bytes) {
+    /* A head of the class below may fit too, tighter. */
+    uint32_t b = head_that_fits(pool, kind, cls - 1, bytes, own, &slot);
+    if (b != TP_NIL)
+      return take_from(pool, kind, bytes, stream, own, slot, b, out);
   }
-  unsigned other = (unsigned)__builtin_ctzll(bin->stream_mask);
-  tp_status st = tp_pool_slot_order_after(pool, other, stream);
-  if (st != TP_SUCCESS)
-    return st;
-  *out = tp_pool_bin_pop(pool, bin, other);
-  pool->stats.cross_stream_takes++;
-  return TP_SUCCESS;
-}
-
-/* A cached block for a request of class `cls`, or NULL: from that class, or
- * else from the smallest cached class at most twice its size, since reusing
- * a block already held beats growing the pool (cudaMallocAsync's and RMM's
- * pools also hand out any free block that fits). */
-static tp_status take_cached(tp_pool *pool, unsigned cls, tp_stream stream,
-                             tp_block **out) {
-  *out = NULL;
-  tp_bin *own_class = pool->bins[cls];
-  if (own_class && own_class->stream_mask) /* the common case: no search */
-    return take_from_bin(pool, own_class, stream, out);
-  const tp_size_classes *sc = &pool->classes;
-  size_t bytes = tp_size_class_bytes(sc, cls);
-  unsigned last = bytes <= sc->max_bytes / 2 ? tp_size_class_of(sc, 2 * bytes)
-                                             : sc->count - 1;
-  int found =
-      cls + 1 < sc->count ? tp_pool_next_cached_class(pool, cls + 1, last) : -1;
+  int found = tp_index_find(pool, kind, cls);
+  if (kept != TP_NIL && tp_blk(pool, kept)->bytes >= bytes) {
+    tp_block *k = tp_blk(pool, kept);
+    unsigned kcls = tp_index_class_of_free(pool, k->bytes);
+    bool mine = k->slot == TP_SLOT_READY || (int)k->slot == own ||
+                k->u.f.stamp <= pool->slots[k->slot].done_clock;
+    /* As good a fit as the index's best (and ours, or strictly better). */
+    if (found < 0 || kcls < (unsigned)found ||
+        (kcls == (unsigned)found && mine))
+      return take_from(pool, kind, bytes, stream, own, k->slot, kept, out);
+  }
   if (found < 0)
     return TP_SUCCESS;
-  return take_from_bin(pool, pool->bins[found], stream, out);
+  tp_bin *bin = pool->index[kind].bins[found];
+  if (own > 0 && (bin->slot_mask >> own & 1u))
+    slot = (unsigned)own;
+  else if (bin->slot_mask & 1u)
+    slot = TP_SLOT_READY;
+  else
+    slot = (unsigned)__builtin_ctzll(bin->slot_mask);
+  return take_from(pool, kind, bytes, stream, own, slot, bin->heads[slot], out);
+}
+
+/* Files a block that could not be handed out after all back as free, as
+ * it was: under the slot and stamp of the free block it was cut from (the
+ * requesting stream was ordered after that one, but others must still wait
+ * for what was pending there). */
+static void undo_take(tp_pool *pool, uint32_t b) {
+  tp_seg(pool, tp_blk(pool, b)->seg)->live++; /* release counts it out */
+  uint32_t m = tp_block_release(pool, b, pool->taken_slot);
+  if (tp_blk(pool, m)->u.f.stamp < pool->taken_stamp)
+    tp_blk(pool, m)->u.f.stamp = pool->taken_stamp;
+}
+
+/* Makes block `b` live for the caller: its pages committed and its address
+ * findable. */
+static tp_status hand_out(tp_pool *pool, uint32_t b, size_t requested,
+                          tp_stream stream) {
+  if (!tp_pages_commit_block(pool, b)) {
+    /* The space is out of memory to back it: give back the pages of every
+     * other free range and retry once. */
+    tp_pages_decommit_all(pool);
+    tp_pool_release_cached(pool, 0, true);
+    if (!tp_pages_commit_block(pool, b)) {
+      uint64_t bytes = tp_blk(pool, b)->bytes;
+      undo_take(pool, b);
+      return tp_pool_out_of_memory(pool, requested, bytes,
+                                   "the space cannot back given-back pages");
+    }
+  }
+  tp_block *blk = tp_blk(pool, b);
+  if (!tp_ptr_map_insert(&pool->map, blk->ptr, b)) {
+    undo_take(pool, b);
+    return tp_fail(TP_ERR_OUT_OF_MEMORY,
+                   "tp_pool_alloc: pool '%s': no host memory for the "
+                   "pointer map",
+                   pool->name);
+  }
+  blk = tp_blk(pool, b);
+  blk->u.l.requested = requested;
+  blk->u.l.stream = stream;
+  tp_seg(pool, blk->seg)->live++;
+  tp_pool_stats *s = &pool->stats;
+  s->allocations++;
+  s->bytes_allocated += requested;
+  s->live_blocks++;
+  s->live_bytes += blk->bytes;
+  s->requested_bytes += requested;
+  tp_pool_note_peaks(pool);
+  return TP_SUCCESS;
 }
 
 tp_status tp_pool_alloc(tp_pool *pool, size_t bytes, tp_stream stream,
@@ -183,33 +304,45 @@ tp_status tp_pool_alloc(tp_pool *pool, size_t bytes, tp_stream stream,
                    pool ? "out-pointer" : "pool");
   *out = NULL;
   pthread_mutex_lock(&pool->lock);
-  unsigned cls = 0;
-  tp_block *b = NULL;
-  tp_status st = class_for(pool, "tp_pool_alloc", bytes, &cls);
-  if (st == TP_SUCCESS)
-    st = take_cached(pool, cls, stream, &b);
-  if (st == TP_SUCCESS && b) {
-    pool->stats.hits++;
-  } else if (st == TP_SUCCESS) {
-    st = tp_pool_upstream_get(pool, cls, bytes, &b);
+  pool->clock++;
+  tp_status st = TP_SUCCESS;
+  if (bytes == 0)
+    st = tp_fail(TP_ERR_INVALID_ARGUMENT,
+                 "tp_pool_alloc: pool '%s': size 0 "
+                 "requested",
+                 pool->name);
+  else if (bytes > pool->classes.max_bytes)
+    st = tp_fail(TP_ERR_OVERFLOW,
+                 "tp_pool_alloc: pool '%s': %zu bytes cannot be rounded to a "
+                 "size class (largest is %zu bytes)",
+                 pool->name, bytes, pool->classes.max_bytes);
+  uint32_t b = TP_NIL;
+  if (st == TP_SUCCESS) {
+    uint64_t n = tp_round_request(bytes);
+    unsigned kind = n >= pool->config.oversize_threshold ? TP_KIND_OVERSIZE
+                    : n <= TP_SMALL_MAX                  ? TP_KIND_SMALL
+                                                         : TP_KIND_LARGE;
+    st = take_cached(pool, kind, n, stream, &b);
+    bool hit = st == TP_SUCCESS && b != TP_NIL;
+    if (st == TP_SUCCESS && !hit) {
+      /* Fresh or grown memory (a grown tail's stream was waited for). */
+      pool->taken_slot = TP_SLOT_READY;
+      pool->taken_stamp = pool->clock;
+      st = tp_pool_upstream_alloc(pool, kind, n, bytes, stream, &b);
+    }
     if (st == TP_SUCCESS)
+      st = hand_out(pool, b, bytes, stream);
+    /* Counted once the block is the caller's: a commit that failed made
+     * neither. */
+    if (st == TP_SUCCESS && hit)
+      pool->stats.hits++;
+    else if (st == TP_SUCCESS)
       pool->stats.misses++;
   }
-  tp_pool_stats *s = &pool->stats;
-  if (st == TP_SUCCESS) {
-    b->state = TP_BLOCK_LIVE;
-    b->requested = bytes;
-    b->stream = stream;
-    s->allocations++;
-    s->bytes_allocated += bytes;
-    s->live_blocks++;
-    s->live_bytes += b->bytes;
-    s->requested_bytes += bytes;
-    tp_pool_note_peaks(s);
-    *out = b->ptr;
-  } else {
-    s->failures++;
-  }
+  if (st == TP_SUCCESS)
+    *out = (void *)tp_blk(pool, b)->ptr;
+  else
+    pool->stats.failures++;
   if (pool->log)
     tp_event_log_write(pool->log, st == TP_SUCCESS ? "alloc" : "fail_alloc",
                        pool->name, *out, bytes, stream, st);
@@ -217,45 +350,41 @@ tp_status tp_pool_alloc(tp_pool *pool, size_t bytes, tp_stream stream,
   return st;
 }
 
+/* Names what an unknown pointer is, by a search of the segments: the error
+ * path only. */
 static tp_status bad_pointer(tp_pool *pool, void *ptr) {
-  tp_block *holder = tp_ptr_map_find_containing(&pool->map, ptr);
-  if (holder)
-    return tp_fail(TP_ERR_INVALID_POINTER,
-                   "tp_pool_free: pool '%s': %p is an interior pointer, %zu "
-                   "bytes into the block at %p",
-                   pool->name, ptr, (size_t)((char *)ptr - (char *)holder->ptr),
-                   holder->ptr);
+  uintptr_t p = (uintptr_t)ptr;
+  for (uint32_t s = 0; s < pool->seg_cap; s++) {
+    tp_segment *seg = tp_seg(pool, s);
+    if (!seg->used || p < seg->base || p >= seg->base + seg->bytes)
+      continue;
+    for (uint32_t b = seg->first; b != TP_NIL; b = tp_blk(pool, b)->next) {
+      tp_block *blk = tp_blk(pool, b);
+      if (p < blk->ptr || p >= blk->ptr + blk->bytes)
+        continue;
+      if (blk->state == TP_BLOCK_LIVE)
+        return tp_fail(TP_ERR_INVALID_POINTER,
+                       "tp_pool_free: pool '%s': %p is an interior pointer, "
+                       "%zu bytes into the block at %p",
+                       pool->name, ptr, (size_t)(p - blk->ptr),
+                       (void *)blk->ptr);
+      if (p == blk->ptr)
+        return tp_fail(TP_ERR_INVALID_POINTER,
+                       "tp_pool_free: pool '%s': double free of %p (a block "
+                       "of %llu bytes, already free)",
+                       pool->name, ptr, (unsigned long long)blk->bytes);
+      return tp_fail(TP_ERR_INVALID_POINTER,
+                     "tp_pool_free: pool '%s': double free of %p, or a "
+                     "pointer into a freed block: it lies %zu bytes into a "
+                     "free range of %llu bytes at %p",
+                     pool->name, ptr, (size_t)(p - blk->ptr),
+                     (unsigned long long)blk->bytes, (void *)blk->ptr);
+    }
+  }
   return tp_fail(TP_ERR_INVALID_POINTER,
                  "tp_pool_free: pool '%s': %p was not allocated by this pool "
                  "(a foreign pointer, or one freed and already released)",
                  pool->name, ptr);
-}
-
-/* Caches a block freed on `stream`, or gives it back upstream when the
- * cache bounds say so (or no stream slot is left and the stream's wait
- * fails). */
-static void cache_or_release(tp_pool *pool, tp_block *b, tp_stream stream) {
-  int slot = tp_pool_slot_acquire(pool, stream);
-  if (slot < 0) {
-    /* Every slot is taken: wait for the stream once; then the block has no
-     * pending work and any stream may take it. */
-    if (pool->space.ops->stream_sync(pool->space.ctx, stream) == TP_SUCCESS) {
-      slot = TP_SLOT_READY;
-      stream = NULL;
-    }
-  }
-  tp_bin *bin = tp_pool_bin(pool, b->cls);
-  const tp_pool_config *c = &pool->config;
-  bool keep = slot >= 0 && bin && bin->cached < c->max_buffers_per_bucket &&
-              pool->stats.cached_bytes <= c->max_pool_size &&
-              b->bytes <= c->max_pool_size - pool->stats.cached_bytes;
-  b->stream = stream;
-  if (keep || !tp_pool_release_block(pool, b, stream)) {
-    if (slot < 0)
-      slot = TP_SLOT_READY; /* put and sync both failed: keep it somewhere */
-    if (bin)
-      tp_pool_bin_push(pool, bin, b, (unsigned)slot);
-  }
 }
 
 tp_status tp_pool_free(tp_pool *pool, void *ptr, tp_stream stream) {
@@ -264,28 +393,42 @@ tp_status tp_pool_free(tp_pool *pool, void *ptr, tp_stream stream) {
   if (!ptr)
     return TP_SUCCESS;
   pthread_mutex_lock(&pool->lock);
+  pool->clock++;
   tp_status st = TP_SUCCESS;
-  tp_block *b = tp_ptr_map_find(&pool->map, ptr);
   size_t requested = 0;
-  if (!b) {
+  uint32_t b = tp_ptr_map_take(&pool->map, (uintptr_t)ptr);
+  if (b == TP_NIL) {
     st = bad_pointer(pool, ptr);
-  } else if (b->state != TP_BLOCK_LIVE) {
-    st = tp_fail(TP_ERR_INVALID_POINTER,
-                 "tp_pool_free: pool '%s': double free of %p (a block of %zu "
-                 "bytes, already free)",
-                 pool->name, ptr, b->bytes);
+    pool->stats.failures++;
   } else {
+    tp_block *blk = tp_blk(pool, b);
     tp_pool_stats *s = &pool->stats;
-    requested = b->requested;
+    requested = (size_t)blk->u.l.requested;
     s->deallocations++;
     s->bytes_freed += requested;
     s->live_blocks--;
-    s->live_bytes -= b->bytes;
+    s->live_bytes -= blk->bytes;
     s->requested_bytes -= requested;
-    cache_or_release(pool, b, stream);
+    int slot = tp_pool_slot_acquire(pool, stream);
+    if (slot < 0) {
+      /* Every slot is taken: wait for the stream once; then the block has
+       * no pending work and any stream may take it. */
+      pool->space.ops->stream_sync(pool->space.ctx, stream);
+      slot = TP_SLOT_READY;
+    }
+    uint32_t m = tp_block_release(pool, b, (unsigned)slot);
+    uint32_t seg = tp_blk(pool, m)->seg;
+    /* The cache bounds, when there is something they could give back: a
+     * whole free segment, or a free tail to shrink. */
+    const tp_pool_config *c = &pool->config;
+    if (s->cached_bytes > c->max_cached_bytes
+            ? s->free_segments > 0 ||
+                  (pool->can_resize && tp_blk(pool, m)->next == TP_NIL)
+            : tp_seg(pool, seg)->empty &&
+                  c->max_buffers_per_bucket != TP_UNLIMITED)
+      tp_pool_apply_cache_bounds(pool, seg);
+    tp_pages_age(pool);
   }
-  if (st != TP_SUCCESS)
-    pool->stats.failures++;
   if (pool->log)
     tp_event_log_write(pool->log, st == TP_SUCCESS ? "free" : "fail_free",
                        pool->name, ptr, requested, stream, st);
@@ -293,44 +436,31 @@ tp_status tp_pool_free(tp_pool *pool, void *ptr, tp_stream stream) {
   return st;
 }
 
-/* Gives back every block record and its memory: cached and live alike. */
-static void release_everything(tp_pool *pool) {
-  for (size_t i = 0; i <= pool->map.mask; i++) {
-    tp_block *b = pool->map.buckets[i];
-    while (b) {
-      tp_block *next = b->map_next;
-      tp_stream stream = b->state == TP_BLOCK_CACHED && b->slot != TP_SLOT_READY
-                             ? pool->slots[b->slot].stream
-                             : b->stream;
-      pool->space.ops->put(pool->space.ctx, b->ptr, b->bytes, stream);
-      free(b);
-      b = next;
-    }
-  }
-  while (pool->spare_records) {
-    tp_block *next = pool->spare_records->next;
-    free(pool->spare_records);
-    pool->spare_records = next;
-  }
-}
-
 tp_status tp_pool_destroy(tp_pool *pool) {
   if (!pool)
     return TP_SUCCESS; /* as every destroy, and free(NULL) */
   size_t live_blocks = pool->stats.live_blocks;
   size_t live_bytes = pool->stats.requested_bytes;
-  release_everything(pool);
+  /* Segments mix blocks of several streams: wait for the streams of free
+   * blocks so that no put overtakes their work. */
+  uint64_t rest = pool->used_slots & ~(uint64_t)1;
+  while (rest) {
+    unsigned s = (unsigned)__builtin_ctzll(rest);
+    rest &= rest - 1;
+    pool->space.ops->stream_sync(pool->space.ctx, pool->slots[s].stream);
+  }
+  for (uint32_t s = 0; s < pool->seg_cap; s++) {
+    tp_segment *seg = tp_seg(pool, s);
+    if (seg->used)
+      pool->space.ops->put(pool->space.ctx, (void *)seg->base,
+                           (size_t)seg->bytes, NULL);
+  }
   tp_pool_slots_fini(pool);
-  for (unsigned c = 0; c < pool->classes.count; c++)
-    free(pool->bins[c]);
-  free(pool->bins);
-  free(pool->cached_classes);
-  tp_ptr_map_fini(&pool->map);
   tp_event_log_close(pool->log);
   pthread_mutex_destroy(&pool->lock);
   char name[sizeof pool->name];
   memcpy(name, pool->name, sizeof name);
-  free(pool);
+  free_pool(pool);
   if (live_blocks)
     return tp_fail(TP_ERR_LEAK,
                    "tp_pool_destroy: pool '%s' still had %zu live blocks "

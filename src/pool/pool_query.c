@@ -8,10 +8,10 @@ tp_status tp_pool_block_size(tp_pool *pool, const void *ptr, size_t *out) {
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_block_size: NULL %s",
                    pool ? "out-pointer" : "pool");
   pthread_mutex_lock(&pool->lock);
-  tp_block *b = ptr ? tp_ptr_map_find(&pool->map, ptr) : NULL;
+  uint32_t b = ptr ? tp_ptr_map_find(&pool->map, (uintptr_t)ptr) : TP_NIL;
   tp_status st = TP_SUCCESS;
-  if (b && b->state == TP_BLOCK_LIVE)
-    *out = b->bytes;
+  if (b != TP_NIL)
+    *out = (size_t)tp_blk(pool, b)->bytes;
   else
     st = tp_fail(TP_ERR_INVALID_POINTER,
                  "tp_pool_block_size: pool '%s': %p is not a live block of "

@@ -1,143 +1,227 @@
-/* Traffic with upstream: growing on a miss (with the release-and-retry path
- * on exhaustion) and giving cached blocks back. */
-#include <stdint.h>
+/* Giving memory back upstream: whole free segments, free tails of growable
+ * segments, the cache bounds, and the out-of-memory message. */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "core/error.h"
+#include "pool/pool_blocks.h"
 #include "pool/pool_internal.h"
 
-static tp_block *new_record(tp_pool *pool) {
-  tp_block *b = pool->spare_records;
-  if (b) {
-    pool->spare_records = b->next;
-    return b;
-  }
-  return malloc(sizeof *b);
+static uint64_t popcount_words(const uint64_t *bits, uint64_t words) {
+  uint64_t n = 0;
+  for (uint64_t i = 0; bits && i < words; i++)
+    n += (uint64_t)__builtin_popcountll(bits[i]);
+  return n;
 }
 
-void tp_pool_record_free(tp_pool *pool, tp_block *block) {
-  block->next = pool->spare_records;
-  pool->spare_records = block;
-}
-
-bool tp_pool_release_block(tp_pool *pool, tp_block *block, tp_stream stream) {
+bool tp_pool_segment_release(tp_pool *pool, uint32_t s) {
+  tp_segment *seg = tp_seg(pool, s);
+  uint32_t b = seg->first;
+  tp_block *blk = tp_blk(pool, b);
+  tp_stream stream = tp_pool_slot_stream(pool, blk->slot);
   pool->stats.upstream_puts++;
   uint64_t mark = tp_error_serial();
-  tp_status st =
-      pool->space.ops->put(pool->space.ctx, block->ptr, block->bytes, stream);
+  tp_status st = pool->space.ops->put(pool->space.ctx, (void *)seg->base,
+                                      (size_t)seg->bytes, stream);
   if (st != TP_SUCCESS) {
     pool->refusal =
-        tp_fail_callback(st, mark, "space '%s' refused to release %zu bytes",
-                         pool->space.name, block->bytes);
+        tp_fail_callback(st, mark, "space '%s' refused to release %llu bytes",
+                         pool->space.name, (unsigned long long)seg->bytes);
     return false;
   }
-  tp_ptr_map_remove(&pool->map, block);
-  pool->stats.reserved_bytes -= block->bytes;
+  if (pool->dv[blk->kind] == b)
+    pool->dv[blk->kind] = TP_NIL;
+  tp_index_remove(pool, b);
+  tp_dirty_unlink(pool, b);
+  pool->stats.cached_blocks--;
+  pool->stats.cached_bytes -= blk->bytes;
+  tp_block_drop(pool, b);
+  if (seg->pages)
+    pool->stats.decommitted_bytes -=
+        popcount_words(seg->pages, seg->page_words) * pool->page;
+  if (seg->pages)
+    for (uint64_t i = 0; i < seg->page_words; i++)
+      seg->pages[i] = 0;
+  tp_empty_unlink(pool, s);
+  pool->stats.reserved_bytes -= seg->bytes;
+  pool->stats.segments--;
   pool->stats.releases++;
-  tp_pool_record_free(pool, block);
+  tp_segment_drop(pool, s);
   return true;
 }
 
-tp_status tp_pool_release_cached(tp_pool *pool, size_t target, bool sync) {
-  uint64_t released_slots = 0;
-  for (unsigned c = pool->classes.count; c-- > 0;) {
-    tp_bin *bin = pool->bins[c];
-    while (bin && bin->stream_mask && pool->stats.cached_bytes > target) {
-      unsigned s = (unsigned)__builtin_ctzll(bin->stream_mask);
-      tp_block *b = tp_pool_bin_pop(pool, bin, s);
-      tp_stream stream = s == TP_SLOT_READY ? NULL : pool->slots[s].stream;
-      if (!tp_pool_release_block(pool, b, stream)) {
-        tp_pool_bin_push(pool, bin, b, s); /* keep what upstream refused */
-        return pool->refusal;
+/* Gives back the free tail of growable segment `s` in place, keeping the
+ * page holding the last live byte; the bytes given back, 0 if none. */
+static uint64_t shrink_tail(tp_pool *pool, uint32_t s) {
+  tp_segment *seg = tp_seg(pool, s);
+  uint32_t t = seg->last;
+  tp_block *tail = tp_blk(pool, t);
+  if (tail->state != TP_BLOCK_FREE || tail->prev == TP_NIL)
+    return 0;
+  /* Only a tail with no pending work: growing again would hand out the
+   * same addresses as new memory, ordered after nothing. */
+  if (!tp_pool_slot_ready(pool, tail->slot, tail->u.f.stamp))
+    return 0;
+  uint64_t keep =
+      ((uint64_t)tail->ptr - seg->base + pool->page - 1) & ~(pool->page - 1);
+  if (keep >= seg->bytes)
+    return 0;
+  uint64_t cut = seg->bytes - keep;
+  if (pool->space.ops->resize(pool->space.ctx, (void *)seg->base,
+                              (size_t)seg->bytes, (size_t)keep,
+                              NULL) != TP_SUCCESS)
+    return 0;
+  if (pool->dv[tail->kind] == t)
+    pool->dv[tail->kind] = TP_NIL; /* filed again below, or gone */
+  tp_index_remove(pool, t);
+  tp_dirty_unlink(pool, t);
+  if (seg->pages) {
+    uint64_t first = keep / pool->page, end = seg->bytes / pool->page;
+    for (uint64_t i = first; i < end; i++)
+      if (seg->pages[i / 64] >> (i % 64) & 1u) {
+        pool->stats.decommitted_bytes -= pool->page;
+        seg->pages[i / 64] &= ~((uint64_t)1 << (i % 64));
       }
-      released_slots |= (uint64_t)1 << s;
-    }
-    if (pool->stats.cached_bytes <= target)
-      break;
   }
-  /* Stream-ordered puts complete only after their streams' work: wait, so
-   * that a retried upstream request can really use that memory. */
+  pool->stats.cached_bytes -= cut;
+  pool->stats.reserved_bytes -= cut;
+  pool->stats.segment_shrinks++;
+  seg->bytes = keep;
+  tail->bytes -= cut;
+  if (tail->bytes == 0) {
+    /* The tail began on a page boundary: its record goes. */
+    seg->last = tail->prev;
+    tp_blk(pool, tail->prev)->next = TP_NIL;
+    pool->stats.cached_blocks--;
+    tp_block_drop(pool, t);
+  } else {
+    tp_index_insert(pool, t);
+    tp_dirty_push(pool, t);
+  }
+  return cut;
+}
+
+typedef struct candidate {
+  uint64_t bytes;
+  uint32_t seg;
+  bool whole; /* the segment is one free block; else its tail */
+} candidate;
+
+static int by_size_descending(const void *a, const void *b) {
+  uint64_t x = ((const candidate *)a)->bytes, y = ((const candidate *)b)->bytes;
+  return (x < y) - (x > y);
+}
+
+void tp_dv_flush_all(tp_pool *pool) {
+  for (unsigned k = 0; k < TP_KINDS; k++)
+    tp_dv_flush(pool, k);
+}
+
+tp_status tp_pool_release_cached(tp_pool *pool, uint64_t target, bool sync) {
+  if (pool->stats.cached_bytes <= target)
+    return TP_SUCCESS;
+  tp_dv_flush_all(pool);
+  /* Streams found idle make their free blocks ready, and merging them may
+   * leave more whole segments. */
+  uint64_t rest = pool->used_slots & ~(uint64_t)1;
+  bool promoted = false;
+  while (rest) {
+    unsigned s = (unsigned)__builtin_ctzll(rest);
+    rest &= rest - 1;
+    pool->slots[s].query_after = 0;
+    promoted |= tp_pool_slot_ready(pool, s, pool->clock);
+  }
+  if (promoted)
+    tp_pool_promote_ready(pool);
+  size_t count = 0;
+  for (uint32_t s = 0; s < pool->seg_cap; s++)
+    count += tp_seg(pool, s)->used;
+  candidate *list = malloc((count ? count : 1) * sizeof *list);
+  if (!list)
+    return tp_fail(TP_ERR_OUT_OF_MEMORY,
+                   "pool '%s': no host memory to list %zu segments",
+                   pool->name, count);
+  size_t n = 0;
+  for (uint32_t s = 0; s < pool->seg_cap; s++) {
+    tp_segment *seg = tp_seg(pool, s);
+    if (!seg->used)
+      continue;
+    tp_block *last = tp_blk(pool, seg->last);
+    if (seg->empty)
+      list[n++] = (candidate){seg->bytes, s, true};
+    else if (pool->can_resize && last->state == TP_BLOCK_FREE)
+      list[n++] = (candidate){last->bytes, s, false};
+  }
+  qsort(list, n, sizeof *list, by_size_descending);
+  uint64_t released_slots = 0;
+  tp_status refused = TP_SUCCESS;
+  for (size_t i = 0; i < n && pool->stats.cached_bytes > target; i++) {
+    tp_segment *seg = tp_seg(pool, list[i].seg);
+    unsigned slot = tp_blk(pool, seg->last)->slot;
+    bool done = list[i].whole ? tp_pool_segment_release(pool, list[i].seg)
+                              : shrink_tail(pool, list[i].seg) > 0;
+    if (done)
+      released_slots |= (uint64_t)1 << slot;
+    else if (list[i].whole && refused == TP_SUCCESS)
+      refused = pool->refusal; /* the others may still go */
+  }
+  free(list);
+  /* Stream-ordered releases complete only after their streams' work: wait,
+   * so that a retried upstream request can really use that memory. */
   released_slots &= ~(uint64_t)1;
   while (sync && released_slots) {
     unsigned s = (unsigned)__builtin_ctzll(released_slots);
     released_slots &= released_slots - 1;
     pool->space.ops->stream_sync(pool->space.ctx, pool->slots[s].stream);
   }
-  return TP_SUCCESS;
+  return refused;
 }
 
-static tp_status out_of_memory(tp_pool *pool, size_t requested, size_t bytes,
-                               const char *why) {
+void tp_pool_apply_cache_bounds(tp_pool *pool, uint32_t s) {
+  const tp_pool_config *c = &pool->config;
+  if (tp_seg(pool, s)->empty && c->max_buffers_per_bucket != TP_UNLIMITED) {
+    /* Whole free segments of this one's size class beyond the bound. */
+    const tp_size_classes *sc = &pool->classes;
+    uint64_t bytes = tp_seg(pool, s)->bytes;
+    unsigned cls = tp_size_class_of(sc, (size_t)bytes);
+    size_t same = 0;
+    for (uint32_t e = 0; e < pool->seg_cap; e++)
+      same += tp_seg(pool, e)->used && tp_seg(pool, e)->empty &&
+              tp_size_class_of(sc, (size_t)tp_seg(pool, e)->bytes) == cls;
+    if (same > c->max_buffers_per_bucket) {
+      tp_dv_flush(pool, tp_seg(pool, s)->kind);
+      if (tp_pool_segment_release(pool, s))
+        return;
+    }
+  }
+  if (pool->stats.cached_bytes > c->max_cached_bytes)
+    tp_pool_release_cached(pool, c->max_cached_bytes, false);
+}
+
+tp_status tp_pool_out_of_memory(tp_pool *pool, size_t requested, uint64_t bytes,
+                                const char *why) {
   const tp_pool_stats *s = &pool->stats;
   char limit[32];
   if (pool->config.limit == TP_UNLIMITED)
     snprintf(limit, sizeof limit, "none");
   else
     snprintf(limit, sizeof limit, "%zu", pool->config.limit);
-  return tp_fail(TP_ERR_OUT_OF_MEMORY,
-                 "tp_pool_alloc: pool '%s' on %s cannot serve %zu bytes "
-                 "(class of %zu bytes): %s; live %zu bytes, cached %zu bytes, "
-                 "reserved %zu bytes, limit %s bytes",
-                 pool->name, pool->space.name, requested, bytes, why,
-                 s->live_bytes, s->cached_bytes, s->reserved_bytes, limit);
-}
-
-tp_status tp_pool_upstream_get(tp_pool *pool, unsigned cls, size_t requested,
-                               tp_block **out) {
-  size_t bytes = tp_size_class_bytes(&pool->classes, cls);
-  size_t limit = pool->config.limit;
-  if (bytes > limit - pool->stats.live_bytes)
-    return out_of_memory(pool, requested, bytes, "over the pool's limit");
-  if (bytes > limit - pool->stats.reserved_bytes)
-    tp_pool_release_cached(pool, limit - bytes - pool->stats.live_bytes, false);
-  if (bytes > limit - pool->stats.reserved_bytes)
-    return out_of_memory(pool, requested, bytes,
-                         "over the pool's limit after releasing the cache");
-
-  tp_block *record = new_record(pool);
-  if (!record)
-    return tp_fail(
-        TP_ERR_OUT_OF_MEMORY,
-        "tp_pool_alloc: pool '%s': no host memory for a block record",
-        pool->name);
-  void *ptr = NULL;
-  const tp_space_ops *ops = pool->space.ops;
-  uint64_t mark = tp_error_serial();
-  tp_status st = ops->get(pool->space.ctx, bytes, &ptr);
-  if (st == TP_ERR_OUT_OF_MEMORY && pool->stats.cached_bytes > 0) {
-    /* Cached blocks of other classes may be what upstream is missing. */
-    tp_pool_release_cached(pool, 0, true);
-    mark = tp_error_serial();
-    st = ops->get(pool->space.ctx, bytes, &ptr);
+  uint64_t largest = 0;
+  for (unsigned k = 0; k < TP_KINDS; k++) {
+    uint64_t l = tp_index_largest(pool, k);
+    largest = l > largest ? l : largest;
   }
-  if (st != TP_SUCCESS) {
-    tp_pool_record_free(pool, record);
-    if (st == TP_ERR_OUT_OF_MEMORY)
-      return out_of_memory(pool, requested, bytes,
-                           "upstream is exhausted even after releasing the "
-                           "cache");
-    /* The space is a callback table: keep its own message, if any. */
-    return tp_fail_callback(st, mark,
-                            "tp_pool_alloc: pool '%s': upstream get of %zu "
-                            "bytes",
-                            pool->name, bytes);
-  }
-  if ((uintptr_t)ptr % TP_ALIGNMENT != 0) {
-    ops->put(pool->space.ctx, ptr, bytes, NULL);
-    tp_pool_record_free(pool, record);
-    return tp_fail(
-        TP_ERR_INTERNAL,
-        "tp_pool_alloc: space '%s' returned %p, not 256-byte aligned",
-        pool->space.name, ptr);
-  }
-  pool->stats.upstream_gets++;
-  pool->stats.reserved_bytes += bytes;
-  record->ptr = ptr;
-  record->bytes = bytes;
-  record->cls = cls;
-  record->next = NULL;
-  tp_ptr_map_insert(&pool->map, record);
-  *out = record;
-  return TP_SUCCESS;
+  return tp_fail(
+      TP_ERR_OUT_OF_MEMORY,
+      "tp_pool_alloc: pool '%s' on %s cannot serve %zu bytes (a block of "
+      "%llu bytes): %s; live %llu bytes, cached %llu bytes, reserved %llu "
+      "bytes, limit %s bytes; %llu segments, %llu free bytes inside them "
+      "(largest free block %llu bytes), %llu of them in %llu whole free "
+      "segments",
+      pool->name, pool->space.name, requested, (unsigned long long)bytes, why,
+      (unsigned long long)s->live_bytes, (unsigned long long)s->cached_bytes,
+      (unsigned long long)s->reserved_bytes, limit,
+      (unsigned long long)s->segments, (unsigned long long)s->cached_bytes,
+      (unsigned long long)largest, (unsigned long long)s->free_segment_bytes,
+      (unsigned long long)s->free_segments);
 }

@@ -12,6 +12,12 @@ tp_status tp_pool_get_stats(tp_pool *pool, tp_pool_stats *out) {
                    pool ? "out-pointer" : "pool");
   pthread_mutex_lock(&pool->lock);
   tp_pool_stats s = pool->stats;
+  s.largest_free_block = 0;
+  for (unsigned k = 0; k < TP_KINDS; k++) {
+    uint64_t l = tp_index_largest(pool, k);
+    if (l > s.largest_free_block)
+      s.largest_free_block = l;
+  }
   pthread_mutex_unlock(&pool->lock);
   s.struct_size = sizeof s;
   s.hit_rate = s.allocations ? (double)s.hits / (double)s.allocations : 0.0;
@@ -27,6 +33,7 @@ tp_status tp_pool_reset_peaks(tp_pool *pool) {
   s->live_bytes_peak = s->live_bytes;
   s->requested_bytes_peak = s->requested_bytes;
   s->reserved_bytes_peak = s->reserved_bytes;
+  s->committed_bytes_peak = s->reserved_bytes - s->decommitted_bytes;
   pthread_mutex_unlock(&pool->lock);
   return TP_SUCCESS;
 }
@@ -66,6 +73,18 @@ tp_status tp_pool_print_stats(tp_pool *pool, tp_print_fn print, void *user) {
           (unsigned long long)s.upstream_puts, (unsigned long long)s.releases,
           (unsigned long long)s.cross_stream_takes,
           (unsigned long long)s.streams_forgotten);
+  TP_LINE("  segments %" PRIu64 " (%" PRIu64 " whole free, %" PRIu64
+          " bytes); largest free block %" PRIu64 " bytes; splits %" PRIu64
+          ", merges %" PRIu64 ", grows %" PRIu64 ", shrinks %" PRIu64,
+          s.segments, s.free_segments, s.free_segment_bytes,
+          s.largest_free_block, s.free_blocks_split, s.blocks_merged,
+          s.segment_grows, s.segment_shrinks);
+  TP_LINE("  pages given back: %" PRIu64 " bytes now; %" PRIu64
+          " calls, %" PRIu64 " bytes in all, %" PRIu64
+          " bytes used again, %.3f ms; committed peak %" PRIu64 " bytes",
+          s.decommitted_bytes, s.page_releases, s.page_release_bytes,
+          s.page_reuse_bytes, (double)s.page_release_ns / 1e6,
+          s.committed_bytes_peak);
 #undef TP_LINE
   return TP_SUCCESS;
 }

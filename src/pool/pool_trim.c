@@ -7,7 +7,12 @@ tp_status tp_pool_trim(tp_pool *pool, size_t target_cached_bytes) {
   if (!pool)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_trim: NULL pool");
   pthread_mutex_lock(&pool->lock);
+  pool->clock++;
   tp_status st = tp_pool_release_cached(pool, target_cached_bytes, false);
+  /* What stays free between live blocks keeps its addresses, not its
+   * pages. */
+  if (pool->stats.cached_bytes > target_cached_bytes)
+    tp_pages_decommit_all(pool);
   /* Upstream's refusal is its status (out of memory, a CUDA error...), not
    * a broken invariant of the pool. */
   if (st != TP_SUCCESS)
@@ -46,20 +51,37 @@ tp_status tp_pool_set_owned_limit(tp_pool *pool, size_t limit) {
                    "no allocation (use TP_UNLIMITED for no limit)",
                    pool->name);
   pthread_mutex_lock(&pool->lock);
+  pool->clock++;
   tp_status st = TP_SUCCESS;
   if (pool->stats.live_bytes > limit) {
     st = tp_fail(TP_ERR_OUT_OF_MEMORY,
-                 "tp_pool_set_limit: pool '%s': %zu bytes are live, more than "
-                 "the new limit of %zu bytes; the limit stays %zu",
-                 pool->name, pool->stats.live_bytes, limit, pool->config.limit);
-  } else {
+                 "tp_pool_set_limit: pool '%s': %llu bytes are live, more "
+                 "than the new limit of %zu bytes; the limit stays %zu",
+                 pool->name, (unsigned long long)pool->stats.live_bytes, limit,
+                 pool->config.limit);
+  } else if (pool->stats.reserved_bytes > limit) {
+    /* Whole free segments and free tails go back; what stays free between
+     * live blocks keeps its addresses, which count against the limit. */
     st = tp_pool_release_cached(pool, limit - pool->stats.live_bytes, false);
+    tp_pages_decommit_all(pool);
     if (st != TP_SUCCESS)
       st = tp_fail_context(st,
                            "tp_pool_set_limit: pool '%s': the limit stays %zu",
                            pool->name, pool->config.limit);
+    else if (pool->stats.reserved_bytes > limit)
+      st = tp_fail(TP_ERR_OUT_OF_MEMORY,
+                   "tp_pool_set_limit: pool '%s': %llu bytes stay reserved "
+                   "(%llu live, %llu free between them that cannot be given "
+                   "back), more than the new limit of %zu bytes; the limit "
+                   "stays %zu",
+                   pool->name, (unsigned long long)pool->stats.reserved_bytes,
+                   (unsigned long long)pool->stats.live_bytes,
+                   (unsigned long long)pool->stats.cached_bytes, limit,
+                   pool->config.limit);
     else
       pool->config.limit = limit;
+  } else {
+    pool->config.limit = limit;
   }
   pthread_mutex_unlock(&pool->lock);
   return st;

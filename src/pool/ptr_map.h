@@ -1,27 +1,90 @@
-/* Pointer -> block map with chaining; O(1) expected lookup, insert, remove.
- * It grows by doubling when the load passes one entry per bucket. */
-#ifndef TP_CORE_PTR_MAP_H
-#define TP_CORE_PTR_MAP_H
+/* Pointer -> live block record: open addressing with linear probing in one
+ * array of 16-byte entries, so a lookup is usually one cache line; deletion
+ * shifts the rest of the probe run back (no tombstones to slow later
+ * lookups). It grows by doubling past half full. Only live blocks are in it:
+ * free blocks are found through their neighbours and the free index. */
+#ifndef TP_POOL_PTR_MAP_H
+#define TP_POOL_PTR_MAP_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-#include "pool/block.h"
+typedef struct tp_ptr_entry {
+  uintptr_t key; /* 0: empty (no block starts at address 0) */
+  uint32_t value;
+  uint32_t unused;
+} tp_ptr_entry;
 
 typedef struct tp_ptr_map {
-  tp_block **buckets;
-  size_t mask; /* bucket count - 1 (a power of two) */
+  tp_ptr_entry *entries;
+  size_t mask;    /* entry count - 1 (a power of two) */
+  unsigned shift; /* 64 - log2(entry count): the hash's top bits index */
   size_t count;
 } tp_ptr_map;
 
 bool tp_ptr_map_init(tp_ptr_map *map);
 void tp_ptr_map_fini(tp_ptr_map *map);
-tp_block *tp_ptr_map_find(const tp_ptr_map *map, const void *ptr);
-/* False only if growing failed; the block is inserted either way. */
-bool tp_ptr_map_insert(tp_ptr_map *map, tp_block *block);
-void tp_ptr_map_remove(tp_ptr_map *map, tp_block *block);
-/* The block whose [ptr, ptr+bytes) holds `inner`, by a full scan: used on the
- * error path only, to tell an interior pointer from a foreign one. */
-tp_block *tp_ptr_map_find_containing(const tp_ptr_map *map, const void *inner);
+/* Doubles the table; false (unchanged) without memory. */
+bool tp_ptr_map_grow(tp_ptr_map *map);
+
+/* Blocks are 256-byte aligned: drop those bits, then Fibonacci hashing,
+ * whose top bits are the well-mixed ones: addresses of neighbouring blocks
+ * spread over the table instead of forming runs. */
+static inline size_t tp_ptr_map_slot(const tp_ptr_map *map, uintptr_t key) {
+  uint64_t h = ((uint64_t)key >> 8) * UINT64_C(0x9E3779B97F4A7C15);
+  return (size_t)(h >> map->shift);
+}
+
+/* The value stored for `key`, or UINT32_MAX. */
+static inline uint32_t tp_ptr_map_find(const tp_ptr_map *map, uintptr_t key) {
+  for (size_t i = tp_ptr_map_slot(map, key);; i = (i + 1) & map->mask) {
+    const tp_ptr_entry *e = &map->entries[i];
+    if (e->key == key)
+      return e->value;
+    if (e->key == 0)
+      return UINT32_MAX;
+  }
+}
+
+/* False only when growing was needed and failed (nothing inserted). */
+static inline bool tp_ptr_map_insert(tp_ptr_map *map, uintptr_t key,
+                                     uint32_t value) {
+  if (2 * (map->count + 1) > map->mask + 1 && !tp_ptr_map_grow(map))
+    return false;
+  size_t i = tp_ptr_map_slot(map, key);
+  while (map->entries[i].key != 0)
+    i = (i + 1) & map->mask;
+  map->entries[i].key = key;
+  map->entries[i].value = value;
+  map->count++;
+  return true;
+}
+
+/* Removes `key` and returns its value, or UINT32_MAX if it is not there.
+ * Backward shift: later entries of the probe run move into the hole unless
+ * their home lies cyclically in (hole, j], so no tombstones slow later
+ * lookups. */
+static inline uint32_t tp_ptr_map_take(tp_ptr_map *map, uintptr_t key) {
+  size_t i = tp_ptr_map_slot(map, key);
+  while (map->entries[i].key != key) {
+    if (map->entries[i].key == 0)
+      return UINT32_MAX;
+    i = (i + 1) & map->mask;
+  }
+  uint32_t value = map->entries[i].value;
+  size_t hole = i;
+  for (size_t j = (i + 1) & map->mask; map->entries[j].key;
+       j = (j + 1) & map->mask) {
+    size_t home = tp_ptr_map_slot(map, map->entries[j].key);
+    if (((j - home) & map->mask) >= ((j - hole) & map->mask)) {
+      map->entries[hole] = map->entries[j];
+      hole = j;
+    }
+  }
+  map->entries[hole].key = 0;
+  map->count--;
+  return value;
+}
 
 #endif

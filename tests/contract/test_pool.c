@@ -597,7 +597,7 @@ Test(pool_stats, every_counter_means_what_its_comment_says) {
 /* The identities (design.md) hold after any sequence of calls. */
 Test(pool_stats, identities_hold_along_a_random_sequence) {
   tp_pool_config c = TP_POOL_CONFIG_INIT;
-  c.max_pool_size = 3 << 20;
+  c.max_cached_bytes = 3 << 20;
   c.limit = 16 << 20;
   tp_pool *pool = NULL;
   ct_ok(tp_pool_create(tp_host_space(), &c, &pool));
@@ -627,7 +627,7 @@ Test(pool_stats, identities_hold_along_a_random_sequence) {
       tp_pool_stats t = ct_stats(pool);
       ct_expect_stats_consistent(&t);
       cr_assert_leq(t.reserved_bytes, 16 << 20, "over the limit");
-      cr_assert_leq(t.cached_bytes, 3 << 20, "over max_pool_size");
+      cr_assert_leq(t.cached_bytes, 3 << 20, "over max_cached_bytes");
     }
   }
   for (int k = 0; k < 64; k++)
@@ -746,12 +746,12 @@ Test(pool_limits, trim_keeps_at_most_the_target) {
   ct_ok(tp_pool_destroy(pool));
 }
 
-/* pool.h: max_pool_size is the "cached (free) bytes kept; excess
+/* pool.h: max_cached_bytes is the "cached (free) bytes kept; excess
  * released", max_buffers_per_bucket the "cached blocks kept per size
  * class". */
 Test(pool_limits, cache_bounds_release_the_excess) {
   tp_pool_config c = TP_POOL_CONFIG_INIT;
-  c.max_pool_size = 1 << 20;
+  c.max_cached_bytes = 1 << 20;
   tp_pool *pool = NULL;
   ct_ok(tp_pool_create(tp_host_space(), &c, &pool));
   void *a = alloc_ok(pool, 1 << 20, NULL), *b = alloc_ok(pool, 512 << 10, NULL);

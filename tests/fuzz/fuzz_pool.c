@@ -638,7 +638,7 @@ static void setup(shadow *sh, fuzz_input *in) {
   tp_pool_config c = TP_POOL_CONFIG_INIT;
   uint8_t d = fuzz_u8(in);
   c.divisions = 1u << (d % 5);
-  c.max_pool_size = config_size(fuzz_u8(in));
+  c.max_cached_bytes = config_size(fuzz_u8(in));
   uint8_t m = fuzz_u8(in);
   static const size_t buffers[] = {TP_UNLIMITED, 0, 1, 2, 8};
   c.max_buffers_per_bucket = buffers[m % 5];

@@ -252,9 +252,9 @@ void shadow_check(shadow *sh) {
                s.cached_blocks, s.cached_bytes);
   /* A refused release leaves a block cached beyond the bounds. */
   if (sh->fail.puts_refused == 0) {
-    SHADOW_CHECK(sh, s.cached_bytes <= sh->config.max_pool_size,
-                 "cached %" PRIu64 " over max_pool_size %zu", s.cached_bytes,
-                 sh->config.max_pool_size);
+    SHADOW_CHECK(sh, s.cached_bytes <= sh->config.max_cached_bytes,
+                 "cached %" PRIu64 " over max_cached_bytes %zu", s.cached_bytes,
+                 sh->config.max_cached_bytes);
     SHADOW_CHECK(sh,
                  sh->config.max_buffers_per_bucket != 0 || s.cached_blocks == 0,
                  "%" PRIu64 " blocks cached with max_buffers_per_bucket 0",

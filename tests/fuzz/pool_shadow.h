@@ -11,7 +11,7 @@
  *     deallocations, bytes allocated and freed, failures, live blocks,
  *     requested bytes and their peak); live_bytes is the sum of the live
  *     blocks' tp_pool_block_size; reserved = live + cached, hits + misses =
- *     allocations, reserved <= limit, cached <= max_pool_size; upstream gets
+ *     allocations, reserved <= limit, cached <= max_cached_bytes; upstream gets
  *     and puts and the bytes held match what the space saw;
  *   - a block last used on stream S and handed to stream T while S's work
  *     is unfinished has made T wait for that work (simulated spaces). */

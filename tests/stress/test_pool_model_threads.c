@@ -2,7 +2,8 @@
  * plain program, so that ThreadSanitizer can watch them: Criterion's own
  * shared-memory arena does not start under TSan. Four threads, each with its
  * own streams plus one shared stream, each step checked against the thread's
- * model and the whole pool checked at barriers. Exit 0 is a pass.
+ * model and the whole pool checked at barriers; with plain segments, under
+ * bounds, and over a space with virtual memory. Exit 0 is a pass.
  *
  * TP_MODEL_SEED=<seed> replays one seed. */
 #include <inttypes.h>
@@ -34,9 +35,16 @@ int main(void) {
     o.sync_every = 150;
     ok = run("four threads, unbounded", o) && ok;
     o.config.limit = 512 * 1024;
-    o.config.max_pool_size = 128 * 1024;
+    o.config.max_cached_bytes = 128 * 1024;
     o.config.max_buffers_per_bucket = 3;
     ok = run("four threads, bounded", o) && ok;
+    /* Segments that grow in place, pages given back and committed again. */
+    o.config = tp_model_options_default(o.seed).config;
+    o.vm_page = 4096;
+    o.vm_commit = true;
+    o.config.page_release = TP_PAGE_RELEASE_AGED;
+    o.config.page_release_delay = 8;
+    ok = run("four threads, growable segments, pages given back", o) && ok;
     printf("seed %" PRIu64 ": %s\n", o.seed, ok ? "pass" : "FAIL");
   }
   return ok ? 0 : 1;

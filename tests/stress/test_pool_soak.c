@@ -255,7 +255,7 @@ int main(void) {
   tp_pool_config c = TP_POOL_CONFIG_INIT;
   c.name = POOL_NAME;
   c.event_log_path = path;
-  c.max_pool_size = (size_t)16 << 20;
+  c.max_cached_bytes = (size_t)16 << 20;
   if (tp_pool_create(tp_host_space(), &c, &pool) != TP_SUCCESS) {
     fprintf(stderr, "test_pool_soak: %s\n", tp_last_error());
     return 1;

@@ -1,5 +1,6 @@
 /* Multi-threaded stress of one pool, on the host space and on the simulated
- * space: worker threads allocate and free with their own byte patterns, hand
+ * space (plain, and with virtual memory whose pages must be committed, with
+ * free pages given back and oversize blocks): worker threads allocate and free with their own byte patterns, hand
  * blocks to each other to free (cross-thread frees), share three streams, and
  * make deliberately bad calls, while an observer thread reads statistics,
  * trims and forgets streams. At the end the statistics must add up exactly
@@ -238,20 +239,28 @@ static void ignore_line(void *user, const char *line) {
   (void)line;
 }
 
+/* What holds in any snapshot: free + live = reserved, within the limit,
+ * and the fragmentation figures inside the free bytes. */
 static bool invariants_hold(stress *st, const tp_pool_stats *s) {
   const tp_pool_config *c = &st->config;
   if (s->reserved_bytes == s->live_bytes + s->cached_bytes &&
       s->hits + s->misses == s->allocations && s->reserved_bytes <= c->limit &&
-      s->cached_bytes <= c->max_pool_size &&
-      s->requested_bytes <= s->live_bytes)
+      s->requested_bytes <= s->live_bytes &&
+      s->largest_free_block <= s->cached_bytes &&
+      s->free_segment_bytes <= s->cached_bytes &&
+      s->free_segments <= s->segments &&
+      s->decommitted_bytes <= s->cached_bytes)
     return true;
   report(st,
-         "%s: inconsistent statistics: reserved %zu live %zu cached %zu "
-         "requested %zu hits %" PRIu64 " misses %" PRIu64
-         " allocations %" PRIu64 " limit %zu max_pool_size %zu",
+         "%s: inconsistent statistics: reserved %" PRIu64 " live %" PRIu64
+         " cached %" PRIu64 " requested %" PRIu64 " hits %" PRIu64
+         " misses %" PRIu64 " allocations %" PRIu64 " limit %zu; largest "
+         "free %" PRIu64 ", %" PRIu64 " of %" PRIu64 " segments free (%" PRIu64
+         " bytes), decommitted %" PRIu64,
          st->label, s->reserved_bytes, s->live_bytes, s->cached_bytes,
          s->requested_bytes, s->hits, s->misses, s->allocations, c->limit,
-         c->max_pool_size);
+         s->largest_free_block, s->free_segments, s->segments,
+         s->free_segment_bytes, s->decommitted_bytes);
   return false;
 }
 
@@ -322,7 +331,15 @@ static unsigned ops_per_worker(void) {
   return n ? (unsigned)n : 20000u;
 }
 
-static bool run(const char *label, bool simulated, tp_pool_config config) {
+/* How a run's upstream behaves. */
+typedef enum upstream {
+  UPSTREAM_HOST, /* the host space: growable segments, pages given back */
+  UPSTREAM_SIM,  /* the simulated space, plain */
+  UPSTREAM_SIM_VM /* the simulated space with VM that needs commits */
+} upstream;
+
+static bool run(const char *label, upstream kind, tp_pool_config config) {
+  bool simulated = kind != UPSTREAM_HOST;
   static stress st; /* large: kept off the stack */
   memset(&st, 0, sizeof st);
   st.label = label;
@@ -334,6 +351,8 @@ static bool run(const char *label, bool simulated, tp_pool_config config) {
   /* Host streams are tags; NULL (the default stream) is one of them. */
   static int host_tags[STREAMS];
   st.sim = simulated ? tp_sim_create(SIZE_MAX) : NULL;
+  if (kind == UPSTREAM_SIM_VM)
+    tp_sim_enable_vm(st.sim, 65536, true);
   for (unsigned s = 0; s < STREAMS; ++s)
     st.streams[s] = simulated ? tp_sim_stream_create(st.sim)
                     : s == 0  ? NULL
@@ -400,14 +419,22 @@ int main(void) {
   tp_pool_config unbounded = TP_POOL_CONFIG_INIT;
   unbounded.name = "stress";
   tp_pool_config bounded = unbounded;
-  bounded.max_pool_size = 256 * 1024;
+  bounded.max_cached_bytes = 256 * 1024;
   bounded.max_buffers_per_bucket = 4;
   bounded.limit = 512 * 1024; /* under the live peak: some allocs refused */
   bounded.divisions = 2;
-  bool ok = run("host unbounded", false, unbounded);
-  ok = run("host bounded", false, bounded) && ok;
-  ok = run("sim unbounded", true, unbounded) && ok;
-  ok = run("sim bounded", true, bounded) && ok;
+  /* Free pages given back after a few calls, and large blocks alone. */
+  tp_pool_config paged = unbounded;
+  paged.page_release = TP_PAGE_RELEASE_AGED;
+  paged.page_release_delay = 8;
+  paged.oversize_threshold = 32 * 1024;
+  bool ok = run("host unbounded", UPSTREAM_HOST, unbounded);
+  ok = run("host bounded", UPSTREAM_HOST, bounded) && ok;
+  ok = run("host paged", UPSTREAM_HOST, paged) && ok;
+  ok = run("sim unbounded", UPSTREAM_SIM, unbounded) && ok;
+  ok = run("sim bounded", UPSTREAM_SIM, bounded) && ok;
+  ok = run("sim vm paged", UPSTREAM_SIM_VM, paged) && ok;
+  ok = run("sim vm bounded", UPSTREAM_SIM_VM, bounded) && ok;
   puts(ok ? "pool threads stress: pass" : "pool threads stress: FAIL");
   return ok ? 0 : 1;
 }

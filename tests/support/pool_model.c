@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pool/pool_internal.h"
 #include "pool_model_internal.h"
 
 tp_model_options tp_model_options_default(uint64_t seed) {
@@ -79,10 +80,15 @@ static void *thread_main(void *arg) {
   unsigned rounds = (o->steps + o->sync_every - 1) / o->sync_every;
   for (unsigned r = 0; r < rounds; ++r) {
     for (unsigned k = 0; k < o->sync_every && !atomic_load(&run->failed); ++k) {
+      /* TP_MODEL_DUMP_AT=<step>: the pool's blocks just before that step,
+       * to see the state a failing step breaks. */
+      if (getenv("TP_MODEL_DUMP_AT") &&
+          t->step + 1 == (unsigned)atoi(getenv("TP_MODEL_DUMP_AT")))
+        tp_pool_debug_dump(run->pool);
       if (!tp_model_step(t))
         break;
       if (o->threads == 1) {
-        if (!tp_model_check_exact(t))
+        if (!tp_model_check_exact(t) || !tp_model_check_layout(t))
           break;
       } else {
         tp_pool_stats s = TP_POOL_STATS_INIT;
@@ -163,10 +169,15 @@ static void print_summary(tp_model_state *run) {
   printf("seed %" PRIu64 ", %u thread(s): %" PRIu64 " allocations, %" PRIu64
          " hits, %" PRIu64 " cross-stream takes (%" PRIu64
          " with the old stream busy, each checked for its wait), %" PRIu64
-         " failures, %" PRIu64 " releases, %" PRIu64 " streams forgotten\n",
+         " failures, %" PRIu64 " releases, %" PRIu64
+         " streams forgotten; %" PRIu64 " splits, %" PRIu64 " merges, %" PRIu64
+         " grows, %" PRIu64 " shrinks, %" PRIu64
+         " bytes of pages given back, %" PRIu64 " used again\n",
          run->options.seed, run->options.threads, s.allocations, s.hits,
          s.cross_stream_takes, owed, s.failures, s.releases,
-         s.streams_forgotten);
+         s.streams_forgotten, s.free_blocks_split, s.blocks_merged,
+         s.segment_grows, s.segment_shrinks, s.page_release_bytes,
+         s.page_reuse_bytes);
 }
 
 static void finish(tp_model_state *run) {
@@ -212,18 +223,30 @@ bool tp_model_run(const tp_model_options *options, char *message,
   pthread_mutex_init(&run.message_lock, NULL);
   pthread_barrier_init(&run.barrier, NULL, options->threads);
   run.sim = tp_sim_create(SIZE_MAX);
+  if (run.sim && options->vm_page)
+    tp_sim_enable_vm(run.sim, options->vm_page, options->vm_commit);
   run.foreign = aligned_alloc(256, 8 * 256);
   run.threads = calloc(options->threads, sizeof *run.threads);
   bool ready = run.sim && run.foreign && run.threads &&
-               tp_free_records_init(&run.records);
+               tp_freed_ranges_init(&run.ranges);
   tp_stream shared = NULL;
   if (ready && options->threads > 1)
     shared = tp_sim_stream_create(run.sim);
   for (unsigned i = 0; ready && i < options->threads; ++i)
     ready = setup_thread(&run, i, shared);
   tp_status st = TP_ERR_INTERNAL;
+  const tp_space *space = run.sim ? tp_sim_space(run.sim) : NULL;
+  if (ready && options->vmm_granule) {
+    run.vmm = tp_sim_vmm_create(options->vmm_granule, SIZE_MAX);
+    tp_vmm_space_settings vs = {options->vmm_granule, (size_t)8 << 20,
+                                TP_SPACE_OTHER, -1, "vmm-sim"};
+    ready =
+        run.vmm && tp_vmm_space_create_with(tp_sim_vmm_driver(run.vmm), space,
+                                            &vs, &run.vmm_space) == TP_SUCCESS;
+    space = run.vmm_space;
+  }
   if (ready)
-    st = tp_pool_create(tp_sim_space(run.sim), &options->config, &run.pool);
+    st = tp_pool_create(space, &options->config, &run.pool);
   if (!ready || st != TP_SUCCESS) {
     snprintf(message, capacity, "pool model setup failed: %s",
              ready ? tp_last_error() : "out of host memory");
@@ -234,6 +257,19 @@ bool tp_model_run(const tp_model_options *options, char *message,
   }
   for (unsigned i = 0; run.threads && i < options->threads; ++i)
     teardown_thread(&run.threads[i]);
+  if (run.vmm_space && tp_vmm_space_destroy_with(run.vmm_space) != TP_SUCCESS &&
+      !atomic_load(&run.failed))
+    tp_model_fail(&run.threads[0], "the VMM space is still busy: %s",
+                  tp_last_error());
+  if (run.vmm) {
+    tp_sim_vmm_counters vc = tp_sim_vmm_get_counters(run.vmm);
+    size_t leaked = tp_sim_vmm_destroy(run.vmm);
+    if ((leaked || vc.violations) && !atomic_load(&run.failed))
+      tp_model_fail(&run.threads[0],
+                    "the VMM space left %zu bytes mapped or reserved and broke "
+                    "%llu driver rules",
+                    leaked, (unsigned long long)vc.violations);
+  }
   if (shared)
     tp_sim_stream_destroy(run.sim, shared);
   if (run.sim) {
@@ -242,7 +278,7 @@ bool tp_model_run(const tp_model_options *options, char *message,
       tp_model_fail(&run.threads[0],
                     "the pool never gave %zu bytes back upstream", leaked);
   }
-  tp_free_records_fini(&run.records);
+  tp_freed_ranges_fini(&run.ranges);
   free(run.threads);
   free(run.foreign);
   pthread_barrier_destroy(&run.barrier);

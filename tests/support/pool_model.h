@@ -1,16 +1,21 @@
 /* A reference model of one tp_pool over the simulated space, driven by long
  * seeded random sequences of alloc / free / trim / forget_stream / set_limit,
  * injected upstream failures and deliberately bad calls, over several
- * simulated streams and one or more threads.
+ * simulated streams and one or more threads; optionally with the space's
+ * virtual memory (segments that grow and shrink in place, pages given back
+ * and committed again).
  *
  * With one thread every step is checked against the model: statistics match
- * exactly, no two live blocks overlap, every block keeps the bytes written
- * into it, bad calls fail with the right status and change nothing but the
- * failure count, and a block last freed on stream S that stream T takes while
- * S still has unfinished work has made T wait on S up to that free. With
- * several threads each thread checks its own blocks and the always-true
- * invariants after every step, and the whole pool is checked against the sum
- * of the threads' models at barriers. */
+ * exactly, the pool's own records pass tp_pool_validate (blocks tile their
+ * segments, free + live = reserved, the index and page maps agree), no two
+ * live blocks overlap, every block keeps the bytes written into it and lies
+ * on committed pages, bad calls fail with the right status and change nothing
+ * but the failure count, and memory last used on stream S that stream T gets
+ * while S still has that work pending has made T wait on S up to the free,
+ * however blocks were split and merged since. With several threads each
+ * thread checks its own blocks and the always-true invariants after every
+ * step, and the whole pool is checked against the sum of the threads' models
+ * at barriers. */
 #ifndef TP_TEST_POOL_MODEL_H
 #define TP_TEST_POOL_MODEL_H
 
@@ -31,7 +36,12 @@ typedef struct tp_model_options {
   bool vary_limit;       /* single thread: tp_pool_set_limit steps */
   bool inject_failures;  /* single thread: failing gets, capacity limits */
   bool recreate_streams; /* single thread: forget, destroy, create again */
-  unsigned sync_every;   /* steps between whole-pool checks */
+  size_t vm_page;        /* 0: plain space; else its virtual-memory page */
+  bool vm_commit;        /* with vm_page: pages must be committed (device) */
+  /* Not 0: the pool runs on the VMM space (src/device/vmm_space.h) over a
+   * simulated driver with granules of this size, events from the sim. */
+  size_t vmm_granule;
+  unsigned sync_every; /* steps between whole-pool checks */
   tp_pool_config config;
 } tp_model_options;
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "block_pattern.h"
+#include "pool/pool_internal.h"
 #include "pool_model_internal.h"
 
 #define CHECK(t, cond, ...) ((cond) ? true : tp_model_fail((t), __VA_ARGS__))
@@ -28,9 +29,6 @@ bool tp_model_check_invariants(tp_model_thread *t, const tp_pool_stats *s) {
              s->hits, s->misses, s->allocations) ||
       !CHECK(t, s->reserved_bytes <= limit, "reserved %zu > limit %zu",
              s->reserved_bytes, limit) ||
-      !CHECK(t, s->cached_bytes <= o->config.max_pool_size,
-             "cached %zu > max_pool_size %zu", s->cached_bytes,
-             o->config.max_pool_size) ||
       !CHECK(t, (s->cached_blocks == 0) == (s->cached_bytes == 0),
              "cached blocks %zu but cached bytes %zu", s->cached_blocks,
              s->cached_bytes) ||
@@ -52,11 +50,17 @@ bool tp_model_check_invariants(tp_model_thread *t, const tp_pool_stats *s) {
              s->requested_bytes_peak, s->reserved_bytes,
              s->reserved_bytes_peak))
     return false;
-  if (o->one_class && o->config.max_buffers_per_bucket != TP_UNLIMITED)
-    return CHECK(t, s->cached_blocks <= o->config.max_buffers_per_bucket,
-                 "one class holds %zu cached blocks > max_buffers_per_bucket "
-                 "%zu",
-                 s->cached_blocks, o->config.max_buffers_per_bucket);
+  if (!CHECK(t,
+             s->free_segments <= s->segments &&
+                 s->free_segment_bytes <= s->cached_bytes &&
+                 s->largest_free_block <= s->cached_bytes &&
+                 s->decommitted_bytes <= s->cached_bytes,
+             "fragmentation figures out of range: %" PRIu64 " of %" PRIu64
+             " segments free (%" PRIu64 " bytes), largest free block %" PRIu64
+             ", decommitted %" PRIu64 ", cached %" PRIu64,
+             s->free_segments, s->segments, s->free_segment_bytes,
+             s->largest_free_block, s->decommitted_bytes, s->cached_bytes))
+    return false;
   if (s->allocations)
     return CHECK(
         t, fabs(s->hit_rate - (double)s->hits / (double)s->allocations) < 1e-9,
@@ -114,6 +118,57 @@ static bool check_peaks_grow(tp_model_thread *t, const tp_pool_stats *s) {
                s->reserved_bytes_peak);
 }
 
+bool tp_model_block_backed(tp_model_state *run, const void *ptr, size_t bytes) {
+  if (run->vmm)
+    return tp_sim_vmm_mapped(run->vmm, ptr, bytes);
+  return !run->options.vm_commit || tp_sim_committed(run->sim, ptr, bytes);
+}
+
+/* The pool's figures against what upstream counted: the simulated space's
+ * own counters, or the VMM space's and its driver's. */
+static bool check_upstream(tp_model_thread *t, const tp_pool_stats *s,
+                           const tp_sim_counters *c) {
+  tp_model_state *run = t->run;
+  if (run->vmm) {
+    tp_vmm_counts v;
+    tp_vmm_space_counts(run->vmm_space, &v);
+    tp_sim_vmm_counters d = tp_sim_vmm_get_counters(run->vmm);
+    /* Pending granules are still mapped; the pool counts them given back. */
+    return CHECK(t, v.segments == s->segments,
+                 "%" PRIu64 " segments, the VMM space holds %" PRIu64,
+                 s->segments, v.segments) &&
+           CHECK(t,
+                 v.mapped_bytes - v.pending_bytes ==
+                     s->reserved_bytes - s->decommitted_bytes,
+                 "reserved %" PRIu64 " - decommitted %" PRIu64
+                 " != mapped %" PRIu64 " - pending %" PRIu64,
+                 s->reserved_bytes, s->decommitted_bytes, v.mapped_bytes,
+                 v.pending_bytes) &&
+           CHECK(t, d.violations == 0 && d.mapped_bytes == v.mapped_bytes,
+                 "the driver saw %" PRIu64 " rule violations, %zu bytes "
+                 "mapped (the space counts %" PRIu64 ")",
+                 d.violations, d.mapped_bytes, v.mapped_bytes);
+  }
+  const tp_model_options *o = &run->options;
+  return CHECK(t, s->reserved_bytes == c->bytes_out - c->bytes_pending,
+               "reserved %zu but upstream has %zu out, %zu of them given back",
+               s->reserved_bytes, c->bytes_out, c->bytes_pending) &&
+         CHECK(t, s->upstream_gets == c->gets,
+               "upstream_gets %" PRIu64 ", upstream saw %" PRIu64,
+               s->upstream_gets, c->gets) &&
+         CHECK(t, s->upstream_puts == c->puts,
+               "upstream_puts %" PRIu64 ", upstream saw %" PRIu64,
+               s->upstream_puts, c->puts) &&
+         CHECK(t,
+               s->segment_grows == c->grows && s->segment_shrinks == c->shrinks,
+               "grows %" PRIu64 " and shrinks %" PRIu64
+               ", upstream saw %" PRIu64 " and %" PRIu64,
+               s->segment_grows, s->segment_shrinks, c->grows, c->shrinks) &&
+         CHECK(t, !o->vm_commit || s->decommitted_bytes == c->bytes_decommitted,
+               "decommitted %" PRIu64 " bytes, upstream has %zu given back",
+               s->decommitted_bytes, c->bytes_decommitted);
+}
+
 bool tp_model_check_exact(tp_model_thread *t) {
   tp_model_state *run = t->run;
   tp_pool_stats s = TP_POOL_STATS_INIT;
@@ -124,7 +179,6 @@ bool tp_model_check_exact(tp_model_thread *t) {
     return false;
   model_totals m = sum_threads(run);
   tp_sim_counters c = tp_sim_get_counters(run->sim);
-  const tp_model_options *o = &run->options;
   bool ok =
       CHECK(t, s.allocations == m.allocations,
             "allocations %" PRIu64 ", model %" PRIu64, s.allocations,
@@ -147,18 +201,11 @@ bool tp_model_check_exact(tp_model_thread *t) {
       CHECK(t, s.live_bytes == m.usable,
             "live_bytes %zu, model (sum of block sizes) %zu", s.live_bytes,
             m.usable) &&
-      CHECK(t, s.reserved_bytes == c.bytes_out - c.bytes_pending,
-            "reserved %zu but upstream has %zu out, %zu of them given back",
-            s.reserved_bytes, c.bytes_out, c.bytes_pending) &&
-      CHECK(t, s.upstream_gets == c.gets,
-            "upstream_gets %" PRIu64 ", upstream saw %" PRIu64, s.upstream_gets,
-            c.gets) &&
-      CHECK(t, s.upstream_puts == c.puts,
-            "upstream_puts %" PRIu64 ", upstream saw %" PRIu64, s.upstream_puts,
-            c.puts) &&
-      CHECK(t, s.misses == s.upstream_gets,
-            "misses %" PRIu64 " != successful upstream gets %" PRIu64, s.misses,
-            s.upstream_gets) &&
+      check_upstream(t, &s, &c) &&
+      CHECK(t, s.misses == s.upstream_gets + s.segment_grows,
+            "misses %" PRIu64 " != successful upstream gets %" PRIu64
+            " + segment grows %" PRIu64,
+            s.misses, s.upstream_gets, s.segment_grows) &&
       CHECK(t, s.releases == s.upstream_puts,
             "releases %" PRIu64 " != upstream puts %" PRIu64, s.releases,
             s.upstream_puts) &&
@@ -169,12 +216,11 @@ bool tp_model_check_exact(tp_model_thread *t) {
       CHECK(t, s.streams_forgotten <= m.forgets,
             "streams_forgotten %" PRIu64 " > %" PRIu64 " forget calls",
             s.streams_forgotten, m.forgets);
-  if (ok && o->config.max_buffers_per_bucket != TP_UNLIMITED)
-    ok = CHECK(t,
-               s.cached_blocks <= o->config.max_buffers_per_bucket * m.classes,
-               "%zu cached blocks > max_buffers_per_bucket %zu x %u classes "
-               "used",
-               s.cached_blocks, o->config.max_buffers_per_bucket, m.classes);
+  if (ok) {
+    char why[512];
+    ok = CHECK(t, tp_pool_validate(run->pool, why, sizeof why) == 0,
+               "the pool's records are inconsistent: %s", why);
+  }
   run->previous = s;
   return ok;
 }
@@ -193,7 +239,9 @@ static int by_address(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-bool tp_model_check_blocks(tp_model_thread *t) {
+/* Every live block of every thread: disjoint and on committed pages, and
+ * with `bytes`, its bytes intact (the expensive part: at barriers). */
+static bool check_live(tp_model_thread *t, bool bytes) {
   tp_model_state *run = t->run;
   size_t total = 0;
   for (unsigned i = 0; i < run->options.threads; ++i)
@@ -205,8 +253,12 @@ bool tp_model_check_blocks(tp_model_thread *t) {
   bool ok = true;
   for (unsigned i = 0; i < run->options.threads && ok; ++i)
     for (size_t k = 0; k < run->threads[i].live_count && ok; ++k) {
-      all[n++] = run->threads[i].live[k];
-      ok = tp_model_check_block_bytes(t, &run->threads[i].live[k]);
+      const tp_model_block *b = &run->threads[i].live[k];
+      all[n++] = *b;
+      ok = (!bytes || tp_model_check_block_bytes(t, b)) &&
+           CHECK(t, tp_model_block_backed(run, b->ptr, b->usable),
+                 "live block %" PRIu64 " at %p lies on pages given back", b->id,
+                 b->ptr);
     }
   qsort(all, n, sizeof *all, by_address);
   for (size_t k = 1; k < n && ok; ++k)
@@ -218,4 +270,12 @@ bool tp_model_check_blocks(tp_model_thread *t) {
         all[k].ptr);
   free(all);
   return ok;
+}
+
+bool tp_model_check_blocks(tp_model_thread *t) {
+  return check_live(t, true);
+}
+
+bool tp_model_check_layout(tp_model_thread *t) {
+  return check_live(t, false);
 }

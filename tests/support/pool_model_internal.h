@@ -8,9 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "free_records.h"
 #include "pool_model.h"
+#include "pool_model_ranges.h"
 #include "sim_space.h"
+#include "sim_vmm.h"
 #include "test_rng.h"
 
 #define TP_MODEL_TRACE 24 /* steps remembered for a failure report */
@@ -20,7 +21,7 @@
 typedef struct tp_model_block {
   void *ptr;
   size_t requested;
-  size_t usable; /* the class size the pool reports for it */
+  size_t usable; /* the size the pool reports for it */
   uint64_t id;   /* names the byte pattern written into it */
   unsigned home; /* index of the stream its work goes to */
 } tp_model_block;
@@ -51,8 +52,10 @@ typedef struct tp_model_thread {
 struct tp_model_state {
   tp_model_options options;
   tp_sim *sim;
+  tp_sim_vmm *vmm; /* with options.vmm_granule */
+  tp_space *vmm_space;
   tp_pool *pool;
-  tp_free_records records;
+  tp_freed_ranges ranges;
   pthread_barrier_t barrier;
   tp_model_thread *threads;
   atomic_uint_fast64_t next_id;
@@ -85,9 +88,15 @@ bool tp_model_check_invariants(tp_model_thread *t, const tp_pool_stats *s);
 /* Exact agreement of the pool, the simulated upstream and the sum of all
  * threads' models; only while no thread is inside the pool. */
 bool tp_model_check_exact(tp_model_thread *t);
-/* Every live block of every thread: aligned, disjoint, bytes intact. */
+/* Every live block of every thread: aligned, disjoint, on committed pages,
+ * bytes intact. */
 bool tp_model_check_blocks(tp_model_thread *t);
+/* The same without reading the bytes: cheap enough for every step. */
+bool tp_model_check_layout(tp_model_thread *t);
 bool tp_model_check_block_bytes(tp_model_thread *t, const tp_model_block *b);
+/* Whether a live block lies on memory the space backs now (pages
+ * committed, granules mapped), where the space can tell. */
+bool tp_model_block_backed(tp_model_state *run, const void *ptr, size_t bytes);
 void tp_model_note_class(tp_model_thread *t, size_t class_size);
 
 #endif

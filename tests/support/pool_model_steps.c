@@ -41,23 +41,40 @@ static size_t draw_size(tp_model_thread *t) {
   return (size_t)tp_rng_range(&t->rng, 1, top);
 }
 
-/* After a successful alloc of `ptr` on stream index `s`: if the block was
- * last freed on another stream whose work up to that free is not done yet,
- * the pool must have made this stream wait for it. */
-static bool check_ordering(tp_model_thread *t, void *ptr, unsigned s) {
-  tp_free_record rec;
-  if (!tp_free_records_take(&t->run->records, ptr, &rec))
-    return true; /* fresh memory, or the record was retired */
-  tp_stream taker = t->streams[s];
-  if (rec.stream == taker ||
-      tp_sim_completed(t->run->sim, rec.stream) >= rec.seq)
+typedef struct order_ctx {
+  tp_model_thread *t;
+  tp_stream taker;
+  void *block;
+  bool owed; /* a wait was owed: counted once per allocation */
+} order_ctx;
+
+/* One freed range the new block covers: if its stream has not done the
+ * work queued before the free, the pool must have made the taker wait. */
+static bool owed_wait(void *vctx, const tp_freed_range *r) {
+  order_ctx *c = vctx;
+  tp_model_thread *t = c->t;
+  if (r->stream == c->taker ||
+      tp_sim_completed(t->run->sim, r->stream) >= r->seq)
     return true;
-  t->waits_owed++;
-  return CHECK(t, tp_sim_waits_for(t->run->sim, taker, rec.stream, rec.seq),
-               "block %p, freed on stream %p after its item %" PRIu64
-               " (not done), was handed to stream %p without making it "
-               "wait for that item",
-               ptr, rec.stream, rec.seq, taker);
+  if (!c->owed)
+    t->waits_owed++;
+  c->owed = true;
+  return CHECK(t, tp_sim_waits_for(t->run->sim, c->taker, r->stream, r->seq),
+               "bytes %#" PRIxPTR "..%#" PRIxPTR ", freed on stream %p after "
+               "its item %" PRIu64 " (not done), were handed to stream %p in "
+               "block %p without making it wait for that item",
+               r->lo, r->hi, (void *)r->stream, r->seq, (void *)c->taker,
+               c->block);
+}
+
+/* After a successful alloc of `ptr` (`usable` bytes) on stream index `s`:
+ * every byte of it last freed on another stream whose work up to that free
+ * is not done yet makes a wait the pool owed this stream, however blocks
+ * were split and merged in between. */
+static bool check_ordering(tp_model_thread *t, void *ptr, size_t usable,
+                           unsigned s) {
+  order_ctx c = {t, t->streams[s], ptr, false};
+  return tp_freed_ranges_take(&t->run->ranges, ptr, usable, owed_wait, &c);
 }
 
 static bool overlaps_own_block(tp_model_thread *t, void *ptr, size_t usable,
@@ -75,26 +92,18 @@ static bool overlaps_own_block(tp_model_thread *t, void *ptr, size_t usable,
 
 static bool step_free(tp_model_thread *t);
 
-/* A request may be served with a cached block of a larger class, up to twice
- * its own: then the block's size is itself a class size, and (with one
- * thread, where the count is exact) the allocation was a cache hit. */
-static bool check_larger_block(tp_model_thread *t, size_t bytes, size_t cls,
-                               size_t usable, uint64_t hits_before) {
-  if (usable == cls)
-    return true;
-  size_t own = 0;
-  tp_pool_class_size(t->run->pool, usable, &own);
-  if (!CHECK(t, own == usable,
-             "a request of %zu bytes got a block of %zu, not a class size",
-             bytes, usable) ||
-      !single(t))
-    return own == usable;
-  tp_pool_stats s = TP_POOL_STATS_INIT;
-  tp_pool_get_stats(t->run->pool, &s);
-  return CHECK(t, s.hits == hits_before + 1,
-               "a request of %zu bytes (class %zu) got a block of %zu that "
-               "did not come from the cache",
-               bytes, cls, usable);
+/* The size the pool hands out for `bytes`: the request rounded up to 256
+ * bytes; an oversize request (or a segment rounded to pages) may get up to
+ * an eighth more, or the page rounding. */
+static bool usable_fits(tp_model_thread *t, size_t bytes, size_t usable) {
+  const tp_model_options *o = &t->run->options;
+  size_t rounded = (bytes + 255) / 256 * 256;
+  if (rounded < o->config.oversize_threshold)
+    return usable == rounded;
+  size_t page = o->vm_page ? o->vm_page : 256;
+  size_t paged = (rounded + page - 1) / page * page;
+  return usable >= rounded &&
+         (usable <= rounded + rounded / 8 || usable <= paged);
 }
 
 static bool do_alloc(tp_model_thread *t, size_t bytes, unsigned s,
@@ -102,22 +111,21 @@ static bool do_alloc(tp_model_thread *t, size_t bytes, unsigned s,
   tp_model_state *run = t->run;
   if (t->live_count >= run->options.max_live)
     return step_free(t); /* no room in the model for another block */
-  size_t cls = 0;
+  size_t cls = 0, rounded = (bytes + 255) / 256 * 256;
   tp_status st = tp_pool_class_size(run->pool, bytes, &cls);
   if (!CHECK(t, st == TP_SUCCESS && cls >= bytes && cls % 256 == 0,
              "tp_pool_class_size(%zu) gave %d and %zu", bytes, (int)st, cls))
     return false;
-  if (single(t) && t->usable_live + cls > run->limit)
-    expected = EXPECT_FAILURE; /* reserved bytes could not stay in limit */
-  uint64_t hits_before = 0;
-  if (single(t)) {
-    tp_pool_stats before = TP_POOL_STATS_INIT;
-    tp_pool_get_stats(run->pool, &before);
-    hits_before = before.hits;
-  }
+  /* Over the limit for sure: live bytes plus this block. Below it the pool
+   * may still fail (free memory between live blocks counts against the
+   * limit), so success is promised only without a limit. */
+  if (single(t) && t->usable_live + rounded > run->limit)
+    expected = EXPECT_FAILURE;
+  else if (run->limit != TP_UNLIMITED && expected == EXPECT_SUCCESS)
+    expected = EXPECT_EITHER;
   void *ptr = NULL;
   st = tp_pool_alloc(run->pool, bytes, t->streams[s], &ptr);
-  tp_model_trace(t, "alloc %zu (class %zu) on stream %u: %s %p", bytes, cls, s,
+  tp_model_trace(t, "alloc %zu on stream %u: %s %p", bytes, s,
                  tp_status_name(st), ptr);
   if (st != TP_SUCCESS) {
     t->failures++;
@@ -127,29 +135,35 @@ static bool do_alloc(tp_model_thread *t, size_t bytes, unsigned s,
            CHECK(t, strstr(tp_last_error(), "tp_pool_alloc") != NULL,
                  "alloc failure message does not name tp_pool_alloc: '%s'",
                  tp_last_error()) &&
+           CHECK(t, strstr(tp_last_error(), "largest free block") != NULL,
+                 "out-of-memory message without the largest free block: '%s'",
+                 tp_last_error()) &&
            CHECK(t, expected != EXPECT_SUCCESS,
-                 "alloc of %zu (class %zu) failed with %zu live bytes, limit "
-                 "%zu, upstream unbounded: %s",
-                 bytes, cls, t->usable_live, run->limit, tp_last_error());
+                 "alloc of %zu failed with %zu live bytes, limit %zu, "
+                 "upstream unbounded: %s",
+                 bytes, t->usable_live, run->limit, tp_last_error());
   }
   const tp_model_block *hit = NULL;
   size_t usable = 0;
   if (!CHECK(t, expected != EXPECT_FAILURE,
-             "alloc of %zu (class %zu) succeeded although live %zu + class "
-             "exceeds limit %zu",
-             bytes, cls, t->usable_live, run->limit) ||
+             "alloc of %zu succeeded although live %zu + %zu exceeds limit "
+             "%zu",
+             bytes, t->usable_live, rounded, run->limit) ||
       !CHECK(t, ptr && (uintptr_t)ptr % 256 == 0,
              "alloc returned %p, not 256-byte aligned", ptr) ||
       !CHECK(t,
              tp_pool_block_size(run->pool, ptr, &usable) == TP_SUCCESS &&
-                 usable >= cls && usable <= 2 * cls,
-             "block_size of a fresh block of %zu bytes is %zu, class %zu",
-             bytes, usable, cls) ||
-      !check_larger_block(t, bytes, cls, usable, hits_before) ||
+                 usable_fits(t, bytes, usable),
+             "block_size of a fresh block of %zu bytes is %zu", bytes,
+             usable) ||
       !CHECK(t, !overlaps_own_block(t, ptr, usable, &hit),
              "new block %p (+%zu) overlaps live block %" PRIu64 " at %p", ptr,
              usable, hit ? hit->id : 0, hit ? hit->ptr : NULL) ||
-      !check_ordering(t, ptr, s))
+      !CHECK(t, tp_model_block_backed(run, ptr, usable),
+             "new block %p (+%zu) lies on pages given back and not committed "
+             "again",
+             ptr, usable) ||
+      !check_ordering(t, ptr, usable, s))
     return false;
   tp_model_block b = {ptr, bytes, usable, atomic_fetch_add(&run->next_id, 1),
                       s};
@@ -190,9 +204,9 @@ static bool step_free(tp_model_thread *t) {
   if (s != b.home || tp_rng_percent(&t->rng, 50))
     enqueue(t, s);
   if (!CHECK(t,
-             tp_free_records_put(&run->records, b.ptr, t->streams[s],
+             tp_freed_ranges_put(&run->ranges, b.ptr, b.usable, t->streams[s],
                                  t->last_seq[s]),
-             "out of host memory for the free records"))
+             "out of host memory for the freed ranges"))
     return false;
   tp_status st = tp_pool_free(run->pool, b.ptr, t->streams[s]);
   tp_model_trace(t,
@@ -201,7 +215,7 @@ static bool step_free(tp_model_thread *t) {
                  b.id, b.ptr, b.requested, s, t->last_seq[s],
                  tp_status_name(st));
   if (st != TP_SUCCESS) {
-    tp_free_records_drop(&run->records, b.ptr);
+    tp_freed_ranges_drop(&run->ranges, b.ptr);
     return tp_model_fail(t, "free of live block %" PRIu64 " failed: %s: %s",
                          b.id, tp_status_name(st), tp_last_error());
   }
@@ -210,7 +224,19 @@ static bool step_free(tp_model_thread *t) {
   t->bytes_freed += b.requested;
   t->requested_live -= b.requested;
   t->usable_live -= b.usable;
-  return true;
+  if (!single(t))
+    return true;
+  /* The cache bound holds after a free, as far as whole free segments can
+   * make it hold. */
+  tp_pool_stats stats = TP_POOL_STATS_INIT;
+  tp_pool_get_stats(run->pool, &stats);
+  return CHECK(t,
+               stats.cached_bytes <= run->options.config.max_cached_bytes ||
+                   stats.free_segments == 0,
+               "after a free, %" PRIu64 " bytes cached > max_cached_bytes "
+               "%zu with %" PRIu64 " whole free segments kept",
+               stats.cached_bytes, run->options.config.max_cached_bytes,
+               stats.free_segments);
 }
 
 static bool step_complete(tp_model_thread *t) {
@@ -246,10 +272,14 @@ static bool step_trim(tp_model_thread *t) {
     return false;
   if (!single(t))
     return true; /* others may cache blocks again at once */
+  /* Free memory between live blocks stays; whole free segments go while
+   * more than the target is cached (those of streams with pending work
+   * stay too: they are not one free block yet). */
   tp_pool_get_stats(t->run->pool, &s);
-  return CHECK(t, s.cached_bytes <= target,
-               "after trim to %zu, %zu bytes are still cached", target,
-               s.cached_bytes);
+  return CHECK(t, s.cached_bytes <= target || s.free_segments == 0,
+               "after trim to %zu, %zu bytes are still cached, %zu of them "
+               "in %zu whole free segments",
+               target, s.cached_bytes, s.free_segment_bytes, s.free_segments);
 }
 
 static bool step_forget(tp_model_thread *t) {
@@ -266,7 +296,7 @@ static bool step_forget(tp_model_thread *t) {
   if (single(t) && run->options.recreate_streams &&
       tp_rng_percent(&t->rng, 50)) {
     /* The caller may now destroy the stream; a new one may get its handle. */
-    tp_free_records_forget_stream(&run->records, t->streams[s]);
+    tp_freed_ranges_forget_stream(&run->ranges, t->streams[s]);
     tp_sim_stream_destroy(run->sim, t->streams[s]);
     t->streams[s] = tp_sim_stream_create(run->sim);
     t->last_seq[s] = 0;
@@ -297,8 +327,21 @@ static bool step_set_limit(tp_model_thread *t) {
     return CHECK(t, st == TP_ERR_OUT_OF_MEMORY,
                  "set_limit %zu below live %zu gave %s, not out of memory",
                  limit, s.live_bytes, tp_status_name(st));
+  tp_pool_stats after = TP_POOL_STATS_INIT;
+  tp_pool_get_stats(run->pool, &after);
+  if (st == TP_ERR_OUT_OF_MEMORY)
+    /* Free memory between live blocks cannot go back: refused, and the
+     * limit in force stays. */
+    return CHECK(t, limit < s.reserved_bytes && after.reserved_bytes > limit,
+                 "set_limit %zu refused though reserved %zu (now %zu) fits: "
+                 "%s",
+                 limit, s.reserved_bytes, after.reserved_bytes,
+                 tp_last_error());
   if (!CHECK(t, st == TP_SUCCESS, "set_limit %zu (live %zu) failed: %s", limit,
-             s.live_bytes, tp_last_error()))
+             s.live_bytes, tp_last_error()) ||
+      !CHECK(t, after.reserved_bytes <= limit,
+             "set_limit %zu succeeded with %zu bytes reserved", limit,
+             after.reserved_bytes))
     return false;
   run->limit = limit;
   return true;
@@ -315,6 +358,12 @@ static bool step_inject(tp_model_thread *t) {
                                          &t->rng, 4 * run->options.max_request)
                      : SIZE_MAX;
     tp_sim_set_capacity(run->sim, cap);
+    if (run->vmm) {
+      tp_sim_vmm_counters vc = tp_sim_vmm_get_counters(run->vmm);
+      tp_sim_vmm_set_capacity(
+          run->vmm, run->capacity_bounded ? vc.mapped_bytes + cap - c.bytes_out
+                                          : SIZE_MAX);
+    }
     tp_model_trace(t, "upstream capacity %zu (out %zu)", cap, c.bytes_out);
     return true;
   }

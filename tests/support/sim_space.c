@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/error.h"
 
@@ -32,9 +33,21 @@ typedef struct sim_put {
   struct sim_put *next;
 } sim_put;
 
+/* A segment of the space with virtual memory: where it lies, how far it
+ * may grow, which pages are given back. */
+typedef struct sim_segment {
+  char *base;
+  size_t bytes, reserve;
+  uint8_t *decommitted; /* one byte per page of the reservation */
+  struct sim_segment *next;
+} sim_segment;
+
 struct tp_sim {
   pthread_mutex_t lock;
   tp_space space;
+  tp_space_ops vm_ops; /* the table with virtual memory, when enabled */
+  size_t vm_page;
+  sim_segment *segments;
   size_t capacity;
   unsigned fail_next;
   tp_sim_counters counters;
@@ -64,6 +77,53 @@ static void retire_puts(tp_sim *sim) {
   }
 }
 
+/* The segment holding `p`, or NULL. Lock held. */
+static sim_segment *segment_of(tp_sim *sim, const void *p) {
+  for (sim_segment *g = sim->segments; g; g = g->next)
+    if ((const char *)p >= g->base && (const char *)p < g->base + g->reserve)
+      return g;
+  return NULL;
+}
+
+static tp_status vm_reserve(tp_sim *sim, size_t bytes, void **out) {
+  if (bytes % sim->vm_page)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "sim space: get of %zu bytes, not whole pages", bytes);
+  sim_segment *g = calloc(1, sizeof *g);
+  size_t reserve = 4 * bytes;
+  if (g)
+    g->decommitted = calloc(reserve / sim->vm_page, 1);
+  if (!g || !g->decommitted ||
+      posix_memalign((void **)&g->base, sim->vm_page, reserve) != 0) {
+    if (g)
+      free(g->decommitted);
+    free(g);
+    return tp_fail(TP_ERR_OUT_OF_MEMORY, "sim space: host memory exhausted");
+  }
+  g->bytes = bytes;
+  g->reserve = reserve;
+  g->next = sim->segments;
+  sim->segments = g;
+  *out = g->base;
+  return TP_SUCCESS;
+}
+
+/* Forgets the segment at `base` (put). Lock held. */
+static void vm_forget(tp_sim *sim, void *base) {
+  for (sim_segment **link = &sim->segments; *link; link = &(*link)->next) {
+    sim_segment *g = *link;
+    if (g->base == base) {
+      for (size_t i = 0; i < g->bytes / sim->vm_page; i++)
+        if (g->decommitted[i])
+          sim->counters.bytes_decommitted -= sim->vm_page;
+      *link = g->next;
+      free(g->decommitted);
+      free(g);
+      return;
+    }
+  }
+}
+
 static tp_status sim_get(void *ctx, size_t bytes, void **out) {
   tp_sim *sim = ctx;
   pthread_mutex_lock(&sim->lock);
@@ -76,6 +136,8 @@ static tp_status sim_get(void *ctx, size_t bytes, void **out) {
     st = tp_fail(TP_ERR_OUT_OF_MEMORY,
                  "sim space: %zu bytes asked, %zu of %zu out", bytes,
                  sim->counters.bytes_out, sim->capacity);
+  } else if (sim->vm_page) {
+    st = vm_reserve(sim, bytes, out);
   } else if (posix_memalign(out, 256, bytes) != 0) {
     st = tp_fail(TP_ERR_OUT_OF_MEMORY, "sim space: host memory exhausted");
   }
@@ -94,6 +156,8 @@ static tp_status sim_put_op(void *ctx, void *ptr, size_t bytes,
   tp_sim *sim = ctx;
   pthread_mutex_lock(&sim->lock);
   sim->counters.puts++;
+  if (sim->vm_page)
+    vm_forget(sim, ptr);
   sim_stream *s = resolve(sim, stream);
   sim_put *p = malloc(sizeof *p);
   if (p) {
@@ -175,10 +239,128 @@ static tp_status sim_stream_sync(void *ctx, tp_stream stream) {
 }
 
 static const tp_space_ops sim_ops = {
-    sizeof(tp_space_ops), sim_get,           sim_put_op,
-    sim_event_create,     sim_event_destroy, sim_event_record,
-    sim_stream_wait,      sim_event_query,   sim_stream_sync,
+    sizeof(tp_space_ops),
+    sim_get,
+    sim_put_op,
+    sim_event_create,
+    sim_event_destroy,
+    sim_event_record,
+    sim_stream_wait,
+    sim_event_query,
+    sim_stream_sync,
+    0,
+    NULL,
+    NULL,
+    NULL,
 };
+
+static tp_status sim_resize(void *ctx, void *ptr, size_t bytes,
+                            size_t new_bytes, tp_stream stream) {
+  (void)stream;
+  tp_sim *sim = ctx;
+  pthread_mutex_lock(&sim->lock);
+  sim_segment *g = segment_of(sim, ptr);
+  tp_status st = TP_SUCCESS;
+  if (!g || g->base != ptr || g->bytes != bytes || new_bytes % sim->vm_page)
+    st = tp_fail(TP_ERR_INVALID_ARGUMENT,
+                 "sim space: resize of %p from %zu to %zu bytes does not match "
+                 "a segment",
+                 ptr, bytes, new_bytes);
+  else if (new_bytes > g->reserve ||
+           (new_bytes > bytes &&
+            sim->counters.bytes_out + (new_bytes - bytes) > sim->capacity))
+    st = tp_fail(TP_ERR_OUT_OF_MEMORY,
+                 "sim space: the segment at %p cannot grow to %zu bytes", ptr,
+                 new_bytes);
+  if (st == TP_SUCCESS) {
+    if (new_bytes > bytes) {
+      sim->counters.grows++;
+      sim->counters.bytes_out += new_bytes - bytes;
+    } else {
+      sim->counters.shrinks++;
+      sim->counters.bytes_out -= bytes - new_bytes;
+      /* Pages past the end are gone, given back or not. */
+      for (size_t i = new_bytes / sim->vm_page; i < bytes / sim->vm_page; i++)
+        if (g->decommitted[i]) {
+          g->decommitted[i] = 0;
+          sim->counters.bytes_decommitted -= sim->vm_page;
+        }
+    }
+    g->bytes = new_bytes;
+  }
+  pthread_mutex_unlock(&sim->lock);
+  return st;
+}
+
+/* Marks pages given back or committed again; refuses ranges that are not
+ * whole pages inside a segment (the pool must never ask for those). */
+static tp_status mark_pages(tp_sim *sim, void *ptr, size_t bytes, bool back) {
+  pthread_mutex_lock(&sim->lock);
+  sim_segment *g = segment_of(sim, ptr);
+  size_t off = g ? (size_t)((char *)ptr - g->base) : 0;
+  tp_status st = TP_SUCCESS;
+  if (!g || off % sim->vm_page || bytes % sim->vm_page || !bytes ||
+      off + bytes > g->bytes) {
+    st = tp_fail(TP_ERR_INVALID_ARGUMENT,
+                 "sim space: %s of %zu bytes at %p is not whole pages of a "
+                 "segment",
+                 back ? "decommit" : "commit", bytes, ptr);
+  } else {
+    for (size_t i = off / sim->vm_page; i < (off + bytes) / sim->vm_page; i++) {
+      if (g->decommitted[i] != back && back)
+        sim->counters.bytes_decommitted += sim->vm_page;
+      else if (g->decommitted[i] != back)
+        sim->counters.bytes_decommitted -= sim->vm_page;
+      g->decommitted[i] = back;
+    }
+    if (back) {
+      sim->counters.decommits++;
+      memset(ptr, 0xDD, bytes); /* what was there is gone */
+    } else {
+      sim->counters.commits++;
+    }
+  }
+  pthread_mutex_unlock(&sim->lock);
+  return st;
+}
+
+static tp_status sim_decommit(void *ctx, void *ptr, size_t bytes,
+                              tp_stream stream) {
+  (void)stream;
+  return mark_pages(ctx, ptr, bytes, true);
+}
+
+static tp_status sim_commit(void *ctx, void *ptr, size_t bytes) {
+  return mark_pages(ctx, ptr, bytes, false);
+}
+
+void tp_sim_enable_vm(tp_sim *sim, size_t page, bool with_commit) {
+  pthread_mutex_lock(&sim->lock);
+  sim->vm_page = page;
+  sim->vm_ops = sim_ops;
+  sim->vm_ops.page_bytes = page;
+  sim->vm_ops.resize = sim_resize;
+  sim->vm_ops.decommit = sim_decommit;
+  sim->vm_ops.commit = with_commit ? sim_commit : NULL;
+  sim->space.ops = &sim->vm_ops;
+  pthread_mutex_unlock(&sim->lock);
+}
+
+bool tp_sim_committed(tp_sim *sim, const void *ptr, size_t bytes) {
+  pthread_mutex_lock(&sim->lock);
+  sim_segment *g = sim->vm_page ? segment_of(sim, ptr) : NULL;
+  bool ok = true;
+  if (g) {
+    size_t first = (size_t)((const char *)ptr - g->base) / sim->vm_page;
+    size_t end =
+        ((size_t)((const char *)ptr - g->base) + bytes + sim->vm_page - 1) /
+        sim->vm_page;
+    for (size_t i = first; i < end && ok; i++)
+      ok = !g->decommitted[i] && i < g->bytes / sim->vm_page;
+  }
+  pthread_mutex_unlock(&sim->lock);
+  return ok;
+}
 
 tp_sim *tp_sim_create(size_t capacity) {
   tp_sim *sim = calloc(1, sizeof *sim);
@@ -213,6 +395,14 @@ size_t tp_sim_destroy(tp_sim *sim) {
     sim->streams = next;
   }
   free_waits(&sim->default_stream);
+  while (sim->segments) {
+    /* Never put: a leak, reported below; the memory itself goes now. */
+    sim_segment *g = sim->segments;
+    sim->segments = g->next;
+    free(g->base);
+    free(g->decommitted);
+    free(g);
+  }
   size_t leaked = sim->counters.bytes_out;
   pthread_mutex_destroy(&sim->lock);
   free(sim);

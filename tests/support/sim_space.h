@@ -20,6 +20,9 @@ typedef struct tp_sim_counters {
       waits, queries, syncs;
   size_t bytes_out;     /* got and not yet put */
   size_t bytes_pending; /* put, but still waiting for stream work */
+  /* With virtual memory (tp_sim_enable_vm). */
+  uint64_t grows, shrinks, decommits, commits;
+  size_t bytes_decommitted; /* now */
 } tp_sim_counters;
 
 /* `capacity`: upstream bytes available (SIZE_MAX for no bound). */
@@ -47,5 +50,16 @@ bool tp_sim_waits_for(tp_sim *sim, tp_stream waiter, tp_stream waited,
 void tp_sim_fail_next_gets(tp_sim *sim, unsigned count);
 void tp_sim_set_capacity(tp_sim *sim, size_t capacity);
 tp_sim_counters tp_sim_get_counters(tp_sim *sim);
+
+/* Gives the space virtual memory, as the host space and a VMM device space
+ * have (call before making a pool over it): each segment lies in a
+ * reservation of four times its first size that `resize` grows and shrinks
+ * in place, and pages of `page` bytes can be given back (`decommit`) and,
+ * with `with_commit`, must be committed again before use (as device
+ * granules); without it they come back on first touch (as host pages). */
+void tp_sim_enable_vm(tp_sim *sim, size_t page, bool with_commit);
+/* Whether every page under [ptr, ptr + bytes) is committed: a live block
+ * must be, where commit is required. */
+bool tp_sim_committed(tp_sim *sim, const void *ptr, size_t bytes);
 
 #endif

@@ -34,13 +34,13 @@ Test(pool_model, unbounded_pool_on_four_streams) {
 
 Test(pool_model, bounded_cache_evicts_within_its_bounds) {
   tp_model_options o = tp_model_options_default(0);
-  o.config.max_pool_size = 256 * 1024;
+  o.config.max_cached_bytes = 256 * 1024;
   o.config.max_buffers_per_bucket = 3;
   o.config.divisions = 2;
   run_seeds(o, SEEDS);
 }
 
-Test(pool_model, one_class_keeps_at_most_max_buffers_per_bucket) {
+Test(pool_model, one_class_splits_and_merges_small_blocks) {
   tp_model_options o = tp_model_options_default(0);
   o.one_class = true;
   o.streams = 3;
@@ -86,40 +86,83 @@ Test(pool_model, four_threads_under_a_limit_and_small_cache) {
   o.max_live = 24;
   o.sync_every = 200;
   o.config.limit = 2 * 1024 * 1024;
-  o.config.max_pool_size = 512 * 1024;
+  o.config.max_cached_bytes = 512 * 1024;
   o.config.max_buffers_per_bucket = 4;
   run_seeds(o, SEEDS);
 }
 
-/* The smallest case behind the model's block-size check, kept as a fixed
- * sequence: a cached block of a larger class may serve a request, but only
- * up to twice the request's class (pool.h), including among the small
- * classes that are spaced linearly (256, 512, 768, 1024, ... bytes). */
-Test(pool_model, larger_cached_block_serves_at_most_twice_the_class) {
-  for (unsigned divisions = 1; divisions <= 16; divisions *= 2) {
-    tp_sim *sim = tp_sim_create(SIZE_MAX);
-    tp_stream s = tp_sim_stream_create(sim);
-    tp_pool_config config = TP_POOL_CONFIG_INIT;
-    config.divisions = divisions;
-    tp_pool *pool = NULL;
-    cr_assert_eq(tp_pool_create(tp_sim_space(sim), &config, &pool), TP_SUCCESS);
-    for (size_t big = 512; big <= 8192; big += 256) {
-      void *p = NULL, *q = NULL;
-      size_t cls = 0, usable = 0;
-      cr_assert_eq(tp_pool_alloc(pool, big, s, &p), TP_SUCCESS);
-      cr_assert_eq(tp_pool_free(pool, p, s), TP_SUCCESS);
-      cr_assert_eq(tp_pool_alloc(pool, 100, s, &q), TP_SUCCESS);
-      cr_assert_eq(tp_pool_class_size(pool, 100, &cls), TP_SUCCESS);
-      cr_assert_eq(tp_pool_block_size(pool, q, &usable), TP_SUCCESS);
-      cr_assert(usable <= 2 * cls,
-                "divisions %u: a 100-byte request (class %zu) was served "
-                "with a cached block of %zu bytes",
-                divisions, cls, usable);
-      cr_assert_eq(tp_pool_free(pool, q, s), TP_SUCCESS);
-      cr_assert_eq(tp_pool_trim(pool, 0), TP_SUCCESS);
-    }
-    cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
-    tp_sim_complete_all(sim);
-    cr_assert_eq(tp_sim_destroy(sim), 0);
-  }
+/* Segments that grow and shrink in place and free pages given back after
+ * a few calls, pages coming back on first touch (as the host space). */
+Test(pool_model, growable_segments_give_back_pages) {
+  tp_model_options o = tp_model_options_default(0);
+  o.vm_page = 4096;
+  o.config.page_release = TP_PAGE_RELEASE_AGED;
+  o.config.page_release_delay = 8;
+  o.config.max_cached_bytes = 512 * 1024;
+  o.max_request = 256 * 1024;
+  o.recreate_streams = true;
+  run_seeds(o, SEEDS);
+}
+
+/* The same where pages must be committed before use (as device granules of
+ * a VMM space), under a limit, with upstream failures. */
+Test(pool_model, pages_are_committed_before_use_under_a_limit) {
+  tp_model_options o = tp_model_options_default(0);
+  o.vm_page = 65536;
+  o.vm_commit = true;
+  o.config.page_release = TP_PAGE_RELEASE_AGED;
+  o.config.page_release_delay = 4;
+  o.config.limit = 4 * 1024 * 1024;
+  o.max_request = 512 * 1024;
+  o.vary_limit = true;
+  o.inject_failures = true;
+  run_seeds(o, SEEDS);
+}
+
+/* Requests above the threshold get a segment each, reused whole. */
+Test(pool_model, oversize_blocks_are_never_split) {
+  tp_model_options o = tp_model_options_default(0);
+  o.config.oversize_threshold = 32 * 1024;
+  o.max_request = 160 * 1024;
+  o.vm_page = 4096;
+  run_seeds(o, SEEDS);
+}
+
+Test(pool_model, four_threads_on_growable_segments) {
+  tp_model_options o = tp_model_options_default(0);
+  o.threads = 4;
+  o.streams = 2;
+  o.steps = 4000;
+  o.max_live = 24;
+  o.sync_every = 200;
+  o.vm_page = 4096;
+  o.vm_commit = true;
+  o.config.page_release = TP_PAGE_RELEASE_AGED;
+  o.config.page_release_delay = 16;
+  run_seeds(o, SEEDS);
+}
+
+/* The pool on the VMM space's logic over a simulated driver: granules
+ * mapped as segments grow, given back once their stream is done, taken back
+ * or mapped again on use; every driver rule checked. */
+Test(pool_model, vmm_space_maps_and_unmaps_granules) {
+  tp_model_options o = tp_model_options_default(0);
+  o.vmm_granule = 16384;
+  o.config.page_release = TP_PAGE_RELEASE_AGED;
+  o.config.page_release_delay = 8;
+  o.max_request = 128 * 1024;
+  o.recreate_streams = true;
+  run_seeds(o, SEEDS);
+}
+
+Test(pool_model, vmm_space_under_a_limit_and_device_exhaustion) {
+  tp_model_options o = tp_model_options_default(0);
+  o.vmm_granule = 16384;
+  o.config.page_release = TP_PAGE_RELEASE_AGED;
+  o.config.page_release_delay = 4;
+  o.config.limit = 3 * 1024 * 1024;
+  o.max_request = 256 * 1024;
+  o.vary_limit = true;
+  o.inject_failures = true;
+  run_seeds(o, SEEDS);
 }
