@@ -368,10 +368,12 @@ static tp_status bad_pointer(tp_pool *pool, void *ptr) {
                        "%zu bytes into the block at %p",
                        pool->name, ptr, (size_t)(p - blk->ptr),
                        (void *)blk->ptr);
+      /* The freed block has merged with its free neighbours: the size is
+       * the free range's, not the block's the caller had. */
       if (p == blk->ptr)
         return tp_fail(TP_ERR_INVALID_POINTER,
-                       "tp_pool_free: pool '%s': double free of %p (a block "
-                       "of %llu bytes, already free)",
+                       "tp_pool_free: pool '%s': double free of %p (already "
+                       "free: a free range of %llu bytes starts there)",
                        pool->name, ptr, (unsigned long long)blk->bytes);
       return tp_fail(TP_ERR_INVALID_POINTER,
                      "tp_pool_free: pool '%s': double free of %p, or a "
