@@ -328,10 +328,15 @@ tp_status tp_pool_alloc(tp_pool *pool, size_t bytes, tp_stream stream,
       /* Fresh or grown memory (a grown tail's stream was waited for). */
       pool->taken_slot = TP_SLOT_READY;
       pool->taken_stamp = pool->clock;
+      pool->grown_bytes = 0;
       st = tp_pool_upstream_alloc(pool, kind, n, bytes, stream, &b);
     }
-    if (st == TP_SUCCESS)
+    if (st == TP_SUCCESS) {
+      uint32_t seg = tp_blk(pool, b)->seg;
       st = hand_out(pool, b, bytes, stream);
+      if (st != TP_SUCCESS && !hit)
+        tp_pool_undo_grow(pool, seg);
+    }
     /* Counted once the block is the caller's: a commit that failed made
      * neither. */
     if (st == TP_SUCCESS && hit)
@@ -339,10 +344,14 @@ tp_status tp_pool_alloc(tp_pool *pool, size_t bytes, tp_stream stream,
     else if (st == TP_SUCCESS)
       pool->stats.misses++;
   }
-  if (st == TP_SUCCESS)
+  if (st == TP_SUCCESS) {
     *out = (void *)tp_blk(pool, b)->ptr;
-  else
+  } else {
     pool->stats.failures++;
+    /* A failure may still have grown the pool (a segment taken or grown
+     * before the commit of given-back pages failed): the peak counts it. */
+    tp_pool_note_peaks(pool);
+  }
   if (pool->log)
     tp_event_log_write(pool->log, st == TP_SUCCESS ? "alloc" : "fail_alloc",
                        pool->name, *out, bytes, stream, st);

@@ -102,6 +102,9 @@ struct tp_pool {
    * from: where it goes back if it cannot be handed out after all. */
   unsigned taken_slot;
   uint64_t taken_stamp;
+  /* The bytes by which the allocation in progress grew a segment (0: none):
+   * given back if the block cannot be handed out after all. */
+  uint64_t grown_bytes;
   tp_pool_stats stats;
   tp_event_log *log;
   /* Set by tp_pool_claim_limit (src/pool/pool_owner.h): the public call
@@ -232,6 +235,10 @@ tp_status tp_pool_upstream_alloc(tp_pool *pool, unsigned kind, uint64_t bytes,
 /* Gives segment `s` (one free block) back upstream; false (segment kept) if
  * put failed, with the put's status in pool->refusal and its message set. */
 bool tp_pool_segment_release(tp_pool *pool, uint32_t s);
+/* After a failed allocation whose block went back free: shrinks the segment
+ * it grew (pool->grown_bytes) back to its size before, so that the failure
+ * leaves the pool as it was. */
+void tp_pool_undo_grow(tp_pool *pool, uint32_t s);
 /* Gives back whole free segments and free tails, largest first, until at
  * most `target` cached bytes stay or nothing can go. With `sync`, waits for
  * the streams of what it released (so upstream really has it back). Returns

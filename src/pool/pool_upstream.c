@@ -201,7 +201,56 @@ static uint32_t grow_top(tp_pool *pool, unsigned kind, uint64_t bytes,
   pool->stats.cached_bytes += delta;
   pool->stats.reserved_bytes += delta;
   pool->stats.segment_grows++;
+  pool->grown_bytes = delta;
   return fresh;
+}
+
+void tp_pool_undo_grow(tp_pool *pool, uint32_t s) {
+  uint64_t delta = pool->grown_bytes;
+  pool->grown_bytes = 0;
+  if (!delta)
+    return;
+  tp_segment *seg = tp_seg(pool, s);
+  uint32_t t = seg->last;
+  tp_block *tail = tp_blk(pool, t);
+  /* The grown bytes are the end of the free tail (the block went back into
+   * it); no work was ever queued on them. */
+  if (tail->state != TP_BLOCK_FREE || tail->bytes < delta)
+    return;
+  tp_dv_flush(pool, tail->kind);
+  uint64_t old_bytes = seg->bytes - delta;
+  if (pool->space.ops->resize(pool->space.ctx, (void *)seg->base,
+                              (size_t)seg->bytes, (size_t)old_bytes,
+                              NULL) != TP_SUCCESS)
+    return; /* kept: free memory like any other */
+  bool empty = seg->empty;
+  tp_empty_unlink(pool, s); /* its bytes change */
+  tp_index_remove(pool, t);
+  tp_dirty_unlink(pool, t);
+  if (seg->pages)
+    for (uint64_t i = old_bytes / pool->page; i < seg->bytes / pool->page; i++)
+      if (seg->pages[i / 64] >> (i % 64) & 1u) {
+        pool->stats.decommitted_bytes -= pool->page;
+        seg->pages[i / 64] &= ~((uint64_t)1 << (i % 64));
+      }
+  seg->bytes = old_bytes;
+  tail = tp_blk(pool, t);
+  tail->bytes -= delta;
+  if (tail->bytes == 0) {
+    /* The grown range was a record of its own. */
+    seg->last = tail->prev;
+    tp_blk(pool, tail->prev)->next = TP_NIL;
+    pool->stats.cached_blocks--;
+    tp_block_drop(pool, t);
+  } else {
+    tp_index_insert(pool, t);
+    tp_dirty_push(pool, t);
+  }
+  if (empty)
+    tp_empty_push(pool, s);
+  pool->stats.cached_bytes -= delta;
+  pool->stats.reserved_bytes -= delta;
+  pool->stats.segment_grows--; /* as if it never grew */
 }
 
 tp_status tp_pool_upstream_alloc(tp_pool *pool, unsigned kind, uint64_t bytes,

@@ -88,6 +88,7 @@ typedef struct ct_space {
   size_t held;
   int fail_gets;          /* the next this many gets fail */
   bool fail_with_message; /* they set a message with tp_set_last_error */
+  bool pending;           /* event_query: the captured work is not done */
   int gets, puts, events_live, event_seq;
   ct_call calls[CT_MAX_CALLS];
   int ncalls;
@@ -157,8 +158,9 @@ static inline tp_status ct_stream_wait(void *ctx, tp_stream stream,
 }
 
 static inline tp_status ct_event_query(void *ctx, tp_event event, bool *done) {
-  ct_log(ctx, CT_EVENT_QUERY, 0, NULL, event);
-  *done = true;
+  ct_space *s = ctx;
+  ct_log(s, CT_EVENT_QUERY, 0, NULL, event);
+  *done = !s->pending;
   return TP_SUCCESS;
 }
 

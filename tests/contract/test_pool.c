@@ -874,6 +874,133 @@ Test(pool_limits, upstream_failure_loses_nothing) {
   ct_ok(tp_pool_destroy(pool));
 }
 
+/* A user's space with space.h's optional virtual-memory entries: each
+ * segment lies at the start of a reservation it may grow into, in place;
+ * decommit gives nothing back (the test only counts it) and commit fails
+ * while `fail_commits` is set. */
+#define VM_RESERVE ((size_t)4 << 20)
+
+typedef struct vm_space {
+  ct_space base; /* first: the entries get it as their context */
+  size_t size;   /* bytes of the one segment, 0 when none */
+  bool fail_commits;
+  int decommits;
+} vm_space;
+
+static tp_status vm_get(void *ctx, size_t bytes, void **out) {
+  vm_space *v = ctx;
+  if (v->size != 0 || bytes > VM_RESERVE)
+    return tp_set_last_error(TP_ERR_OUT_OF_MEMORY, "one segment at most");
+  void *p = NULL;
+  if (posix_memalign(&p, 4096, VM_RESERVE) != 0)
+    return tp_set_last_error(TP_ERR_OUT_OF_MEMORY, "posix_memalign failed");
+  v->size = bytes;
+  v->base.gets++;
+  *out = p;
+  return TP_SUCCESS;
+}
+
+static tp_status vm_put(void *ctx, void *ptr, size_t bytes, tp_stream stream) {
+  vm_space *v = ctx;
+  (void)stream;
+  cr_expect_eq(bytes, v->size, "put of %zu bytes, the segment has %zu", bytes,
+               v->size);
+  v->size = 0;
+  v->base.puts++;
+  free(ptr);
+  return TP_SUCCESS;
+}
+
+static tp_status vm_resize(void *ctx, void *ptr, size_t bytes, size_t new_bytes,
+                           tp_stream stream) {
+  vm_space *v = ctx;
+  (void)ptr, (void)stream;
+  cr_expect_eq(bytes, v->size);
+  if (new_bytes > VM_RESERVE)
+    return tp_set_last_error(TP_ERR_OUT_OF_MEMORY, "the reservation is full");
+  v->size = new_bytes;
+  return TP_SUCCESS;
+}
+
+static tp_status vm_decommit(void *ctx, void *ptr, size_t bytes,
+                             tp_stream stream) {
+  (void)ptr, (void)bytes, (void)stream;
+  ((vm_space *)ctx)->decommits++;
+  return TP_SUCCESS;
+}
+
+static tp_status vm_commit(void *ctx, void *ptr, size_t bytes) {
+  (void)ptr, (void)bytes;
+  if (((vm_space *)ctx)->fail_commits)
+    return tp_set_last_error(TP_ERR_OUT_OF_MEMORY, "no memory to commit");
+  return TP_SUCCESS;
+}
+
+static void vm_space_init(vm_space *v) {
+  memset(v, 0, sizeof *v);
+  ct_space_init(&v->base);
+  v->base.ops.get = vm_get;
+  v->base.ops.put = vm_put;
+  v->base.ops.page_bytes = 4096;
+  v->base.ops.resize = vm_resize;
+  v->base.ops.decommit = vm_decommit;
+  v->base.ops.commit = vm_commit;
+}
+
+/* A failed allocation loses nothing and keeps nothing it took: here a
+ * growth of the segment in place, whose block then could not be backed
+ * (the space's commit of the free tail's given-back pages fails). The
+ * segment goes back to its size, and the pool's figures to what they were.
+ * The tail stays free on stream 1, whose work the space reports pending,
+ * so trim gives back its pages, not its addresses. */
+Test(pool_limits, a_failed_commit_leaves_no_growth) {
+  static vm_space v;
+  vm_space_init(&v);
+  tp_pool_config c = TP_POOL_CONFIG_INIT;
+  c.page_release = TP_PAGE_RELEASE_ON_PRESSURE;
+  tp_pool *pool = NULL;
+  ct_ok(tp_pool_create(&v.base.space, &c, &pool));
+  v.base.pending = true;
+  void *keep = alloc_ok(pool, 64 << 10, NULL);
+  ct_fill(keep, 64 << 10, 5);
+  void *x = alloc_ok(pool, 256 << 10, ct_stream(1));
+  ct_ok(tp_pool_free(pool, x, ct_stream(1)));
+  ct_ok(tp_pool_trim(pool, 0));
+  tp_pool_stats before = ct_stats(pool);
+  cr_assert_eq(v.size, 320 << 10);
+  cr_assert_gt(before.decommitted_bytes, 0, "trim gave back no pages");
+
+  v.fail_commits = true;
+  void *p = (void *)0x5;
+  ct_expect_fail(tp_pool_alloc(pool, 512 << 10, ct_stream(1), &p),
+                 TP_ERR_OUT_OF_MEMORY, "cannot serve 524288 bytes");
+  expect_no_result(p, (void *)0x5);
+  tp_pool_stats after = ct_stats(pool);
+  cr_expect_eq(v.size, 320 << 10, "the segment kept its growth");
+  cr_expect_eq(after.reserved_bytes, before.reserved_bytes);
+  cr_expect_eq(after.reserved_bytes_peak, before.reserved_bytes_peak);
+  cr_expect_eq(after.cached_bytes, before.cached_bytes);
+  cr_expect_eq(after.cached_blocks, before.cached_blocks);
+  cr_expect_eq(after.decommitted_bytes, before.decommitted_bytes);
+  cr_expect_eq(after.segments, before.segments);
+  cr_expect_eq(after.segment_grows, before.segment_grows);
+  cr_expect_eq(after.allocations, before.allocations);
+  cr_expect_eq(after.hits + after.misses, before.hits + before.misses);
+  cr_expect_eq(after.live_bytes, before.live_bytes);
+  cr_expect_eq(after.failures, before.failures + 1);
+  ct_expect_stats_consistent(&after);
+  cr_expect(ct_check(keep, 64 << 10, 5));
+
+  /* Once the space can commit again, the same request is served. */
+  v.fail_commits = false;
+  void *q = alloc_ok(pool, 512 << 10, ct_stream(1));
+  memset(q, 1, 512 << 10);
+  ct_ok(tp_pool_free(pool, q, ct_stream(1)));
+  ct_ok(tp_pool_free(pool, keep, NULL));
+  ct_ok(tp_pool_destroy(pool));
+  cr_expect_eq(v.size, 0);
+}
+
 /* status.h: "When such a callback [tp_space_ops entries, ...] fails, the
  * library keeps the message the callback set during that call and puts its
  * own context in front ("tp_pool_alloc: ...: <your message>"); a callback
