@@ -42,6 +42,26 @@ tp_status tp_pool_set_limit(tp_pool *pool, size_t limit) {
   return tp_pool_set_owned_limit(pool, limit);
 }
 
+/* The reserved bytes left if every segment with nothing live and every
+ * free tail went back: what stays whatever is released. Optimistic (free
+ * blocks with pending work may not merge yet, a space may refuse), so a
+ * limit below it can be refused before anything is released. */
+static uint64_t reserved_floor(tp_pool *pool) {
+  uint64_t floor = 0;
+  for (uint32_t s = 0; s < pool->seg_cap; s++) {
+    tp_segment *seg = tp_seg(pool, s);
+    if (!seg->used || seg->live == 0)
+      continue;
+    tp_block *last = tp_blk(pool, seg->last);
+    if (pool->can_resize && last->state == TP_BLOCK_FREE)
+      floor += ((uint64_t)last->ptr - seg->base + pool->page - 1) &
+               ~(pool->page - 1);
+    else
+      floor += seg->bytes;
+  }
+  return floor;
+}
+
 tp_status tp_pool_set_owned_limit(tp_pool *pool, size_t limit) {
   if (!pool)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_set_limit: NULL pool");
@@ -53,11 +73,23 @@ tp_status tp_pool_set_owned_limit(tp_pool *pool, size_t limit) {
   pthread_mutex_lock(&pool->lock);
   pool->clock++;
   tp_status st = TP_SUCCESS;
+  uint64_t floor = 0;
   if (pool->stats.live_bytes > limit) {
     st = tp_fail(TP_ERR_OUT_OF_MEMORY,
                  "tp_pool_set_limit: pool '%s': %llu bytes are live, more "
                  "than the new limit of %zu bytes; the limit stays %zu",
                  pool->name, (unsigned long long)pool->stats.live_bytes, limit,
+                 pool->config.limit);
+  } else if (pool->stats.reserved_bytes > limit &&
+             (floor = reserved_floor(pool)) > limit) {
+    /* Refused before anything is released: the limit could not be met. */
+    st = tp_fail(TP_ERR_OUT_OF_MEMORY,
+                 "tp_pool_set_limit: pool '%s': at least %llu bytes stay "
+                 "reserved (%llu live, the rest free between them, which "
+                 "cannot be given back), more than the new limit of %zu "
+                 "bytes; the limit stays %zu",
+                 pool->name, (unsigned long long)floor,
+                 (unsigned long long)pool->stats.live_bytes, limit,
                  pool->config.limit);
   } else if (pool->stats.reserved_bytes > limit) {
     /* Whole free segments and free tails go back; what stays free between

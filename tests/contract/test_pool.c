@@ -721,6 +721,32 @@ Test(pool_limits, set_limit_releases_cache_or_refuses_unchanged) {
   ct_ok(tp_pool_destroy(pool));
 }
 
+/* A refused set_limit changes nothing (design.md: it "refuses, unchanged";
+ * the README: after a failure "the pool and every other block are
+ * intact"), even when some cached memory could have gone: a whole free
+ * segment stays when free bytes between live blocks make the limit
+ * impossible anyway. */
+Test(pool_limits, a_refused_set_limit_releases_nothing) {
+  static ct_space s;
+  ct_space_init(&s);
+  tp_pool *pool = make_pool(&s.space, TP_UNLIMITED, "lim");
+  void *live = alloc_ok(pool, 1 << 20, NULL);
+  void *freed = alloc_ok(pool, 512 << 10, NULL);
+  void *whole = alloc_ok(pool, 10 << 20, NULL);
+  ct_ok(tp_pool_free(pool, freed, NULL));
+  ct_ok(tp_pool_free(pool, whole, NULL));
+  tp_pool_stats t = ct_stats(pool);
+  cr_assert_eq(t.free_segments, 1);
+  ct_expect_fail(tp_pool_set_limit(pool, (1 << 20) + (256 << 10)),
+                 TP_ERR_OUT_OF_MEMORY, "cannot be given back");
+  tp_pool_stats u = ct_stats(pool);
+  ct_expect_stats_same_but_failures(&t, &u);
+  cr_expect_eq(s.puts, 0, "a segment went upstream for nothing");
+  cr_expect_eq(u.free_segments, 1);
+  ct_ok(tp_pool_free(pool, live, NULL));
+  ct_ok(tp_pool_destroy(pool));
+}
+
 /* pool.h: "Release cached blocks upstream until at most
  * `target_cached_bytes` stay." */
 Test(pool_limits, trim_keeps_at_most_the_target) {
