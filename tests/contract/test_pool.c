@@ -171,18 +171,25 @@ Test(pool_readme_table, over_the_limit) {
   world w;
   world_make(&w, (size_t)1 << 20);
   void *p = (void *)0x5;
+  /* The block is the request rounded up to 256 bytes (pool.h). */
   ct_expect_fail(tp_pool_alloc(w.pool, 1000000, NULL, &p), TP_ERR_OUT_OF_MEMORY,
-                 "cannot serve 1000000 bytes (class of 1048576 bytes): over "
+                 "cannot serve 1000000 bytes (a block of 1000192 bytes): over "
                  "the pool's limit");
   expect_no_result(p, (void *)0x5);
-  /* The figures of the table: live, cached, reserved, limit. */
-  char figures[200];
+  /* The figures pool.h names: live, cached, reserved bytes against the
+   * limit, then the segments, the free bytes inside them and the largest
+   * free block. */
+  char figures[400];
   snprintf(figures, sizeof figures,
            "live %llu bytes, cached %llu bytes, reserved %llu bytes, limit "
-           "1048576 bytes",
+           "1048576 bytes; %llu segments, %llu free bytes inside them "
+           "(largest free block %llu bytes)",
            (unsigned long long)w.before.live_bytes,
            (unsigned long long)w.before.cached_bytes,
-           (unsigned long long)w.before.reserved_bytes);
+           (unsigned long long)w.before.reserved_bytes,
+           (unsigned long long)w.before.segments,
+           (unsigned long long)w.before.cached_bytes,
+           (unsigned long long)w.before.largest_free_block);
   cr_expect(strstr(tp_last_error(), figures), "%s lacks %s", tp_last_error(),
             figures);
   world_expect_intact(&w, 1);
@@ -473,8 +480,9 @@ Test(pool_classes, the_largest_class_is_2_to_the_63) {
 }
 
 /* pool.h: "A block of at least `bytes` (> 0), 256-byte aligned";
- * tp_pool_block_size is the usable size (the class size). */
-Test(pool_classes, blocks_are_aligned_and_as_large_as_their_class) {
+ * tp_pool_block_size is "the request rounded up to 256 bytes, or the
+ * oversize segment holding it". */
+Test(pool_classes, blocks_are_aligned_and_the_request_rounded_to_256) {
   tp_pool *pool = make_pool(tp_host_space(), TP_UNLIMITED, NULL);
   size_t sizes[] = {1,    7,     255,   256,     257,           1000,
                     4097, 65535, 65537, 1 << 20, (1 << 20) + 1, 3 << 20};
@@ -482,10 +490,10 @@ Test(pool_classes, blocks_are_aligned_and_as_large_as_their_class) {
   for (int i = 0; i < 12; i++) {
     ps[i] = alloc_ok(pool, sizes[i], ct_stream(i % 3));
     cr_expect_eq((uintptr_t)ps[i] % 256, 0, "%zu bytes at %p", sizes[i], ps[i]);
-    size_t usable = 0, cls = 0;
+    size_t usable = 0;
     ct_ok(tp_pool_block_size(pool, ps[i], &usable));
-    ct_ok(tp_pool_class_size(pool, sizes[i], &cls));
-    cr_expect_eq(usable, cls);
+    cr_expect_eq(usable, (sizes[i] + 255) / 256 * 256, "%zu bytes: usable %zu",
+                 sizes[i], usable);
     memset(ps[i], 0x5A, usable); /* the whole usable size is writable */
   }
   for (int i = 0; i < 12; i++) {
@@ -498,13 +506,44 @@ Test(pool_classes, blocks_are_aligned_and_as_large_as_their_class) {
   ct_ok(tp_pool_destroy(pool));
 }
 
+/* pool.h: requests of at least `oversize_threshold` bytes "get a segment
+ * each, never split"; their usable size is that segment's, all of it
+ * writable. */
+Test(pool_classes, an_oversize_block_is_its_whole_segment) {
+  static ct_space s;
+  ct_space_init(&s);
+  tp_pool_config c = TP_POOL_CONFIG_INIT;
+  c.oversize_threshold = 1 << 20;
+  tp_pool *pool = NULL;
+  ct_ok(tp_pool_create(&s.space, &c, &pool));
+  size_t sizes[] = {(1 << 20) + 1, 3 << 20};
+  for (int i = 0; i < 2; i++) {
+    tp_pool_stats before = ct_stats(pool);
+    void *p = alloc_ok(pool, sizes[i], NULL);
+    cr_expect_eq((uintptr_t)p % 256, 0);
+    size_t usable = 0;
+    ct_ok(tp_pool_block_size(pool, p, &usable));
+    tp_pool_stats after = ct_stats(pool);
+    cr_expect_eq(after.segments, before.segments + 1, "a segment of its own");
+    cr_expect_eq(usable, after.reserved_bytes - before.reserved_bytes,
+                 "usable %zu is not its segment", usable);
+    cr_expect_geq(usable, sizes[i]);
+    cr_expect_eq(after.cached_bytes, before.cached_bytes, "it was split");
+    memset(p, 0x5A, usable);
+    ct_ok(tp_pool_free(pool, p, NULL));
+  }
+  ct_ok(tp_pool_destroy(pool));
+  cr_expect_eq(s.held, 0);
+}
+
 /* ---- Reuse and statistics ----------------------------------------------- */
 
-/* pool.h: "A request takes a cached block of its class or, failing that, of
- * the smallest cached class at most twice as large, before going
- * upstream." With divisions 4: 600 KiB is a class of 640 KiB (1 MiB is at
- * most twice that); 400 KiB is a class of 448 KiB (1 MiB is more). */
-Test(pool_reuse, a_class_at_most_twice_as_large_is_reused) {
+/* pool.h: "A request takes the front of a free block at least as large
+ * ..., and the rest stays free; a freed block merges at once with its free
+ * neighbours." A freed 1 MiB block serves 600 KiB and then 400 KiB
+ * side by side, and once both are freed, 1 MiB again, without going
+ * upstream. */
+Test(pool_reuse, a_larger_free_block_is_split_and_merged_again) {
   static ct_space s;
   ct_space_init(&s);
   tp_pool_config c = TP_POOL_CONFIG_INIT;
@@ -515,24 +554,58 @@ Test(pool_reuse, a_class_at_most_twice_as_large_is_reused) {
   cr_expect_eq(s.gets, 1);
 
   void *p = alloc_ok(pool, 600 << 10, NULL);
-  cr_expect_eq(p, big, "a cached 1 MiB block serves 600 KiB");
-  cr_expect_eq(s.gets, 1, "went upstream instead");
+  cr_expect_eq(p, big, "the front of the free 1 MiB serves 600 KiB");
   size_t usable = 0;
   ct_ok(tp_pool_block_size(pool, p, &usable));
-  cr_expect_geq(usable, 600 << 10);
-  ct_ok(tp_pool_free(pool, p, NULL));
-
+  cr_expect_eq(usable, 600 << 10);
   void *q = alloc_ok(pool, 400 << 10, NULL);
-  cr_expect_neq(q, big, "1 MiB is more than twice the class of 400 KiB");
-  cr_expect_eq(s.gets, 2);
-  tp_pool_stats st = ct_stats(pool);
-  cr_expect_eq(st.hits, 1);
-  cr_expect_eq(st.misses, 2);
-  ct_expect_stats_consistent(&st);
+  cr_expect_eq(q, (char *)big + (600 << 10), "the rest serves 400 KiB");
+  cr_expect_eq(s.gets, 1, "went upstream instead");
+  ct_fill(p, 600 << 10, 1);
+  ct_fill(q, 400 << 10, 2);
+  cr_expect(ct_check(p, 600 << 10, 1), "the two blocks overlap");
+
+  ct_ok(tp_pool_free(pool, p, NULL));
   ct_ok(tp_pool_free(pool, q, NULL));
+  void *r = alloc_ok(pool, 1 << 20, NULL);
+  cr_expect_eq(r, big, "the two halves merged back into 1 MiB");
+  cr_expect_eq(s.gets, 1);
+  tp_pool_stats st = ct_stats(pool);
+  cr_expect_eq(st.hits, 3);
+  cr_expect_eq(st.misses, 1);
+  cr_expect_geq(st.free_blocks_split, 2);
+  cr_expect_geq(st.blocks_merged, 1);
+  ct_expect_stats_consistent(&st);
+  ct_ok(tp_pool_free(pool, r, NULL));
   ct_ok(tp_pool_destroy(pool));
   cr_expect_eq(s.held, 0, "the pool's destroy gave back everything");
   cr_expect_eq(s.events_live, 0, "every event created was destroyed");
+}
+
+/* pool.h: an oversize block is "reused only by requests within 1/8 of its
+ * size": closer requests take it whole, smaller ones go upstream. */
+Test(pool_reuse, an_oversize_block_serves_only_requests_close_to_it) {
+  static ct_space s;
+  ct_space_init(&s);
+  tp_pool_config c = TP_POOL_CONFIG_INIT;
+  c.oversize_threshold = 4 << 20;
+  tp_pool *pool = NULL;
+  ct_ok(tp_pool_create(&s.space, &c, &pool));
+  void *big = alloc_ok(pool, 8 << 20, NULL);
+  ct_ok(tp_pool_free(pool, big, NULL));
+  void *close = alloc_ok(pool, (8 << 20) - (512 << 10), NULL);
+  cr_expect_eq(close, big, "7.5 MiB is within 1/8 of 8 MiB");
+  cr_expect_eq(s.gets, 1);
+  size_t usable = 0;
+  ct_ok(tp_pool_block_size(pool, close, &usable));
+  cr_expect_eq(usable, 8 << 20, "handed out whole");
+  ct_ok(tp_pool_free(pool, close, NULL));
+  void *far = alloc_ok(pool, 6 << 20, NULL);
+  cr_expect_neq(far, big, "6 MiB would hold 2 MiB more than asked");
+  cr_expect_eq(s.gets, 2);
+  ct_ok(tp_pool_free(pool, far, NULL));
+  ct_ok(tp_pool_destroy(pool));
+  cr_expect_eq(s.held, 0);
 }
 
 /* pool.h's statistics, each counter as its comment defines it. */
@@ -548,10 +621,12 @@ Test(pool_stats, every_counter_means_what_its_comment_says) {
                0);
   cr_expect_eq(z.hit_rate, 0.0, "hit_rate is 0 when there are none");
 
-  void *a = alloc_ok(pool, 1000, NULL); /* class 1024: miss */
-  void *b = alloc_ok(pool, 3000, NULL); /* class 3072: miss */
+  /* The first takes a segment (a miss); the others are cut from free
+   * bytes left in it (hits). */
+  void *a = alloc_ok(pool, 1000, NULL); /* 1024 usable: a miss */
+  void *b = alloc_ok(pool, 3000, NULL); /* 3072 usable: a hit */
   ct_ok(tp_pool_free(pool, a, NULL));
-  void *a2 = alloc_ok(pool, 900, NULL); /* class 1024: hit */
+  void *a2 = alloc_ok(pool, 900, NULL); /* 1024 usable: a hit */
   void *bad = NULL;
   tp_pool_alloc(pool, 0, NULL, &bad);        /* a failure */
   tp_pool_free(pool, (char *)b + 256, NULL); /* a failure */
@@ -561,20 +636,27 @@ Test(pool_stats, every_counter_means_what_its_comment_says) {
   cr_expect_eq(t.deallocations, 1);
   cr_expect_eq(t.bytes_allocated, 4900);
   cr_expect_eq(t.bytes_freed, 1000);
-  cr_expect_eq(t.hits, 1);
-  cr_expect_eq(t.misses, 2);
-  cr_expect_float_eq(t.hit_rate, 1.0 / 3.0, 1e-15);
+  cr_expect_eq(t.hits, 2);
+  cr_expect_eq(t.misses, 1);
+  cr_expect_float_eq(t.hit_rate, 2.0 / 3.0, 1e-15);
   cr_expect_eq(t.live_blocks, 2);
-  cr_expect_eq(t.live_bytes, 1024 + 3072, "class bytes of live blocks");
+  cr_expect_eq(t.live_bytes, 1024 + 3072, "usable bytes of live blocks");
   cr_expect_eq(t.live_bytes_peak, 1024 + 3072);
   cr_expect_eq(t.requested_bytes, 3900);
   cr_expect_eq(t.requested_bytes_peak, 4000);
-  cr_expect_eq(t.cached_blocks, 0);
-  cr_expect_eq(t.cached_bytes, 0);
-  cr_expect_eq(t.reserved_bytes, 4096);
-  cr_expect_eq(t.reserved_bytes_peak, 4096);
-  cr_expect_eq(t.upstream_gets, (uint64_t)s.gets);
-  cr_expect_eq(t.upstream_puts, (uint64_t)s.puts);
+  cr_expect_eq(s.gets, 1);
+  cr_expect_eq(t.upstream_gets, 1);
+  cr_expect_eq(t.upstream_puts, 0);
+  cr_expect_eq(t.segments, 1);
+  cr_expect_eq(t.reserved_bytes, (uint64_t)s.held, "segment bytes");
+  cr_expect_eq(t.reserved_bytes_peak, (uint64_t)s.held);
+  cr_expect_eq(t.cached_bytes, s.held - (1024 + 3072), "free inside it");
+  cr_expect_geq(t.cached_blocks, 1);
+  cr_expect_leq(t.largest_free_block, t.cached_bytes);
+  cr_expect_gt(t.largest_free_block, 0);
+  cr_expect_eq(t.free_segments, 0, "the segment holds live blocks");
+  cr_expect_eq(t.free_segment_bytes, 0);
+  cr_expect_geq(t.free_blocks_split, 2, "b and a2 were cut from free bytes");
   cr_expect_eq(t.failures, 2);
   cr_expect_eq(t.releases, 0);
   ct_expect_stats_consistent(&t);
@@ -588,11 +670,19 @@ Test(pool_stats, every_counter_means_what_its_comment_says) {
   cr_expect_eq(t.reserved_bytes_peak, t.reserved_bytes);
   cr_expect_eq(t.allocations, 3, "reset_peaks resets only peaks");
   ct_ok(tp_pool_free(pool, a2, NULL));
+  t = ct_stats(pool);
+  cr_expect_eq(t.free_segments, 1, "everything merged into one free segment");
+  cr_expect_eq(t.free_segment_bytes, (uint64_t)s.held);
+  cr_expect_eq(t.cached_blocks, 1);
+  cr_expect_eq(t.largest_free_block, (uint64_t)s.held);
   ct_ok(tp_pool_trim(pool, 0));
   t = ct_stats(pool);
-  cr_expect_eq(t.releases, 2);
-  cr_expect_eq(t.upstream_puts, 2);
+  cr_expect_eq(t.releases, 1);
+  cr_expect_eq(t.upstream_puts, 1);
+  cr_expect_eq(s.puts, 1);
+  cr_expect_eq(s.held, 0);
   cr_expect_eq(t.reserved_bytes, 0);
+  cr_expect_eq(t.segments, 0);
   ct_expect_stats_consistent(&t);
   ct_ok(tp_pool_destroy(pool));
 }
@@ -662,61 +752,120 @@ Test(pool_limits, over_the_limit_never_asks_upstream) {
   ct_ok(tp_pool_destroy(pool));
 }
 
-/* design.md: "a miss that would cross it first releases cached blocks,
- * largest classes first". */
-Test(pool_limits, a_miss_releases_cached_blocks_largest_first) {
+/* The sizes of the space's puts so far, in order; their count. */
+static int put_sizes(const ct_space *s, size_t *out, int cap) {
+  int n = 0;
+  for (int i = 0; i < s->ncalls && n < cap; i++)
+    if (s->calls[i].op == CT_PUT)
+      out[n++] = s->calls[i].bytes;
+  return n;
+}
+
+/* Whole free segments of 10, 12 and 16 MiB (requests of at least 10 MiB
+ * from a space that cannot grow segments get a segment each). */
+static void three_free_segments(tp_pool *pool) {
+  void *p[3] = {alloc_ok(pool, 10 << 20, NULL), alloc_ok(pool, 12 << 20, NULL),
+                alloc_ok(pool, 16 << 20, NULL)};
+  for (int i = 0; i < 3; i++)
+    ct_ok(tp_pool_free(pool, p[i], NULL));
+  tp_pool_stats t = ct_stats(pool);
+  cr_assert_eq(t.free_segments, 3);
+  cr_assert_eq(t.free_segment_bytes, 38 << 20);
+}
+
+/* design.md: "A request that would cross it first gives back whole free
+ * segments and free tails, largest first". 20 MiB under a limit of 40 MiB
+ * with 38 MiB free: the 16 and 12 MiB segments go, the 10 MiB one stays
+ * (smallest first would have kept 16 MiB). */
+Test(pool_limits, a_miss_releases_cached_segments_largest_first) {
   static ct_space s;
   ct_space_init(&s);
-  tp_pool *pool = make_pool(&s.space, 3 << 20, "lim");
-  void *a = alloc_ok(pool, 1 << 20, NULL);
-  void *b = alloc_ok(pool, 256 << 10, NULL);
-  void *c = alloc_ok(pool, 512 << 10, NULL);
-  ct_ok(tp_pool_free(pool, a, NULL));
-  ct_ok(tp_pool_free(pool, b, NULL));
-  ct_ok(tp_pool_free(pool, c, NULL));
-  void *big = alloc_ok(pool, 2 << 20, NULL);
+  tp_pool *pool = make_pool(&s.space, 40 << 20, "lim");
+  three_free_segments(pool);
+  void *big = alloc_ok(pool, 20 << 20, NULL);
   tp_pool_stats t = ct_stats(pool);
-  cr_expect_eq(t.releases, 1, "one release (the 1 MiB block) was enough");
-  cr_expect_eq(t.cached_bytes, 768 << 10);
-  cr_expect_leq(t.reserved_bytes, 3 << 20);
-  cr_expect_eq(s.puts, 1);
+  size_t puts[4];
+  cr_assert_eq(put_sizes(&s, puts, 4), 2);
+  cr_expect_eq(puts[0], 16 << 20);
+  cr_expect_eq(puts[1], 12 << 20);
+  cr_expect_eq(t.releases, 2);
+  cr_expect_eq(t.cached_bytes, 10 << 20);
+  cr_expect_leq(t.reserved_bytes, 40 << 20);
+  cr_expect_eq(t.reserved_bytes, (uint64_t)s.held);
   ct_expect_stats_consistent(&t);
   ct_ok(tp_pool_free(pool, big, NULL));
   ct_ok(tp_pool_destroy(pool));
 }
 
-/* pool.h: "Change the hard limit on reserved bytes; cached blocks are
- * released to meet it. TP_ERR_OUT_OF_MEMORY if live bytes alone exceed it
- * (unchanged)." */
+/* pool.h: "Change the hard limit on reserved bytes; cached memory is
+ * released to meet it. TP_ERR_OUT_OF_MEMORY if that is not possible (live
+ * bytes, or free bytes between them, exceed it): the limit is then
+ * unchanged." */
 Test(pool_limits, set_limit_releases_cache_or_refuses_unchanged) {
   static ct_space s;
   ct_space_init(&s);
   tp_pool *pool = make_pool(&s.space, TP_UNLIMITED, "lim");
-  void *live = alloc_ok(pool, 1 << 20, NULL);
-  void *cached = alloc_ok(pool, 512 << 10, NULL);
-  ct_fill(live, 1 << 20, 9);
+  void *live = alloc_ok(pool, 12 << 20, NULL);
+  void *cached = alloc_ok(pool, 10 << 20, NULL);
+  ct_fill(live, 12 << 20, 9);
   ct_ok(tp_pool_free(pool, cached, NULL));
 
-  ct_ok(tp_pool_set_limit(pool, (1 << 20) + (256 << 10)));
+  ct_ok(tp_pool_set_limit(pool, 17 << 20));
   tp_pool_stats t = ct_stats(pool);
-  cr_expect_leq(t.reserved_bytes, (1 << 20) + (256 << 10));
+  cr_expect_eq(t.reserved_bytes, 12 << 20);
+  cr_expect_eq(s.held, 12 << 20, "the free segment went back upstream");
   cr_expect_eq(t.cached_bytes, 0);
   cr_expect_eq(t.releases, 1);
+  uint64_t limit = 0;
+  ct_ok(tp_pool_get_attribute(pool, TP_POOL_ATTR_LIMIT, &limit));
+  cr_expect_eq(limit, 17 << 20);
 
-  ct_expect_fail(tp_pool_set_limit(pool, 512 << 10), TP_ERR_OUT_OF_MEMORY,
-                 NULL);
+  /* Live bytes above it: refused, nothing changed. */
+  ct_expect_fail(tp_pool_set_limit(pool, 6 << 20), TP_ERR_OUT_OF_MEMORY,
+                 "more than the new limit of 6291456 bytes");
   tp_pool_stats u = ct_stats(pool);
   ct_expect_stats_same_but_failures(&t, &u);
-  cr_expect(ct_check(live, 1 << 20, 9));
-  /* Unchanged: 256 KiB more still fit under the previous limit. */
-  void *more = alloc_ok(pool, 256 << 10, NULL);
+  cr_expect(ct_check(live, 12 << 20, 9));
+  ct_ok(tp_pool_get_attribute(pool, TP_POOL_ATTR_LIMIT, &limit));
+  cr_expect_eq(limit, 17 << 20);
+  /* Unchanged: 5 MiB more still fit under the previous limit, not more. */
+  void *more = alloc_ok(pool, 4 << 20, NULL);
   void *p = (void *)0x5;
-  ct_expect_fail(tp_pool_alloc(pool, 256, NULL, &p), TP_ERR_OUT_OF_MEMORY,
-                 NULL);
+  ct_expect_fail(tp_pool_alloc(pool, 2 << 20, NULL, &p), TP_ERR_OUT_OF_MEMORY,
+                 "over the pool's limit");
+  expect_no_result(p, (void *)0x5);
+  cr_expect_leq(ct_stats(pool).reserved_bytes, 17 << 20);
   ct_ok(tp_pool_set_limit(pool, TP_UNLIMITED));
-  void *after = alloc_ok(pool, 256, NULL);
+  void *after = alloc_ok(pool, 2 << 20, NULL);
   ct_ok(tp_pool_free(pool, after, NULL));
   ct_ok(tp_pool_free(pool, more, NULL));
+  ct_ok(tp_pool_free(pool, live, NULL));
+  ct_ok(tp_pool_destroy(pool));
+}
+
+/* The other refusal pool.h names: free bytes between live blocks keep
+ * their addresses, so they count against the new limit. A block of 1 MiB
+ * and a freed one of 512 KiB share a segment (a space that cannot shrink
+ * segments): a limit of 1.25 MiB cannot be met, and the call changes
+ * nothing. */
+Test(pool_limits, set_limit_refuses_when_free_bytes_between_live_stay) {
+  static ct_space s;
+  ct_space_init(&s);
+  tp_pool *pool = make_pool(&s.space, TP_UNLIMITED, "lim");
+  void *live = alloc_ok(pool, 1 << 20, NULL);
+  void *freed = alloc_ok(pool, 512 << 10, NULL);
+  ct_fill(live, 1 << 20, 9);
+  ct_ok(tp_pool_free(pool, freed, NULL));
+  tp_pool_stats t = ct_stats(pool);
+  cr_assert_eq(t.segments, 1, "the blocks did not share a segment");
+  ct_expect_fail(tp_pool_set_limit(pool, (1 << 20) + (256 << 10)),
+                 TP_ERR_OUT_OF_MEMORY, "cannot be given back");
+  tp_pool_stats u = ct_stats(pool);
+  ct_expect_stats_same_but_failures(&t, &u);
+  uint64_t limit = 0;
+  ct_ok(tp_pool_get_attribute(pool, TP_POOL_ATTR_LIMIT, &limit));
+  cr_expect_eq(limit, UINT64_MAX);
+  cr_expect(ct_check(live, 1 << 20, 9));
   ct_ok(tp_pool_free(pool, live, NULL));
   ct_ok(tp_pool_destroy(pool));
 }
@@ -747,37 +896,55 @@ Test(pool_limits, a_refused_set_limit_releases_nothing) {
   ct_ok(tp_pool_destroy(pool));
 }
 
-/* pool.h: "Release cached blocks upstream until at most
- * `target_cached_bytes` stay." */
+/* pool.h: trim "Gives back upstream whole free segments and free tails of
+ * growable ones, largest first, until at most `target_cached_bytes` free
+ * bytes stay or nothing more can go (free ranges between live blocks
+ * stay". */
 Test(pool_limits, trim_keeps_at_most_the_target) {
   static ct_space s;
   ct_space_init(&s);
   tp_pool *pool = make_pool(&s.space, TP_UNLIMITED, "trim");
-  void *p[3] = {alloc_ok(pool, 1 << 20, NULL), alloc_ok(pool, 512 << 10, NULL),
-                alloc_ok(pool, 256 << 10, NULL)};
   void *keep = alloc_ok(pool, 4096, NULL);
   ct_fill(keep, 4096, 4);
-  for (int i = 0; i < 3; i++)
-    ct_ok(tp_pool_free(pool, p[i], NULL));
-  ct_ok(tp_pool_trim(pool, 600 << 10));
+  three_free_segments(pool);
   tp_pool_stats t = ct_stats(pool);
-  cr_expect_leq(t.cached_bytes, 600 << 10);
-  cr_expect_gt(t.cached_bytes, 0, "trim released more than needed");
+  uint64_t between = t.cached_bytes - (38 << 20); /* next to `keep` */
+  cr_assert_gt(between, 0);
+  cr_assert_lt(between, 4 << 20);
+
+  /* Releasing the 16 MiB segment is enough for 25 MiB. */
+  ct_ok(tp_pool_trim(pool, 25 << 20));
+  t = ct_stats(pool);
+  cr_expect_leq(t.cached_bytes, 25 << 20);
+  cr_expect_eq(t.cached_bytes, (22 << 20) + between,
+               "trim released more than needed, or not the largest");
+  cr_expect_eq(t.releases, 1);
   cr_expect_eq(t.releases, (uint64_t)s.puts);
+
+  /* 0: every free segment goes; the free bytes next to `keep` stay. */
   ct_ok(tp_pool_trim(pool, 0));
   t = ct_stats(pool);
-  cr_expect_eq(t.cached_bytes, 0);
-  cr_expect_eq(t.cached_blocks, 0);
+  cr_expect_eq(t.cached_bytes, between);
+  cr_expect_eq(t.free_segments, 0);
+  cr_expect_eq(t.segments, 1);
+  cr_expect_eq(t.releases, 3);
+  cr_expect_eq(t.reserved_bytes, (uint64_t)s.held);
   cr_expect_eq(t.live_blocks, 1, "trim never touches live blocks");
   cr_expect(ct_check(keep, 4096, 4));
   ct_expect_stats_consistent(&t);
+  /* What stays still serves requests without going upstream. */
+  int gets = s.gets;
+  void *again = alloc_ok(pool, 8192, NULL);
+  cr_expect_eq(s.gets, gets);
+  ct_ok(tp_pool_free(pool, again, NULL));
   ct_ok(tp_pool_free(pool, keep, NULL));
   ct_ok(tp_pool_destroy(pool));
 }
 
-/* pool.h: max_cached_bytes is the "cached (free) bytes kept; excess
- * released", max_buffers_per_bucket the "cached blocks kept per size
- * class". */
+/* pool.h: max_cached_bytes is the "Free bytes kept inside segments: above
+ * it, whole free segments (and free tails of growable ones) are given back
+ * upstream as they appear", max_buffers_per_bucket the "whole free segments
+ * kept per size class". */
 Test(pool_limits, cache_bounds_release_the_excess) {
   tp_pool_config c = TP_POOL_CONFIG_INIT;
   c.max_cached_bytes = 1 << 20;
@@ -788,21 +955,29 @@ Test(pool_limits, cache_bounds_release_the_excess) {
   ct_ok(tp_pool_free(pool, b, NULL));
   tp_pool_stats t = ct_stats(pool);
   cr_expect_leq(t.cached_bytes, 1 << 20);
-  cr_expect_eq(t.releases, 1);
+  cr_expect_geq(t.releases + t.segment_shrinks, 1);
   ct_expect_stats_consistent(&t);
   ct_ok(tp_pool_destroy(pool));
 
+  /* Four whole free segments of one size: two stay. */
+  static ct_space s;
+  ct_space_init(&s);
   c = (tp_pool_config)TP_POOL_CONFIG_INIT;
   c.max_buffers_per_bucket = 2;
-  ct_ok(tp_pool_create(tp_host_space(), &c, &pool));
+  ct_ok(tp_pool_create(&s.space, &c, &pool));
   void *q[4];
   for (int i = 0; i < 4; i++)
-    q[i] = alloc_ok(pool, 4096, NULL);
+    q[i] = alloc_ok(pool, 12 << 20, NULL);
+  t = ct_stats(pool);
+  cr_assert_eq(t.segments, 4);
   for (int i = 0; i < 4; i++)
     ct_ok(tp_pool_free(pool, q[i], NULL));
   t = ct_stats(pool);
+  cr_expect_eq(t.free_segments, 2);
   cr_expect_eq(t.cached_blocks, 2);
   cr_expect_eq(t.releases, 2);
+  cr_expect_eq(s.puts, 2);
+  cr_expect_eq(s.held, 24 << 20);
   ct_ok(tp_pool_destroy(pool));
 }
 
@@ -814,8 +989,8 @@ Test(pool_limits, exactly_the_limit_fits) {
   ct_expect_fail(tp_pool_alloc(pool, 1, NULL, &p), TP_ERR_OUT_OF_MEMORY,
                  "over the pool's limit");
   ct_ok(tp_pool_free(pool, a, NULL));
-  /* Two halves, once the cached 1 MiB (which would serve a half: at most
-   * twice its class) is gone. */
+  /* Two halves: from the freed 1 MiB, or from upstream once it is given
+   * back; either way within the limit. */
   ct_ok(tp_pool_trim(pool, 0));
   void *b = alloc_ok(pool, 512 << 10, NULL);
   void *c = alloc_ok(pool, 512 << 10, NULL);
@@ -876,7 +1051,9 @@ Test(pool_limits, upstream_exhaustion_releases_the_cache_and_retries) {
 }
 
 /* A failed upstream get loses nothing: the other blocks, the statistics
- * (but `failures`) and *out are as they were. */
+ * (but `failures`) and *out are as they were. 12 MiB cannot come from the
+ * free bytes next to `keep`: the pool must ask upstream, which refuses
+ * twice (design.md, "Exhaustion": the first try and the retry). */
 Test(pool_limits, upstream_failure_loses_nothing) {
   static ct_space s;
   ct_space_init(&s);
@@ -886,15 +1063,16 @@ Test(pool_limits, upstream_failure_loses_nothing) {
   tp_pool_stats before = ct_stats(pool);
   s.fail_gets = 2;
   void *p = (void *)0x5;
-  ct_expect_fail(tp_pool_alloc(pool, 1 << 20, NULL, &p), TP_ERR_OUT_OF_MEMORY,
-                 "cannot serve 1048576 bytes");
+  ct_expect_fail(tp_pool_alloc(pool, 12 << 20, NULL, &p), TP_ERR_OUT_OF_MEMORY,
+                 "cannot serve 12582912 bytes");
+  cr_expect_eq(s.fail_gets, 0, "upstream was not asked twice");
   expect_no_result(p, (void *)0x5);
   tp_pool_stats after = ct_stats(pool);
   ct_expect_stats_same_but_failures(&before, &after);
   cr_expect_eq(after.failures, before.failures + 1);
   cr_expect(ct_check(keep, 10000, 3));
   s.fail_gets = 0;
-  void *q = alloc_ok(pool, 1 << 20, NULL);
+  void *q = alloc_ok(pool, 12 << 20, NULL);
   ct_ok(tp_pool_free(pool, q, NULL));
   ct_ok(tp_pool_free(pool, keep, NULL));
   ct_ok(tp_pool_destroy(pool));
@@ -1124,8 +1302,11 @@ Test(pool_streams, a_free_beyond_the_tracked_streams_waits_then_succeeds) {
   for (int i = 0; i < s.ncalls; i++)
     synced += s.calls[i].op == CT_STREAM_SYNC && s.calls[i].stream == extra;
   cr_expect_eq(synced, 1, "the extra stream was waited for once");
+  /* Every block is free (neighbours may have merged). */
   tp_pool_stats t = ct_stats(pool);
-  cr_expect_eq(t.cached_blocks, TP_POOL_MAX_STREAMS + 1);
+  cr_expect_eq(t.deallocations, TP_POOL_MAX_STREAMS + 1);
+  cr_expect_eq(t.live_blocks, 0);
+  cr_expect_eq(t.cached_bytes, t.reserved_bytes);
   ct_expect_stats_consistent(&t);
   ct_ok(tp_pool_destroy(pool));
 }
@@ -1163,14 +1344,18 @@ Test(pool_streams, forget_stream_waits_once_and_frees_its_blocks) {
 }
 
 /* space.h: put gives memory back "once the work already queued on
- * `stream` is done": the stream the pool passes is the one of the block's
- * last use (pool.h: tp_pool_free's `stream`). */
+ * `stream` is done": while that work is pending, the stream the pool
+ * passes is the one of the segment's last use (pool.h: tp_pool_free's
+ * `stream`). A small block and a 12 MiB one take a segment each; the
+ * space's events report their work unfinished. */
 Test(pool_streams, a_release_names_the_stream_of_the_last_use) {
   static ct_space s;
   ct_space_init(&s);
+  s.pending = true;
   tp_pool *pool = make_pool(&s.space, TP_UNLIMITED, "put");
   void *a = alloc_ok(pool, 4096, ct_stream(1));
-  void *b = alloc_ok(pool, 1 << 20, ct_stream(1));
+  void *b = alloc_ok(pool, 12 << 20, ct_stream(1));
+  cr_assert_eq(ct_stats(pool).segments, 2);
   ct_ok(tp_pool_free(pool, a, ct_stream(1)));
   ct_ok(tp_pool_free(pool, b, ct_stream(2))); /* last used on stream 2 */
   ct_ok(tp_pool_trim(pool, 0));
@@ -1178,7 +1363,8 @@ Test(pool_streams, a_release_names_the_stream_of_the_last_use) {
   for (int i = 0; i < s.ncalls; i++)
     if (s.calls[i].op == CT_PUT) {
       seen++;
-      tp_stream want = s.calls[i].bytes == 4096 ? ct_stream(1) : ct_stream(2);
+      tp_stream want =
+          s.calls[i].bytes == (12 << 20) ? ct_stream(2) : ct_stream(1);
       cr_expect_eq(s.calls[i].stream, want, "a put of %zu bytes",
                    s.calls[i].bytes);
     }
