@@ -155,7 +155,7 @@ static tp_status take_from(tp_pool *pool, unsigned kind, uint64_t bytes,
   pool->taken_stamp = blk->u.f.stamp;
   /* An oversize block is handed out whole: only to a request close to its
    * size, or it would hold much more than asked. */
-  if (kind == TP_KIND_OVERSIZE && blk->bytes - bytes > bytes / 8)
+  if (kind == TP_KIND_OVERSIZE && blk->bytes - bytes > blk->bytes / 8)
     return TP_SUCCESS;
   if (slot != TP_SLOT_READY && slot != (unsigned)own) {
     /* No query here: recording the event and making the stream wait on it

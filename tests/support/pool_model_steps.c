@@ -93,8 +93,8 @@ static bool overlaps_own_block(tp_model_thread *t, void *ptr, size_t usable,
 static bool step_free(tp_model_thread *t);
 
 /* The size the pool hands out for `bytes`: the request rounded up to 256
- * bytes; an oversize request (or a segment rounded to pages) may get up to
- * an eighth more, or the page rounding. */
+ * bytes; an oversize request may get a block it fills to within an eighth
+ * of the block's size (pool.h), or a segment rounded to pages. */
 static bool usable_fits(tp_model_thread *t, size_t bytes, size_t usable) {
   const tp_model_options *o = &t->run->options;
   size_t rounded = (bytes + 255) / 256 * 256;
@@ -103,7 +103,7 @@ static bool usable_fits(tp_model_thread *t, size_t bytes, size_t usable) {
   size_t page = o->vm_page ? o->vm_page : 256;
   size_t paged = (rounded + page - 1) / page * page;
   return usable >= rounded &&
-         (usable <= rounded + rounded / 8 || usable <= paged);
+         (usable - rounded <= usable / 8 || usable <= paged);
 }
 
 static bool do_alloc(tp_model_thread *t, size_t bytes, unsigned s,
