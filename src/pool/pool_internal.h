@@ -114,6 +114,10 @@ struct tp_pool {
   /* What the space's put returned when it last refused a release (its
    * message set with tp_fail_callback): reported by trim and set_limit. */
   tp_status refusal;
+  /* The message the space set when its get last failed with
+   * TP_ERR_OUT_OF_MEMORY in the allocation in progress ("" if none): the
+   * out-of-memory message ends with it. */
+  char upstream_said[160];
 };
 
 static inline tp_block *tp_blk(tp_pool *pool, uint32_t i) {

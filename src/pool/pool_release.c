@@ -201,11 +201,16 @@ void tp_pool_apply_cache_bounds(tp_pool *pool, uint32_t s) {
 tp_status tp_pool_out_of_memory(tp_pool *pool, size_t requested, uint64_t bytes,
                                 const char *why) {
   const tp_pool_stats *s = &pool->stats;
-  char limit[32];
+  char limit[48];
   if (pool->config.limit == TP_UNLIMITED)
-    snprintf(limit, sizeof limit, "none");
+    snprintf(limit, sizeof limit, "no limit");
   else
-    snprintf(limit, sizeof limit, "%zu", pool->config.limit);
+    snprintf(limit, sizeof limit, "limit %zu bytes", pool->config.limit);
+  /* What the space said when it refused, after the pool's figures. */
+  char said[sizeof pool->upstream_said + 24] = "";
+  if (pool->upstream_said[0])
+    snprintf(said, sizeof said, "; the space said: %s", pool->upstream_said);
+  pool->upstream_said[0] = '\0';
   uint64_t largest = 0;
   for (unsigned k = 0; k < TP_KINDS; k++) {
     uint64_t l = tp_index_largest(pool, k);
@@ -215,13 +220,13 @@ tp_status tp_pool_out_of_memory(tp_pool *pool, size_t requested, uint64_t bytes,
       TP_ERR_OUT_OF_MEMORY,
       "tp_pool_alloc: pool '%s' on %s cannot serve %zu bytes (a block of "
       "%llu bytes): %s; live %llu bytes, cached %llu bytes, reserved %llu "
-      "bytes, limit %s bytes; %llu segments, %llu free bytes inside them "
+      "bytes, %s; %llu segments, %llu free bytes inside them "
       "(largest free block %llu bytes), %llu of them in %llu whole free "
-      "segments",
+      "segments%s",
       pool->name, pool->space.name, requested, (unsigned long long)bytes, why,
       (unsigned long long)s->live_bytes, (unsigned long long)s->cached_bytes,
       (unsigned long long)s->reserved_bytes, limit,
       (unsigned long long)s->segments, (unsigned long long)s->cached_bytes,
       (unsigned long long)largest, (unsigned long long)s->free_segment_bytes,
-      (unsigned long long)s->free_segments);
+      (unsigned long long)s->free_segments, said);
 }

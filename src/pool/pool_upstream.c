@@ -2,6 +2,7 @@
  * taking a new segment, within the limit, with the release-and-retry path
  * when upstream runs dry. */
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/error.h"
 #include "pool/pool_blocks.h"
@@ -56,6 +57,9 @@ static tp_status new_segment(tp_pool *pool, unsigned kind, uint64_t size,
   tp_status st = ops->get(pool->space.ctx, (size_t)size, &ptr);
   /* The space is a callback table: keep its own message, if any (an
    * exhausted upstream gets the pool's message from the caller). */
+  if (st == TP_ERR_OUT_OF_MEMORY && tp_error_serial() != mark)
+    snprintf(pool->upstream_said, sizeof pool->upstream_said, "%s",
+             tp_last_error());
   if (st != TP_SUCCESS && st != TP_ERR_OUT_OF_MEMORY)
     st = tp_fail_callback(st, mark,
                           "tp_pool_alloc: pool '%s': upstream get of %llu "
@@ -256,6 +260,7 @@ void tp_pool_undo_grow(tp_pool *pool, uint32_t s) {
 tp_status tp_pool_upstream_alloc(tp_pool *pool, unsigned kind, uint64_t bytes,
                                  size_t requested, tp_stream stream,
                                  uint32_t *out) {
+  pool->upstream_said[0] = '\0';
   uint64_t limit = pool->config.limit;
   if (bytes > limit - pool->stats.live_bytes)
     return tp_pool_out_of_memory(pool, requested, bytes,
@@ -298,6 +303,7 @@ tp_status tp_pool_upstream_alloc(tp_pool *pool, unsigned kind, uint64_t bytes,
     if (st != TP_SUCCESS)
       return st; /* new_segment's message says what failed */
   }
+  pool->upstream_said[0] = '\0'; /* served after all */
   uint32_t b = tp_block_take(pool, tail, bytes);
   if (b == TP_NIL)
     return tp_fail(TP_ERR_OUT_OF_MEMORY,

@@ -64,7 +64,7 @@ Test(pool_errors, huge_size_that_rounds_but_upstream_cannot_give) {
   cr_expect_eq(tp_pool_alloc(pool, (size_t)1 << 62, NULL, &p),
                TP_ERR_OUT_OF_MEMORY);
   expect_message("upstream is exhausted");
-  expect_message("limit none");
+  expect_message("no limit;");
   expect_pool_intact(1);
 }
 
