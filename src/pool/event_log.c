@@ -25,13 +25,21 @@
 #define TP_EVENT_LOG_LINE (TP_EVENT_LOG_QUOTED_MAX + 10 + 4 * 20 + 2 * 11 + 8)
 
 struct tp_event_log {
+  /* The pool's lock already orders its writes; this one orders them
+   * against the flush at exit, which may run while other threads still
+   * allocate. */
+  pthread_mutex_t lock;
   int fd;
   size_t used;
+  struct tp_event_log *next; /* open logs, for the flush at exit */
   char buffer[TP_EVENT_LOG_BUFFER];
 };
 
-/* Serializes opening so that two pools creating one file write one header. */
+/* Serializes opening so that two pools creating one file write one header;
+ * guards the list of open logs. */
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static tp_event_log *open_logs;
+static pthread_once_t exit_hook_once = PTHREAD_ONCE_INIT;
 static atomic_uint next_thread_id = 1;
 static _Thread_local unsigned thread_id;
 
@@ -67,6 +75,21 @@ static void flush(tp_event_log *log) {
   log->used = 0;
 }
 
+/* A program that exits without destroying its pools (as many do: exit()
+ * flushes stdio) still leaves complete logs: a trace is most often
+ * recorded from exactly such a program. */
+static void flush_open_logs(void) {
+  pthread_mutex_lock(&open_lock);
+  for (tp_event_log *log = open_logs; log; log = log->next) {
+    pthread_mutex_lock(&log->lock);
+    flush(log);
+    pthread_mutex_unlock(&log->lock);
+  }
+  pthread_mutex_unlock(&open_lock);
+}
+
+static void install_exit_hook(void) { atexit(flush_open_logs); }
+
 tp_status tp_event_log_open(const char *path, tp_event_log **out) {
   char expanded[1024];
   expand_path(path, expanded, sizeof expanded);
@@ -83,6 +106,10 @@ tp_status tp_event_log_open(const char *path, tp_event_log **out) {
                    expanded, strerror(err));
   }
   log->used = 0;
+  pthread_mutex_init(&log->lock, NULL);
+  pthread_once(&exit_hook_once, install_exit_hook);
+  log->next = open_logs;
+  open_logs = log;
   struct stat st;
   if (fstat(log->fd, &st) == 0 && st.st_size == 0) {
     static const char header[] =
@@ -121,6 +148,7 @@ size_t tp_event_log_quote(const char *field, char *out, size_t capacity) {
 void tp_event_log_write(tp_event_log *log, const char *op, const char *pool,
                         const void *ptr, size_t size, tp_stream stream,
                         tp_status status) {
+  pthread_mutex_lock(&log->lock);
   if (log->used + TP_EVENT_LOG_LINE > sizeof log->buffer)
     flush(log);
   /* A pool name is the user's text: without quoting, a comma in it would
@@ -143,12 +171,21 @@ void tp_event_log_write(tp_event_log *log, const char *op, const char *pool,
                (uintptr_t)stream, (int)status);
   if (n > 0 && n < TP_EVENT_LOG_LINE)
     log->used += (size_t)n;
+  pthread_mutex_unlock(&log->lock);
 }
 
 void tp_event_log_close(tp_event_log *log) {
   if (!log)
     return;
+  pthread_mutex_lock(&open_lock);
+  for (tp_event_log **at = &open_logs; *at; at = &(*at)->next)
+    if (*at == log) {
+      *at = log->next;
+      break;
+    }
+  pthread_mutex_unlock(&open_lock);
   flush(log);
   close(log->fd);
+  pthread_mutex_destroy(&log->lock);
   free(log);
 }
