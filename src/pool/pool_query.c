@@ -69,6 +69,10 @@ static tp_status raw_free(void *ctx, void *ptr, size_t bytes,
      * the caller mixed up its blocks. */
     size_t usable = 0;
     tp_status st = tp_pool_block_size(ctx, ptr, &usable);
+    if (st == TP_ERR_INVALID_POINTER)
+      /* Not a live block: the free says which way (interior, double free,
+       * foreign), as a free through the pool would, and changes nothing. */
+      return tp_pool_free(ctx, ptr, stream);
     if (st != TP_SUCCESS)
       return tp_fail_context(st, "tp_raw_free");
     if (bytes > usable)
