@@ -142,10 +142,17 @@ static tp_status pretend_stream_sync(void *ctx, tp_stream stream) {
   return TP_SUCCESS;
 }
 
+/* No virtual-memory entries: a plain cudaMalloc-like space. */
 static const tp_space_ops pretend_space_ops = {
-    sizeof(tp_space_ops), pretend_get,           pretend_put,
-    pretend_event_create, pretend_event_destroy, pretend_event_record,
-    pretend_stream_wait,  pretend_event_query,   pretend_stream_sync};
+    .struct_size = sizeof(tp_space_ops),
+    .get = pretend_get,
+    .put = pretend_put,
+    .event_create = pretend_event_create,
+    .event_destroy = pretend_event_destroy,
+    .event_record = pretend_event_record,
+    .stream_wait = pretend_stream_wait,
+    .event_query = pretend_event_query,
+    .stream_sync = pretend_stream_sync};
 
 static const tp_space pretend_space = {&pretend_space_ops, NULL,
                                        TP_SPACE_DEVICE, 0, "pretend-device:0"};
