@@ -37,7 +37,9 @@ typedef struct tp_pool tp_pool;
 #define TP_UNLIMITED SIZE_MAX
 
 /* Streams a pool tracks at once (slot 0 is kept for blocks with no pending
- * work). Frees on further streams wait for that stream, then still succeed. */
+ * work). A free on a further stream waits for that stream, then succeeds;
+ * if the wait fails, the free fails with its status and the block stays
+ * live (its last use may still run). */
 #define TP_POOL_MAX_STREAMS 63
 
 /* When the physical pages of free ranges inside segments are given back

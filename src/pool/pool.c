@@ -398,6 +398,30 @@ static tp_status bad_pointer(tp_pool *pool, void *ptr) {
                  pool->name, ptr);
 }
 
+/* Every slot is taken by other streams: waits for `stream` once, after
+ * which the block has no pending work and any stream may take it (the
+ * ready slot). When the wait fails, nothing says the block's last use is
+ * done: it stays live (back in the map) and the free fails, so no other
+ * stream can be handed memory that may still be in use. */
+static int wait_for_untracked(tp_pool *pool, tp_stream stream, void *ptr,
+                              uint32_t b, tp_status *st) {
+  uint64_t mark = tp_error_serial();
+  tp_status ws = pool->space.ops->stream_sync(pool->space.ctx, stream);
+  if (ws == TP_SUCCESS)
+    return TP_SLOT_READY;
+  /* The take just made room: putting it back never grows the map. */
+  (void)tp_ptr_map_insert(&pool->map, (uintptr_t)ptr, b);
+  pool->stats.failures++;
+  *st = tp_fail_callback(ws, mark,
+                         "tp_pool_free: pool '%s': all %d stream slots are "
+                         "taken, and waiting for stream %p (where %p was "
+                         "last used) failed; the block stays live: free it "
+                         "again once the stream is usable, or forget a "
+                         "stream first",
+                         pool->name, TP_POOL_MAX_STREAMS, (void *)stream, ptr);
+  return TP_SLOT_READY;
+}
+
 tp_status tp_pool_free(tp_pool *pool, void *ptr, tp_stream stream) {
   if (!pool)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_free: NULL pool");
@@ -407,11 +431,17 @@ tp_status tp_pool_free(tp_pool *pool, void *ptr, tp_stream stream) {
   pool->clock++;
   tp_status st = TP_SUCCESS;
   size_t requested = 0;
+  int slot = TP_SLOT_READY;
   uint32_t b = tp_ptr_map_take(&pool->map, (uintptr_t)ptr);
   if (b == TP_NIL) {
     st = bad_pointer(pool, ptr);
     pool->stats.failures++;
   } else {
+    slot = tp_pool_slot_acquire(pool, stream);
+    if (slot < 0)
+      slot = wait_for_untracked(pool, stream, ptr, b, &st);
+  }
+  if (b != TP_NIL && st == TP_SUCCESS) {
     tp_block *blk = tp_blk(pool, b);
     tp_pool_stats *s = &pool->stats;
     requested = (size_t)blk->u.l.requested;
@@ -420,13 +450,6 @@ tp_status tp_pool_free(tp_pool *pool, void *ptr, tp_stream stream) {
     s->live_blocks--;
     s->live_bytes -= blk->bytes;
     s->requested_bytes -= requested;
-    int slot = tp_pool_slot_acquire(pool, stream);
-    if (slot < 0) {
-      /* Every slot is taken: wait for the stream once; then the block has
-       * no pending work and any stream may take it. */
-      pool->space.ops->stream_sync(pool->space.ctx, stream);
-      slot = TP_SLOT_READY;
-    }
     uint32_t m = tp_block_release(pool, b, (unsigned)slot);
     uint32_t seg = tp_blk(pool, m)->seg;
     /* The cache bounds, when there is something they could give back: a

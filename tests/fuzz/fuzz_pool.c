@@ -194,7 +194,16 @@ static void free_block(shadow *sh, size_t i, tp_stream stream) {
   if (sh->mode != MODE_HOST)
     seq = tp_sim_enqueue(sh->sim, stream); /* the block's last use */
   memcpy(fired_by, sh->fail.fired_by, sizeof fired_by);
-  expect(sh, tp_pool_free(sh->pool, b->ptr, stream), STATUS_BIT(TP_SUCCESS));
+  uint64_t fired = sh->fail.fired;
+  tp_status st = tp_pool_free(sh->pool, b->ptr, stream);
+  /* With every stream slot taken, the pool waits for the stream; a failed
+   * wait fails the free and keeps the block live (it may still be in use). */
+  expect(sh, st,
+         STATUS_BIT(TP_SUCCESS) | (injected_since(sh, fired) ? INJECTED : 0u));
+  if (st != TP_SUCCESS) {
+    sh->failures++;
+    return;
+  }
   shadow_note_free(sh, i, stream, seq, fired_by);
 }
 

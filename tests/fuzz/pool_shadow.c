@@ -106,7 +106,7 @@ static void check_ordering(shadow *sh, uintptr_t lo, uintptr_t hi,
       sh->regions[k++] = *r;
       continue;
     }
-    if (r->stream == stream || r->known_unordered ||
+    if (r->stream == stream ||
         tp_sim_completed(sh->sim, r->stream) >= r->seq)
       continue;
     SHADOW_CHECK(sh, tp_sim_waits_for(sh->sim, stream, r->stream, r->seq),

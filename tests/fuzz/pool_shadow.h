@@ -51,10 +51,6 @@ typedef struct shadow_region {
   uintptr_t lo, hi;
   tp_stream stream;
   uint64_t seq;
-  /* Known to be handed out unordered: freed on a stream the pool had no slot
-   * for, whose wait and release both failed (docs/fuzzing.md, open
-   * findings); not checked until the engine keeps such blocks apart. */
-  bool known_unordered;
 } shadow_region;
 
 typedef struct shadow {

@@ -2,6 +2,7 @@
  * handed back to S at once, and to another stream T only after T has been
  * made to wait on everything queued on S before the free. */
 #include <criterion/criterion.h>
+#include <string.h>
 
 #include "support/sim_space.h"
 #include "tensorpool/pool.h"
@@ -197,4 +198,71 @@ Test(pool_streams, released_memory_returns_only_after_the_streams_work) {
   cr_expect_eq(c.syncs, 0, "trim does not wait on the host");
   tp_sim_complete_all(sim);
   cr_expect_eq(tp_sim_get_counters(sim).bytes_out, 0);
+}
+
+/* A simulated space whose stream waits fail while `sync_fails` is set. */
+static tp_space_ops failing_sync_ops;
+static tp_space failing_sync_space;
+static const tp_space *sim_of_failing;
+static bool sync_fails;
+
+static tp_status failing_sync(void *ctx, tp_stream stream) {
+  if (sync_fails)
+    return tp_set_last_error(TP_ERR_CUDA, "the test's stream wait failed");
+  return sim_of_failing->ops->stream_sync(ctx, stream);
+}
+
+/* With every slot taken, a free on a further stream waits for it; when that
+ * wait fails, the block's last use may still run: the free fails, the block
+ * stays live, and no other stream is handed its memory. */
+Test(pool_streams_untracked, a_failed_wait_keeps_the_block_live) {
+  tp_sim *fsim = tp_sim_create(SIZE_MAX);
+  sim_of_failing = tp_sim_space(fsim);
+  failing_sync_ops = *sim_of_failing->ops;
+  failing_sync_ops.stream_sync = failing_sync;
+  failing_sync_space = *sim_of_failing;
+  failing_sync_space.ops = &failing_sync_ops;
+  sync_fails = false;
+  tp_pool *p = NULL;
+  cr_assert_eq(tp_pool_create(&failing_sync_space, NULL, &p), TP_SUCCESS);
+  enum { N = TP_POOL_MAX_STREAMS + 1 };
+  tp_stream streams[N];
+  void *blocks[N];
+  for (int i = 0; i < N; i++) {
+    streams[i] = tp_sim_stream_create(fsim);
+    cr_assert_eq(tp_pool_alloc(p, 256, streams[i], &blocks[i]), TP_SUCCESS);
+    tp_sim_enqueue(fsim, streams[i]);
+  }
+  for (int i = 0; i < N - 1; i++)
+    cr_assert_eq(tp_pool_free(p, blocks[i], streams[i]), TP_SUCCESS);
+  tp_pool_stats before = TP_POOL_STATS_INIT, after = TP_POOL_STATS_INIT;
+  tp_pool_get_stats(p, &before);
+
+  sync_fails = true;
+  void *last = blocks[N - 1];
+  cr_expect_eq(tp_pool_free(p, last, streams[N - 1]), TP_ERR_CUDA);
+  cr_expect(strstr(tp_last_error(), "the block stays live"), "%s",
+            tp_last_error());
+  cr_expect(strstr(tp_last_error(), "the test's stream wait failed"), "%s",
+            tp_last_error());
+  size_t usable = 0;
+  cr_expect_eq(tp_pool_block_size(p, last, &usable), TP_SUCCESS,
+               "the block is still live");
+  tp_pool_get_stats(p, &after);
+  cr_expect_eq(after.live_blocks, before.live_blocks);
+  cr_expect_eq(after.deallocations, before.deallocations);
+  cr_expect_eq(after.failures, before.failures + 1);
+  /* Another stream asking for the same size never gets that block. */
+  void *other = NULL;
+  cr_assert_eq(tp_pool_alloc(p, 256, streams[0], &other), TP_SUCCESS);
+  cr_expect_neq(other, last);
+  cr_expect_eq(tp_pool_free(p, other, streams[0]), TP_SUCCESS);
+
+  /* Once the stream can be waited for, the same free succeeds. */
+  sync_fails = false;
+  cr_expect_eq(tp_pool_free(p, last, streams[N - 1]), TP_SUCCESS, "%s",
+               tp_last_error());
+  cr_expect_eq(tp_pool_destroy(p), TP_SUCCESS, "%s", tp_last_error());
+  tp_sim_complete_all(fsim);
+  cr_expect_eq(tp_sim_destroy(fsim), 0);
 }
