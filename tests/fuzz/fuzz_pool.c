@@ -185,26 +185,29 @@ static void op_alloc(shadow *sh, fuzz_input *in) {
 
 /* ---- freeing ---- */
 
+/* Whether a free of a live block went through. With every stream slot
+ * taken, the pool waits for the stream; a failed wait (injected) fails the
+ * free and keeps the block live, since its last use may still run. */
+static bool free_went_through(shadow *sh, tp_status st, uint64_t fired) {
+  expect(sh, st,
+         STATUS_BIT(TP_SUCCESS) | (injected_since(sh, fired) ? INJECTED : 0u));
+  if (st == TP_SUCCESS)
+    return true;
+  sh->failures++;
+  return false;
+}
+
 static void free_block(shadow *sh, size_t i, tp_stream stream) {
   const shadow_block *b = &sh->live[i];
   SHADOW_CHECK(sh, shadow_intact(b, true),
                "block %p (%zu bytes) lost its bytes before its free", b->ptr,
                b->requested);
-  uint64_t seq = 0, fired_by[FAIL_OPS];
+  uint64_t seq = 0;
   if (sh->mode != MODE_HOST)
     seq = tp_sim_enqueue(sh->sim, stream); /* the block's last use */
-  memcpy(fired_by, sh->fail.fired_by, sizeof fired_by);
   uint64_t fired = sh->fail.fired;
-  tp_status st = tp_pool_free(sh->pool, b->ptr, stream);
-  /* With every stream slot taken, the pool waits for the stream; a failed
-   * wait fails the free and keeps the block live (it may still be in use). */
-  expect(sh, st,
-         STATUS_BIT(TP_SUCCESS) | (injected_since(sh, fired) ? INJECTED : 0u));
-  if (st != TP_SUCCESS) {
-    sh->failures++;
-    return;
-  }
-  shadow_note_free(sh, i, stream, seq, fired_by);
+  if (free_went_through(sh, tp_pool_free(sh->pool, b->ptr, stream), fired))
+    shadow_note_free(sh, i, stream, seq);
 }
 
 static void op_free(shadow *sh, fuzz_input *in) {
@@ -534,13 +537,13 @@ static void op_raw(shadow *sh, fuzz_input *in) {
                    : sized == 2 ? b->usable
                                 : b->usable + 1;
     if (named <= b->usable) {
-      uint64_t seq = 0, fired_by[FAIL_OPS];
+      uint64_t seq = 0;
       if (sh->mode != MODE_HOST)
         seq = tp_sim_enqueue(sh->sim, stream);
-      memcpy(fired_by, sh->fail.fired_by, sizeof fired_by);
-      expect(sh, tp_raw_free(&raw, b->ptr, named, stream),
-             STATUS_BIT(TP_SUCCESS));
-      shadow_note_free(sh, i, stream, seq, fired_by);
+      uint64_t fired = sh->fail.fired;
+      if (free_went_through(sh, tp_raw_free(&raw, b->ptr, named, stream),
+                            fired))
+        shadow_note_free(sh, i, stream, seq);
       return;
     }
     /* A size the block cannot hold: refused, the block stays live. */

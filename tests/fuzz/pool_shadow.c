@@ -142,8 +142,8 @@ void shadow_note_alloc(shadow *sh, void *ptr, size_t requested, size_t usable,
     sh->requested_peak = sh->requested_live;
 }
 
-void shadow_note_free(shadow *sh, size_t index, tp_stream stream, uint64_t seq,
-                      const uint64_t *fired_by) {
+void shadow_note_free(shadow *sh, size_t index, tp_stream stream,
+                      uint64_t seq) {
   shadow_block b = sh->live[index];
   sh->live[index] = sh->live[--sh->live_count];
   sh->deallocations++;
@@ -166,13 +166,9 @@ void shadow_note_free(shadow *sh, size_t index, tp_stream stream, uint64_t seq,
         sh->regions[k++] = sh->regions[i];
     sh->region_count = k;
   }
-  const uint64_t *now = sh->fail.fired_by;
-  bool unordered = sh->mode == MODE_FAIL &&
-                   now[FAIL_STREAM_SYNC] > fired_by[FAIL_STREAM_SYNC] &&
-                   now[FAIL_PUT] > fired_by[FAIL_PUT];
   if (sh->region_count < SHADOW_MAX_REGIONS)
     sh->regions[sh->region_count++] = (shadow_region){
-        (uintptr_t)b.ptr, (uintptr_t)b.ptr + b.usable, stream, seq, unordered};
+        (uintptr_t)b.ptr, (uintptr_t)b.ptr + b.usable, stream, seq};
 }
 
 /* ---- the comparison ---- */

@@ -95,9 +95,8 @@ tp_stream shadow_stream(shadow *sh, unsigned i);
 /* Bookkeeping of calls that succeeded. */
 void shadow_note_alloc(shadow *sh, void *ptr, size_t requested, size_t usable,
                        tp_stream stream);
-/* `fired_by`: the failing space's fired_by counts before the free. */
-void shadow_note_free(shadow *sh, size_t index, tp_stream stream, uint64_t seq,
-                      const uint64_t *fired_by);
+void shadow_note_free(shadow *sh, size_t index, tp_stream stream,
+                      uint64_t seq);
 
 /* Writes and checks the bytes a block keeps (its first and last 4 KiB). */
 void shadow_fill(const shadow_block *b);
