@@ -236,6 +236,10 @@ void tp_pool_slots_fini(tp_pool *pool);
 tp_status tp_pool_upstream_alloc(tp_pool *pool, unsigned kind, uint64_t bytes,
                                  size_t requested, tp_stream stream,
                                  uint32_t *out);
+/* After the space resized segment `s` to `keep` bytes (less than it has,
+ * all of the cut inside its free tail): the tail, page bits and counters
+ * follow. */
+void tp_segment_cut_tail(tp_pool *pool, uint32_t s, uint64_t keep);
 /* Gives segment `s` (one free block) back upstream; false (segment kept) if
  * put failed, with the put's status in pool->refusal and its message set. */
 bool tp_pool_segment_release(tp_pool *pool, uint32_t s);

@@ -50,6 +50,37 @@ bool tp_pool_segment_release(tp_pool *pool, uint32_t s) {
   return true;
 }
 
+void tp_segment_cut_tail(tp_pool *pool, uint32_t s, uint64_t keep) {
+  tp_segment *seg = tp_seg(pool, s);
+  uint32_t t = seg->last;
+  tp_block *tail = tp_blk(pool, t);
+  uint64_t cut = seg->bytes - keep;
+  if (pool->dv[tail->kind] == t)
+    pool->dv[tail->kind] = TP_NIL; /* filed again below, or gone */
+  tp_index_remove(pool, t);
+  tp_dirty_unlink(pool, t);
+  if (seg->pages)
+    for (uint64_t i = keep / pool->page; i < seg->bytes / pool->page; i++)
+      if (seg->pages[i / 64] >> (i % 64) & 1u) {
+        pool->stats.decommitted_bytes -= pool->page;
+        seg->pages[i / 64] &= ~((uint64_t)1 << (i % 64));
+      }
+  pool->stats.cached_bytes -= cut;
+  pool->stats.reserved_bytes -= cut;
+  seg->bytes = keep;
+  tail->bytes -= cut;
+  if (tail->bytes == 0) {
+    /* The tail began where the cut does: its record goes. */
+    seg->last = tail->prev;
+    tp_blk(pool, tail->prev)->next = TP_NIL;
+    pool->stats.cached_blocks--;
+    tp_block_drop(pool, t);
+  } else {
+    tp_index_insert(pool, t);
+    tp_dirty_push(pool, t);
+  }
+}
+
 /* Gives back the free tail of growable segment `s` in place, keeping the
  * page holding the last live byte; the bytes given back, 0 if none. */
 static uint64_t shrink_tail(tp_pool *pool, uint32_t s) {
@@ -71,33 +102,8 @@ static uint64_t shrink_tail(tp_pool *pool, uint32_t s) {
                               (size_t)seg->bytes, (size_t)keep,
                               NULL) != TP_SUCCESS)
     return 0;
-  if (pool->dv[tail->kind] == t)
-    pool->dv[tail->kind] = TP_NIL; /* filed again below, or gone */
-  tp_index_remove(pool, t);
-  tp_dirty_unlink(pool, t);
-  if (seg->pages) {
-    uint64_t first = keep / pool->page, end = seg->bytes / pool->page;
-    for (uint64_t i = first; i < end; i++)
-      if (seg->pages[i / 64] >> (i % 64) & 1u) {
-        pool->stats.decommitted_bytes -= pool->page;
-        seg->pages[i / 64] &= ~((uint64_t)1 << (i % 64));
-      }
-  }
-  pool->stats.cached_bytes -= cut;
-  pool->stats.reserved_bytes -= cut;
+  tp_segment_cut_tail(pool, s, keep);
   pool->stats.segment_shrinks++;
-  seg->bytes = keep;
-  tail->bytes -= cut;
-  if (tail->bytes == 0) {
-    /* The tail began on a page boundary: its record goes. */
-    seg->last = tail->prev;
-    tp_blk(pool, tail->prev)->next = TP_NIL;
-    pool->stats.cached_blocks--;
-    tp_block_drop(pool, t);
-  } else {
-    tp_index_insert(pool, t);
-    tp_dirty_push(pool, t);
-  }
   return cut;
 }
 

@@ -229,31 +229,9 @@ void tp_pool_undo_grow(tp_pool *pool, uint32_t s) {
     return; /* kept: free memory like any other */
   bool empty = seg->empty;
   tp_empty_unlink(pool, s); /* its bytes change */
-  tp_index_remove(pool, t);
-  tp_dirty_unlink(pool, t);
-  if (seg->pages)
-    for (uint64_t i = old_bytes / pool->page; i < seg->bytes / pool->page; i++)
-      if (seg->pages[i / 64] >> (i % 64) & 1u) {
-        pool->stats.decommitted_bytes -= pool->page;
-        seg->pages[i / 64] &= ~((uint64_t)1 << (i % 64));
-      }
-  seg->bytes = old_bytes;
-  tail = tp_blk(pool, t);
-  tail->bytes -= delta;
-  if (tail->bytes == 0) {
-    /* The grown range was a record of its own. */
-    seg->last = tail->prev;
-    tp_blk(pool, tail->prev)->next = TP_NIL;
-    pool->stats.cached_blocks--;
-    tp_block_drop(pool, t);
-  } else {
-    tp_index_insert(pool, t);
-    tp_dirty_push(pool, t);
-  }
+  tp_segment_cut_tail(pool, s, old_bytes);
   if (empty)
     tp_empty_push(pool, s);
-  pool->stats.cached_bytes -= delta;
-  pool->stats.reserved_bytes -= delta;
   pool->stats.segment_grows--; /* as if it never grew */
 }
 
