@@ -71,10 +71,16 @@ void tp_segment_cut_tail(tp_pool *pool, uint32_t s, uint64_t keep) {
   tail->bytes -= cut;
   if (tail->bytes == 0) {
     /* The tail began where the cut does: its record goes. */
-    seg->last = tail->prev;
-    tp_blk(pool, tail->prev)->next = TP_NIL;
+    uint32_t last = tail->prev;
+    seg->last = last;
+    tp_blk(pool, last)->next = TP_NIL;
     pool->stats.cached_blocks--;
     tp_block_drop(pool, t);
+    /* What is left may be one free block (one the tail could not merge
+     * with: pending work on another stream): a whole free segment. */
+    if (tp_blk(pool, last)->state == TP_BLOCK_FREE &&
+        tp_blk(pool, last)->prev == TP_NIL)
+      tp_empty_push(pool, s);
   } else {
     tp_index_insert(pool, t);
     tp_dirty_push(pool, t);
@@ -166,6 +172,14 @@ tp_status tp_pool_release_cached(tp_pool *pool, uint64_t target, bool sync) {
     unsigned slot = tp_blk(pool, seg->last)->slot;
     bool done = list[i].whole ? tp_pool_segment_release(pool, list[i].seg)
                               : shrink_tail(pool, list[i].seg) > 0;
+    /* A cut tail may leave one free block (its neighbour, kept apart by
+     * another stream's pending work): now a whole free segment. */
+    if (done && !list[i].whole && seg->empty &&
+        pool->stats.cached_bytes > target) {
+      unsigned left = tp_blk(pool, seg->last)->slot;
+      if (tp_pool_segment_release(pool, list[i].seg))
+        released_slots |= (uint64_t)1 << left;
+    }
     if (done)
       released_slots |= (uint64_t)1 << slot;
     else if (list[i].whole && refused == TP_SUCCESS)
