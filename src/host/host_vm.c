@@ -79,8 +79,10 @@ static reservation *find_locked(uintptr_t base) {
   return NULL;
 }
 
+/* A step, in whole pages: the open end stays on the page grid, where
+ * mprotect wants the next step to start. */
 static size_t open_ahead(size_t open) {
-  size_t ahead = open / 8;
+  size_t ahead = round_page(open / 8);
   if (ahead < TP_HOST_OPEN_AHEAD_MIN)
     return TP_HOST_OPEN_AHEAD_MIN;
   return ahead > TP_HOST_OPEN_AHEAD_MAX ? TP_HOST_OPEN_AHEAD_MAX : ahead;

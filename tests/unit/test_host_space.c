@@ -70,3 +70,22 @@ Test(host_space, growth_past_the_reservation_is_refused_and_changes_nothing) {
                TP_ERR_INVALID_POINTER, "a foreign pointer");
   cr_expect_eq(ops()->put(NULL, p, page, NULL), TP_SUCCESS);
 }
+
+/* Growth past the first steps, by odd numbers of pages: each step opens an
+ * eighth of what is open, which must stay whole pages (a step ending off
+ * the page grid made the next growth fail with EINVAL). */
+Test(host_space, long_growth_by_odd_page_counts_keeps_succeeding) {
+  size_t page = ops()->page_bytes;
+  unsigned char *p = NULL;
+  cr_assert_eq(ops()->get(NULL, 3 * page, (void **)&p), TP_SUCCESS);
+  size_t bytes = 3 * page;
+  while (bytes < ((size_t)96 << 20)) {
+    size_t next = bytes + 37 * page;
+    cr_assert_eq(ops()->resize(NULL, p, bytes, next, NULL), TP_SUCCESS,
+                 "growing from %zu to %zu bytes: %s", bytes, next,
+                 tp_last_error());
+    p[next - 1] = 1; /* the new end is writable */
+    bytes = next;
+  }
+  cr_expect_eq(ops()->put(NULL, p, bytes, NULL), TP_SUCCESS);
+}
