@@ -142,10 +142,19 @@ static tp_status pretend_stream_sync(void *ctx, tp_stream stream) {
   return TP_SUCCESS;
 }
 
-static const tp_space_ops pretend_space_ops = {
-    sizeof(tp_space_ops), pretend_get,           pretend_put,
-    pretend_event_create, pretend_event_destroy, pretend_event_record,
-    pretend_stream_wait,  pretend_event_query,   pretend_stream_sync};
+static const tp_space_ops pretend_space_ops = {sizeof(tp_space_ops),
+                                               pretend_get,
+                                               pretend_put,
+                                               pretend_event_create,
+                                               pretend_event_destroy,
+                                               pretend_event_record,
+                                               pretend_stream_wait,
+                                               pretend_event_query,
+                                               pretend_stream_sync,
+                                               0,
+                                               NULL,
+                                               NULL,
+                                               NULL};
 
 static const tp_space pretend_space = {&pretend_space_ops, NULL,
                                        TP_SPACE_DEVICE, 0, "pretend-device:0"};
