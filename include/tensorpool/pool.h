@@ -17,7 +17,9 @@
  *   event recorded on S at the take. Free blocks merge only when at most one
  *   of them may still be in use by queued work (or both on the same stream).
  * - Alloc and free are O(1) in the number of live and free blocks.
- * - Thread-safe (one lock per pool). */
+ * - Thread-safe: one lock per pool, and in front of it small per-thread
+ *   caches (thread_cache_bytes) that serve most allocations and frees of
+ *   up to 64 KiB on the NULL stream without it. */
 #ifndef TENSORPOOL_POOL_H
 #define TENSORPOOL_POOL_H
 
@@ -59,6 +61,9 @@ typedef enum tp_page_release {
   TP_PAGE_RELEASE_AGED = 3
 } tp_page_release;
 
+/* thread_cache_bytes by default: 1 MiB per thread and pool. */
+#define TP_POOL_THREAD_CACHE_DEFAULT ((size_t)1 << 20)
+
 /* Versioned: start from TP_POOL_CONFIG_INIT, then set fields. */
 typedef struct tp_pool_config {
   size_t struct_size;
@@ -76,12 +81,22 @@ typedef struct tp_pool_config {
   tp_page_release page_release;
   /* Pool calls a free range stays committed under TP_PAGE_RELEASE_AGED. */
   size_t page_release_delay;
+  /* Bytes each thread may keep parked in its own cache of this pool
+   * (appended): freed blocks of up to 64 KiB requested on the
+   * NULL stream wait there for the thread's next request of their size,
+   * with no lock taken. 0: no thread caches, every call takes the pool's
+   * lock (as before the field was appended; older callers get the
+   * default). Caches are also off while
+   * max_cached_bytes is bounded or an event log is written. See
+   * docs/design.md, "Thread caches". */
+  size_t thread_cache_bytes;
 } tp_pool_config;
 
 #define TP_POOL_CONFIG_INIT                                                    \
   {                                                                            \
     sizeof(tp_pool_config), TP_UNLIMITED, TP_UNLIMITED, TP_UNLIMITED, 4u,      \
-        NULL, NULL, TP_UNLIMITED, TP_PAGE_RELEASE_DEFAULT, 1024u               \
+        NULL, NULL, TP_UNLIMITED, TP_PAGE_RELEASE_DEFAULT, 1024u,              \
+        TP_POOL_THREAD_CACHE_DEFAULT                                           \
   }
 
 /* Versioned output: initialize with TP_POOL_STATS_INIT before
@@ -94,15 +109,15 @@ typedef struct tp_pool_stats {
   uint64_t bytes_allocated; /* sum of requested bytes over allocations */
   uint64_t bytes_freed;     /* sum of requested bytes over deallocations */
   uint64_t hits;            /* allocations served from free blocks */
-  uint64_t misses; /* allocations that took a segment or grew one */
+  uint64_t misses;          /* allocations that took a segment or grew one */
   double hit_rate;          /* hits / allocations, 0 when none */
   uint64_t live_blocks;     /* blocks handed out and not yet freed */
   uint64_t live_bytes;      /* usable bytes of live blocks */
   uint64_t live_bytes_peak;
   uint64_t requested_bytes; /* bytes the callers asked for, live now */
   uint64_t requested_bytes_peak;
-  uint64_t cached_blocks; /* free blocks inside segments */
-  uint64_t cached_bytes;  /* their bytes */
+  uint64_t cached_blocks;  /* free blocks inside segments */
+  uint64_t cached_bytes;   /* their bytes */
   uint64_t reserved_bytes; /* live_bytes + cached_bytes: segment bytes */
   uint64_t reserved_bytes_peak;
   uint64_t upstream_gets;      /* calls to the space's get that succeeded */
@@ -181,7 +196,9 @@ typedef enum tp_pool_attr {
   TP_POOL_ATTR_LIVE_BYTES = 8,             /* r */
   TP_POOL_ATTR_LIVE_BYTES_PEAK = 9,        /* r; set 0: reset to current */
   TP_POOL_ATTR_CACHED_BYTES = 10,          /* r */
-  TP_POOL_ATTR_DECOMMITTED_BYTES = 11      /* r */
+  TP_POOL_ATTR_DECOMMITTED_BYTES = 11,     /* r */
+  /* rw: the config field; lowering it (0: off) drains the caches. */
+  TP_POOL_ATTR_THREAD_CACHE_BYTES = 12
 } tp_pool_attr;
 
 /* Applies at once: a lower cache bound or limit releases what it can (as

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/versioned.h"
+#include "pool/front_internal.h"
 #include "pool/pool_blocks.h"
 #include "pool/pool_index.h"
 #include "pool/pool_internal.h"
@@ -79,6 +80,7 @@ static void read_space_vm(tp_pool *pool) {
 }
 
 static void free_pool(tp_pool *pool) {
+  tp_front_cells_fini(pool);
   tp_index_fini(pool);
   tp_records_fini(pool);
   tp_ptr_map_fini(&pool->map);
@@ -142,6 +144,7 @@ tp_status tp_pool_create(const tp_space *space, const tp_pool_config *config,
       return tp_fail_context(st, "tp_pool_create");
     }
   }
+  tp_front_init(pool);
   *out = pool;
   return TP_SUCCESS;
 }
@@ -259,10 +262,10 @@ static void undo_take(tp_pool *pool, uint32_t b) {
     tp_blk(pool, m)->u.f.stamp = pool->taken_stamp;
 }
 
-/* Makes block `b` live for the caller: its pages committed and its address
- * findable. */
-static tp_status hand_out(tp_pool *pool, uint32_t b, size_t requested,
-                          tp_stream stream) {
+/* Makes block `b` live: its pages committed, its address findable, counted
+ * live in the engine (the caller's counters are the caller's). */
+static tp_status make_live(tp_pool *pool, uint32_t b, size_t requested,
+                           tp_stream stream) {
   if (!tp_pages_commit_block(pool, b)) {
     /* The space is out of memory to back it: give back the pages of every
      * other free range and retry once. */
@@ -287,14 +290,54 @@ static tp_status hand_out(tp_pool *pool, uint32_t b, size_t requested,
   blk->u.l.requested = requested;
   blk->u.l.stream = stream;
   tp_seg(pool, blk->seg)->live++;
-  tp_pool_stats *s = &pool->stats;
-  s->allocations++;
-  s->bytes_allocated += requested;
-  s->live_blocks++;
-  s->live_bytes += blk->bytes;
-  s->requested_bytes += requested;
-  tp_pool_note_peaks(pool);
+  pool->stats.live_blocks++;
+  pool->stats.live_bytes += blk->bytes;
   return TP_SUCCESS;
+}
+
+tp_status tp_pool_engine_take(tp_pool *pool, size_t bytes, size_t requested,
+                              tp_stream stream, uint32_t *out, bool *hit) {
+  uint64_t n = tp_round_request(bytes);
+  unsigned kind = n >= pool->config.oversize_threshold ? TP_KIND_OVERSIZE
+                  : n <= TP_SMALL_MAX                  ? TP_KIND_SMALL
+                                                       : TP_KIND_LARGE;
+  uint32_t b = TP_NIL;
+  tp_status st = take_cached(pool, kind, n, stream, &b);
+  *hit = st == TP_SUCCESS && b != TP_NIL;
+  if (st == TP_SUCCESS && !*hit) {
+    /* Fresh or grown memory (a grown tail's stream was waited for). */
+    pool->taken_slot = TP_SLOT_READY;
+    pool->taken_stamp = pool->clock;
+    st = tp_pool_upstream_alloc(pool, kind, n, requested, stream, &b);
+  }
+  if (st == TP_SUCCESS)
+    st = make_live(pool, b, requested, stream);
+  *out = st == TP_SUCCESS ? b : TP_NIL;
+  return st;
+}
+
+void tp_pool_engine_release(tp_pool *pool, uint32_t b, tp_stream stream) {
+  tp_pool_stats *s = &pool->stats;
+  s->live_blocks--;
+  s->live_bytes -= tp_blk(pool, b)->bytes;
+  int slot = tp_pool_slot_acquire(pool, stream);
+  if (slot < 0) {
+    /* Every slot is taken: wait for the stream once; then the block has
+     * no pending work and any stream may take it. */
+    pool->space.ops->stream_sync(pool->space.ctx, stream);
+    slot = TP_SLOT_READY;
+  }
+  uint32_t m = tp_block_release(pool, b, (unsigned)slot);
+  uint32_t seg = tp_blk(pool, m)->seg;
+  /* The cache bounds, when there is something they could give back: a
+   * whole free segment, or a free tail to shrink. */
+  const tp_pool_config *c = &pool->config;
+  if (s->cached_bytes > c->max_cached_bytes
+          ? s->free_segments > 0 ||
+                (pool->can_resize && tp_blk(pool, m)->next == TP_NIL)
+          : tp_seg(pool, seg)->empty &&
+                c->max_buffers_per_bucket != TP_UNLIMITED)
+    tp_pool_apply_cache_bounds(pool, seg);
 }
 
 tp_status tp_pool_alloc(tp_pool *pool, size_t bytes, tp_stream stream,
@@ -303,9 +346,11 @@ tp_status tp_pool_alloc(tp_pool *pool, size_t bytes, tp_stream stream,
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_alloc: NULL %s",
                    pool ? "out-pointer" : "pool");
   *out = NULL;
+  tp_status st = TP_SUCCESS;
+  if (stream == NULL && tp_front_alloc(pool, bytes, out, &st))
+    return st;
   pthread_mutex_lock(&pool->lock);
   pool->clock++;
-  tp_status st = TP_SUCCESS;
   if (bytes == 0)
     st = tp_fail(TP_ERR_INVALID_ARGUMENT,
                  "tp_pool_alloc: pool '%s': size 0 "
@@ -318,26 +363,25 @@ tp_status tp_pool_alloc(tp_pool *pool, size_t bytes, tp_stream stream,
                  pool->name, bytes, pool->classes.max_bytes);
   uint32_t b = TP_NIL;
   if (st == TP_SUCCESS) {
-    uint64_t n = tp_round_request(bytes);
-    unsigned kind = n >= pool->config.oversize_threshold ? TP_KIND_OVERSIZE
-                    : n <= TP_SMALL_MAX                  ? TP_KIND_SMALL
-                                                         : TP_KIND_LARGE;
-    st = take_cached(pool, kind, n, stream, &b);
-    bool hit = st == TP_SUCCESS && b != TP_NIL;
-    if (st == TP_SUCCESS && !hit) {
-      /* Fresh or grown memory (a grown tail's stream was waited for). */
-      pool->taken_slot = TP_SLOT_READY;
-      pool->taken_stamp = pool->clock;
-      st = tp_pool_upstream_alloc(pool, kind, n, bytes, stream, &b);
+    bool hit = false;
+    st = tp_pool_engine_take(pool, bytes, bytes, stream, &b, &hit);
+    /* Blocks parked in threads' caches are free memory too: out of it,
+     * they go back to the engine and the request tries once more. */
+    if (st == TP_ERR_OUT_OF_MEMORY && tp_front_drain_all(pool, NULL))
+      st = tp_pool_engine_take(pool, bytes, bytes, stream, &b, &hit);
+    if (st == TP_SUCCESS) {
+      tp_pool_stats *s = &pool->stats;
+      s->allocations++;
+      s->bytes_allocated += bytes;
+      s->requested_bytes += bytes;
+      tp_pool_note_peaks(pool);
+      /* Counted once the block is the caller's: a commit that failed made
+       * neither. */
+      if (hit)
+        s->hits++;
+      else
+        s->misses++;
     }
-    if (st == TP_SUCCESS)
-      st = hand_out(pool, b, bytes, stream);
-    /* Counted once the block is the caller's: a commit that failed made
-     * neither. */
-    if (st == TP_SUCCESS && hit)
-      pool->stats.hits++;
-    else if (st == TP_SUCCESS)
-      pool->stats.misses++;
   }
   if (st == TP_SUCCESS)
     *out = (void *)tp_blk(pool, b)->ptr;
@@ -392,41 +436,41 @@ tp_status tp_pool_free(tp_pool *pool, void *ptr, tp_stream stream) {
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_free: NULL pool");
   if (!ptr)
     return TP_SUCCESS;
+  tp_status st = TP_SUCCESS;
+  if (stream == NULL && tp_front_free(pool, ptr, &st))
+    return st;
   pthread_mutex_lock(&pool->lock);
   pool->clock++;
-  tp_status st = TP_SUCCESS;
   size_t requested = 0;
-  uint32_t b = tp_ptr_map_take(&pool->map, (uintptr_t)ptr);
-  if (b == TP_NIL) {
-    st = bad_pointer(pool, ptr);
+  uint32_t b = tp_ptr_map_find(&pool->map, (uintptr_t)ptr);
+  uint64_t front_requested = 0;
+  int front =
+      b == TP_NIL ? TP_CELL_ENGINE : tp_front_claim(pool, b, &front_requested);
+  if (b == TP_NIL || front == TP_CELL_PARKED) {
+    /* A block parked in a thread's cache is free to the caller. */
+    st = b == TP_NIL ? bad_pointer(pool, ptr)
+                     : tp_fail(TP_ERR_INVALID_POINTER,
+                               "tp_pool_free: pool '%s': double free of %p (a "
+                               "block of %llu bytes, already free)",
+                               pool->name, ptr,
+                               (unsigned long long)tp_blk(pool, b)->bytes);
     pool->stats.failures++;
   } else {
+    tp_ptr_map_take(&pool->map, (uintptr_t)ptr);
     tp_block *blk = tp_blk(pool, b);
-    tp_pool_stats *s = &pool->stats;
-    requested = (size_t)blk->u.l.requested;
-    s->deallocations++;
-    s->bytes_freed += requested;
-    s->live_blocks--;
-    s->live_bytes -= blk->bytes;
-    s->requested_bytes -= requested;
-    int slot = tp_pool_slot_acquire(pool, stream);
-    if (slot < 0) {
-      /* Every slot is taken: wait for the stream once; then the block has
-       * no pending work and any stream may take it. */
-      pool->space.ops->stream_sync(pool->space.ctx, stream);
-      slot = TP_SLOT_READY;
+    if (front == TP_CELL_HANDED) {
+      /* Handed out by a thread's cache: the caller's counters are the
+       * front end's. */
+      requested = (size_t)front_requested;
+      tp_front_count_free(pool, requested);
+    } else {
+      tp_pool_stats *s = &pool->stats;
+      requested = (size_t)blk->u.l.requested;
+      s->deallocations++;
+      s->bytes_freed += requested;
+      s->requested_bytes -= requested;
     }
-    uint32_t m = tp_block_release(pool, b, (unsigned)slot);
-    uint32_t seg = tp_blk(pool, m)->seg;
-    /* The cache bounds, when there is something they could give back: a
-     * whole free segment, or a free tail to shrink. */
-    const tp_pool_config *c = &pool->config;
-    if (s->cached_bytes > c->max_cached_bytes
-            ? s->free_segments > 0 ||
-                  (pool->can_resize && tp_blk(pool, m)->next == TP_NIL)
-            : tp_seg(pool, seg)->empty &&
-                  c->max_buffers_per_bucket != TP_UNLIMITED)
-      tp_pool_apply_cache_bounds(pool, seg);
+    tp_pool_engine_release(pool, b, stream);
     tp_pages_age(pool);
   }
   if (pool->log)
@@ -439,8 +483,11 @@ tp_status tp_pool_free(tp_pool *pool, void *ptr, tp_stream stream) {
 tp_status tp_pool_destroy(tp_pool *pool) {
   if (!pool)
     return TP_SUCCESS; /* as every destroy, and free(NULL) */
-  size_t live_blocks = pool->stats.live_blocks;
-  size_t live_bytes = pool->stats.requested_bytes;
+  /* Blocks parked in threads' caches are free, not leaked. */
+  tp_pool_stats seen;
+  tp_front_fini(pool, &seen);
+  size_t live_blocks = (size_t)seen.live_blocks;
+  size_t live_bytes = (size_t)seen.requested_bytes;
   /* Segments mix blocks of several streams: wait for the streams of free
    * blocks so that no put overtakes their work. */
   uint64_t rest = pool->used_slots & ~(uint64_t)1;
