@@ -142,6 +142,9 @@ typedef struct tp_pool_stats {
   uint64_t page_reuse_bytes;     /* given-back bytes allocated again */
   uint64_t page_release_ns;      /* time in decommit and commit calls */
   uint64_t committed_bytes_peak; /* peak of reserved minus decommitted */
+  /* Thread caches (appended in version 3). */
+  uint64_t thread_cached_blocks; /* of cached_blocks: parked in them */
+  uint64_t thread_cached_bytes;  /* their bytes (part of cached_bytes) */
 } tp_pool_stats;
 
 #define TP_POOL_STATS_INIT                                                     \

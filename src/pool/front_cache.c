@@ -74,6 +74,9 @@ static inline void hand(tp_thread_cache *tc, tp_parked p, uint64_t bytes,
  * the engine. Pool's lock and busy held. */
 static void flush_bin(tp_pool *pool, tp_thread_cache *tc, tp_front_bin *bin,
                       uint64_t bytes, uint32_t count) {
+  /* A new pool call: the blocks' last uses were queued before it, so their
+   * stamps must be later than any event the engine recorded so far. */
+  pool->clock++;
   for (uint32_t i = 0; i < count; i++) {
     tp_parked p = bin->blocks[i];
     uint64_t w = atomic_load_explicit(p.cell, memory_order_relaxed);
@@ -262,12 +265,17 @@ static bool refill(tp_pool *pool, tp_thread_cache *tc, size_t bytes,
   if ((want - 1) * n > room)
     want = (uint32_t)(room / n) + 1;
   bool first_hit = false;
+  tp_parked first = {0, NULL};
   for (uint32_t i = 0; i < want; i++) {
     uint32_t b;
     bool hit = false;
     /* A failure leaves the call to the engine, which drains the caches
-     * and reports it. */
-    if (tp_pool_engine_take(pool, n, bytes, NULL, &b, &hit) != TP_SUCCESS)
+     * and reports it. Only the block handed out may take new memory or wait
+     * on another stream: the rest of the batch comes from free blocks ready
+     * for this one, so that speculative blocks never grow the pool or
+     * order streams (and every miss is the caller's allocation). */
+    if (tp_pool_engine_take(pool, n, bytes, NULL, i > 0, &b, &hit) !=
+        TP_SUCCESS)
       break;
     _Atomic uint64_t *cell = tp_front_cell(pool, b, true);
     if (!cell) {
@@ -278,24 +286,21 @@ static bool refill(tp_pool *pool, tp_thread_cache *tc, size_t bytes,
     uint64_t w = atomic_load_explicit(cell, memory_order_relaxed);
     atomic_store_explicit(cell, (w & ~(uint64_t)3) | TP_CELL_PARKED,
                           memory_order_relaxed);
-    if (i == 0)
-      first_hit = hit;
-    /* The first taken is handed out: last in. */
-    memmove(bin->blocks + 1, bin->blocks, bin->count * sizeof *bin->blocks);
-    bin->blocks[0] = (tp_parked){tp_blk(pool, b)->ptr, cell};
-    bin->count++;
     tc->parked_blocks++;
     tc->parked_bytes += n;
+    tp_parked p = {tp_blk(pool, b)->ptr, cell};
+    if (i == 0) {
+      first = p;
+      first_hit = hit;
+    } else {
+      bin->blocks[bin->count++] = p;
+    }
   }
   tp_pool_note_peaks(pool);
-  if (bin->count) {
-    tp_parked p = bin->blocks[0];
-    memmove(bin->blocks, bin->blocks + 1,
-            (bin->count - 1) * sizeof *bin->blocks);
-    bin->count--;
-    hand(tc, p, n, bytes);
+  if (first.cell) {
+    hand(tc, first, n, bytes);
     tc->counts.hits += first_hit;
-    *out = (void *)p.ptr;
+    *out = (void *)first.ptr;
     served = true;
   }
 done:
@@ -473,6 +478,8 @@ void tp_front_adjust_stats(tp_pool *pool, tp_pool_stats *s) {
   s->live_bytes -= f.parked_bytes;
   s->cached_blocks += f.parked_blocks;
   s->cached_bytes += f.parked_bytes;
+  s->thread_cached_blocks = f.parked_blocks;
+  s->thread_cached_bytes = f.parked_bytes;
   s->requested_bytes += c->bytes_allocated - c->bytes_freed;
   if (f.largest_parked > s->largest_free_block)
     s->largest_free_block = f.largest_parked;
@@ -482,6 +489,10 @@ void tp_front_adjust_stats(tp_pool *pool, tp_pool_stats *s) {
     pool->front.requested_peak = s->requested_bytes;
   if (pool->front.requested_peak > s->requested_bytes_peak)
     s->requested_bytes_peak = pool->front.requested_peak;
+  if (s->live_bytes > pool->stats.live_bytes_peak)
+    pool->stats.live_bytes_peak = s->live_bytes;
+  if (pool->stats.live_bytes_peak > s->live_bytes_peak)
+    s->live_bytes_peak = pool->stats.live_bytes_peak;
 }
 
 void tp_front_fini(tp_pool *pool, tp_pool_stats *seen) {

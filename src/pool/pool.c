@@ -152,7 +152,7 @@ tp_status tp_pool_create(const tp_space *space, const tp_pool_config *config,
 /* Takes free block `b` (filed under `slot`) for `bytes` on `stream`. */
 static tp_status take_from(tp_pool *pool, unsigned kind, uint64_t bytes,
                            tp_stream stream, int own, unsigned slot, uint32_t b,
-                           uint32_t *out) {
+                           bool no_wait, uint32_t *out) {
   tp_block *blk = tp_blk(pool, b);
   pool->taken_slot = slot;
   pool->taken_stamp = blk->u.f.stamp;
@@ -164,6 +164,8 @@ static tp_status take_from(tp_pool *pool, unsigned kind, uint64_t bytes,
     /* No query here: recording the event and making the stream wait on it
      * costs the same on the device and never blocks the host. */
     if (blk->u.f.stamp > pool->slots[slot].done_clock) {
+      if (no_wait)
+        return TP_SUCCESS; /* not worth a wait: nothing taken */
       tp_status st = tp_pool_slot_order_after(pool, slot, stream);
       if (st != TP_SUCCESS)
         return st;
@@ -205,7 +207,7 @@ static uint32_t head_that_fits(tp_pool *pool, unsigned kind, unsigned cls,
  * ordering needed), then blocks with no pending work, then another
  * stream's after ordering `stream` behind it. */
 static tp_status take_cached(tp_pool *pool, unsigned kind, uint64_t bytes,
-                             tp_stream stream, uint32_t *out) {
+                             tp_stream stream, bool no_wait, uint32_t *out) {
   *out = TP_NIL;
   unsigned cls = tp_size_class_of(&pool->classes, (size_t)bytes);
   int own = tp_pool_slot_find(pool, stream);
@@ -218,7 +220,8 @@ static tp_status take_cached(tp_pool *pool, unsigned kind, uint64_t bytes,
      * index can fit tighter. */
     tp_block *k = tp_blk(pool, kept);
     if (k->slot == TP_SLOT_READY || (int)k->slot == own)
-      return take_from(pool, kind, bytes, stream, own, k->slot, kept, out);
+      return take_from(pool, kind, bytes, stream, own, k->slot, kept, no_wait,
+                       out);
   }
   unsigned slot = 0;
   if (cls > 0 && kind != TP_KIND_OVERSIZE &&
@@ -226,7 +229,7 @@ static tp_status take_cached(tp_pool *pool, unsigned kind, uint64_t bytes,
     /* A head of the class below may fit too, tighter. */
     uint32_t b = head_that_fits(pool, kind, cls - 1, bytes, own, &slot);
     if (b != TP_NIL)
-      return take_from(pool, kind, bytes, stream, own, slot, b, out);
+      return take_from(pool, kind, bytes, stream, own, slot, b, no_wait, out);
   }
   int found = tp_index_find(pool, kind, cls);
   if (kept != TP_NIL && tp_blk(pool, kept)->bytes >= bytes) {
@@ -237,7 +240,8 @@ static tp_status take_cached(tp_pool *pool, unsigned kind, uint64_t bytes,
     /* As good a fit as the index's best (and ours, or strictly better). */
     if (found < 0 || kcls < (unsigned)found ||
         (kcls == (unsigned)found && mine))
-      return take_from(pool, kind, bytes, stream, own, k->slot, kept, out);
+      return take_from(pool, kind, bytes, stream, own, k->slot, kept, no_wait,
+                       out);
   }
   if (found < 0)
     return TP_SUCCESS;
@@ -248,7 +252,8 @@ static tp_status take_cached(tp_pool *pool, unsigned kind, uint64_t bytes,
     slot = TP_SLOT_READY;
   else
     slot = (unsigned)__builtin_ctzll(bin->slot_mask);
-  return take_from(pool, kind, bytes, stream, own, slot, bin->heads[slot], out);
+  return take_from(pool, kind, bytes, stream, own, slot, bin->heads[slot],
+                   no_wait, out);
 }
 
 /* Files a block that could not be handed out after all back as free, as
@@ -296,14 +301,19 @@ static tp_status make_live(tp_pool *pool, uint32_t b, size_t requested,
 }
 
 tp_status tp_pool_engine_take(tp_pool *pool, size_t bytes, size_t requested,
-                              tp_stream stream, uint32_t *out, bool *hit) {
+                              tp_stream stream, bool cached_only, uint32_t *out,
+                              bool *hit) {
   uint64_t n = tp_round_request(bytes);
   unsigned kind = n >= pool->config.oversize_threshold ? TP_KIND_OVERSIZE
                   : n <= TP_SMALL_MAX                  ? TP_KIND_SMALL
                                                        : TP_KIND_LARGE;
   uint32_t b = TP_NIL;
-  tp_status st = take_cached(pool, kind, n, stream, &b);
+  tp_status st = take_cached(pool, kind, n, stream, cached_only, &b);
   *hit = st == TP_SUCCESS && b != TP_NIL;
+  if (st == TP_SUCCESS && !*hit && cached_only) {
+    *out = TP_NIL;
+    return TP_ERR_OUT_OF_MEMORY; /* no message: the caller stops there */
+  }
   if (st == TP_SUCCESS && !*hit) {
     /* Fresh or grown memory (a grown tail's stream was waited for). */
     pool->taken_slot = TP_SLOT_READY;
@@ -364,11 +374,11 @@ tp_status tp_pool_alloc(tp_pool *pool, size_t bytes, tp_stream stream,
   uint32_t b = TP_NIL;
   if (st == TP_SUCCESS) {
     bool hit = false;
-    st = tp_pool_engine_take(pool, bytes, bytes, stream, &b, &hit);
+    st = tp_pool_engine_take(pool, bytes, bytes, stream, false, &b, &hit);
     /* Blocks parked in threads' caches are free memory too: out of it,
      * they go back to the engine and the request tries once more. */
     if (st == TP_ERR_OUT_OF_MEMORY && tp_front_drain_all(pool, NULL))
-      st = tp_pool_engine_take(pool, bytes, bytes, stream, &b, &hit);
+      st = tp_pool_engine_take(pool, bytes, bytes, stream, false, &b, &hit);
     if (st == TP_SUCCESS) {
       tp_pool_stats *s = &pool->stats;
       s->allocations++;

@@ -228,10 +228,13 @@ void tp_pool_slots_fini(tp_pool *pool);
 /* The engine's alloc and free (pool.c), for the caller's calls and the
  * front end's refills and flushes. Take: a live block of at least `bytes`
  * on `stream` (`requested` for messages and the record), counted live in
- * the engine only; `hit` whether it was free memory. Release: live block
- * `b`, already out of the pointer map, freed on `stream`. */
+ * the engine only; `hit` whether it was free memory; with `cached_only`,
+ * free memory that needs no wait on another stream, or nothing
+ * (TP_ERR_OUT_OF_MEMORY, no message set). Release: live
+ * block `b`, already out of the pointer map, freed on `stream`. */
 tp_status tp_pool_engine_take(tp_pool *pool, size_t bytes, size_t requested,
-                              tp_stream stream, uint32_t *out, bool *hit);
+                              tp_stream stream, bool cached_only, uint32_t *out,
+                              bool *hit);
 void tp_pool_engine_release(tp_pool *pool, uint32_t b, tp_stream stream);
 
 /* Upstream (pool_upstream.c). */
