@@ -166,23 +166,26 @@ tp_status tp_pool_destroy(tp_pool *pool);
  * largest free block. */
 tp_status tp_pool_alloc(tp_pool *pool, size_t bytes, tp_stream stream,
                         void **out);
-/* `stream` is where the block's last use was queued. Freeing NULL does
- * nothing and succeeds, as with free() and cudaFree(). */
+/* `stream` is where the block's last use was queued. Any thread may free a
+ * block. Freeing NULL does nothing and succeeds, as with free() and
+ * cudaFree(). */
 tp_status tp_pool_free(tp_pool *pool, void *ptr, tp_stream stream);
 
 /* Call before destroying a stream: waits for it once and makes its cached
  * blocks free for any stream. Using the handle later registers it anew. */
 tp_status tp_pool_forget_stream(tp_pool *pool, tp_stream stream);
 
-/* Gives back upstream whole free segments and free tails of growable ones,
+/* Takes back every thread's parked blocks (thread_cache_bytes), then gives
+ * back upstream whole free segments and free tails of growable ones,
  * largest first, until at most `target_cached_bytes` free bytes stay or
  * nothing more can go (free ranges between live blocks stay, their pages
  * given back unless the page policy is TP_PAGE_RELEASE_NEVER). Releases are
  * stream-ordered; the host does not wait. */
 tp_status tp_pool_trim(tp_pool *pool, size_t target_cached_bytes);
-/* Change the hard limit on reserved bytes; cached memory is released to
- * meet it. TP_ERR_OUT_OF_MEMORY if that is not possible (live bytes, or free
- * bytes between them, exceed it): the limit is then unchanged. */
+/* Change the hard limit on reserved bytes; cached memory (threads' parked
+ * blocks first) is released to meet it. TP_ERR_OUT_OF_MEMORY if that is not
+ * possible (live bytes, or free bytes between them, exceed it): the limit is
+ * then unchanged. */
 tp_status tp_pool_set_limit(tp_pool *pool, size_t limit);
 
 /* Settings and counters after creation (as cudaMemPoolSetAttribute). Every
