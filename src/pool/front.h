@@ -45,7 +45,7 @@ typedef struct tp_thread_cache tp_thread_cache;
 /* Counters of the callers' calls the front end served (adds to the
  * engine's). */
 typedef struct tp_front_counts {
-  uint64_t allocations, deallocations, bytes_allocated, bytes_freed, hits;
+  uint64_t allocations, deallocations, bytes_allocated, bytes_freed, misses;
 } tp_front_counts;
 
 typedef struct tp_front {

@@ -64,7 +64,6 @@ static inline void hand(tp_thread_cache *tc, tp_parked p, uint64_t bytes,
   n->cell = p.cell;
   n->word = word;
   n->bytes = bytes;
-  tc->parked_blocks--;
   tc->parked_bytes -= bytes;
   tc->counts.allocations++;
   tc->counts.bytes_allocated += requested;
@@ -88,7 +87,6 @@ static void flush_bin(tp_pool *pool, tp_thread_cache *tc, tp_front_bin *bin,
   memmove(bin->blocks, bin->blocks + count,
           (bin->count - count) * sizeof *bin->blocks);
   bin->count -= count;
-  tc->parked_blocks -= count;
   tc->parked_bytes -= count * bytes;
 }
 
@@ -115,7 +113,7 @@ static void fold_counts(tp_front_counts *into, const tp_front_counts *c) {
   into->deallocations += c->deallocations;
   into->bytes_allocated += c->bytes_allocated;
   into->bytes_freed += c->bytes_freed;
-  into->hits += c->hits;
+  into->misses += c->misses;
 }
 
 static void unlink_from_pool(tp_pool *pool, tp_thread_cache *tc) {
@@ -162,7 +160,7 @@ static void make_key(void) {
 }
 
 /* Drops cache `tc` of the calling thread, whose pool is gone. */
-static void drop_dead(tp_thread_cache *tc) {
+__attribute__((noinline, cold)) static void drop_dead(tp_thread_cache *tc) {
   tp_thread_cache **at = &tls.list;
   while (*at != tc)
     at = &(*at)->thread_next;
@@ -176,7 +174,8 @@ static void drop_dead(tp_thread_cache *tc) {
 
 /* A new cache for `pool`, registered; NULL when the front end is off or
  * host memory ran out (the call then goes to the engine). */
-static tp_thread_cache *make_cache(tp_pool *pool) {
+__attribute__((noinline, cold)) static tp_thread_cache *
+make_cache(tp_pool *pool) {
   pthread_once(&key_once, make_key);
   if (!key_made || tls.exited)
     return NULL;
@@ -213,7 +212,8 @@ static tp_thread_cache *make_cache(tp_pool *pool) {
 }
 
 /* The calling thread's cache for `pool`, made if `make`. */
-static tp_thread_cache *find_cache(tp_pool *pool, bool make) {
+__attribute__((noinline)) static tp_thread_cache *find_cache(tp_pool *pool,
+                                                             bool make) {
   for (tp_thread_cache *tc = tls.list; tc; tc = tc->thread_next) {
     if (tc->pool != pool)
       continue;
@@ -242,8 +242,8 @@ static tp_thread_cache *find_cache(tp_pool *pool, bool make) {
 /* ---- alloc and free ---------------------------------------------------- */
 
 /* Takes `bin`'s next batch from the engine and hands one block out. */
-static bool refill(tp_pool *pool, tp_thread_cache *tc, size_t bytes,
-                   void **out) {
+__attribute__((noinline)) static bool refill(tp_pool *pool, tp_thread_cache *tc,
+                                             size_t bytes, void **out) {
   uint64_t n = tp_round_request(bytes);
   tp_front_bin *bin = &tc->bins[(n >> 8) - 1];
   bool served = false;
@@ -286,7 +286,6 @@ static bool refill(tp_pool *pool, tp_thread_cache *tc, size_t bytes,
     uint64_t w = atomic_load_explicit(cell, memory_order_relaxed);
     atomic_store_explicit(cell, (w & ~(uint64_t)3) | TP_CELL_PARKED,
                           memory_order_relaxed);
-    tc->parked_blocks++;
     tc->parked_bytes += n;
     tp_parked p = {tp_blk(pool, b)->ptr, cell};
     if (i == 0) {
@@ -299,7 +298,7 @@ static bool refill(tp_pool *pool, tp_thread_cache *tc, size_t bytes,
   tp_pool_note_peaks(pool);
   if (first.cell) {
     hand(tc, first, n, bytes);
-    tc->counts.hits += first_hit;
+    tc->counts.misses += !first_hit;
     *out = (void *)first.ptr;
     served = true;
   }
@@ -333,7 +332,6 @@ bool tp_front_alloc(tp_pool *pool, size_t bytes, void **out, tp_status *st) {
   }
   tp_parked p = bin->blocks[--bin->count];
   hand(tc, p, n, bytes);
-  tc->counts.hits++;
   unbusy(tc);
   *out = (void *)p.ptr;
   *st = TP_SUCCESS;
@@ -351,7 +349,6 @@ static inline bool park(tp_thread_cache *tc, tp_front_bin *bin, tp_note *n,
           memory_order_acq_rel, memory_order_relaxed))
     return false;
   bin->blocks[bin->count++] = (tp_parked){ptr, n->cell};
-  tc->parked_blocks++;
   tc->parked_bytes += n->bytes;
   tc->counts.deallocations++;
   tc->counts.bytes_freed += tp_cell_requested(n->word);
@@ -361,8 +358,8 @@ static inline bool park(tp_thread_cache *tc, tp_front_bin *bin, tp_note *n,
 /* A free that finds its bin full or the budget spent: room made under the
  * pool's lock (the oldest half of the bin, or the whole cache), then
  * parked. */
-static bool free_making_room(tp_pool *pool, tp_thread_cache *tc,
-                             uintptr_t ptr) {
+__attribute__((noinline)) static bool
+free_making_room(tp_pool *pool, tp_thread_cache *tc, uintptr_t ptr) {
   pthread_mutex_lock(&pool->lock);
   wait_busy(tc);
   bool served = false;
@@ -437,7 +434,7 @@ bool tp_front_drain_all(tp_pool *pool, tp_thread_cache *held) {
   for (tp_thread_cache *tc = pool->front.caches; tc; tc = tc->pool_next) {
     if (tc != held)
       wait_busy(tc);
-    any |= tc->parked_blocks > 0;
+    any |= tc->parked_bytes > 0;
     flush_all(pool, tc);
     if (tc != held)
       unbusy(tc);
@@ -451,14 +448,13 @@ void tp_front_sum(tp_pool *pool, tp_front_sums *out) {
   for (tp_thread_cache *tc = pool->front.caches; tc; tc = tc->pool_next) {
     wait_busy(tc);
     fold_counts(&out->counts, &tc->counts);
-    out->parked_blocks += tc->parked_blocks;
     out->parked_bytes += tc->parked_bytes;
-    for (unsigned i = TP_FRONT_BINS; i-- > 0;)
+    for (unsigned i = 0; i < TP_FRONT_BINS; i++)
       if (tc->bins[i].count) {
+        out->parked_blocks += tc->bins[i].count;
         uint64_t bytes = ((uint64_t)i + 1) << 8;
         if (bytes > out->largest_parked)
           out->largest_parked = bytes;
-        break;
       }
     unbusy(tc);
   }
@@ -472,8 +468,8 @@ void tp_front_adjust_stats(tp_pool *pool, tp_pool_stats *s) {
   s->deallocations += c->deallocations;
   s->bytes_allocated += c->bytes_allocated;
   s->bytes_freed += c->bytes_freed;
-  s->hits += c->hits;
-  s->misses += c->allocations - c->hits;
+  s->hits += c->allocations - c->misses;
+  s->misses += c->misses;
   s->live_blocks -= f.parked_blocks;
   s->live_bytes -= f.parked_bytes;
   s->cached_blocks += f.parked_blocks;

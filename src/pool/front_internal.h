@@ -43,7 +43,7 @@ struct tp_thread_cache {
   bool dead; /* the pool was destroyed: the owner frees this cache */
   tp_pool *pool;
   uint64_t budget;
-  uint64_t parked_blocks, parked_bytes;
+  uint64_t parked_bytes; /* blocks: the bins' counts */
   tp_front_counts counts;
   tp_note *notes;
   tp_front_bin bins[TP_FRONT_BINS];

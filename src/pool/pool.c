@@ -350,15 +350,15 @@ void tp_pool_engine_release(tp_pool *pool, uint32_t b, tp_stream stream) {
     tp_pool_apply_cache_bounds(pool, seg);
 }
 
-tp_status tp_pool_alloc(tp_pool *pool, size_t bytes, tp_stream stream,
-                        void **out) {
+/* Everything but a thread cache's hit: out of line, so that the public
+ * function is only the cache's fast path and this call. */
+__attribute__((noinline)) static tp_status
+engine_alloc(tp_pool *pool, size_t bytes, tp_stream stream, void **out) {
   if (!pool || !out)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_alloc: NULL %s",
                    pool ? "out-pointer" : "pool");
   *out = NULL;
   tp_status st = TP_SUCCESS;
-  if (stream == NULL && tp_front_alloc(pool, bytes, out, &st))
-    return st;
   pthread_mutex_lock(&pool->lock);
   pool->clock++;
   if (bytes == 0)
@@ -404,6 +404,14 @@ tp_status tp_pool_alloc(tp_pool *pool, size_t bytes, tp_stream stream,
   return st;
 }
 
+tp_status tp_pool_alloc(tp_pool *pool, size_t bytes, tp_stream stream,
+                        void **out) {
+  tp_status st;
+  if (stream == NULL && pool && out && tp_front_alloc(pool, bytes, out, &st))
+    return st;
+  return engine_alloc(pool, bytes, stream, out);
+}
+
 /* Names what an unknown pointer is, by a search of the segments: the error
  * path only. */
 static tp_status bad_pointer(tp_pool *pool, void *ptr) {
@@ -441,14 +449,13 @@ static tp_status bad_pointer(tp_pool *pool, void *ptr) {
                  pool->name, ptr);
 }
 
-tp_status tp_pool_free(tp_pool *pool, void *ptr, tp_stream stream) {
+__attribute__((noinline)) static tp_status engine_free(tp_pool *pool, void *ptr,
+                                                       tp_stream stream) {
   if (!pool)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_free: NULL pool");
   if (!ptr)
     return TP_SUCCESS;
   tp_status st = TP_SUCCESS;
-  if (stream == NULL && tp_front_free(pool, ptr, &st))
-    return st;
   pthread_mutex_lock(&pool->lock);
   pool->clock++;
   size_t requested = 0;
@@ -488,6 +495,13 @@ tp_status tp_pool_free(tp_pool *pool, void *ptr, tp_stream stream) {
                        pool->name, ptr, requested, stream, st);
   pthread_mutex_unlock(&pool->lock);
   return st;
+}
+
+tp_status tp_pool_free(tp_pool *pool, void *ptr, tp_stream stream) {
+  tp_status st;
+  if (stream == NULL && pool && ptr && tp_front_free(pool, ptr, &st))
+    return st;
+  return engine_free(pool, ptr, stream);
 }
 
 tp_status tp_pool_destroy(tp_pool *pool) {
