@@ -8,9 +8,10 @@
  * statistics count parked blocks as cached. Each block record index has a
  * state word ("cell", in chunks that never move, so a thread may touch its
  * cell without the pool's lock) saying whether the engine, a cache
- * (parked) or a caller (handed out by a cache) holds the block; changes
- * from handed out are compare-and-swaps, so of two frees of one block only
- * one wins and the other is reported as a double free.
+ * (parked) or a caller (handed out by a cache) holds the block. A cell
+ * changes only under the busy flag of the cache that handed the block out
+ * (a free through the engine takes that flag too), so of two frees of one
+ * block only one finds it handed out; the other is a double free.
  *
  * Locks: a cache's fields are guarded by its `busy` flag (a spin lock its
  * owner takes without waiting: if taken, the call goes to the engine). The
@@ -42,6 +43,13 @@ enum { TP_CELL_ENGINE = 0, TP_CELL_PARKED = 1, TP_CELL_HANDED = 2 };
 
 typedef struct tp_thread_cache tp_thread_cache;
 
+/* A block record's cell: its state word, and the cache that last handed it
+ * out (the one whose busy flag guards the word while it is handed out). */
+typedef struct tp_cell {
+  _Atomic uint64_t word;
+  _Atomic(tp_thread_cache *) owner;
+} tp_cell;
+
 /* Counters of the callers' calls the front end served (adds to the
  * engine's). */
 typedef struct tp_front_counts {
@@ -53,11 +61,11 @@ typedef struct tp_front {
    * the lock by them, so on a line of its own. */
   _Alignas(64) atomic_bool on;
   char pad[63];
-  uint64_t budget;          /* thread_cache_bytes */
-  tp_thread_cache *caches;  /* every thread's cache for this pool */
-  tp_front_counts done;     /* of caches gone, and of blocks freed here */
-  uint64_t requested_peak;  /* sampled: see tp_front_note_peak */
-  _Atomic uint64_t **cells; /* chunks of TP_FRONT_CELL_CHUNK */
+  uint64_t budget;         /* thread_cache_bytes */
+  tp_thread_cache *caches; /* every thread's cache for this pool */
+  tp_front_counts done;    /* of caches gone, and of blocks freed here */
+  uint64_t requested_peak; /* sampled: see tp_front_note_peak */
+  tp_cell **cells;         /* chunks of TP_FRONT_CELL_CHUNK */
   uint32_t cell_chunks;
 } tp_front;
 

@@ -26,24 +26,6 @@ static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t exit_key;
 static bool key_made;
 
-/* ---- busy: the cache's own lock -------------------------------------- */
-
-static inline bool try_busy(tp_thread_cache *tc) {
-  return !atomic_exchange_explicit(&tc->busy, 1, memory_order_acquire);
-}
-
-static inline void unbusy(tp_thread_cache *tc) {
-  atomic_store_explicit(&tc->busy, 0, memory_order_release);
-}
-
-/* For the pool's lock holders: the owner holds busy only for a few
- * instructions, unless it was descheduled there. */
-static void wait_busy(tp_thread_cache *tc) {
-  for (unsigned spins = 0; !try_busy(tc); spins++)
-    if (spins >= 64)
-      sched_yield();
-}
-
 /* ---- blocks in and out of a cache ------------------------------------ */
 
 static inline size_t note_of(uintptr_t ptr) {
@@ -55,10 +37,11 @@ static inline size_t note_of(uintptr_t ptr) {
  * generation in its cell, and a note to find it at its free. */
 static inline void hand(tp_thread_cache *tc, tp_parked p, uint64_t bytes,
                         size_t requested) {
-  uint64_t old = atomic_load_explicit(p.cell, memory_order_relaxed);
+  uint64_t old = atomic_load_explicit(&p.cell->word, memory_order_relaxed);
   uint64_t word =
       ((old >> 32) + 1) << 32 | (uint64_t)requested << 2 | TP_CELL_HANDED;
-  atomic_store_explicit(p.cell, word, memory_order_release);
+  atomic_store_explicit(&p.cell->owner, tc, memory_order_relaxed);
+  atomic_store_explicit(&p.cell->word, word, memory_order_relaxed);
   tp_note *n = &tc->notes[note_of(p.ptr)];
   n->ptr = p.ptr;
   n->cell = p.cell;
@@ -78,9 +61,9 @@ static void flush_bin(tp_pool *pool, tp_thread_cache *tc, tp_front_bin *bin,
   pool->clock++;
   for (uint32_t i = 0; i < count; i++) {
     tp_parked p = bin->blocks[i];
-    uint64_t w = atomic_load_explicit(p.cell, memory_order_relaxed);
-    atomic_store_explicit(p.cell, (w & ~(uint64_t)3) | TP_CELL_ENGINE,
-                          memory_order_release);
+    uint64_t w = atomic_load_explicit(&p.cell->word, memory_order_relaxed);
+    atomic_store_explicit(&p.cell->word, (w & ~(uint64_t)3) | TP_CELL_ENGINE,
+                          memory_order_relaxed);
     uint32_t b = tp_ptr_map_take(&pool->map, p.ptr);
     tp_pool_engine_release(pool, b, NULL);
   }
@@ -136,17 +119,17 @@ static void thread_exit(void *unused) {
   while (tc) {
     tp_thread_cache *next = tc->thread_next;
     pthread_mutex_lock(&registry);
-    wait_busy(tc);
+    tp_busy_wait(tc);
     bool dead = tc->dead;
-    unbusy(tc);
+    tp_busy_release(tc);
     if (!dead) {
       tp_pool *pool = tc->pool;
       pthread_mutex_lock(&pool->lock);
-      wait_busy(tc);
+      tp_busy_wait(tc);
       flush_all(pool, tc);
       fold_counts(&pool->front.done, &tc->counts);
       unlink_from_pool(pool, tc);
-      unbusy(tc);
+      tp_busy_release(tc);
       pthread_mutex_unlock(&pool->lock);
     }
     pthread_mutex_unlock(&registry);
@@ -217,9 +200,9 @@ __attribute__((noinline)) static tp_thread_cache *find_cache(tp_pool *pool,
   for (tp_thread_cache *tc = tls.list; tc; tc = tc->thread_next) {
     if (tc->pool != pool)
       continue;
-    wait_busy(tc);
+    tp_busy_wait(tc);
     bool dead = tc->dead;
-    unbusy(tc);
+    tp_busy_release(tc);
     if (dead) {
       /* A pool destroyed at this address before: a new one now. */
       drop_dead(tc);
@@ -248,7 +231,7 @@ __attribute__((noinline)) static bool refill(tp_pool *pool, tp_thread_cache *tc,
   tp_front_bin *bin = &tc->bins[(n >> 8) - 1];
   bool served = false;
   pthread_mutex_lock(&pool->lock);
-  wait_busy(tc);
+  tp_busy_wait(tc);
   if (tc->off || tc->dead || n >= pool->config.oversize_threshold)
     goto done;
   if (!bin->blocks) {
@@ -277,14 +260,14 @@ __attribute__((noinline)) static bool refill(tp_pool *pool, tp_thread_cache *tc,
     if (tp_pool_engine_take(pool, n, bytes, NULL, i > 0, &b, &hit) !=
         TP_SUCCESS)
       break;
-    _Atomic uint64_t *cell = tp_front_cell(pool, b, true);
+    tp_cell *cell = tp_front_cell(pool, b, true);
     if (!cell) {
       tp_ptr_map_take(&pool->map, tp_blk(pool, b)->ptr);
       tp_pool_engine_release(pool, b, NULL);
       break;
     }
-    uint64_t w = atomic_load_explicit(cell, memory_order_relaxed);
-    atomic_store_explicit(cell, (w & ~(uint64_t)3) | TP_CELL_PARKED,
+    uint64_t w = atomic_load_explicit(&cell->word, memory_order_relaxed);
+    atomic_store_explicit(&cell->word, (w & ~(uint64_t)3) | TP_CELL_PARKED,
                           memory_order_relaxed);
     tc->parked_bytes += n;
     tp_parked p = {tp_blk(pool, b)->ptr, cell};
@@ -303,7 +286,7 @@ __attribute__((noinline)) static bool refill(tp_pool *pool, tp_thread_cache *tc,
     served = true;
   }
 done:
-  unbusy(tc);
+  tp_busy_release(tc);
   pthread_mutex_unlock(&pool->lock);
   return served;
 }
@@ -312,11 +295,11 @@ bool tp_front_alloc(tp_pool *pool, size_t bytes, void **out, tp_status *st) {
   if (bytes - 1 >= TP_FRONT_MAX_BYTES) /* 0 too: the engine says why */
     return false;
   tp_thread_cache *tc = tls.pool == pool ? tls.cache : find_cache(pool, true);
-  if (!tc || !try_busy(tc))
+  if (!tc || !tp_busy_try(tc))
     return false;
   if (tc->off) {
     bool dead = tc->dead;
-    unbusy(tc);
+    tp_busy_release(tc);
     if (dead)
       drop_dead(tc);
     return false;
@@ -324,7 +307,7 @@ bool tp_front_alloc(tp_pool *pool, size_t bytes, void **out, tp_status *st) {
   uint64_t n = tp_round_request(bytes);
   tp_front_bin *bin = &tc->bins[(n >> 8) - 1];
   if (bin->count == 0) {
-    unbusy(tc);
+    tp_busy_release(tc);
     if (!refill(pool, tc, bytes, out))
       return false;
     *st = TP_SUCCESS;
@@ -332,22 +315,24 @@ bool tp_front_alloc(tp_pool *pool, size_t bytes, void **out, tp_status *st) {
   }
   tp_parked p = bin->blocks[--bin->count];
   hand(tc, p, n, bytes);
-  unbusy(tc);
+  tp_busy_release(tc);
   *out = (void *)p.ptr;
   *st = TP_SUCCESS;
   return true;
 }
 
 /* Parks block `ptr` of note `n` in `bin` if its cell is still as handed
- * out (false: the block is not this cache's to take; the engine decides). */
+ * out (false: the block is not this cache's to take; the engine decides).
+ * Under busy, which a free through the engine takes too: no other thread
+ * changes the cell meanwhile. */
 static inline bool park(tp_thread_cache *tc, tp_front_bin *bin, tp_note *n,
                         uintptr_t ptr) {
-  uint64_t expected = n->word;
   n->ptr = 0;
-  if (!atomic_compare_exchange_strong_explicit(
-          n->cell, &expected, (expected & ~(uint64_t)3) | TP_CELL_PARKED,
-          memory_order_acq_rel, memory_order_relaxed))
+  if (atomic_load_explicit(&n->cell->word, memory_order_relaxed) != n->word)
     return false;
+  atomic_store_explicit(&n->cell->word,
+                        (n->word & ~(uint64_t)3) | TP_CELL_PARKED,
+                        memory_order_relaxed);
   bin->blocks[bin->count++] = (tp_parked){ptr, n->cell};
   tc->parked_bytes += n->bytes;
   tc->counts.deallocations++;
@@ -361,7 +346,7 @@ static inline bool park(tp_thread_cache *tc, tp_front_bin *bin, tp_note *n,
 __attribute__((noinline)) static bool
 free_making_room(tp_pool *pool, tp_thread_cache *tc, uintptr_t ptr) {
   pthread_mutex_lock(&pool->lock);
-  wait_busy(tc);
+  tp_busy_wait(tc);
   bool served = false;
   tp_note *n = &tc->notes[note_of(ptr)];
   if (!tc->off && n->ptr == ptr) {
@@ -373,38 +358,72 @@ free_making_room(tp_pool *pool, tp_thread_cache *tc, uintptr_t ptr) {
       flush_bin(pool, tc, bin, n->bytes, (bin->count + 1) / 2);
     served = park(tc, bin, n, ptr);
   }
-  unbusy(tc);
+  tp_busy_release(tc);
   pthread_mutex_unlock(&pool->lock);
   return served;
 }
 
 bool tp_front_free(tp_pool *pool, void *ptr, tp_status *st) {
   tp_thread_cache *tc = tls.pool == pool ? tls.cache : find_cache(pool, false);
-  if (!tc || !try_busy(tc))
+  if (!tc || !tp_busy_try(tc))
     return false;
   uintptr_t p = (uintptr_t)ptr;
   tp_note *n = &tc->notes[note_of(p)];
   if (tc->off || n->ptr != p) {
-    unbusy(tc);
+    tp_busy_release(tc);
     return false;
   }
   tp_front_bin *bin = &tc->bins[(n->bytes >> 8) - 1];
   if (bin->count == TP_FRONT_DEPTH ||
       tc->parked_bytes + n->bytes > tc->budget) {
-    unbusy(tc);
+    tp_busy_release(tc);
     if (!free_making_room(pool, tc, p))
       return false;
     *st = TP_SUCCESS;
     return true;
   }
   bool parked = park(tc, bin, n, p);
-  unbusy(tc);
+  tp_busy_release(tc);
   if (parked)
     *st = TP_SUCCESS;
   return parked;
 }
 
 /* ---- the pool's side: under its lock ------------------------------------ */
+
+int tp_front_claim(tp_pool *pool, uint32_t b, uint64_t *requested) {
+  tp_cell *cell = tp_front_cell(pool, b, false);
+  if (!cell)
+    return TP_CELL_ENGINE;
+  /* The cache that handed it out may be parking it at this moment (a
+   * double free across threads): its busy flag decides who is first. A
+   * cache gone from the list (its thread exited) frees nothing more. */
+  tp_thread_cache *tc;
+  for (;;) {
+    tp_thread_cache *owner =
+        atomic_load_explicit(&cell->owner, memory_order_relaxed);
+    tc = pool->front.caches;
+    while (tc && tc != owner)
+      tc = tc->pool_next;
+    if (!tc)
+      break;
+    tp_busy_wait(tc);
+    /* Handed out again meanwhile by another cache: that one's flag. */
+    if (atomic_load_explicit(&cell->owner, memory_order_relaxed) == owner)
+      break;
+    tp_busy_release(tc);
+  }
+  uint64_t w = atomic_load_explicit(&cell->word, memory_order_relaxed);
+  unsigned state = (unsigned)(w & 3u);
+  if (state == TP_CELL_HANDED) {
+    atomic_store_explicit(&cell->word, (w & ~(uint64_t)3) | TP_CELL_ENGINE,
+                          memory_order_relaxed);
+    *requested = tp_cell_requested(w);
+  }
+  if (tc)
+    tp_busy_release(tc);
+  return (int)state;
+}
 
 void tp_front_init(tp_pool *pool) {
   pool->front.budget = pool->config.thread_cache_bytes;
@@ -420,12 +439,12 @@ void tp_front_configure(tp_pool *pool) {
             !pool->log;
   atomic_store_explicit(&f->on, on, memory_order_relaxed);
   for (tp_thread_cache *tc = f->caches; tc; tc = tc->pool_next) {
-    wait_busy(tc);
+    tp_busy_wait(tc);
     tc->off = !on;
     tc->budget = f->budget;
     if (!on || tc->parked_bytes > tc->budget)
       flush_all(pool, tc);
-    unbusy(tc);
+    tp_busy_release(tc);
   }
 }
 
@@ -433,11 +452,11 @@ bool tp_front_drain_all(tp_pool *pool, tp_thread_cache *held) {
   bool any = false;
   for (tp_thread_cache *tc = pool->front.caches; tc; tc = tc->pool_next) {
     if (tc != held)
-      wait_busy(tc);
+      tp_busy_wait(tc);
     any |= tc->parked_bytes > 0;
     flush_all(pool, tc);
     if (tc != held)
-      unbusy(tc);
+      tp_busy_release(tc);
   }
   return any;
 }
@@ -446,7 +465,7 @@ void tp_front_sum(tp_pool *pool, tp_front_sums *out) {
   memset(out, 0, sizeof *out);
   out->counts = pool->front.done;
   for (tp_thread_cache *tc = pool->front.caches; tc; tc = tc->pool_next) {
-    wait_busy(tc);
+    tp_busy_wait(tc);
     fold_counts(&out->counts, &tc->counts);
     out->parked_bytes += tc->parked_bytes;
     for (unsigned i = 0; i < TP_FRONT_BINS; i++)
@@ -456,7 +475,7 @@ void tp_front_sum(tp_pool *pool, tp_front_sums *out) {
         if (bytes > out->largest_parked)
           out->largest_parked = bytes;
       }
-    unbusy(tc);
+    tp_busy_release(tc);
   }
 }
 
@@ -497,10 +516,10 @@ void tp_front_fini(tp_pool *pool, tp_pool_stats *seen) {
   *seen = pool->stats;
   tp_front_adjust_stats(pool, seen);
   for (tp_thread_cache *tc = pool->front.caches; tc; tc = tc->pool_next) {
-    wait_busy(tc);
+    tp_busy_wait(tc);
     tc->dead = true;
     tc->off = true;
-    unbusy(tc);
+    tp_busy_release(tc);
   }
   pool->front.caches = NULL;
   pthread_mutex_unlock(&pool->lock);

@@ -2,6 +2,8 @@
 #ifndef TP_POOL_FRONT_INTERNAL_H
 #define TP_POOL_FRONT_INTERNAL_H
 
+#include <sched.h>
+
 #include "pool/front.h"
 #include "pool/pool_internal.h"
 
@@ -18,7 +20,7 @@ static inline uint64_t tp_cell_requested(uint64_t w) {
 
 typedef struct tp_parked {
   uintptr_t ptr;
-  _Atomic uint64_t *cell;
+  tp_cell *cell;
 } tp_parked;
 
 typedef struct tp_front_bin {
@@ -31,7 +33,7 @@ typedef struct tp_front_bin {
  * here without the pool's lock. `word` is its cell as handed out. */
 typedef struct tp_note {
   uintptr_t ptr;
-  _Atomic uint64_t *cell;
+  tp_cell *cell;
   uint64_t word;
   uint64_t bytes;
 } tp_note;
@@ -54,7 +56,22 @@ struct tp_thread_cache {
 
 /* The cell of record `b`: NULL if it has none yet and `make` is false, or
  * without host memory. */
-_Atomic uint64_t *tp_front_cell(tp_pool *pool, uint32_t b, bool make);
+tp_cell *tp_front_cell(tp_pool *pool, uint32_t b, bool make);
+
+/* busy: a cache's own lock. Its owner only tries it (taken: the call goes
+ * to the engine); the pool's lock holders wait for it, briefly: the owner
+ * holds it for a few instructions, unless descheduled there. */
+static inline bool tp_busy_try(tp_thread_cache *tc) {
+  return !atomic_exchange_explicit(&tc->busy, 1, memory_order_acquire);
+}
+static inline void tp_busy_release(tp_thread_cache *tc) {
+  atomic_store_explicit(&tc->busy, 0, memory_order_release);
+}
+static inline void tp_busy_wait(tp_thread_cache *tc) {
+  for (unsigned spins = 0; !tp_busy_try(tc); spins++)
+    if (spins >= 64)
+      sched_yield();
+}
 void tp_front_cells_fini(tp_pool *pool);
 
 #endif
