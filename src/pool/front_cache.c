@@ -364,7 +364,10 @@ free_making_room(tp_pool *pool, tp_thread_cache *tc, uintptr_t ptr) {
 }
 
 bool tp_front_free(tp_pool *pool, void *ptr, tp_status *st) {
-  tp_thread_cache *tc = tls.pool == pool ? tls.cache : find_cache(pool, false);
+  /* A thread without caches handed nothing out. */
+  tp_thread_cache *tc = tls.pool == pool ? tls.cache
+                        : tls.list       ? find_cache(pool, false)
+                                         : NULL;
   if (!tc || !tp_busy_try(tc))
     return false;
   uintptr_t p = (uintptr_t)ptr;

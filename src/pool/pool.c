@@ -269,8 +269,8 @@ static void undo_take(tp_pool *pool, uint32_t b) {
 
 /* Makes block `b` live: its pages committed, its address findable, counted
  * live in the engine (the caller's counters are the caller's). */
-static tp_status make_live(tp_pool *pool, uint32_t b, size_t requested,
-                           tp_stream stream) {
+__attribute__((always_inline)) static inline tp_status
+make_live(tp_pool *pool, uint32_t b, size_t requested, tp_stream stream) {
   if (!tp_pages_commit_block(pool, b)) {
     /* The space is out of memory to back it: give back the pages of every
      * other free range and retry once. */
@@ -300,9 +300,10 @@ static tp_status make_live(tp_pool *pool, uint32_t b, size_t requested,
   return TP_SUCCESS;
 }
 
-tp_status tp_pool_engine_take(tp_pool *pool, size_t bytes, size_t requested,
-                              tp_stream stream, bool cached_only, uint32_t *out,
-                              bool *hit) {
+/* Inline in this file's alloc and free, out of line for the front end. */
+__attribute__((always_inline)) static inline tp_status
+engine_take(tp_pool *pool, size_t bytes, size_t requested, tp_stream stream,
+            bool cached_only, uint32_t *out, bool *hit) {
   uint64_t n = tp_round_request(bytes);
   unsigned kind = n >= pool->config.oversize_threshold ? TP_KIND_OVERSIZE
                   : n <= TP_SMALL_MAX                  ? TP_KIND_SMALL
@@ -326,7 +327,8 @@ tp_status tp_pool_engine_take(tp_pool *pool, size_t bytes, size_t requested,
   return st;
 }
 
-void tp_pool_engine_release(tp_pool *pool, uint32_t b, tp_stream stream) {
+__attribute__((always_inline)) static inline void
+engine_release(tp_pool *pool, uint32_t b, tp_stream stream) {
   tp_pool_stats *s = &pool->stats;
   s->live_blocks--;
   s->live_bytes -= tp_blk(pool, b)->bytes;
@@ -348,6 +350,16 @@ void tp_pool_engine_release(tp_pool *pool, uint32_t b, tp_stream stream) {
           : tp_seg(pool, seg)->empty &&
                 c->max_buffers_per_bucket != TP_UNLIMITED)
     tp_pool_apply_cache_bounds(pool, seg);
+}
+
+tp_status tp_pool_engine_take(tp_pool *pool, size_t bytes, size_t requested,
+                              tp_stream stream, bool cached_only, uint32_t *out,
+                              bool *hit) {
+  return engine_take(pool, bytes, requested, stream, cached_only, out, hit);
+}
+
+void tp_pool_engine_release(tp_pool *pool, uint32_t b, tp_stream stream) {
+  engine_release(pool, b, stream);
 }
 
 /* Everything but a thread cache's hit: out of line, so that the public
@@ -374,7 +386,7 @@ engine_alloc(tp_pool *pool, size_t bytes, tp_stream stream, void **out) {
   uint32_t b = TP_NIL;
   if (st == TP_SUCCESS) {
     bool hit = false;
-    st = tp_pool_engine_take(pool, bytes, bytes, stream, false, &b, &hit);
+    st = engine_take(pool, bytes, bytes, stream, false, &b, &hit);
     /* Blocks parked in threads' caches are free memory too: out of it,
      * they go back to the engine and the request tries once more. */
     if (st == TP_ERR_OUT_OF_MEMORY && tp_front_drain_all(pool, NULL))
@@ -407,7 +419,9 @@ engine_alloc(tp_pool *pool, size_t bytes, tp_stream stream, void **out) {
 tp_status tp_pool_alloc(tp_pool *pool, size_t bytes, tp_stream stream,
                         void **out) {
   tp_status st;
-  if (stream == NULL && pool && out && tp_front_alloc(pool, bytes, out, &st))
+  if (stream == NULL && pool && out &&
+      atomic_load_explicit(&pool->front.on, memory_order_relaxed) &&
+      tp_front_alloc(pool, bytes, out, &st))
     return st;
   return engine_alloc(pool, bytes, stream, out);
 }
@@ -461,8 +475,10 @@ __attribute__((noinline)) static tp_status engine_free(tp_pool *pool, void *ptr,
   size_t requested = 0;
   uint32_t b = tp_ptr_map_find(&pool->map, (uintptr_t)ptr);
   uint64_t front_requested = 0;
-  int front =
-      b == TP_NIL ? TP_CELL_ENGINE : tp_front_claim(pool, b, &front_requested);
+  /* Without cells no cache ever held a block. */
+  int front = b == TP_NIL || !pool->front.cell_chunks
+                  ? TP_CELL_ENGINE
+                  : tp_front_claim(pool, b, &front_requested);
   if (b == TP_NIL || front == TP_CELL_PARKED) {
     /* A block parked in a thread's cache is free to the caller. */
     st = b == TP_NIL ? bad_pointer(pool, ptr)
@@ -487,7 +503,7 @@ __attribute__((noinline)) static tp_status engine_free(tp_pool *pool, void *ptr,
       s->bytes_freed += requested;
       s->requested_bytes -= requested;
     }
-    tp_pool_engine_release(pool, b, stream);
+    engine_release(pool, b, stream);
     tp_pages_age(pool);
   }
   if (pool->log)
@@ -499,7 +515,11 @@ __attribute__((noinline)) static tp_status engine_free(tp_pool *pool, void *ptr,
 
 tp_status tp_pool_free(tp_pool *pool, void *ptr, tp_stream stream) {
   tp_status st;
-  if (stream == NULL && pool && ptr && tp_front_free(pool, ptr, &st))
+  /* Off, no cache parks anything: what caches handed out before goes
+   * through the engine. */
+  if (stream == NULL && pool && ptr &&
+      atomic_load_explicit(&pool->front.on, memory_order_relaxed) &&
+      tp_front_free(pool, ptr, &st))
     return st;
   return engine_free(pool, ptr, stream);
 }
