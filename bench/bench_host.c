@@ -4,6 +4,8 @@
  * the same process and run. Lines go to --out (JSON, one per measurement). */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,7 +223,7 @@ static void suite_live(const bench_opts *opts, host_peer *peers, int npeers) {
 
 /* ---- threads allocating and freeing at once ---- */
 
-enum { THREAD_WINDOW = 8, MAX_THREADS = 4 };
+enum { THREAD_WINDOW = 8, MAX_THREADS = 16 };
 
 typedef struct threads_ctx {
   host_peer *peer;
@@ -292,12 +294,115 @@ static int run_threads(void *vctx, uint64_t iters, uint64_t *ns) {
   return failed;
 }
 
+/* ---- producer and consumer: allocated on one thread, freed on another ----
+ *
+ * Threads in pairs: a producer allocates blocks and passes them through a
+ * ring of its own to its consumer, which frees them (the pattern of a
+ * data-loading pool whose buffers are released by the thread that used
+ * them). The rings take no lock, so the time is the allocator's. */
+
+enum { RING = 64 };
+
+typedef struct ring {
+  _Alignas(64) atomic_uint_fast64_t head; /* written by the producer */
+  _Alignas(64) atomic_uint_fast64_t tail; /* written by the consumer */
+  void *slots[RING];
+} ring;
+
+typedef struct pc_ctx {
+  host_peer *peer;
+  size_t bytes;
+  int threads; /* even: threads / 2 pairs */
+  uint64_t iters;
+  pthread_barrier_t barrier;
+  ring rings[MAX_THREADS / 2];
+  uint64_t start[MAX_THREADS], end[MAX_THREADS];
+  atomic_int failed;
+} pc_ctx;
+
+typedef struct pc_arg {
+  pc_ctx *c;
+  int index; /* even: a producer; odd: its consumer */
+} pc_arg;
+
+static void *producer_body(void *varg) {
+  pc_arg *a = varg;
+  pc_ctx *c = a->c;
+  host_peer *p = c->peer;
+  ring *r = &c->rings[a->index / 2];
+  pthread_barrier_wait(&c->barrier);
+  c->start[a->index] = bench_now_ns();
+  for (uint64_t i = 0; i < c->iters; i++) {
+    void *block = p->alloc(p->ctx, c->bytes, NULL);
+    if (!block)
+      atomic_store(&c->failed, 1);
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    while (head - atomic_load_explicit(&r->tail, memory_order_acquire) == RING)
+      sched_yield(); /* the consumer is behind */
+    r->slots[head % RING] = block;
+    atomic_store_explicit(&r->head, head + 1, memory_order_release);
+  }
+  c->end[a->index] = bench_now_ns();
+  return NULL;
+}
+
+static void *consumer_body(void *varg) {
+  pc_arg *a = varg;
+  pc_ctx *c = a->c;
+  host_peer *p = c->peer;
+  ring *r = &c->rings[a->index / 2];
+  pthread_barrier_wait(&c->barrier);
+  c->start[a->index] = bench_now_ns();
+  for (uint64_t i = 0; i < c->iters; i++) {
+    uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    while (atomic_load_explicit(&r->head, memory_order_acquire) == tail)
+      sched_yield(); /* the producer is behind */
+    void *block = r->slots[tail % RING];
+    atomic_store_explicit(&r->tail, tail + 1, memory_order_release);
+    if (block)
+      p->free(p->ctx, block, NULL);
+  }
+  c->end[a->index] = bench_now_ns();
+  return NULL;
+}
+
+static int run_producer_consumer(void *vctx, uint64_t iters, uint64_t *ns) {
+  pc_ctx *c = vctx;
+  c->iters = iters;
+  atomic_store(&c->failed, 0);
+  for (int i = 0; i < c->threads / 2; i++) {
+    atomic_store(&c->rings[i].head, 0);
+    atomic_store(&c->rings[i].tail, 0);
+  }
+  pthread_t tids[MAX_THREADS];
+  pc_arg args[MAX_THREADS];
+  pthread_barrier_init(&c->barrier, NULL, (unsigned)c->threads);
+  for (int t = 0; t < c->threads; t++) {
+    args[t] = (pc_arg){c, t};
+    if (pthread_create(&tids[t], NULL, t % 2 ? consumer_body : producer_body,
+                       &args[t]) != 0) {
+      fprintf(stderr, "bench_host: pthread_create failed\n");
+      exit(1);
+    }
+  }
+  uint64_t first = UINT64_MAX, last = 0;
+  for (int t = 0; t < c->threads; t++) {
+    pthread_join(tids[t], NULL);
+    first = c->start[t] < first ? c->start[t] : first;
+    last = c->end[t] > last ? c->end[t] : last;
+  }
+  pthread_barrier_destroy(&c->barrier);
+  *ns = last - first;
+  return atomic_load(&c->failed);
+}
+
 static void suite_threads(const bench_opts *opts, host_peer *peers,
                           int npeers) {
   static const size_t sizes[] = {64, 4096, 262144};
-  static const int thread_counts[] = {1, 2, 4};
+  static const int thread_counts[] = {1, 2, 4, 8, 16};
+  enum { COUNTS = sizeof thread_counts / sizeof thread_counts[0] };
   for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
-    for (size_t tc = 0; tc < 3; tc++) {
+    for (size_t tc = 0; tc < COUNTS; tc++) {
       for (int k = 0; k < npeers; k++) {
         threads_ctx c;
         memset(&c, 0, sizeof c);
@@ -313,6 +418,27 @@ static void suite_threads(const bench_opts *opts, host_peer *peers,
                                      "each thread\""});
       }
     }
+    for (size_t tc = 1; tc < COUNTS; tc++) {
+      for (int k = 0; k < npeers; k++) {
+        pc_ctx *c = calloc(1, sizeof *c);
+        if (!c)
+          continue;
+        c->peer = &peers[k];
+        c->bytes = sizes[s];
+        c->threads = thread_counts[tc];
+        bench_timing t;
+        if (bench_measure(opts, run_producer_consumer, c, 20000, MAX_ITERS,
+                          &t) == 0)
+          bench_emit(opts,
+                     &(bench_record){"host_threads", "producer_consumer",
+                                     peers[k].name, sizes[s], thread_counts[tc],
+                                     1, 0, t, -1.0,
+                                     "\"note\":\"ns per block seen by each "
+                                     "thread; half the threads allocate, half "
+                                     "free\""});
+        free(c);
+      }
+    }
   }
 }
 
@@ -326,7 +452,8 @@ static void suite_threads(const bench_opts *opts, host_peer *peers,
  * whose instruction count divided by ITERS is the cost per operation
  * (warm-up passes run outside `counted`),
  * steady on a busy machine where wall time is not. CASE is alloc_free_<bytes>,
- * pair_1KiB_<live> or churn_<live>. */
+ * pair_1KiB_<live> or churn_<live>; IMPL tensorpool-engine is tensorpool
+ * with thread_cache_bytes = 0. */
 /* The measured call, by name for callgrind's --toggle-collect. */
 __attribute__((noinline)) static int counted(bench_batch_fn fn, void *ctx,
                                              uint64_t iters) {
@@ -341,8 +468,15 @@ static int count_mode(int argc, char **argv) {
   }
   const char *which = argv[2];
   uint64_t iters = strtoull(argv[3], NULL, 10);
+  /* "tensorpool-engine": the pool without its thread caches, to count
+   * what they save. */
+  const char *impl = argc > 4 ? argv[4] : "tensorpool";
+  tp_pool_config engine_only = TP_POOL_CONFIG_INIT;
+  engine_only.thread_cache_bytes = 0;
+  bool engine = strcmp(impl, "tensorpool-engine") == 0;
   host_peer peer;
-  if (!host_peer_open(argc > 4 ? argv[4] : "tensorpool", NULL, &peer))
+  if (!host_peer_open(engine ? "tensorpool" : impl,
+                      engine ? &engine_only : NULL, &peer))
     return 1;
   uint64_t ns = 0;
   int rc = 1;

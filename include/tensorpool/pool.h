@@ -17,7 +17,9 @@
  *   event recorded on S at the take. Free blocks merge only when at most one
  *   of them may still be in use by queued work (or both on the same stream).
  * - Alloc and free are O(1) in the number of live and free blocks.
- * - Thread-safe (one lock per pool). */
+ * - Thread-safe: one lock per pool, and in front of it small per-thread
+ *   caches (thread_cache_bytes) that serve most allocations and frees of
+ *   up to 64 KiB on the NULL stream without it. */
 #ifndef TENSORPOOL_POOL_H
 #define TENSORPOOL_POOL_H
 
@@ -61,6 +63,9 @@ typedef enum tp_page_release {
   TP_PAGE_RELEASE_AGED = 3
 } tp_page_release;
 
+/* thread_cache_bytes by default: 1 MiB per thread and pool. */
+#define TP_POOL_THREAD_CACHE_DEFAULT ((size_t)1 << 20)
+
 /* Versioned: start from TP_POOL_CONFIG_INIT, then set fields. */
 typedef struct tp_pool_config {
   size_t struct_size;
@@ -78,12 +83,22 @@ typedef struct tp_pool_config {
   tp_page_release page_release;
   /* Pool calls a free range stays committed under TP_PAGE_RELEASE_AGED. */
   size_t page_release_delay;
+  /* Bytes each thread may keep parked in its own cache of this pool
+   * (appended): freed blocks of up to 64 KiB requested on the
+   * NULL stream wait there for the thread's next request of their size,
+   * with no lock taken. 0: no thread caches, every call takes the pool's
+   * lock (as before the field was appended; older callers get the
+   * default). Caches are also off while
+   * max_cached_bytes is bounded or an event log is written. See
+   * docs/design.md, "Thread caches". */
+  size_t thread_cache_bytes;
 } tp_pool_config;
 
 #define TP_POOL_CONFIG_INIT                                                    \
   {                                                                            \
     sizeof(tp_pool_config), TP_UNLIMITED, TP_UNLIMITED, TP_UNLIMITED, 4u,      \
-        NULL, NULL, TP_UNLIMITED, TP_PAGE_RELEASE_DEFAULT, 1024u               \
+        NULL, NULL, TP_UNLIMITED, TP_PAGE_RELEASE_DEFAULT, 1024u,              \
+        TP_POOL_THREAD_CACHE_DEFAULT                                           \
   }
 
 /* Versioned output: initialize with TP_POOL_STATS_INIT before
@@ -96,15 +111,15 @@ typedef struct tp_pool_stats {
   uint64_t bytes_allocated; /* sum of requested bytes over allocations */
   uint64_t bytes_freed;     /* sum of requested bytes over deallocations */
   uint64_t hits;            /* allocations served from free blocks */
-  uint64_t misses; /* allocations that took a segment or grew one */
+  uint64_t misses;          /* allocations that took a segment or grew one */
   double hit_rate;          /* hits / allocations, 0 when none */
   uint64_t live_blocks;     /* blocks handed out and not yet freed */
   uint64_t live_bytes;      /* usable bytes of live blocks */
   uint64_t live_bytes_peak;
   uint64_t requested_bytes; /* bytes the callers asked for, live now */
   uint64_t requested_bytes_peak;
-  uint64_t cached_blocks; /* free blocks inside segments */
-  uint64_t cached_bytes;  /* their bytes */
+  uint64_t cached_blocks;  /* free blocks inside segments */
+  uint64_t cached_bytes;   /* their bytes */
   uint64_t reserved_bytes; /* live_bytes + cached_bytes: segment bytes */
   uint64_t reserved_bytes_peak;
   uint64_t upstream_gets;      /* calls to the space's get that succeeded */
@@ -129,6 +144,9 @@ typedef struct tp_pool_stats {
   uint64_t page_reuse_bytes;     /* given-back bytes allocated again */
   uint64_t page_release_ns;      /* time in decommit and commit calls */
   uint64_t committed_bytes_peak; /* peak of reserved minus decommitted */
+  /* Thread caches (appended in version 3). */
+  uint64_t thread_cached_blocks; /* of cached_blocks: parked in them */
+  uint64_t thread_cached_bytes;  /* their bytes (part of cached_bytes) */
 } tp_pool_stats;
 
 #define TP_POOL_STATS_INIT                                                     \
@@ -150,23 +168,26 @@ tp_status tp_pool_destroy(tp_pool *pool);
  * largest free block. */
 tp_status tp_pool_alloc(tp_pool *pool, size_t bytes, tp_stream stream,
                         void **out);
-/* `stream` is where the block's last use was queued. Freeing NULL does
- * nothing and succeeds, as with free() and cudaFree(). */
+/* `stream` is where the block's last use was queued. Any thread may free a
+ * block. Freeing NULL does nothing and succeeds, as with free() and
+ * cudaFree(). */
 tp_status tp_pool_free(tp_pool *pool, void *ptr, tp_stream stream);
 
 /* Call before destroying a stream: waits for it once and makes its cached
  * blocks free for any stream. Using the handle later registers it anew. */
 tp_status tp_pool_forget_stream(tp_pool *pool, tp_stream stream);
 
-/* Gives back upstream whole free segments and free tails of growable ones,
+/* Takes back every thread's parked blocks (thread_cache_bytes), then gives
+ * back upstream whole free segments and free tails of growable ones,
  * largest first, until at most `target_cached_bytes` free bytes stay or
  * nothing more can go (free ranges between live blocks stay, their pages
  * given back unless the page policy is TP_PAGE_RELEASE_NEVER). Releases are
  * stream-ordered; the host does not wait. */
 tp_status tp_pool_trim(tp_pool *pool, size_t target_cached_bytes);
-/* Change the hard limit on reserved bytes; cached memory is released to
- * meet it. TP_ERR_OUT_OF_MEMORY if that is not possible (live bytes, or free
- * bytes between them, exceed it): the limit is then unchanged. */
+/* Change the hard limit on reserved bytes; cached memory (threads' parked
+ * blocks first) is released to meet it. TP_ERR_OUT_OF_MEMORY if that is not
+ * possible (live bytes, or free bytes between them, exceed it): the limit is
+ * then unchanged. */
 tp_status tp_pool_set_limit(tp_pool *pool, size_t limit);
 
 /* Settings and counters after creation (as cudaMemPoolSetAttribute). Every
@@ -183,7 +204,9 @@ typedef enum tp_pool_attr {
   TP_POOL_ATTR_LIVE_BYTES = 8,             /* r */
   TP_POOL_ATTR_LIVE_BYTES_PEAK = 9,        /* r; set 0: reset to current */
   TP_POOL_ATTR_CACHED_BYTES = 10,          /* r */
-  TP_POOL_ATTR_DECOMMITTED_BYTES = 11      /* r */
+  TP_POOL_ATTR_DECOMMITTED_BYTES = 11,     /* r */
+  /* rw: the config field; lowering it (0: off) drains the caches. */
+  TP_POOL_ATTR_THREAD_CACHE_BYTES = 12
 } tp_pool_attr;
 
 /* Applies at once: a lower cache bound or limit releases what it can (as

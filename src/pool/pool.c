@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/versioned.h"
+#include "pool/front_internal.h"
 #include "pool/pool_blocks.h"
 #include "pool/pool_index.h"
 #include "pool/pool_internal.h"
@@ -79,6 +80,7 @@ static void read_space_vm(tp_pool *pool) {
 }
 
 static void free_pool(tp_pool *pool) {
+  tp_front_cells_fini(pool);
   tp_index_fini(pool);
   tp_records_fini(pool);
   tp_ptr_map_fini(&pool->map);
@@ -142,6 +144,7 @@ tp_status tp_pool_create(const tp_space *space, const tp_pool_config *config,
       return tp_fail_context(st, "tp_pool_create");
     }
   }
+  tp_front_init(pool);
   *out = pool;
   return TP_SUCCESS;
 }
@@ -149,18 +152,20 @@ tp_status tp_pool_create(const tp_space *space, const tp_pool_config *config,
 /* Takes free block `b` (filed under `slot`) for `bytes` on `stream`. */
 static tp_status take_from(tp_pool *pool, unsigned kind, uint64_t bytes,
                            tp_stream stream, int own, unsigned slot, uint32_t b,
-                           uint32_t *out) {
+                           bool no_wait, uint32_t *out) {
   tp_block *blk = tp_blk(pool, b);
   pool->taken_slot = slot;
   pool->taken_stamp = blk->u.f.stamp;
   /* An oversize block is handed out whole: only to a request close to its
    * size, or it would hold much more than asked. */
-  if (kind == TP_KIND_OVERSIZE && blk->bytes - bytes > blk->bytes / 8)
+  if (kind == TP_KIND_OVERSIZE && blk->bytes - bytes > bytes / 8)
     return TP_SUCCESS;
   if (slot != TP_SLOT_READY && slot != (unsigned)own) {
     /* No query here: recording the event and making the stream wait on it
      * costs the same on the device and never blocks the host. */
     if (blk->u.f.stamp > pool->slots[slot].done_clock) {
+      if (no_wait)
+        return TP_SUCCESS; /* not worth a wait: nothing taken */
       tp_status st = tp_pool_slot_order_after(pool, slot, stream);
       if (st != TP_SUCCESS)
         return st;
@@ -202,7 +207,7 @@ static uint32_t head_that_fits(tp_pool *pool, unsigned kind, unsigned cls,
  * ordering needed), then blocks with no pending work, then another
  * stream's after ordering `stream` behind it. */
 static tp_status take_cached(tp_pool *pool, unsigned kind, uint64_t bytes,
-                             tp_stream stream, uint32_t *out) {
+                             tp_stream stream, bool no_wait, uint32_t *out) {
   *out = TP_NIL;
   unsigned cls = tp_size_class_of(&pool->classes, (size_t)bytes);
   int own = tp_pool_slot_find(pool, stream);
@@ -215,7 +220,8 @@ static tp_status take_cached(tp_pool *pool, unsigned kind, uint64_t bytes,
      * index can fit tighter. */
     tp_block *k = tp_blk(pool, kept);
     if (k->slot == TP_SLOT_READY || (int)k->slot == own)
-      return take_from(pool, kind, bytes, stream, own, k->slot, kept, out);
+      return take_from(pool, kind, bytes, stream, own, k->slot, kept, no_wait,
+                       out);
   }
   unsigned slot = 0;
   if (cls > 0 && kind != TP_KIND_OVERSIZE &&
@@ -223,7 +229,7 @@ static tp_status take_cached(tp_pool *pool, unsigned kind, uint64_t bytes,
     /* A head of the class below may fit too, tighter. */
     uint32_t b = head_that_fits(pool, kind, cls - 1, bytes, own, &slot);
     if (b != TP_NIL)
-      return take_from(pool, kind, bytes, stream, own, slot, b, out);
+      return take_from(pool, kind, bytes, stream, own, slot, b, no_wait, out);
   }
   int found = tp_index_find(pool, kind, cls);
   if (kept != TP_NIL && tp_blk(pool, kept)->bytes >= bytes) {
@@ -234,7 +240,8 @@ static tp_status take_cached(tp_pool *pool, unsigned kind, uint64_t bytes,
     /* As good a fit as the index's best (and ours, or strictly better). */
     if (found < 0 || kcls < (unsigned)found ||
         (kcls == (unsigned)found && mine))
-      return take_from(pool, kind, bytes, stream, own, k->slot, kept, out);
+      return take_from(pool, kind, bytes, stream, own, k->slot, kept, no_wait,
+                       out);
   }
   if (found < 0)
     return TP_SUCCESS;
@@ -245,7 +252,8 @@ static tp_status take_cached(tp_pool *pool, unsigned kind, uint64_t bytes,
     slot = TP_SLOT_READY;
   else
     slot = (unsigned)__builtin_ctzll(bin->slot_mask);
-  return take_from(pool, kind, bytes, stream, own, slot, bin->heads[slot], out);
+  return take_from(pool, kind, bytes, stream, own, slot, bin->heads[slot],
+                   no_wait, out);
 }
 
 /* Files a block that could not be handed out after all back as free, as
@@ -259,10 +267,10 @@ static void undo_take(tp_pool *pool, uint32_t b) {
     tp_blk(pool, m)->u.f.stamp = pool->taken_stamp;
 }
 
-/* Makes block `b` live for the caller: its pages committed and its address
- * findable. */
-static tp_status hand_out(tp_pool *pool, uint32_t b, size_t requested,
-                          tp_stream stream) {
+/* Makes block `b` live: its pages committed, its address findable, counted
+ * live in the engine (the caller's counters are the caller's). */
+__attribute__((always_inline)) static inline tp_status
+make_live(tp_pool *pool, uint32_t b, size_t requested, tp_stream stream) {
   if (!tp_pages_commit_block(pool, b)) {
     /* The space is out of memory to back it: give back the pages of every
      * other free range and retry once. */
@@ -287,25 +295,97 @@ static tp_status hand_out(tp_pool *pool, uint32_t b, size_t requested,
   blk->u.l.requested = requested;
   blk->u.l.stream = stream;
   tp_seg(pool, blk->seg)->live++;
-  tp_pool_stats *s = &pool->stats;
-  s->allocations++;
-  s->bytes_allocated += requested;
-  s->live_blocks++;
-  s->live_bytes += blk->bytes;
-  s->requested_bytes += requested;
-  tp_pool_note_peaks(pool);
+  pool->stats.live_blocks++;
+  pool->stats.live_bytes += blk->bytes;
   return TP_SUCCESS;
 }
 
-tp_status tp_pool_alloc(tp_pool *pool, size_t bytes, tp_stream stream,
-                        void **out) {
+/* Inline in this file's alloc and free, out of line for the front end. */
+__attribute__((always_inline)) static inline tp_status
+engine_take(tp_pool *pool, size_t bytes, size_t requested, tp_stream stream,
+            bool cached_only, uint32_t *out, bool *hit) {
+  uint64_t n = tp_round_request(bytes);
+  unsigned kind = n >= pool->config.oversize_threshold ? TP_KIND_OVERSIZE
+                  : n <= TP_SMALL_MAX                  ? TP_KIND_SMALL
+                                                       : TP_KIND_LARGE;
+  uint32_t b = TP_NIL;
+  tp_status st = take_cached(pool, kind, n, stream, cached_only, &b);
+  *hit = st == TP_SUCCESS && b != TP_NIL;
+  if (st == TP_SUCCESS && !*hit && cached_only) {
+    *out = TP_NIL;
+    return TP_ERR_OUT_OF_MEMORY; /* no message: the caller stops there */
+  }
+  if (st == TP_SUCCESS && !*hit) {
+    /* Fresh or grown memory (a grown tail's stream was waited for). */
+    pool->taken_slot = TP_SLOT_READY;
+    pool->taken_stamp = pool->clock;
+    pool->grown_bytes = 0;
+    st = tp_pool_upstream_alloc(pool, kind, n, requested, stream, &b);
+  }
+  if (st == TP_SUCCESS) {
+    uint32_t seg = tp_blk(pool, b)->seg;
+    st = make_live(pool, b, requested, stream);
+    /* A growth made for a block that could not be handed out goes back. */
+    if (st != TP_SUCCESS && !*hit)
+      tp_pool_undo_grow(pool, seg);
+  }
+  *out = st == TP_SUCCESS ? b : TP_NIL;
+  return st;
+}
+
+/* Files live block `b` as free under stream slot `slot`. */
+__attribute__((always_inline)) static inline void
+engine_release_at(tp_pool *pool, uint32_t b, unsigned slot) {
+  tp_pool_stats *s = &pool->stats;
+  s->live_blocks--;
+  s->live_bytes -= tp_blk(pool, b)->bytes;
+  uint32_t m = tp_block_release(pool, b, (unsigned)slot);
+  uint32_t seg = tp_blk(pool, m)->seg;
+  /* The cache bounds, when there is something they could give back: a
+   * whole free segment, or a free tail to shrink. */
+  const tp_pool_config *c = &pool->config;
+  if (s->cached_bytes > c->max_cached_bytes
+          ? s->free_segments > 0 ||
+                (pool->can_resize && tp_blk(pool, m)->next == TP_NIL)
+          : tp_seg(pool, seg)->empty &&
+                c->max_buffers_per_bucket != TP_UNLIMITED)
+    tp_pool_apply_cache_bounds(pool, seg);
+}
+
+/* For the front end's flushes: blocks parked by frees on the NULL stream.
+ * With every slot taken, the stream is waited for once (its result cannot
+ * be reported to any caller there). */
+__attribute__((always_inline)) static inline void
+engine_release(tp_pool *pool, uint32_t b, tp_stream stream) {
+  int slot = tp_pool_slot_acquire(pool, stream);
+  if (slot < 0) {
+    pool->space.ops->stream_sync(pool->space.ctx, stream);
+    slot = TP_SLOT_READY;
+  }
+  engine_release_at(pool, b, (unsigned)slot);
+}
+
+tp_status tp_pool_engine_take(tp_pool *pool, size_t bytes, size_t requested,
+                              tp_stream stream, bool cached_only, uint32_t *out,
+                              bool *hit) {
+  return engine_take(pool, bytes, requested, stream, cached_only, out, hit);
+}
+
+void tp_pool_engine_release(tp_pool *pool, uint32_t b, tp_stream stream) {
+  engine_release(pool, b, stream);
+}
+
+/* Everything but a thread cache's hit: out of line, so that the public
+ * function is only the cache's fast path and this call. */
+__attribute__((noinline)) static tp_status
+engine_alloc(tp_pool *pool, size_t bytes, tp_stream stream, void **out) {
   if (!pool || !out)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_alloc: NULL %s",
                    pool ? "out-pointer" : "pool");
   *out = NULL;
+  tp_status st = TP_SUCCESS;
   pthread_mutex_lock(&pool->lock);
   pool->clock++;
-  tp_status st = TP_SUCCESS;
   if (bytes == 0)
     st = tp_fail(TP_ERR_INVALID_ARGUMENT,
                  "tp_pool_alloc: pool '%s': size 0 "
@@ -318,31 +398,25 @@ tp_status tp_pool_alloc(tp_pool *pool, size_t bytes, tp_stream stream,
                  pool->name, bytes, pool->classes.max_bytes);
   uint32_t b = TP_NIL;
   if (st == TP_SUCCESS) {
-    uint64_t n = tp_round_request(bytes);
-    unsigned kind = n >= pool->config.oversize_threshold ? TP_KIND_OVERSIZE
-                    : n <= TP_SMALL_MAX                  ? TP_KIND_SMALL
-                                                         : TP_KIND_LARGE;
-    st = take_cached(pool, kind, n, stream, &b);
-    bool hit = st == TP_SUCCESS && b != TP_NIL;
-    if (st == TP_SUCCESS && !hit) {
-      /* Fresh or grown memory (a grown tail's stream was waited for). */
-      pool->taken_slot = TP_SLOT_READY;
-      pool->taken_stamp = pool->clock;
-      pool->grown_bytes = 0;
-      st = tp_pool_upstream_alloc(pool, kind, n, bytes, stream, &b);
-    }
+    bool hit = false;
+    st = engine_take(pool, bytes, bytes, stream, false, &b, &hit);
+    /* Blocks parked in threads' caches are free memory too: out of it,
+     * they go back to the engine and the request tries once more. */
+    if (st == TP_ERR_OUT_OF_MEMORY && tp_front_drain_all(pool, NULL))
+      st = tp_pool_engine_take(pool, bytes, bytes, stream, false, &b, &hit);
     if (st == TP_SUCCESS) {
-      uint32_t seg = tp_blk(pool, b)->seg;
-      st = hand_out(pool, b, bytes, stream);
-      if (st != TP_SUCCESS && !hit)
-        tp_pool_undo_grow(pool, seg);
+      tp_pool_stats *s = &pool->stats;
+      s->allocations++;
+      s->bytes_allocated += bytes;
+      s->requested_bytes += bytes;
+      tp_pool_note_peaks(pool);
+      /* Counted once the block is the caller's: a commit that failed made
+       * neither. */
+      if (hit)
+        s->hits++;
+      else
+        s->misses++;
     }
-    /* Counted once the block is the caller's: a commit that failed made
-     * neither. */
-    if (st == TP_SUCCESS && hit)
-      pool->stats.hits++;
-    else if (st == TP_SUCCESS)
-      pool->stats.misses++;
   }
   if (st == TP_SUCCESS) {
     *out = (void *)tp_blk(pool, b)->ptr;
@@ -357,6 +431,16 @@ tp_status tp_pool_alloc(tp_pool *pool, size_t bytes, tp_stream stream,
                        pool->name, *out, bytes, stream, st);
   pthread_mutex_unlock(&pool->lock);
   return st;
+}
+
+tp_status tp_pool_alloc(tp_pool *pool, size_t bytes, tp_stream stream,
+                        void **out) {
+  tp_status st;
+  if (stream == NULL && pool && out &&
+      atomic_load_explicit(&pool->front.on, memory_order_relaxed) &&
+      tp_front_alloc(pool, bytes, out, &st))
+    return st;
+  return engine_alloc(pool, bytes, stream, out);
 }
 
 /* Names what an unknown pointer is, by a search of the segments: the error
@@ -377,12 +461,10 @@ static tp_status bad_pointer(tp_pool *pool, void *ptr) {
                        "%zu bytes into the block at %p",
                        pool->name, ptr, (size_t)(p - blk->ptr),
                        (void *)blk->ptr);
-      /* The freed block has merged with its free neighbours: the size is
-       * the free range's, not the block's the caller had. */
       if (p == blk->ptr)
         return tp_fail(TP_ERR_INVALID_POINTER,
-                       "tp_pool_free: pool '%s': double free of %p (already "
-                       "free: a free range of %llu bytes starts there)",
+                       "tp_pool_free: pool '%s': double free of %p (a block "
+                       "of %llu bytes, already free)",
                        pool->name, ptr, (unsigned long long)blk->bytes);
       return tp_fail(TP_ERR_INVALID_POINTER,
                      "tp_pool_free: pool '%s': double free of %p, or a "
@@ -401,16 +483,14 @@ static tp_status bad_pointer(tp_pool *pool, void *ptr) {
 /* Every slot is taken by other streams: waits for `stream` once, after
  * which the block has no pending work and any stream may take it (the
  * ready slot). When the wait fails, nothing says the block's last use is
- * done: it stays live (back in the map) and the free fails, so no other
- * stream can be handed memory that may still be in use. */
+ * done: the free fails before any change and the block stays live, so no
+ * other stream can be handed memory that may still be in use. */
 static int wait_for_untracked(tp_pool *pool, tp_stream stream, void *ptr,
-                              uint32_t b, tp_status *st) {
+                              tp_status *st) {
   uint64_t mark = tp_error_serial();
   tp_status ws = pool->space.ops->stream_sync(pool->space.ctx, stream);
   if (ws == TP_SUCCESS)
     return TP_SLOT_READY;
-  /* The take just made room: putting it back never grows the map. */
-  (void)tp_ptr_map_insert(&pool->map, (uintptr_t)ptr, b);
   pool->stats.failures++;
   *st = tp_fail_callback(ws, mark,
                          "tp_pool_free: pool '%s': all %d stream slots are "
@@ -422,45 +502,56 @@ static int wait_for_untracked(tp_pool *pool, tp_stream stream, void *ptr,
   return TP_SLOT_READY;
 }
 
-tp_status tp_pool_free(tp_pool *pool, void *ptr, tp_stream stream) {
+__attribute__((noinline)) static tp_status engine_free(tp_pool *pool, void *ptr,
+                                                       tp_stream stream) {
   if (!pool)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_free: NULL pool");
   if (!ptr)
     return TP_SUCCESS;
+  tp_status st = TP_SUCCESS;
   pthread_mutex_lock(&pool->lock);
   pool->clock++;
-  tp_status st = TP_SUCCESS;
   size_t requested = 0;
+  uint32_t b = tp_ptr_map_find(&pool->map, (uintptr_t)ptr);
   int slot = TP_SLOT_READY;
-  uint32_t b = tp_ptr_map_take(&pool->map, (uintptr_t)ptr);
-  if (b == TP_NIL) {
-    st = bad_pointer(pool, ptr);
-    pool->stats.failures++;
-  } else {
+  if (b != TP_NIL) {
     slot = tp_pool_slot_acquire(pool, stream);
     if (slot < 0)
-      slot = wait_for_untracked(pool, stream, ptr, b, &st);
+      slot = wait_for_untracked(pool, stream, ptr, &st);
   }
-  if (b != TP_NIL && st == TP_SUCCESS) {
+  uint64_t front_requested = 0;
+  /* Without cells no cache ever held a block. */
+  int front = b == TP_NIL || st != TP_SUCCESS || !pool->front.cell_chunks
+                  ? TP_CELL_ENGINE
+                  : tp_front_claim(pool, b, &front_requested);
+  if (st != TP_SUCCESS) {
+    /* The failed wait said why; nothing changed. */
+  } else if (b == TP_NIL || front == TP_CELL_PARKED) {
+    /* A block parked in a thread's cache is free to the caller. */
+    st = b == TP_NIL ? bad_pointer(pool, ptr)
+                     : tp_fail(TP_ERR_INVALID_POINTER,
+                               "tp_pool_free: pool '%s': double free of %p "
+                               "(already free: a block of %llu bytes parked "
+                               "in a thread's cache)",
+                               pool->name, ptr,
+                               (unsigned long long)tp_blk(pool, b)->bytes);
+    pool->stats.failures++;
+  } else {
+    tp_ptr_map_take(&pool->map, (uintptr_t)ptr);
     tp_block *blk = tp_blk(pool, b);
-    tp_pool_stats *s = &pool->stats;
-    requested = (size_t)blk->u.l.requested;
-    s->deallocations++;
-    s->bytes_freed += requested;
-    s->live_blocks--;
-    s->live_bytes -= blk->bytes;
-    s->requested_bytes -= requested;
-    uint32_t m = tp_block_release(pool, b, (unsigned)slot);
-    uint32_t seg = tp_blk(pool, m)->seg;
-    /* The cache bounds, when there is something they could give back: a
-     * whole free segment, or a free tail to shrink. */
-    const tp_pool_config *c = &pool->config;
-    if (s->cached_bytes > c->max_cached_bytes
-            ? s->free_segments > 0 ||
-                  (pool->can_resize && tp_blk(pool, m)->next == TP_NIL)
-            : tp_seg(pool, seg)->empty &&
-                  c->max_buffers_per_bucket != TP_UNLIMITED)
-      tp_pool_apply_cache_bounds(pool, seg);
+    if (front == TP_CELL_HANDED) {
+      /* Handed out by a thread's cache: the caller's counters are the
+       * front end's. */
+      requested = (size_t)front_requested;
+      tp_front_count_free(pool, requested);
+    } else {
+      tp_pool_stats *s = &pool->stats;
+      requested = (size_t)blk->u.l.requested;
+      s->deallocations++;
+      s->bytes_freed += requested;
+      s->requested_bytes -= requested;
+    }
+    engine_release_at(pool, b, (unsigned)slot);
     tp_pages_age(pool);
   }
   if (pool->log)
@@ -470,11 +561,25 @@ tp_status tp_pool_free(tp_pool *pool, void *ptr, tp_stream stream) {
   return st;
 }
 
+tp_status tp_pool_free(tp_pool *pool, void *ptr, tp_stream stream) {
+  tp_status st;
+  /* Off, no cache parks anything: what caches handed out before goes
+   * through the engine. */
+  if (stream == NULL && pool && ptr &&
+      atomic_load_explicit(&pool->front.on, memory_order_relaxed) &&
+      tp_front_free(pool, ptr, &st))
+    return st;
+  return engine_free(pool, ptr, stream);
+}
+
 tp_status tp_pool_destroy(tp_pool *pool) {
   if (!pool)
     return TP_SUCCESS; /* as every destroy, and free(NULL) */
-  size_t live_blocks = pool->stats.live_blocks;
-  size_t live_bytes = pool->stats.requested_bytes;
+  /* Blocks parked in threads' caches are free, not leaked. */
+  tp_pool_stats seen;
+  tp_front_fini(pool, &seen);
+  size_t live_blocks = (size_t)seen.live_blocks;
+  size_t live_bytes = (size_t)seen.requested_bytes;
   /* Segments mix blocks of several streams: wait for the streams of free
    * blocks so that no put overtakes their work. */
   uint64_t rest = pool->used_slots & ~(uint64_t)1;

@@ -19,6 +19,7 @@ static const char *attr_name(tp_pool_attr attr) {
   case TP_POOL_ATTR_LIVE_BYTES_PEAK: return "live_bytes_peak";
   case TP_POOL_ATTR_CACHED_BYTES: return "cached_bytes";
   case TP_POOL_ATTR_DECOMMITTED_BYTES: return "decommitted_bytes";
+  case TP_POOL_ATTR_THREAD_CACHE_BYTES: return "thread_cache_bytes";
   }
   return NULL;
 }
@@ -43,7 +44,10 @@ tp_status tp_pool_get_attribute(tp_pool *pool, tp_pool_attr attr,
                    pool->name, (int)attr);
   pthread_mutex_lock(&pool->lock);
   const tp_pool_config *c = &pool->config;
-  const tp_pool_stats *s = &pool->stats;
+  tp_pool_stats seen = pool->stats;
+  if (attr == TP_POOL_ATTR_LIVE_BYTES || attr == TP_POOL_ATTR_CACHED_BYTES)
+    tp_front_adjust_stats(pool, &seen); /* parked blocks are cached */
+  const tp_pool_stats *s = &seen;
   uint64_t v = 0;
   switch (attr) {
   case TP_POOL_ATTR_MAX_CACHED_BYTES: v = as_u64(c->max_cached_bytes); break;
@@ -64,6 +68,7 @@ tp_status tp_pool_get_attribute(tp_pool *pool, tp_pool_attr attr,
   case TP_POOL_ATTR_LIVE_BYTES_PEAK: v = s->live_bytes_peak; break;
   case TP_POOL_ATTR_CACHED_BYTES: v = s->cached_bytes; break;
   case TP_POOL_ATTR_DECOMMITTED_BYTES: v = s->decommitted_bytes; break;
+  case TP_POOL_ATTR_THREAD_CACHE_BYTES: v = pool->front.budget; break;
   }
   pthread_mutex_unlock(&pool->lock);
   *out = v;
@@ -126,7 +131,13 @@ tp_status tp_pool_set_attribute(tp_pool *pool, tp_pool_attr attr,
   switch (attr) {
   case TP_POOL_ATTR_MAX_CACHED_BYTES:
     c->max_cached_bytes = as_size(value);
+    tp_front_configure(pool); /* off under a bound: drained */
     tp_pool_release_cached(pool, c->max_cached_bytes, false);
+    break;
+  case TP_POOL_ATTR_THREAD_CACHE_BYTES:
+    c->thread_cache_bytes = as_size(value);
+    pool->front.budget = c->thread_cache_bytes;
+    tp_front_configure(pool);
     break;
   case TP_POOL_ATTR_MAX_BUFFERS_PER_BUCKET:
     c->max_buffers_per_bucket = as_size(value);

@@ -151,7 +151,8 @@ static inline uint32_t tp_merge_pair(tp_pool *pool, uint32_t cur, uint32_t n,
   return survivor;
 }
 
-static inline uint32_t tp_block_coalesce(tp_pool *pool, uint32_t b) {
+__attribute__((always_inline)) static inline uint32_t
+tp_block_coalesce(tp_pool *pool, uint32_t b) {
   uint32_t cur = b;
   unsigned slot = pool->blocks[b].slot;
   /* Again while something merged: the merged block has new neighbours,
@@ -204,8 +205,8 @@ static inline void tp_dv_flush(tp_pool *pool, unsigned kind) {
   tp_refile(pool, b, tp_blk(pool, b)->slot);
 }
 
-static inline uint32_t tp_block_release(tp_pool *pool, uint32_t b,
-                                        unsigned slot) {
+__attribute__((always_inline)) static inline uint32_t
+tp_block_release(tp_pool *pool, uint32_t b, unsigned slot) {
   tp_block *blk = tp_blk(pool, b);
   blk->state = TP_BLOCK_FREE;
   blk->slot = (uint8_t)slot;

@@ -9,6 +9,7 @@
 
 #include "pool/block.h"
 #include "pool/event_log.h"
+#include "pool/front.h"
 #include "pool/ptr_map.h"
 #include "pool/size_class.h"
 #include "tensorpool/pool.h"
@@ -118,6 +119,7 @@ struct tp_pool {
    * TP_ERR_OUT_OF_MEMORY in the allocation in progress ("" if none): the
    * out-of-memory message ends with it. */
   char upstream_said[160];
+  tp_front front; /* per-thread caches (pool/front.h) */
 };
 
 static inline tp_block *tp_blk(tp_pool *pool, uint32_t i) {
@@ -229,6 +231,18 @@ void tp_pool_promote_ready(tp_pool *pool);
  * back before failing. */
 void tp_pool_make_all_ready(tp_pool *pool);
 void tp_pool_slots_fini(tp_pool *pool);
+
+/* The engine's alloc and free (pool.c), for the caller's calls and the
+ * front end's refills and flushes. Take: a live block of at least `bytes`
+ * on `stream` (`requested` for messages and the record), counted live in
+ * the engine only; `hit` whether it was free memory; with `cached_only`,
+ * free memory that needs no wait on another stream, or nothing
+ * (TP_ERR_OUT_OF_MEMORY, no message set). Release: live
+ * block `b`, already out of the pointer map, freed on `stream`. */
+tp_status tp_pool_engine_take(tp_pool *pool, size_t bytes, size_t requested,
+                              tp_stream stream, bool cached_only, uint32_t *out,
+                              bool *hit);
+void tp_pool_engine_release(tp_pool *pool, uint32_t b, tp_stream stream);
 
 /* Upstream (pool_upstream.c). */
 /* A live block of `bytes` (rounded) for a request of `requested` on

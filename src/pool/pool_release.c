@@ -151,8 +151,8 @@ tp_status tp_pool_release_cached(tp_pool *pool, uint64_t target, bool sync) {
   candidate *list = malloc((count ? count : 1) * sizeof *list);
   if (!list)
     return tp_fail(TP_ERR_OUT_OF_MEMORY,
-                   "pool '%s': no host memory to list %zu segments",
-                   pool->name, count);
+                   "pool '%s': no host memory to list %zu segments", pool->name,
+                   count);
   size_t n = 0;
   for (uint32_t s = 0; s < pool->seg_cap; s++) {
     tp_segment *seg = tp_seg(pool, s);

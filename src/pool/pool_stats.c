@@ -18,6 +18,7 @@ tp_status tp_pool_get_stats(tp_pool *pool, tp_pool_stats *out) {
     if (l > s.largest_free_block)
       s.largest_free_block = l;
   }
+  tp_front_adjust_stats(pool, &s);
   pthread_mutex_unlock(&pool->lock);
   s.struct_size = sizeof s;
   s.hit_rate = s.allocations ? (double)s.hits / (double)s.allocations : 0.0;
@@ -30,8 +31,12 @@ tp_status tp_pool_reset_peaks(tp_pool *pool) {
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_reset_peaks: NULL pool");
   pthread_mutex_lock(&pool->lock);
   tp_pool_stats *s = &pool->stats;
-  s->live_bytes_peak = s->live_bytes;
-  s->requested_bytes_peak = s->requested_bytes;
+  /* To what callers hold now: blocks parked in threads' caches are not. */
+  tp_pool_stats seen = *s;
+  tp_front_adjust_stats(pool, &seen);
+  s->live_bytes_peak = seen.live_bytes;
+  s->requested_bytes_peak = seen.requested_bytes;
+  pool->front.requested_peak = seen.requested_bytes;
   s->reserved_bytes_peak = s->reserved_bytes;
   s->committed_bytes_peak = s->reserved_bytes - s->decommitted_bytes;
   pthread_mutex_unlock(&pool->lock);

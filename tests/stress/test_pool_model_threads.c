@@ -3,7 +3,8 @@
  * shared-memory arena does not start under TSan. Four threads, each with its
  * own streams plus one shared stream, each step checked against the thread's
  * model and the whole pool checked at barriers; with plain segments, under
- * bounds, and over a space with virtual memory. Exit 0 is a pass.
+ * bounds, over a space with virtual memory, and with the NULL stream going
+ * through the threads' caches. Exit 0 is a pass.
  *
  * TP_MODEL_SEED=<seed> replays one seed. */
 #include <inttypes.h>
@@ -45,6 +46,17 @@ int main(void) {
     o.config.page_release = TP_PAGE_RELEASE_AGED;
     o.config.page_release_delay = 8;
     ok = run("four threads, growable segments, pages given back", o) && ok;
+    /* The NULL stream among each thread's streams: its requests of up to
+     * 64 KiB go through the threads' caches. */
+    o = tp_model_options_default(o.seed);
+    o.threads = 4;
+    o.streams = 2;
+    o.steps = 3000;
+    o.max_live = 24;
+    o.max_request = 16384;
+    o.sync_every = 150;
+    o.null_stream = true;
+    ok = run("four threads, thread caches on the NULL stream", o) && ok;
     printf("seed %" PRIu64 ": %s\n", o.seed, ok ? "pass" : "FAIL");
   }
   return ok ? 0 : 1;

@@ -118,7 +118,7 @@ static bool setup_thread(tp_model_state *run, unsigned index,
   t->last_seq = calloc(t->stream_count, sizeof *t->last_seq);
   if (!t->live || !t->streams || !t->last_seq)
     return false;
-  for (unsigned s = 0; s < o->streams; ++s)
+  for (unsigned s = o->null_stream ? 1 : 0; s < o->streams; ++s)
     t->streams[s] = tp_sim_stream_create(run->sim);
   if (shared)
     t->streams[o->streams] = shared;

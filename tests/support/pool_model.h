@@ -42,6 +42,9 @@ typedef struct tp_model_options {
    * simulated driver with granules of this size, events from the sim. */
   size_t vmm_granule;
   unsigned sync_every; /* steps between whole-pool checks */
+  /* Each thread's first stream is the NULL stream, where the pool's thread
+   * caches serve requests of up to 64 KiB (the others never reach them). */
+  bool null_stream;
   tp_pool_config config;
 } tp_model_options;
 

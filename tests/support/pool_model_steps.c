@@ -293,7 +293,7 @@ static bool step_forget(tp_model_thread *t) {
    * that stream freed. */
   if (!CHECK(t, st == TP_SUCCESS, "forget_stream failed: %s", tp_last_error()))
     return false;
-  if (single(t) && run->options.recreate_streams &&
+  if (single(t) && run->options.recreate_streams && t->streams[s] &&
       tp_rng_percent(&t->rng, 50)) {
     /* The caller may now destroy the stream; a new one may get its handle. */
     tp_freed_ranges_forget_stream(&run->ranges, t->streams[s]);

@@ -1,0 +1,107 @@
+/* The pool's front end: small per-thread caches of blocks in front of the
+ * engine, so that the common alloc and free on the NULL stream take no lock
+ * and touch no line another thread writes.
+ *
+ * A thread's cache for a pool holds, per rounded size up to
+ * TP_FRONT_MAX_BYTES, a short LIFO of blocks ("parked"). To the engine a
+ * parked block and one the cache handed out are both live; the pool's
+ * statistics count parked blocks as cached. Each block record index has a
+ * state word ("cell", in chunks that never move, so a thread may touch its
+ * cell without the pool's lock) saying whether the engine, a cache
+ * (parked) or a caller (handed out by a cache) holds the block. A cell
+ * changes only under the busy flag of the cache that handed the block out
+ * (a free through the engine takes that flag too), so of two frees of one
+ * block only one finds it handed out; the other is a double free.
+ *
+ * Locks: a cache's fields are guarded by its `busy` flag (a spin lock its
+ * owner takes without waiting: if taken, the call goes to the engine). The
+ * pool's lock comes before any cache's busy flag; a process-wide registry
+ * lock comes before the pool's lock (thread exit against pool destroy). */
+#ifndef TP_POOL_FRONT_H
+#define TP_POOL_FRONT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tensorpool/pool.h"
+
+/* Requests up to this many bytes (rounded to 256) are cached per thread. */
+#define TP_FRONT_MAX_BYTES ((size_t)64 << 10)
+#define TP_FRONT_BINS (TP_FRONT_MAX_BYTES >> 8)
+/* Blocks parked per size at most. */
+#define TP_FRONT_DEPTH 8u
+/* thread_cache_bytes when the config leaves it at TP_POOL_CONFIG_INIT's. */
+#define TP_FRONT_DEFAULT_BYTES ((size_t)1 << 20)
+
+/* The state of a block record's cell (its low two bits); bits 2..31 hold
+ * the requested bytes of a handed-out block, bits 32..63 a generation
+ * counted up at each hand-out, so that a cache's stale note of a block it
+ * once handed out never matches the cell again. */
+enum { TP_CELL_ENGINE = 0, TP_CELL_PARKED = 1, TP_CELL_HANDED = 2 };
+
+typedef struct tp_thread_cache tp_thread_cache;
+
+/* A block record's cell: its state word, and the cache that last handed it
+ * out (the one whose busy flag guards the word while it is handed out). */
+typedef struct tp_cell {
+  _Atomic uint64_t word;
+  _Atomic(tp_thread_cache *) owner;
+} tp_cell;
+
+/* Counters of the callers' calls the front end served (adds to the
+ * engine's). */
+typedef struct tp_front_counts {
+  uint64_t allocations, deallocations, bytes_allocated, bytes_freed, misses;
+} tp_front_counts;
+
+typedef struct tp_front {
+  /* Whether threads without a cache for the pool make one: read without
+   * the lock by them, so on a line of its own. */
+  _Alignas(64) atomic_bool on;
+  char pad[63];
+  uint64_t budget;         /* thread_cache_bytes */
+  tp_thread_cache *caches; /* every thread's cache for this pool */
+  tp_front_counts done;    /* of caches gone, and of blocks freed here */
+  uint64_t requested_peak; /* sampled: see tp_front_note_peak */
+  tp_cell **cells;         /* chunks of TP_FRONT_CELL_CHUNK */
+  uint32_t cell_chunks;
+} tp_front;
+
+/* Both false when the call is for the engine (nothing done); true with the
+ * call's status in *st otherwise. No lock held. */
+bool tp_front_alloc(tp_pool *pool, size_t bytes, void **out, tp_status *st);
+bool tp_front_free(tp_pool *pool, void *ptr, tp_status *st);
+
+/* The rest with the pool's lock held. */
+void tp_front_init(tp_pool *pool);
+/* Whether caches are on follows the config; off drains them. */
+void tp_front_configure(tp_pool *pool);
+/* For tp_pool_destroy, without the lock held: the statistics as the
+ * caller sees them into `seen`, then every cache detached (their threads
+ * free them) and the cells freed. */
+void tp_front_fini(tp_pool *pool, tp_pool_stats *seen);
+/* Gives every parked block back to the engine; `held` is the caller's own
+ * cache whose busy flag it holds (or NULL). False if nothing was parked. */
+bool tp_front_drain_all(tp_pool *pool, tp_thread_cache *held);
+/* For a live block `b` of the engine found by a free: TP_CELL_ENGINE (an
+ * engine block), TP_CELL_PARKED (a double free), or TP_CELL_HANDED after
+ * taking it back from the front end, with its requested bytes. */
+int tp_front_claim(tp_pool *pool, uint32_t b, uint64_t *requested);
+/* Whether live block `b` is parked in a cache (free to the caller). */
+bool tp_front_parked(tp_pool *pool, uint32_t b);
+void tp_front_count_free(tp_pool *pool, size_t requested);
+
+/* The sums over every cache, taken at once. */
+typedef struct tp_front_sums {
+  tp_front_counts counts;
+  uint64_t parked_blocks, parked_bytes;
+  uint64_t largest_parked; /* bytes of the largest parked block */
+} tp_front_sums;
+void tp_front_sum(tp_pool *pool, tp_front_sums *out);
+/* The engine's statistics as the caller sees them: parked blocks cached,
+ * the front end's calls counted. */
+void tp_front_adjust_stats(tp_pool *pool, tp_pool_stats *s);
+
+#endif

@@ -1,0 +1,385 @@
+/* The pool's thread caches, as a user sees them: freed small blocks come
+ * back to the thread that freed them, the statistics and the limits count
+ * what the caches hold, trim, set_limit, destroy and thread exit give it
+ * back, frees on other threads and double frees are handled, and
+ * thread_cache_bytes = 0 is the engine alone. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "tensorpool/pool.h"
+
+#define KiB ((size_t)1 << 10)
+#define MiB ((size_t)1 << 20)
+
+static tp_pool *pool_with(size_t thread_cache_bytes, size_t limit) {
+  tp_pool_config config = TP_POOL_CONFIG_INIT;
+  config.thread_cache_bytes = thread_cache_bytes;
+  config.limit = limit;
+  tp_pool *pool = NULL;
+  cr_assert_eq(tp_pool_create(tp_host_space(), &config, &pool), TP_SUCCESS,
+               "%s", tp_last_error());
+  return pool;
+}
+
+static tp_pool_stats stats_of(tp_pool *pool) {
+  tp_pool_stats s = TP_POOL_STATS_INIT;
+  cr_assert_eq(tp_pool_get_stats(pool, &s), TP_SUCCESS);
+  return s;
+}
+
+Test(thread_cache, the_default_is_on_with_one_mebibyte) {
+  tp_pool_config config = TP_POOL_CONFIG_INIT;
+  cr_expect_eq(config.thread_cache_bytes, MiB);
+  tp_pool *pool = NULL;
+  cr_assert_eq(tp_pool_create(tp_host_space(), NULL, &pool), TP_SUCCESS);
+  uint64_t v = 0;
+  cr_assert_eq(tp_pool_get_attribute(pool, TP_POOL_ATTR_THREAD_CACHE_BYTES, &v),
+               TP_SUCCESS);
+  cr_expect_eq(v, MiB);
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
+
+Test(thread_cache, a_freed_block_comes_back_to_its_thread) {
+  tp_pool *pool = pool_with(MiB, TP_UNLIMITED);
+  void *a, *b;
+  cr_assert_eq(tp_pool_alloc(pool, 1000, NULL, &a), TP_SUCCESS);
+  cr_assert_eq(tp_pool_free(pool, a, NULL), TP_SUCCESS);
+  cr_assert_eq(tp_pool_alloc(pool, 1024, NULL, &b), TP_SUCCESS);
+  cr_expect_eq(a, b, "1000 and 1024 bytes round to the same 1024");
+  size_t usable = 0;
+  cr_assert_eq(tp_pool_block_size(pool, b, &usable), TP_SUCCESS);
+  cr_expect_eq(usable, 1024);
+  tp_pool_stats s = stats_of(pool);
+  cr_expect_eq(s.hits, 1);
+  cr_expect_eq(s.misses, 1);
+  cr_expect_eq(s.upstream_gets, 1);
+  cr_assert_eq(tp_pool_free(pool, b, NULL), TP_SUCCESS);
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
+
+Test(thread_cache, statistics_count_parked_blocks_as_cached) {
+  tp_pool *pool = pool_with(MiB, TP_UNLIMITED);
+  enum { N = 20 };
+  void *p[N];
+  for (int i = 0; i < N; i++)
+    cr_assert_eq(tp_pool_alloc(pool, 300 + (size_t)i * 1000, NULL, &p[i]),
+                 TP_SUCCESS);
+  uint64_t live = 0, requested = 0;
+  for (int i = 0; i < N; i++) {
+    requested += 300 + (size_t)i * 1000;
+    live += (300 + (size_t)i * 1000 + 255) / 256 * 256;
+  }
+  tp_pool_stats s = stats_of(pool);
+  cr_expect_eq(s.allocations, N);
+  cr_expect_eq(s.live_blocks, N);
+  cr_expect_eq(s.live_bytes, live);
+  cr_expect_eq(s.requested_bytes, requested);
+  cr_expect_eq(s.bytes_allocated, requested);
+  cr_expect_eq(s.hits + s.misses, N);
+  for (int i = 0; i < N; i += 2)
+    cr_assert_eq(tp_pool_free(pool, p[i], NULL), TP_SUCCESS);
+  uint64_t freed = 0, freed_usable = 0;
+  for (int i = 0; i < N; i += 2) {
+    freed += 300 + (size_t)i * 1000;
+    freed_usable += (300 + (size_t)i * 1000 + 255) / 256 * 256;
+  }
+  tp_pool_stats t = stats_of(pool);
+  cr_expect_eq(t.deallocations, N / 2);
+  cr_expect_eq(t.bytes_freed, freed);
+  cr_expect_eq(t.live_blocks, N / 2);
+  cr_expect_eq(t.live_bytes, live - freed_usable);
+  cr_expect_eq(t.requested_bytes, requested - freed);
+  cr_expect_eq(t.cached_bytes, s.cached_bytes + freed_usable,
+               "freed blocks are cached, parked or not");
+  cr_expect_eq(t.thread_cached_blocks, s.thread_cached_blocks + N / 2);
+  cr_expect_eq(t.thread_cached_bytes, s.thread_cached_bytes + freed_usable);
+  cr_expect_eq(t.reserved_bytes, s.reserved_bytes);
+  cr_expect_eq(t.reserved_bytes, t.live_bytes + t.cached_bytes);
+  uint64_t attr = 0;
+  tp_pool_get_attribute(pool, TP_POOL_ATTR_LIVE_BYTES, &attr);
+  cr_expect_eq(attr, t.live_bytes);
+  tp_pool_get_attribute(pool, TP_POOL_ATTR_CACHED_BYTES, &attr);
+  cr_expect_eq(attr, t.cached_bytes);
+  cr_expect_geq(t.largest_free_block, 18 * KiB,
+                "a parked block is free memory");
+  for (int i = 1; i < N; i += 2)
+    cr_assert_eq(tp_pool_free(pool, p[i], NULL), TP_SUCCESS);
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS, "parked blocks are no leak");
+}
+
+Test(thread_cache, double_free_and_foreign_pointers_are_refused) {
+  tp_pool *pool = pool_with(MiB, TP_UNLIMITED);
+  void *a;
+  cr_assert_eq(tp_pool_alloc(pool, 4096, NULL, &a), TP_SUCCESS);
+  cr_assert_eq(tp_pool_free(pool, a, NULL), TP_SUCCESS);
+  cr_expect_eq(tp_pool_free(pool, a, NULL), TP_ERR_INVALID_POINTER);
+  cr_expect(strstr(tp_last_error(), "double free") != NULL, "%s",
+            tp_last_error());
+  size_t usable = 0;
+  cr_expect_eq(tp_pool_block_size(pool, a, &usable), TP_ERR_INVALID_POINTER,
+               "a parked block is not live");
+  int local = 0;
+  cr_expect_eq(tp_pool_free(pool, &local, NULL), TP_ERR_INVALID_POINTER);
+  cr_expect(strstr(tp_last_error(), "was not allocated by this pool") != NULL,
+            "%s", tp_last_error());
+  void *b;
+  cr_assert_eq(tp_pool_alloc(pool, 4096, NULL, &b), TP_SUCCESS);
+  cr_expect_eq(b, a);
+  tp_pool_stats s = stats_of(pool);
+  cr_expect_eq(s.live_blocks, 1, "the double free handed nothing out twice");
+  cr_expect_eq(s.failures, 2);
+  void *c;
+  cr_assert_eq(tp_pool_alloc(pool, 4096, NULL, &c), TP_SUCCESS);
+  cr_expect_neq(c, b);
+  tp_pool_free(pool, b, NULL);
+  tp_pool_free(pool, c, NULL);
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
+
+/* ---- other threads ---- */
+
+typedef struct job {
+  tp_pool *pool;
+  void *blocks[16];
+  int count;
+  size_t bytes;
+  tp_status status;
+} job;
+
+static void *alloc_then_exit(void *arg) {
+  job *j = arg;
+  for (int i = 0; i < j->count; i++)
+    j->status |= tp_pool_alloc(j->pool, j->bytes, NULL, &j->blocks[i]);
+  return NULL;
+}
+
+static void *free_then_exit(void *arg) {
+  job *j = arg;
+  for (int i = 0; i < j->count; i++)
+    j->status |= tp_pool_free(j->pool, j->blocks[i], NULL);
+  return NULL;
+}
+
+static void *churn_then_exit(void *arg) {
+  job *j = arg;
+  alloc_then_exit(j);
+  free_then_exit(j);
+  return NULL;
+}
+
+static void run(void *(*fn)(void *), job *j) {
+  pthread_t t;
+  cr_assert_eq(pthread_create(&t, NULL, fn, j), 0);
+  pthread_join(t, NULL);
+  cr_assert_eq(j->status, TP_SUCCESS, "%s", tp_last_error());
+}
+
+Test(thread_cache, a_thread_that_exits_gives_its_cache_back) {
+  tp_pool *pool = pool_with(MiB, TP_UNLIMITED);
+  job j = {pool, {0}, 16, 2048, TP_SUCCESS};
+  run(churn_then_exit, &j);
+  tp_pool_stats s = stats_of(pool);
+  cr_expect_eq(s.live_blocks, 0);
+  cr_expect_eq(s.allocations, 16);
+  cr_expect_eq(s.deallocations, 16);
+  cr_expect_eq(s.cached_blocks, 1, "all merged again in the engine");
+  cr_expect_eq(s.free_segments, 1);
+  cr_expect_eq(s.largest_free_block, s.reserved_bytes);
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
+
+Test(thread_cache, a_block_freed_on_another_thread_is_freed_once) {
+  tp_pool *pool = pool_with(MiB, TP_UNLIMITED);
+  job j = {pool, {0}, 16, 512, TP_SUCCESS};
+  /* Allocated here (this thread's cache hands them out), freed there. */
+  for (int i = 0; i < j.count; i++)
+    cr_assert_eq(tp_pool_alloc(pool, j.bytes, NULL, &j.blocks[i]), TP_SUCCESS);
+  run(free_then_exit, &j);
+  tp_pool_stats s = stats_of(pool);
+  cr_expect_eq(s.live_blocks, 0);
+  cr_expect_eq(s.deallocations, 16);
+  cr_expect_eq(s.requested_bytes, 0);
+  /* Freed again on the thread that allocated it: a double free. */
+  cr_expect_eq(tp_pool_free(pool, j.blocks[3], NULL), TP_ERR_INVALID_POINTER);
+  cr_expect(strstr(tp_last_error(), "double free") != NULL ||
+                strstr(tp_last_error(), "freed block") != NULL,
+            "%s", tp_last_error());
+  /* Every block is handed out once: 17 allocations, 17 distinct blocks. */
+  void *again[17];
+  for (int i = 0; i < 17; i++)
+    cr_assert_eq(tp_pool_alloc(pool, 512, NULL, &again[i]), TP_SUCCESS);
+  for (int i = 0; i < 17; i++)
+    for (int k = 0; k < i; k++)
+      cr_assert_neq(again[i], again[k]);
+  for (int i = 0; i < 17; i++)
+    cr_assert_eq(tp_pool_free(pool, again[i], NULL), TP_SUCCESS);
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
+
+Test(thread_cache, blocks_of_an_exited_thread_are_freed_elsewhere) {
+  tp_pool *pool = pool_with(MiB, TP_UNLIMITED);
+  job j = {pool, {0}, 16, 8192, TP_SUCCESS};
+  run(alloc_then_exit, &j);
+  tp_pool_stats s = stats_of(pool);
+  cr_expect_eq(s.live_blocks, 16);
+  cr_expect_eq(s.live_bytes, 16 * 8192);
+  for (int i = 0; i < j.count; i++)
+    cr_assert_eq(tp_pool_free(pool, j.blocks[i], NULL), TP_SUCCESS);
+  s = stats_of(pool);
+  cr_expect_eq(s.live_blocks, 0);
+  cr_expect_eq(s.deallocations, 16);
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
+
+/* ---- draining ---- */
+
+/* Allocates and frees `count` blocks of `bytes`: they stay parked. */
+static void park(tp_pool *pool, int count, size_t bytes) {
+  void *p[64];
+  cr_assert(count <= 64);
+  for (int i = 0; i < count; i++)
+    cr_assert_eq(tp_pool_alloc(pool, bytes, NULL, &p[i]), TP_SUCCESS);
+  for (int i = 0; i < count; i++)
+    cr_assert_eq(tp_pool_free(pool, p[i], NULL), TP_SUCCESS);
+}
+
+Test(thread_cache, trim_takes_parked_blocks_back) {
+  tp_pool *pool = pool_with(MiB, TP_UNLIMITED);
+  park(pool, 8, 16 * KiB);
+  tp_pool_stats s = stats_of(pool);
+  cr_expect_eq(s.free_segments, 0, "parked blocks are live to the engine");
+  cr_expect_gt(s.cached_bytes, 0);
+  cr_expect_geq(s.thread_cached_bytes, 16 * KiB);
+  cr_expect_eq(s.thread_cached_bytes % (16 * KiB), 0);
+  cr_assert_eq(tp_pool_trim(pool, 0), TP_SUCCESS);
+  s = stats_of(pool);
+  cr_expect_eq(s.thread_cached_bytes, 0);
+  cr_expect_eq(s.cached_bytes, 0);
+  cr_expect_eq(s.reserved_bytes, 0);
+  cr_expect_eq(s.segments, 0);
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
+
+Test(thread_cache, set_limit_takes_parked_blocks_back) {
+  tp_pool *pool = pool_with(MiB, TP_UNLIMITED);
+  void *kept;
+  cr_assert_eq(tp_pool_alloc(pool, 256, NULL, &kept), TP_SUCCESS);
+  park(pool, 8, 32 * KiB);
+  cr_expect_gt(stats_of(pool).cached_bytes, 0);
+  cr_assert_eq(tp_pool_set_limit(pool, 4 * KiB), TP_SUCCESS, "%s",
+               tp_last_error());
+  tp_pool_stats s = stats_of(pool);
+  cr_expect_leq(s.reserved_bytes, 4 * KiB);
+  cr_assert_eq(tp_pool_free(pool, kept, NULL), TP_SUCCESS);
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
+
+Test(thread_cache, the_limit_counts_parked_bytes_and_reclaims_them) {
+  /* 2 MiB: the small segment. Parked blocks fill it; a large request
+   * needs them back (out-of-memory recovery drains the caches). */
+  tp_pool *pool = pool_with(MiB, 2 * MiB);
+  park(pool, 16, 64 * KiB);
+  tp_pool_stats s = stats_of(pool);
+  cr_expect_leq(s.reserved_bytes, 2 * MiB);
+  cr_expect_eq(s.reserved_bytes, s.live_bytes + s.cached_bytes);
+  void *big;
+  cr_assert_eq(tp_pool_alloc(pool, 1536 * KiB, NULL, &big), TP_SUCCESS, "%s",
+               tp_last_error());
+  s = stats_of(pool);
+  cr_expect_leq(s.reserved_bytes, 2 * MiB);
+  cr_assert_eq(tp_pool_free(pool, big, NULL), TP_SUCCESS);
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
+
+Test(thread_cache, destroy_counts_only_what_callers_hold_as_leaked) {
+  tp_pool *pool = pool_with(MiB, TP_UNLIMITED);
+  park(pool, 8, 1024);
+  void *live;
+  cr_assert_eq(tp_pool_alloc(pool, 1000, NULL, &live), TP_SUCCESS);
+  cr_expect_eq(tp_pool_destroy(pool), TP_ERR_LEAK);
+  cr_expect(strstr(tp_last_error(), "1 live blocks (1000 bytes requested)") !=
+                NULL,
+            "%s", tp_last_error());
+}
+
+Test(thread_cache, a_new_pool_after_a_destroyed_one_starts_clean) {
+  for (int round = 0; round < 4; round++) {
+    tp_pool *pool = pool_with(MiB, TP_UNLIMITED);
+    park(pool, 4, 4096);
+    tp_pool_stats s = stats_of(pool);
+    cr_expect_eq(s.allocations, 4);
+    cr_expect_eq(s.live_blocks, 0);
+    cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+  }
+}
+
+/* ---- off ---- */
+
+Test(thread_cache, zero_bytes_is_the_engine_alone) {
+  tp_pool *pool = pool_with(0, TP_UNLIMITED);
+  void *a, *b;
+  cr_assert_eq(tp_pool_alloc(pool, 2048, NULL, &a), TP_SUCCESS);
+  cr_assert_eq(tp_pool_alloc(pool, 2048, NULL, &b), TP_SUCCESS);
+  cr_assert_eq(tp_pool_free(pool, a, NULL), TP_SUCCESS);
+  cr_assert_eq(tp_pool_free(pool, b, NULL), TP_SUCCESS);
+  tp_pool_stats s = stats_of(pool);
+  cr_expect_eq(s.thread_cached_blocks, 0);
+  cr_expect_eq(s.cached_blocks, 1, "merged at once");
+  cr_expect_eq(s.free_segments, 1);
+  cr_expect_eq(s.blocks_merged, 1);
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
+
+Test(thread_cache, turning_it_off_drains_the_caches) {
+  tp_pool *pool = pool_with(MiB, TP_UNLIMITED);
+  park(pool, 8, 2048);
+  cr_expect_eq(stats_of(pool).free_segments, 0);
+  cr_assert_eq(tp_pool_set_attribute(pool, TP_POOL_ATTR_THREAD_CACHE_BYTES, 0),
+               TP_SUCCESS);
+  tp_pool_stats s = stats_of(pool);
+  cr_expect_eq(s.free_segments, 1);
+  cr_expect_eq(s.cached_blocks, 1);
+  /* Off now: a free goes straight back to the engine. */
+  park(pool, 2, 2048);
+  s = stats_of(pool);
+  cr_expect_eq(s.cached_blocks, 1);
+  cr_expect_eq(s.free_segments, 1);
+  cr_assert_eq(
+      tp_pool_set_attribute(pool, TP_POOL_ATTR_THREAD_CACHE_BYTES, MiB),
+      TP_SUCCESS);
+  park(pool, 2, 2048);
+  cr_expect_eq(stats_of(pool).free_segments, 0, "on again");
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
+
+Test(thread_cache, a_bound_on_cached_bytes_turns_it_off) {
+  tp_pool_config config = TP_POOL_CONFIG_INIT;
+  config.max_cached_bytes = 64 * KiB;
+  tp_pool *pool = NULL;
+  cr_assert_eq(tp_pool_create(tp_host_space(), &config, &pool), TP_SUCCESS);
+  park(pool, 8, 2048);
+  tp_pool_stats s = stats_of(pool);
+  cr_expect_eq(s.cached_blocks, 1, "freed into the engine and merged");
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
+
+Test(thread_cache, a_budget_bounds_what_one_thread_parks) {
+  tp_pool *pool = pool_with(64 * KiB, TP_UNLIMITED);
+  enum { N = 32 };
+  void *p[N];
+  for (int i = 0; i < N; i++)
+    cr_assert_eq(
+        tp_pool_alloc(pool, (size_t)(i % 8 + 1) * 4 * KiB, NULL, &p[i]),
+        TP_SUCCESS);
+  for (int i = 0; i < N; i++)
+    cr_assert_eq(tp_pool_free(pool, p[i], NULL), TP_SUCCESS);
+  tp_pool_stats s = stats_of(pool);
+  cr_expect_eq(s.live_blocks, 0);
+  cr_expect_gt(s.thread_cached_bytes, 0);
+  cr_expect_leq(s.thread_cached_bytes, 64 * KiB);
+  cr_assert_eq(tp_pool_trim(pool, 0), TP_SUCCESS);
+  cr_expect_eq(stats_of(pool).reserved_bytes, 0);
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
