@@ -98,7 +98,13 @@ typedef struct tp_front_sums {
   tp_front_counts counts;
   uint64_t parked_blocks, parked_bytes;
   uint64_t largest_parked; /* bytes of the largest parked block */
+  uint64_t peak_requested; /* the most any cache saw callers hold */
 } tp_front_sums;
+/* Pool's lock held: the calling thread's cache (if it has one for `pool`)
+ * notes the pool's requested bytes, for exact peaks on one thread. */
+void tp_front_note_engine_call(tp_pool *pool);
+/* Pool's lock held: every cache's peak restarts from what it sees now. */
+void tp_front_reset_peaks(tp_pool *pool);
 void tp_front_sum(tp_pool *pool, tp_front_sums *out);
 /* The engine's statistics as the caller sees them: parked blocks cached,
  * the front end's calls counted. */

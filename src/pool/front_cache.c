@@ -50,6 +50,42 @@ static inline void hand(tp_thread_cache *tc, tp_parked p, uint64_t bytes,
   tc->parked_bytes -= bytes;
   tc->counts.allocations++;
   tc->counts.bytes_allocated += requested;
+  uint64_t held =
+      tc->base_requested + tc->counts.bytes_allocated - tc->counts.bytes_freed;
+  if (held > tc->peak_requested)
+    tc->peak_requested = held;
+}
+
+/* Pool's lock and busy held: the rest of the pool's requested bytes as
+ * they are now (other threads' caches left out: unknown without their
+ * flags), and this cache's view of the peak brought up to date. */
+static void note_base(tp_pool *pool, tp_thread_cache *tc) {
+  tc->base_requested = pool->stats.requested_bytes +
+                       pool->front.done.bytes_allocated -
+                       pool->front.done.bytes_freed;
+  uint64_t held =
+      tc->base_requested + tc->counts.bytes_allocated - tc->counts.bytes_freed;
+  if (held > tc->peak_requested)
+    tc->peak_requested = held;
+}
+
+void tp_front_note_engine_call(tp_pool *pool) {
+  tp_thread_cache *tc = tls.pool == pool ? tls.cache : NULL;
+  if (!tc)
+    return;
+  tp_busy_wait(tc);
+  note_base(pool, tc);
+  tp_busy_release(tc);
+}
+
+void tp_front_reset_peaks(tp_pool *pool) {
+  for (tp_thread_cache *tc = pool->front.caches; tc; tc = tc->pool_next) {
+    tp_busy_wait(tc);
+    note_base(pool, tc);
+    tc->peak_requested = tc->base_requested + tc->counts.bytes_allocated -
+                         tc->counts.bytes_freed;
+    tp_busy_release(tc);
+  }
 }
 
 /* Gives the `count` oldest blocks of `bin` (rounded size `bytes`) back to
@@ -127,6 +163,8 @@ static void thread_exit(void *unused) {
       pthread_mutex_lock(&pool->lock);
       tp_busy_wait(tc);
       flush_all(pool, tc);
+      if (tc->peak_requested > pool->front.requested_peak)
+        pool->front.requested_peak = tc->peak_requested;
       fold_counts(&pool->front.done, &tc->counts);
       unlink_from_pool(pool, tc);
       tp_busy_release(tc);
@@ -279,6 +317,7 @@ __attribute__((noinline)) static bool refill(tp_pool *pool, tp_thread_cache *tc,
     }
   }
   tp_pool_note_peaks(pool);
+  note_base(pool, tc);
   if (first.cell) {
     hand(tc, first, n, bytes);
     tc->counts.misses += !first_hit;
@@ -470,6 +509,8 @@ void tp_front_sum(tp_pool *pool, tp_front_sums *out) {
   for (tp_thread_cache *tc = pool->front.caches; tc; tc = tc->pool_next) {
     tp_busy_wait(tc);
     fold_counts(&out->counts, &tc->counts);
+    if (tc->peak_requested > out->peak_requested)
+      out->peak_requested = tc->peak_requested;
     out->parked_bytes += tc->parked_bytes;
     for (unsigned i = 0; i < TP_FRONT_BINS; i++)
       if (tc->bins[i].count) {
@@ -505,6 +546,8 @@ void tp_front_adjust_stats(tp_pool *pool, tp_pool_stats *s) {
    * (the engine's own peaks count parked blocks as live). */
   if (s->requested_bytes > pool->front.requested_peak)
     pool->front.requested_peak = s->requested_bytes;
+  if (f.peak_requested > pool->front.requested_peak)
+    pool->front.requested_peak = f.peak_requested;
   if (pool->front.requested_peak > s->requested_bytes_peak)
     s->requested_bytes_peak = pool->front.requested_peak;
   if (s->live_bytes > pool->stats.live_bytes_peak)

@@ -47,6 +47,11 @@ struct tp_thread_cache {
   uint64_t budget;
   uint64_t parked_bytes; /* blocks: the bins' counts */
   tp_front_counts counts;
+  /* The requested bytes the pool's callers hold, seen from this thread:
+   * the rest of the pool's (engine and caches gone) when this thread last
+   * held the pool's lock, plus this cache's own; the most since, exact
+   * while this thread is the only one using the pool. */
+  uint64_t base_requested, peak_requested;
   tp_note *notes;
   tp_front_bin bins[TP_FRONT_BINS];
   /* The pool's list (under the pool's lock) and the thread's (owner). */

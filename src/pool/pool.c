@@ -158,7 +158,7 @@ static tp_status take_from(tp_pool *pool, unsigned kind, uint64_t bytes,
   pool->taken_stamp = blk->u.f.stamp;
   /* An oversize block is handed out whole: only to a request close to its
    * size, or it would hold much more than asked. */
-  if (kind == TP_KIND_OVERSIZE && blk->bytes - bytes > bytes / 8)
+  if (kind == TP_KIND_OVERSIZE && blk->bytes - bytes > blk->bytes / 8)
     return TP_SUCCESS;
   if (slot != TP_SLOT_READY && slot != (unsigned)own) {
     /* No query here: recording the event and making the stream wait on it
@@ -429,6 +429,7 @@ engine_alloc(tp_pool *pool, size_t bytes, tp_stream stream, void **out) {
   if (pool->log)
     tp_event_log_write(pool->log, st == TP_SUCCESS ? "alloc" : "fail_alloc",
                        pool->name, *out, bytes, stream, st);
+  tp_front_note_engine_call(pool);
   pthread_mutex_unlock(&pool->lock);
   return st;
 }
@@ -461,10 +462,12 @@ static tp_status bad_pointer(tp_pool *pool, void *ptr) {
                        "%zu bytes into the block at %p",
                        pool->name, ptr, (size_t)(p - blk->ptr),
                        (void *)blk->ptr);
+      /* The freed block has merged with its free neighbours: the size is
+       * the free range's, not the block's the caller had. */
       if (p == blk->ptr)
         return tp_fail(TP_ERR_INVALID_POINTER,
-                       "tp_pool_free: pool '%s': double free of %p (a block "
-                       "of %llu bytes, already free)",
+                       "tp_pool_free: pool '%s': double free of %p (already "
+                       "free: a free range of %llu bytes starts there)",
                        pool->name, ptr, (unsigned long long)blk->bytes);
       return tp_fail(TP_ERR_INVALID_POINTER,
                      "tp_pool_free: pool '%s': double free of %p, or a "
@@ -557,6 +560,7 @@ __attribute__((noinline)) static tp_status engine_free(tp_pool *pool, void *ptr,
   if (pool->log)
     tp_event_log_write(pool->log, st == TP_SUCCESS ? "free" : "fail_free",
                        pool->name, ptr, requested, stream, st);
+  tp_front_note_engine_call(pool);
   pthread_mutex_unlock(&pool->lock);
   return st;
 }

@@ -37,6 +37,7 @@ tp_status tp_pool_reset_peaks(tp_pool *pool) {
   s->live_bytes_peak = seen.live_bytes;
   s->requested_bytes_peak = seen.requested_bytes;
   pool->front.requested_peak = seen.requested_bytes;
+  tp_front_reset_peaks(pool);
   s->reserved_bytes_peak = s->reserved_bytes;
   s->committed_bytes_peak = s->reserved_bytes - s->decommitted_bytes;
   pthread_mutex_unlock(&pool->lock);

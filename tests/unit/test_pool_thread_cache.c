@@ -383,3 +383,32 @@ Test(thread_cache, a_budget_bounds_what_one_thread_parks) {
   cr_expect_eq(stats_of(pool).reserved_bytes, 0);
   cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
 }
+
+/* On one thread the peaks of what callers hold are exact with the caches
+ * on, even when every call of the peak is a cache hit between two reads. */
+Test(thread_cache, peaks_on_one_thread_are_exact) {
+  tp_pool *pool = pool_with(TP_POOL_THREAD_CACHE_DEFAULT, TP_UNLIMITED);
+  void *a = NULL, *b = NULL;
+  for (int warm = 0; warm < 4; warm++) {
+    cr_assert_eq(tp_pool_alloc(pool, 1000, NULL, &a), TP_SUCCESS);
+    cr_assert_eq(tp_pool_alloc(pool, 3000, NULL, &b), TP_SUCCESS);
+    cr_assert_eq(tp_pool_free(pool, a, NULL), TP_SUCCESS);
+    cr_assert_eq(tp_pool_free(pool, b, NULL), TP_SUCCESS);
+  }
+  cr_assert_eq(tp_pool_reset_peaks(pool), TP_SUCCESS);
+  tp_pool_stats s = stats_of(pool);
+  cr_expect_eq(s.requested_bytes_peak, 0);
+  cr_expect_gt(s.thread_cached_blocks, 0, "the blocks are parked");
+  uint64_t hits = s.hits;
+  cr_assert_eq(tp_pool_alloc(pool, 1000, NULL, &a), TP_SUCCESS);
+  cr_assert_eq(tp_pool_alloc(pool, 3000, NULL, &b), TP_SUCCESS);
+  cr_assert_eq(tp_pool_free(pool, a, NULL), TP_SUCCESS);
+  cr_assert_eq(tp_pool_alloc(pool, 900, NULL, &a), TP_SUCCESS);
+  cr_assert_eq(tp_pool_free(pool, b, NULL), TP_SUCCESS);
+  cr_assert_eq(tp_pool_free(pool, a, NULL), TP_SUCCESS);
+  s = stats_of(pool);
+  cr_expect_eq(s.hits, hits + 3, "served by the cache");
+  cr_expect_eq(s.requested_bytes, 0);
+  cr_expect_eq(s.requested_bytes_peak, 4000);
+  cr_expect_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
