@@ -256,6 +256,41 @@ static tp_status take_cached(tp_pool *pool, unsigned kind, uint64_t bytes,
                    no_wait, out);
 }
 
+/* Where a space grows segments in place, the free tail of the segment last
+ * grown is taken last (as a one-arena allocator uses its top last): cut
+ * first, it would make the next larger request grow the segment while
+ * holes lower down stay free. The search runs without it, and with it only
+ * when nothing else fits. */
+static tp_status take_cached_tail_last(tp_pool *pool, unsigned kind,
+                                       uint64_t bytes, tp_stream stream,
+                                       bool no_wait, uint32_t *out) {
+  uint32_t s = pool->top[kind];
+  uint32_t t = s == TP_NIL ? TP_NIL : tp_seg(pool, s)->last;
+  if (t == TP_NIL || tp_blk(pool, t)->state != TP_BLOCK_FREE ||
+      tp_blk(pool, t)->prev == TP_NIL)
+    return take_cached(pool, kind, bytes, stream, no_wait, out);
+  bool kept = pool->dv[kind] == t;
+  bool indexed = tp_blk(pool, t)->flags & TP_BLOCK_INDEXED;
+  if (!kept && !indexed)
+    return take_cached(pool, kind, bytes, stream, no_wait, out);
+  if (kept)
+    pool->dv[kind] = TP_NIL;
+  else
+    tp_index_remove(pool, t);
+  tp_status st = TP_SUCCESS;
+  *out = TP_NIL;
+  if (pool->dv[kind] != TP_NIL || pool->index[kind].summary)
+    st = take_cached(pool, kind, bytes, stream, no_wait, out);
+  /* Back as it was: the kept block again unless the take made another. */
+  if (kept && pool->dv[kind] == TP_NIL)
+    pool->dv[kind] = t;
+  else
+    tp_refile(pool, t, tp_blk(pool, t)->slot);
+  if (st == TP_SUCCESS && *out == TP_NIL)
+    st = take_cached(pool, kind, bytes, stream, no_wait, out);
+  return st;
+}
+
 /* Files a block that could not be handed out after all back as free, as
  * it was: under the slot and stamp of the free block it was cut from (the
  * requesting stream was ordered after that one, but others must still wait
@@ -306,10 +341,16 @@ engine_take(tp_pool *pool, size_t bytes, size_t requested, tp_stream stream,
             bool cached_only, uint32_t *out, bool *hit) {
   uint64_t n = tp_round_request(bytes);
   unsigned kind = n >= pool->config.oversize_threshold ? TP_KIND_OVERSIZE
-                  : n <= TP_SMALL_MAX                  ? TP_KIND_SMALL
-                                                       : TP_KIND_LARGE;
+                  /* Growable: one range for every size, whose pages
+                   * are given back where free (a small block pins
+                   * addresses, not memory). */
+                  : n <= TP_SMALL_MAX || pool->can_resize ? TP_KIND_SMALL
+                                                          : TP_KIND_LARGE;
   uint32_t b = TP_NIL;
-  tp_status st = take_cached(pool, kind, n, stream, cached_only, &b);
+  tp_status st =
+      pool->can_resize
+          ? take_cached_tail_last(pool, kind, n, stream, cached_only, &b)
+          : take_cached(pool, kind, n, stream, cached_only, &b);
   *hit = st == TP_SUCCESS && b != TP_NIL;
   if (st == TP_SUCCESS && !*hit && cached_only) {
     *out = TP_NIL;
