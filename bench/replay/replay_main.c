@@ -8,7 +8,8 @@
  *   tp_replay [--impl NAME]... [--label NAME] [--divisions N]
  *             [--max-cached-bytes BYTES] [--max-buffers N] [--limit BYTES]
  *             [--oversize BYTES] [--page-release never|pressure|aged]
- *             [--page-release-delay CALLS] [--reps N] [--full]
+ *             [--page-release-delay CALLS] [--thread-cache-bytes B]
+ *             [--reps N] [--full]
  *             [--out FILE.jsonl] [--timeline DIR] LOG.csv...
  *
  * NAME is tensorpool, glibc, jemalloc, mimalloc or all (the default). The
@@ -53,6 +54,7 @@ static void usage(const char *why) {
           "[--divisions N] [--max-cached-bytes BYTES] [--max-buffers N] "
           "[--limit BYTES] [--oversize BYTES] "
           "[--page-release never|pressure|aged] [--page-release-delay N] "
+          "[--thread-cache-bytes B] "
           "[--reps N] [--full] [--out FILE] [--timeline DIR] LOG.csv...\n",
           why);
   exit(2);
@@ -125,6 +127,10 @@ static void parse_args(int argc, char **argv, replay_args *a) {
           : strcmp(val, "aged") == 0
               ? TP_PAGE_RELEASE_AGED
               : (usage("bad --page-release"), TP_PAGE_RELEASE_DEFAULT);
+    } else if (strcmp(arg, "--thread-cache-bytes") == 0) {
+      /* 0 turns the caches off: parse_size refuses 0. */
+      a->config.thread_cache_bytes =
+          strcmp(val, "0") == 0 ? 0 : parse_size(val, "bad --thread-cache-bytes");
     } else if (strcmp(arg, "--page-release-delay") == 0) {
       a->config.page_release_delay =
           parse_size(val, "bad --page-release-delay");
