@@ -468,8 +468,8 @@ static int count_mode(int argc, char **argv) {
   }
   const char *which = argv[2];
   uint64_t iters = strtoull(argv[3], NULL, 10);
-  /* "tensorpool-engine": the pool without its thread caches, to count
-   * what they save. */
+  /* "tensorpool-engine" (the default: no thread caches) and
+   * "tensorpool:tc" (thread caches on), to count what they save. */
   const char *impl = argc > 4 ? argv[4] : "tensorpool";
   tp_pool_config engine_only = TP_POOL_CONFIG_INIT;
   engine_only.thread_cache_bytes = 0;
@@ -519,12 +519,15 @@ int main(int argc, char **argv) {
   bench_opts opts;
   bench_opts_parse(argc, argv, &opts);
 
-  host_peer peers[HOST_PEER_COUNT];
+  host_peer peers[HOST_PEER_COUNT + 1];
   int npeers = 0;
   for (int k = 0; k < HOST_PEER_COUNT; k++) {
     if (host_peer_open(host_peer_names[k], NULL, &peers[npeers]))
       npeers++;
   }
+  /* The thread caches are off by default: measured beside it. */
+  if (host_peer_open("tensorpool:tc", NULL, &peers[npeers]))
+    npeers++;
   if (npeers == 0 || !host_peer_pool(&peers[0])) {
     fprintf(stderr, "bench_host: the tensorpool host pool is unavailable\n");
     return 1;

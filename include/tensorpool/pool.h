@@ -17,9 +17,10 @@
  *   event recorded on S at the take. Free blocks merge only when at most one
  *   of them may still be in use by queued work (or both on the same stream).
  * - Alloc and free are O(1) in the number of live and free blocks.
- * - Thread-safe: one lock per pool, and in front of it small per-thread
- *   caches (thread_cache_bytes) that serve most allocations and frees of
- *   up to 64 KiB on the NULL stream without it. */
+ * - Thread-safe: one lock per pool, and, where thread_cache_bytes is set
+ *   (off by default), small per-thread caches in front of it that serve
+ *   most allocations and frees of up to 64 KiB on the NULL stream without
+ *   it. */
 #ifndef TENSORPOOL_POOL_H
 #define TENSORPOOL_POOL_H
 
@@ -63,7 +64,10 @@ typedef enum tp_page_release {
   TP_PAGE_RELEASE_AGED = 3
 } tp_page_release;
 
-/* thread_cache_bytes by default: 1 MiB per thread and pool. */
+/* A thread_cache_bytes that pays for threads allocating many small blocks:
+ * 1 MiB per thread and pool. The default is 0 (off): parked blocks are
+ * memory the pool holds for one thread, and on one thread they cost more
+ * memory than the lock they save costs time (docs/design.md). */
 #define TP_POOL_THREAD_CACHE_DEFAULT ((size_t)1 << 20)
 
 /* Versioned: start from TP_POOL_CONFIG_INIT, then set fields. */
@@ -86,9 +90,8 @@ typedef struct tp_pool_config {
   /* Bytes each thread may keep parked in its own cache of this pool
    * (appended): freed blocks of up to 64 KiB requested on the
    * NULL stream wait there for the thread's next request of their size,
-   * with no lock taken. 0: no thread caches, every call takes the pool's
-   * lock (as before the field was appended; older callers get the
-   * default). Caches are also off while
+   * with no lock taken. 0 (the default): no thread caches, every call
+   * takes the pool's lock. Caches are also off while
    * max_cached_bytes is bounded or an event log is written. See
    * docs/design.md, "Thread caches". */
   size_t thread_cache_bytes;
@@ -97,8 +100,7 @@ typedef struct tp_pool_config {
 #define TP_POOL_CONFIG_INIT                                                    \
   {                                                                            \
     sizeof(tp_pool_config), TP_UNLIMITED, TP_UNLIMITED, TP_UNLIMITED, 4u,      \
-        NULL, NULL, TP_UNLIMITED, TP_PAGE_RELEASE_DEFAULT, 1024u,              \
-        TP_POOL_THREAD_CACHE_DEFAULT                                           \
+        NULL, NULL, TP_UNLIMITED, TP_PAGE_RELEASE_DEFAULT, 1024u, 0u           \
   }
 
 /* Versioned output: initialize with TP_POOL_STATS_INIT before

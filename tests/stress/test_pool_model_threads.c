@@ -56,6 +56,7 @@ int main(void) {
     o.max_request = 16384;
     o.sync_every = 150;
     o.null_stream = true;
+    o.config.thread_cache_bytes = TP_POOL_THREAD_CACHE_DEFAULT;
     ok = run("four threads, thread caches on the NULL stream", o) && ok;
     printf("seed %" PRIu64 ": %s\n", o.seed, ok ? "pass" : "FAIL");
   }

@@ -29,15 +29,27 @@ static tp_pool_stats stats_of(tp_pool *pool) {
   return s;
 }
 
-Test(thread_cache, the_default_is_on_with_one_mebibyte) {
+Test(thread_cache, the_default_is_off_and_one_mebibyte_turns_it_on) {
   tp_pool_config config = TP_POOL_CONFIG_INIT;
-  cr_expect_eq(config.thread_cache_bytes, MiB);
+  cr_expect_eq(config.thread_cache_bytes, 0);
   tp_pool *pool = NULL;
   cr_assert_eq(tp_pool_create(tp_host_space(), NULL, &pool), TP_SUCCESS);
-  uint64_t v = 0;
+  uint64_t v = 1;
   cr_assert_eq(tp_pool_get_attribute(pool, TP_POOL_ATTR_THREAD_CACHE_BYTES, &v),
                TP_SUCCESS);
-  cr_expect_eq(v, MiB);
+  cr_expect_eq(v, 0);
+  /* Off, a freed block is the engine's at once. */
+  void *p = NULL;
+  cr_assert_eq(tp_pool_alloc(pool, 1000, NULL, &p), TP_SUCCESS);
+  cr_assert_eq(tp_pool_free(pool, p, NULL), TP_SUCCESS);
+  cr_expect_eq(stats_of(pool).thread_cached_blocks, 0);
+  cr_assert_eq(tp_pool_set_attribute(pool, TP_POOL_ATTR_THREAD_CACHE_BYTES,
+                                     TP_POOL_THREAD_CACHE_DEFAULT),
+               TP_SUCCESS);
+  cr_assert_eq(tp_pool_alloc(pool, 1000, NULL, &p), TP_SUCCESS);
+  cr_assert_eq(tp_pool_free(pool, p, NULL), TP_SUCCESS);
+  cr_expect_gt(stats_of(pool).thread_cached_blocks, 0, "on: parked");
+  cr_expect_eq(TP_POOL_THREAD_CACHE_DEFAULT, MiB);
   cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
 }
 
