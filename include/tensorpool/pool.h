@@ -59,7 +59,7 @@ typedef enum tp_page_release {
   /* As ON_PRESSURE, and free ranges of at least 64 KiB of whole pages:
    * before new pages come into use, the oldest free ranges while live and
    * committed free bytes would exceed the most live bytes so far by more
-   * than 1/16 (those unused for 16 calls at least as they come up, the rest
+   * than 1/32 (those unused for 16 calls at least as they come up, the rest
    * at once); and any unused for `page_release_delay` pool calls. */
   TP_PAGE_RELEASE_AGED = 3
 } tp_page_release;

@@ -36,7 +36,7 @@
  * ranges older than the short delay go too. */
 #define TP_PAGE_RELEASE_MIN ((uint64_t)64 << 10)
 #define TP_PAGE_RELEASE_SHORT 16u
-#define TP_PAGE_BUDGET_SHIFT 4u
+#define TP_PAGE_BUDGET_SHIFT 5u
 
 /* The free lists of one size class: one per stream slot, and a bit per
  * non-empty list. */
@@ -76,6 +76,7 @@ struct tp_pool {
   /* Records, addressed by index; spare ones chained. */
   tp_block *blocks;
   uint32_t block_cap, spare_blocks;
+  uint32_t block_fresh; /* records from here on were never used */
   tp_segment *segs;
   uint32_t seg_cap, spare_segs;
   uint32_t top[TP_KINDS]; /* the segment to grow, per kind (TP_NIL) */
@@ -331,12 +332,12 @@ static inline void tp_pages_age(tp_pool *pool) {
 /* Before new pages come into use (committing given-back pages, growing a
  * segment, a new segment): gives back the pages of the oldest free ranges
  * while live bytes and committed free ones together exceed the most live
- * bytes ever by more than 1/16 (page release policy AGED). Free memory is
+ * bytes ever by more than 1/32 (page release policy AGED). Free memory is
  * kept while the program is below its peak, and given back as it nears it:
- * the memory held stays within 1/16 of the peak of what is live. */
+ * the memory held stays within 1/32 of the peak of what is live. */
 void tp_pages_hold_budget_slow(tp_pool *pool, uint64_t incoming);
 /* Whether `incoming` more live bytes would take live and committed free
- * bytes together more than 1/16 above the live high (the new one, if they
+ * bytes together more than 1/32 above the live high (the new one, if they
  * make one). */
 static inline bool tp_pages_over_budget(const tp_pool *pool,
                                         uint64_t incoming) {

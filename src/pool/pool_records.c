@@ -1,29 +1,29 @@
 /* Block and segment records in arrays that double when full, spare records
- * chained through their own storage. */
-#define _POSIX_C_SOURCE 200809L
+ * chained through their own storage. The block records come straight from
+ * mmap and are handed out in order before any is reused: the part of the
+ * array never used stays untouched, so it costs address space, not memory
+ * (a pool's own bookkeeping counts in the memory it holds). */
+#define _DEFAULT_SOURCE
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "pool/pool_internal.h"
 
 #define TP_INITIAL_BLOCKS 256u
 #define TP_INITIAL_SEGMENTS 16u
 
-/* Cache-line aligned, so that every block record is one line. */
-static void *aligned_array(size_t count, size_t size) {
-  void *p = NULL;
-  if (posix_memalign(&p, 64, count * size) != 0)
-    return NULL;
-  memset(p, 0, count * size);
-  return p;
+/* Page aligned (so every block record is one cache line) and zero, with
+ * no page touched. */
+static tp_block *map_blocks(uint32_t count) {
+  void *p = mmap(NULL, (size_t)count * sizeof(tp_block), PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
 }
 
-static void chain_blocks(tp_pool *pool, uint32_t from, uint32_t to) {
-  for (uint32_t i = to; i-- > from;) {
-    pool->blocks[i].state = TP_BLOCK_SPARE;
-    pool->blocks[i].u.spare_next = pool->spare_blocks;
-    pool->spare_blocks = i;
-  }
+static void unmap_blocks(tp_block *blocks, uint32_t count) {
+  if (blocks)
+    munmap(blocks, (size_t)count * sizeof(tp_block));
 }
 
 static void chain_segments(tp_pool *pool, uint32_t from, uint32_t to) {
@@ -35,14 +35,14 @@ static void chain_segments(tp_pool *pool, uint32_t from, uint32_t to) {
 }
 
 bool tp_records_init(tp_pool *pool) {
-  pool->blocks = aligned_array(TP_INITIAL_BLOCKS, sizeof *pool->blocks);
+  pool->blocks = map_blocks(TP_INITIAL_BLOCKS);
   pool->segs = calloc(TP_INITIAL_SEGMENTS, sizeof *pool->segs);
   if (!pool->blocks || !pool->segs)
     return false;
   pool->block_cap = TP_INITIAL_BLOCKS;
   pool->seg_cap = TP_INITIAL_SEGMENTS;
+  pool->block_fresh = 0;
   pool->spare_blocks = pool->spare_segs = TP_NIL;
-  chain_blocks(pool, 0, pool->block_cap);
   chain_segments(pool, 0, pool->seg_cap);
   for (unsigned k = 0; k < TP_KINDS; k++)
     pool->top[k] = pool->dv[k] = TP_NIL;
@@ -53,25 +53,27 @@ void tp_records_fini(tp_pool *pool) {
   if (pool->segs)
     for (uint32_t s = 0; s < pool->seg_cap; s++)
       free(pool->segs[s].pages);
-  free(pool->blocks);
+  unmap_blocks(pool->blocks, pool->block_cap);
   free(pool->segs);
   pool->blocks = NULL;
   pool->segs = NULL;
 }
 
 uint32_t tp_block_new_slow(tp_pool *pool) {
+  /* No spare record: the next never used one, else a bigger array. */
+  if (pool->block_fresh < pool->block_cap)
+    return pool->block_fresh++;
   if (pool->block_cap > UINT32_MAX / 2)
     return TP_NIL;
   uint32_t cap = pool->block_cap * 2;
-  tp_block *bigger = aligned_array(cap, sizeof *bigger);
+  tp_block *bigger = map_blocks(cap);
   if (!bigger)
     return TP_NIL;
-  memcpy(bigger, pool->blocks, pool->block_cap * sizeof *bigger);
-  free(pool->blocks);
+  memcpy(bigger, pool->blocks, (size_t)pool->block_cap * sizeof *bigger);
+  unmap_blocks(pool->blocks, pool->block_cap);
   pool->blocks = bigger;
-  chain_blocks(pool, pool->block_cap, cap);
   pool->block_cap = cap;
-  return tp_block_new(pool);
+  return pool->block_fresh++;
 }
 
 uint32_t tp_segment_new(tp_pool *pool) {
