@@ -366,6 +366,26 @@ static void op_trim(shadow *sh, fuzz_input *in) {
   }
 }
 
+/* ---- settings ---- */
+
+/* Cache bounds, in the header and as attributes. */
+static size_t config_size(uint8_t b) {
+  static const size_t sizes[] = {TP_UNLIMITED, 0,       4096,     MIB,
+                                 16 * MIB,     256 * 3, 64 * MIB, 300000};
+  return sizes[b % 8];
+}
+
+/* Oversize thresholds: 0 is the default (none); small ones make most
+ * requests oversize, 1 MiB and 2 MiB sit at the small/large boundary. */
+static size_t oversize_threshold(unsigned b) {
+  static const size_t sizes[] = {TP_UNLIMITED, 256,     4096,    65536,
+                                 MIB,          2 * MIB, 4 * MIB, 300000};
+  return sizes[b % 8];
+}
+
+static const size_t bucket_bounds[] = {TP_UNLIMITED, 0, 1, 2, 8};
+static const size_t release_delays[] = {1024, 0, 1, 16};
+
 /* tp_pool_set_limit, or the limit attribute ("as tp_pool_set_limit"). */
 static void apply_limit(shadow *sh, size_t limit, bool attribute) {
   uint64_t fired = sh->fail.fired;
@@ -409,20 +429,185 @@ static void apply_limit(shadow *sh, size_t limit, bool attribute) {
   }
 }
 
+/* A limit around what is live and reserved, or a fixed one. */
+static size_t draw_limit(shadow *sh, fuzz_input *in) {
+  size_t live = sh->usable_live, reserved = (size_t)sh->seen.reserved_bytes;
+  switch (fuzz_pick(in, 10)) {
+  case 0: return 0;
+  case 1: return live ? live - 1 : 1;
+  case 2: return live ? live : 256;
+  case 3: return live + 256 * (size_t)(1 + fuzz_u8(in));
+  case 4: return MIB;
+  case 5: return 64 * MIB;
+  case 6: return TP_UNLIMITED;
+  case 7: return 1 + (size_t)fuzz_u32(in) * 16;
+  /* Between live and reserved bytes: free memory must go, if it can. */
+  case 8: return live + (reserved - live) / 2 + 1;
+  default: return reserved > 1 ? reserved - 1 : 1;
+  }
+}
+
 static void op_set_limit(shadow *sh, fuzz_input *in) {
   sh->op = "set_limit";
-  size_t limit;
-  switch (fuzz_pick(in, 8)) {
-  case 0: limit = 0; break;
-  case 1: limit = sh->usable_live ? sh->usable_live - 1 : 1; break;
-  case 2: limit = sh->usable_live ? sh->usable_live : 256; break;
-  case 3: limit = sh->usable_live + 256 * (size_t)(1 + fuzz_u8(in)); break;
-  case 4: limit = MIB; break;
-  case 5: limit = 64 * MIB; break;
-  case 6: limit = TP_UNLIMITED; break;
-  default: limit = 1 + (size_t)fuzz_u32(in) * 16; break;
+  apply_limit(sh, draw_limit(sh, in), false);
+}
+
+/* After a successful change of max_cached_bytes: "a lower cache bound
+ * releases what it can", so whole free segments stay only within it. */
+static void check_cache_bound(shadow *sh, uint64_t refused) {
+  if (sh->fail.puts_refused != refused)
+    return;
+  tp_pool_stats s = TP_POOL_STATS_INIT;
+  tp_pool_get_stats(sh->pool, &s);
+  SHADOW_CHECK(
+      sh, s.cached_bytes <= sh->config.max_cached_bytes || s.free_segments == 0,
+      "max_cached_bytes set to %zu: %" PRIu64 " bytes cached, %" PRIu64
+      " whole free segments kept",
+      sh->config.max_cached_bytes, s.cached_bytes, s.free_segments);
+}
+
+static uint64_t as_u64(size_t v) {
+  return v == TP_UNLIMITED ? UINT64_MAX : (uint64_t)v;
+}
+
+/* Every attribute read back: the settings in force and the statistics. */
+static void check_attributes(shadow *sh) {
+  tp_pool_stats s = TP_POOL_STATS_INIT;
+  tp_pool_get_stats(sh->pool, &s);
+  const tp_pool_config *c = &sh->config;
+  const uint64_t want[] = {as_u64(c->max_cached_bytes),
+                           as_u64(c->max_buffers_per_bucket),
+                           as_u64(sh->limit),
+                           0, /* page release: resolved by the pool */
+                           as_u64(c->page_release_delay),
+                           as_u64(c->oversize_threshold),
+                           s.reserved_bytes,
+                           s.reserved_bytes_peak,
+                           s.live_bytes,
+                           s.live_bytes_peak,
+                           s.cached_bytes,
+                           s.decommitted_bytes};
+  for (int a = 0; a < (int)(sizeof want / sizeof want[0]); a++) {
+    uint64_t v = 0;
+    expect(sh, tp_pool_get_attribute(sh->pool, (tp_pool_attr)a, &v),
+           STATUS_BIT(TP_SUCCESS));
+    if (a == TP_POOL_ATTR_PAGE_RELEASE)
+      SHADOW_CHECK(sh,
+                   v != TP_PAGE_RELEASE_DEFAULT && v <= TP_PAGE_RELEASE_AGED &&
+                       (c->page_release == TP_PAGE_RELEASE_DEFAULT ||
+                        v == (uint64_t)c->page_release),
+                   "page_release reads %" PRIu64 ", set %d", v,
+                   (int)c->page_release);
+    else
+      SHADOW_CHECK(sh, v == want[a],
+                   "attribute %d reads %" PRIu64 ", expected %" PRIu64, a, v,
+                   want[a]);
   }
-  apply_limit(sh, limit, false);
+}
+
+static void op_attribute(shadow *sh, fuzz_input *in) {
+  sh->op = "set_attribute";
+  unsigned kind = fuzz_pick(in, 10);
+  uint8_t v = fuzz_u8(in);
+  uint64_t refused = sh->fail.puts_refused;
+  tp_status st;
+  switch (kind) {
+  case 0:
+    sh->op = "set max_cached_bytes";
+    st = tp_pool_set_attribute(sh->pool, TP_POOL_ATTR_MAX_CACHED_BYTES,
+                               as_u64(config_size(v)));
+    /* A refused release is not the setting's failure. */
+    expect(sh, st, STATUS_BIT(TP_SUCCESS));
+    sh->config.max_cached_bytes = config_size(v);
+    check_cache_bound(sh, refused);
+    break;
+  case 1:
+    sh->op = "set max_buffers_per_bucket";
+    st = tp_pool_set_attribute(sh->pool, TP_POOL_ATTR_MAX_BUFFERS_PER_BUCKET,
+                               as_u64(bucket_bounds[v % 5]));
+    expect(sh, st, STATUS_BIT(TP_SUCCESS));
+    sh->config.max_buffers_per_bucket = bucket_bounds[v % 5];
+    break;
+  case 2:
+    sh->op = "set the limit attribute";
+    apply_limit(sh, draw_limit(sh, in), true);
+    break;
+  case 3:
+    sh->op = "set page_release";
+    st = tp_pool_set_attribute(sh->pool, TP_POOL_ATTR_PAGE_RELEASE, v % 5);
+    expect(sh, st,
+           STATUS_BIT(v % 5 <= TP_PAGE_RELEASE_AGED ? TP_SUCCESS
+                                                    : TP_ERR_INVALID_ARGUMENT));
+    if (st == TP_SUCCESS)
+      sh->config.page_release = (tp_page_release)(v % 5);
+    break;
+  case 4:
+    sh->op = "set page_release_delay";
+    st = tp_pool_set_attribute(sh->pool, TP_POOL_ATTR_PAGE_RELEASE_DELAY,
+                               release_delays[v % 4]);
+    expect(sh, st, STATUS_BIT(TP_SUCCESS));
+    sh->config.page_release_delay = release_delays[v % 4];
+    break;
+  case 5:
+    sh->op = "set oversize_threshold";
+    st = tp_pool_set_attribute(sh->pool, TP_POOL_ATTR_OVERSIZE_THRESHOLD,
+                               as_u64(oversize_threshold(v)));
+    expect(sh, st, STATUS_BIT(TP_SUCCESS));
+    sh->config.oversize_threshold = oversize_threshold(v);
+    break;
+  case 6: {
+    sh->op = "set a read-only attribute";
+    static const tp_pool_attr read_only[] = {
+        TP_POOL_ATTR_RESERVED_BYTES, TP_POOL_ATTR_LIVE_BYTES,
+        TP_POOL_ATTR_CACHED_BYTES, TP_POOL_ATTR_DECOMMITTED_BYTES};
+    expect(sh, tp_pool_set_attribute(sh->pool, read_only[v % 4], v),
+           STATUS_BIT(TP_ERR_INVALID_ARGUMENT));
+    break;
+  }
+  case 7: {
+    /* Peaks can only be reset to the current value. */
+    sh->op = "reset a peak attribute";
+    tp_pool_attr attr =
+        v & 1 ? TP_POOL_ATTR_LIVE_BYTES_PEAK : TP_POOL_ATTR_RESERVED_BYTES_PEAK;
+    uint64_t value = v & 2 ? 1 + (uint64_t)v : 0;
+    expect(sh, tp_pool_set_attribute(sh->pool, attr, value),
+           STATUS_BIT(value ? TP_ERR_INVALID_ARGUMENT : TP_SUCCESS));
+    if (value)
+      break;
+    tp_pool_stats s = TP_POOL_STATS_INIT;
+    tp_pool_get_stats(sh->pool, &s);
+    uint64_t peak = attr == TP_POOL_ATTR_LIVE_BYTES_PEAK
+                        ? s.live_bytes_peak
+                        : s.reserved_bytes_peak;
+    uint64_t now =
+        attr == TP_POOL_ATTR_LIVE_BYTES_PEAK ? s.live_bytes : s.reserved_bytes;
+    SHADOW_CHECK(sh, peak == now,
+                 "a reset peak reads %" PRIu64 ", not %" PRIu64, peak, now);
+    if (attr == TP_POOL_ATTR_LIVE_BYTES_PEAK)
+      sh->live_peak_seen = now;
+    else
+      sh->reserved_peak_seen = now;
+    break;
+  }
+  case 8: {
+    sh->op = "an attribute that is none, or no pool";
+    uint64_t out = 0;
+    tp_pool_attr none = (tp_pool_attr)(v & 1 ? -1 : 12 + v);
+    expect(sh, tp_pool_set_attribute(sh->pool, none, 0),
+           STATUS_BIT(TP_ERR_INVALID_ARGUMENT));
+    expect(sh, tp_pool_get_attribute(sh->pool, none, &out),
+           STATUS_BIT(TP_ERR_INVALID_ARGUMENT));
+    expect(sh,
+           tp_pool_get_attribute(sh->pool, TP_POOL_ATTR_LIMIT, (uint64_t *)0),
+           STATUS_BIT(TP_ERR_INVALID_ARGUMENT));
+    expect(sh, tp_pool_set_attribute(NULL, TP_POOL_ATTR_LIMIT, 1),
+           STATUS_BIT(TP_ERR_INVALID_ARGUMENT));
+    break;
+  }
+  default: break;
+  }
+  sh->op = "get_attribute";
+  check_attributes(sh);
 }
 
 /* ---- streams ---- */
@@ -735,26 +920,13 @@ typedef void (*op_fn)(shadow *sh, fuzz_input *in);
 
 /* Weighted: allocations and frees make up most of a sequence. */
 static const op_fn ops_table[] = {
-    op_alloc,  op_alloc,    op_alloc,    op_alloc,     op_alloc,
-    op_alloc,  op_free,     op_free,     op_free,      op_free,
-    op_free,   op_bad_free, op_trim,     op_set_limit, op_forget,
-    op_forget, op_complete, op_complete, op_inject,    op_inject,
-    op_query,  op_stats,    op_raw,      op_raw,       op_create};
+    op_alloc, op_alloc, op_alloc, op_alloc, op_alloc, op_alloc, op_free,
+    op_free, op_free, op_free, op_free, op_bad_free, op_trim, op_set_limit,
+    op_forget, op_forget, op_complete, op_complete, op_inject, op_inject,
+    op_query, op_stats, op_raw, op_raw, op_create,
+    /* Appended: inputs written before keep their meaning. */
+    op_attribute};
 enum { OP_COUNT = sizeof ops_table / sizeof ops_table[0] };
-
-static size_t config_size(uint8_t b) {
-  static const size_t sizes[] = {TP_UNLIMITED, 0,       4096,     MIB,
-                                 16 * MIB,     256 * 3, 64 * MIB, 300000};
-  return sizes[b % 8];
-}
-
-/* Oversize thresholds: 0 is the default (none); small ones make most
- * requests oversize, 1 MiB and 2 MiB sit at the small/large boundary. */
-static size_t oversize_threshold(unsigned b) {
-  static const size_t sizes[] = {TP_UNLIMITED, 256,     4096,    65536,
-                                 MIB,          2 * MIB, 4 * MIB, 300000};
-  return sizes[b % 8];
-}
 
 static void setup(shadow *sh, fuzz_input *in) {
   memset(sh, 0, sizeof *sh);
@@ -768,13 +940,11 @@ static void setup(shadow *sh, fuzz_input *in) {
   c.max_cached_bytes = config_size(k);
   c.oversize_threshold = oversize_threshold(k >> 3);
   uint8_t m = fuzz_u8(in);
-  static const size_t buffers[] = {TP_UNLIMITED, 0, 1, 2, 8};
-  c.max_buffers_per_bucket = buffers[m % 5];
+  c.max_buffers_per_bucket = bucket_bounds[m % 5];
   uint8_t l = fuzz_u8(in);
   c.limit = l % 4 == 0 ? TP_UNLIMITED : (size_t)(l % 4) * 8 * MIB;
   c.page_release = (tp_page_release)(l >> 2 & 3u);
-  static const size_t delays[] = {1024, 0, 1, 16};
-  c.page_release_delay = delays[l >> 4 & 3u];
+  c.page_release_delay = release_delays[l >> 4 & 3u];
   c.name = "fuzzed";
   if (d & 0x80)
     c.event_log_path = "/dev/null"; /* every step also goes through the log */
