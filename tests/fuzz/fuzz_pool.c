@@ -930,7 +930,9 @@ enum { OP_COUNT = sizeof ops_table / sizeof ops_table[0] };
 
 static void setup(shadow *sh, fuzz_input *in) {
   memset(sh, 0, sizeof *sh);
-  sh->mode = (shadow_mode)fuzz_pick(in, MODE_COUNT);
+  uint8_t mode = fuzz_u8(in);
+  sh->mode = (shadow_mode)(mode % MODE_COUNT);
+  sh->vm_commit = mode & 0x80;
   tp_pool_config c = TP_POOL_CONFIG_INIT;
   uint8_t d = fuzz_u8(in);
   c.divisions = 1u << (d % 5);
@@ -953,6 +955,11 @@ static void setup(shadow *sh, fuzz_input *in) {
   const tp_space *space = tp_host_space();
   if (sh->mode != MODE_HOST) {
     sh->sim = tp_sim_create(SIM_CAPACITY);
+    SHADOW_CHECK(sh, sh->sim, "no memory for the simulated space");
+    /* Pages as the host's, or larger ones to commit, as a device's (2 MiB
+     * there; smaller here, so that the fuzzer's memory stays small). */
+    if (sh->mode == MODE_VM)
+      tp_sim_enable_vm(sh->sim, sh->vm_commit ? 65536 : 4096, sh->vm_commit);
     space = tp_sim_space(sh->sim);
   }
   if (sh->mode == MODE_FAIL) {

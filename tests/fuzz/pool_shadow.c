@@ -9,7 +9,8 @@
 
 #include "pool/pool_internal.h" /* tp_pool_validate */
 
-static const char *const mode_names[MODE_COUNT] = {"host", "sim", "failing"};
+static const char *const mode_names[MODE_COUNT] = {"host", "sim", "failing",
+                                                   "virtual-memory sim"};
 
 void shadow_fail(shadow *sh, const char *fmt, ...) {
   fprintf(stderr, "fuzz_pool: %s space, step %u (%s): ", mode_names[sh->mode],
@@ -214,6 +215,10 @@ static void check_blocks(shadow *sh) {
     SHADOW_CHECK(sh, shadow_intact(b, false),
                  "block %p (%zu bytes, id %" PRIu64 ") lost its bytes", b->ptr,
                  b->requested, b->id);
+    if (sh->mode == MODE_VM && sh->vm_commit)
+      SHADOW_CHECK(sh, tp_sim_committed(sh->sim, b->ptr, b->usable),
+                   "live block %p (%zu usable bytes) lies on pages given back",
+                   b->ptr, b->usable);
     if (i > 0)
       SHADOW_CHECK(sh,
                    (uintptr_t)sorted[i - 1].ptr + sorted[i - 1].usable <=
@@ -230,11 +235,18 @@ static void check_blocks(shadow *sh) {
 
 static void check_upstream(shadow *sh, const tp_pool_stats *ps) {
   tp_pool_stats s = *ps;
-  if (sh->mode == MODE_SIM) {
+  if (sh->mode == MODE_SIM || sh->mode == MODE_VM) {
     tp_sim_counters c = tp_sim_get_counters(sh->sim);
     EQ(reserved_bytes, c.bytes_out - c.bytes_pending);
     EQ(upstream_gets, c.gets);
     EQ(upstream_puts, c.puts);
+    /* Where pages come back on first touch the pool counts them as used
+     * again without telling the space: only with commit do both agree. */
+    if (sh->mode == MODE_VM && sh->vm_commit) {
+      EQ(decommitted_bytes, c.bytes_decommitted);
+      EQ(segment_grows, c.grows);
+      EQ(segment_shrinks, c.shrinks);
+    }
   } else if (sh->mode == MODE_FAIL) {
     EQ(reserved_bytes, sh->fail.bytes_out);
     EQ(upstream_gets, sh->fail.gets);

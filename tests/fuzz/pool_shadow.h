@@ -39,6 +39,9 @@ typedef enum shadow_mode {
   MODE_HOST, /* tp_host_space(): streams are tags */
   MODE_SIM,  /* the simulated-stream space */
   MODE_FAIL, /* the simulated space behind a failure-injecting one */
+  /* The simulated space with virtual memory (segments grown and shrunk in
+   * place, pages given back), as the host space or a VMM device space. */
+  MODE_VM,
   MODE_COUNT
 } shadow_mode;
 
@@ -65,7 +68,10 @@ typedef struct shadow_region {
 typedef struct shadow {
   shadow_mode mode;
   tp_pool *pool;
-  tp_sim *sim; /* MODE_SIM and MODE_FAIL */
+  tp_sim *sim; /* every mode but MODE_HOST */
+  /* MODE_VM: given-back pages must be committed again before use (as
+   * device granules); else they come back on first touch (as host pages). */
+  bool vm_commit;
   fail_space fail;
   tp_pool_config config; /* the bounds and threshold in force */
   size_t limit;          /* in force */
