@@ -19,9 +19,12 @@
 
 /* Host requests stay at most this large (the fuzzer writes into blocks and
  * runs with a memory limit), or are at least HOST_HUGE, which no machine
- * serves, so they must fail with TP_ERR_OUT_OF_MEMORY. */
+ * serves, so they must fail with TP_ERR_OUT_OF_MEMORY. The host space
+ * reserves address space and lets pages come on first touch, so a request
+ * of terabytes may succeed; 2^60 bytes exceed every 64-bit address space
+ * (57 bits with five-level paging). */
 #define HOST_MAX ((size_t)16 << 20)
-#define HOST_HUGE ((size_t)1 << 42)
+#define HOST_HUGE ((size_t)1 << 60)
 /* Upstream capacity of the simulated space. */
 #define SIM_CAPACITY ((size_t)256 << 20)
 #define MIB ((size_t)1 << 20)
@@ -92,14 +95,17 @@ static size_t draw_request(shadow *sh, fuzz_input *in) {
 
 /* ---- allocation ---- */
 
+static size_t round_up(size_t v, size_t to) {
+  return (v + to - 1) / to * to;
+}
+
 typedef struct alloc_expectation {
   unsigned allowed;
   bool must_succeed;
-  size_t class_size; /* 0 when the size has no class */
 } alloc_expectation;
 
 static alloc_expectation expect_alloc(shadow *sh, size_t bytes) {
-  alloc_expectation e = {0, false, 0};
+  alloc_expectation e = {0, false};
   size_t cls = 0;
   tp_status cs = tp_pool_class_size(sh->pool, bytes, &cls);
   if (bytes == 0) {
@@ -108,6 +114,7 @@ static alloc_expectation expect_alloc(shadow *sh, size_t bytes) {
     e.allowed = STATUS_BIT(TP_ERR_INVALID_ARGUMENT);
     return e;
   }
+  /* The sizes with no class are the sizes no block is made for. */
   if (cs == TP_ERR_OVERFLOW) {
     e.allowed = STATUS_BIT(TP_ERR_OVERFLOW);
     return e;
@@ -115,49 +122,76 @@ static alloc_expectation expect_alloc(shadow *sh, size_t bytes) {
   SHADOW_CHECK(sh, cs == TP_SUCCESS && cls >= bytes,
                "tp_pool_class_size(%zu) gave %s, %zu", bytes,
                tp_status_name(cs), cls);
-  e.class_size = cls;
-  /* The limit binds reserved bytes, which include every live block. */
-  if (cls > sh->limit || sh->usable_live > sh->limit - cls) {
+  /* A block holds the request rounded to 256 bytes at least, and the
+   * limit binds reserved bytes, which include every live block. */
+  size_t rounded = round_up(bytes, 256);
+  if (rounded > sh->limit || sh->usable_live > sh->limit - rounded) {
     e.allowed = STATUS_BIT(TP_ERR_OUT_OF_MEMORY);
     return e;
   }
+  /* A new segment holds the request rounded to the space's page. */
+  size_t least = round_up(rounded, sh->granule);
   bool upstream_can =
-      sh->mode == MODE_HOST ? bytes <= HOST_MAX : cls <= SIM_CAPACITY;
+      sh->mode == MODE_HOST ? bytes <= HOST_MAX : least <= SIM_CAPACITY;
   bool upstream_cannot =
-      sh->mode == MODE_HOST ? bytes >= HOST_HUGE : cls > SIM_CAPACITY;
+      sh->mode == MODE_HOST ? bytes >= HOST_HUGE : least > SIM_CAPACITY;
   if (upstream_cannot) {
     e.allowed = STATUS_BIT(TP_ERR_OUT_OF_MEMORY);
     return e;
   }
   e.allowed = STATUS_BIT(TP_SUCCESS) | STATUS_BIT(TP_ERR_OUT_OF_MEMORY);
-  /* With nothing live, a request under the limit that upstream can serve
-   * must succeed: the pool may give back all it caches to make room. In the
-   * simulated space, a release waits for its stream's work before upstream
-   * has the memory again, so only when upstream has room without it. */
+  /* With nothing live, a request whose new segment fits under the limit
+   * and that upstream can serve must succeed: the pool may give back all
+   * it caches to make room. Free blocks with work pending on different
+   * streams may not merge into whole segments before that work is done,
+   * so where the limit needs room made, only when no work is pending. In
+   * the simulated space a release waits for its stream's work before
+   * upstream has the memory again, so only when upstream has room without
+   * it. */
   bool room = true;
   if (sh->mode != MODE_HOST) {
     tp_sim_counters c = tp_sim_get_counters(sh->sim);
-    room = c.bytes_pending == 0 && c.bytes_out <= SIM_CAPACITY - cls;
+    room = c.bytes_pending == 0 && c.bytes_out <= SIM_CAPACITY - least;
   }
-  e.must_succeed = sh->live_count == 0 && upstream_can && room;
+  bool under_limit =
+      least <= sh->limit &&
+      (sh->seen.reserved_bytes <= sh->limit - least || shadow_idle(sh));
+  e.must_succeed = sh->live_count == 0 && upstream_can && room && under_limit;
   return e;
 }
 
 /* After a successful alloc (pool or raw): the block's promises, then the
  * model's bookkeeping; in simulated spaces its first use on `stream`. */
-static void accept_block(shadow *sh, void *p, size_t bytes, size_t cls,
-                         tp_stream stream) {
+static void accept_block(shadow *sh, void *p, size_t bytes, tp_stream stream) {
   SHADOW_CHECK(sh, p != NULL, "success with a NULL block");
   SHADOW_CHECK(sh, (uintptr_t)p % 256 == 0, "block %p not 256-aligned", p);
   size_t usable = 0;
   tp_status st = tp_pool_block_size(sh->pool, p, &usable);
-  SHADOW_CHECK(sh, st == TP_SUCCESS && usable >= cls,
-               "block of %zu bytes (class %zu): tp_pool_block_size gave %s, "
-               "%zu",
-               bytes, cls, tp_status_name(st), usable);
+  SHADOW_CHECK(sh, st == TP_SUCCESS, "tp_pool_block_size of a new block: %s",
+               tp_status_name(st));
+  tp_pool_stats s = TP_POOL_STATS_INIT;
+  tp_pool_get_stats(sh->pool, &s);
+  bool miss = s.misses > sh->seen.misses;
+  size_t rounded = round_up(bytes, 256);
+  if (rounded < sh->config.oversize_threshold) {
+    SHADOW_CHECK(sh, usable == rounded,
+                 "a block of %zu bytes: tp_pool_block_size gave %zu, not the "
+                 "request rounded to 256 (%zu)",
+                 bytes, usable, rounded);
+  } else if (miss) {
+    SHADOW_CHECK(sh, usable >= rounded && usable - rounded < sh->granule,
+                 "a new oversize block of %zu bytes (threshold %zu): %zu "
+                 "usable, not its request rounded to the page of %zu",
+                 bytes, sh->config.oversize_threshold, usable, sh->granule);
+  } else {
+    SHADOW_CHECK(sh, usable >= rounded && usable - rounded <= usable / 8,
+                 "a reused oversize block of %zu usable bytes serves %zu "
+                 "bytes (threshold %zu): more than 1/8 of it unused",
+                 usable, bytes, sh->config.oversize_threshold);
+  }
   shadow_note_alloc(sh, p, bytes, usable, stream);
   if (sh->mode != MODE_HOST)
-    tp_sim_enqueue(sh->sim, stream);
+    shadow_enqueue(sh, stream);
 }
 
 static void op_alloc(shadow *sh, fuzz_input *in) {
@@ -166,6 +200,9 @@ static void op_alloc(shadow *sh, fuzz_input *in) {
   tp_stream stream = shadow_stream(sh, fuzz_u8(in));
   if (sh->live_count == SHADOW_MAX_LIVE)
     return;
+  snprintf(sh->op_buf, sizeof sh->op_buf, "alloc of %zu bytes on %p", bytes,
+           (void *)stream);
+  sh->op = sh->op_buf;
   alloc_expectation e = expect_alloc(sh, bytes);
   uint64_t fired = sh->fail.fired;
   void *p = (void *)1;
@@ -180,7 +217,7 @@ static void op_alloc(shadow *sh, fuzz_input *in) {
     sh->failures++;
     return;
   }
-  accept_block(sh, p, bytes, e.class_size, stream);
+  accept_block(sh, p, bytes, stream);
 }
 
 /* ---- freeing ---- */
@@ -197,6 +234,40 @@ static bool free_went_through(shadow *sh, tp_status st, uint64_t fired) {
   return false;
 }
 
+/* After a successful free, the cache bounds where design.md promises them:
+ * above max_cached_bytes (or max_buffers_per_bucket), whole free segments
+ * go back upstream as they appear. `refused`: the space's refused puts
+ * before the free (a refused segment stays, as documented). */
+static void check_bounds_after_free(shadow *sh, uint64_t refused) {
+  if (sh->fail.puts_refused != refused)
+    return;
+  tp_pool_stats s = TP_POOL_STATS_INIT;
+  tp_pool_get_stats(sh->pool, &s);
+  /* Not checked when the free gave back one segment under a finite
+   * max_buffers_per_bucket: the engine then skips max_cached_bytes (an
+   * open finding, docs/fuzzing.md; corpus/fuzz_pool/regress-free-bucket-
+   * release-skips-max-cached). */
+  bool bucket_release = sh->config.max_buffers_per_bucket != TP_UNLIMITED &&
+                        s.releases == sh->seen.releases + 1;
+  SHADOW_CHECK(sh,
+               s.cached_bytes <= sh->config.max_cached_bytes ||
+                   s.free_segments == 0 || bucket_release,
+               "after a free, %" PRIu64 " bytes cached over max_cached_bytes "
+               "%zu, and %" PRIu64 " whole free segments kept",
+               s.cached_bytes, sh->config.max_cached_bytes, s.free_segments);
+  /* With no segment kept per size class, the segment a free leaves whole
+   * goes at once. (Under a max_cached_bytes too, a release may merge
+   * blocks of other segments whole and stop before reaching them.) */
+  if (sh->config.max_buffers_per_bucket == 0 &&
+      sh->config.max_cached_bytes == TP_UNLIMITED)
+    SHADOW_CHECK(sh, s.free_segments <= sh->seen.free_segments,
+                 "a free with max_buffers_per_bucket 0 left %" PRIu64
+                 " whole free segments (%" PRIu64 " before)",
+                 s.free_segments, sh->seen.free_segments);
+  sh->seen.free_segments = s.free_segments;
+  sh->seen.releases = s.releases;
+}
+
 static void free_block(shadow *sh, size_t i, tp_stream stream) {
   const shadow_block *b = &sh->live[i];
   SHADOW_CHECK(sh, shadow_intact(b, true),
@@ -204,10 +275,12 @@ static void free_block(shadow *sh, size_t i, tp_stream stream) {
                b->requested);
   uint64_t seq = 0;
   if (sh->mode != MODE_HOST)
-    seq = tp_sim_enqueue(sh->sim, stream); /* the block's last use */
-  uint64_t fired = sh->fail.fired;
-  if (free_went_through(sh, tp_pool_free(sh->pool, b->ptr, stream), fired))
+    seq = shadow_enqueue(sh, stream); /* the block's last use */
+  uint64_t fired = sh->fail.fired, refused = sh->fail.puts_refused;
+  if (free_went_through(sh, tp_pool_free(sh->pool, b->ptr, stream), fired)) {
     shadow_note_free(sh, i, stream, seq);
+    check_bounds_after_free(sh, refused);
+  }
 }
 
 static void op_free(shadow *sh, fuzz_input *in) {
@@ -289,41 +362,260 @@ static void op_trim(shadow *sh, fuzz_input *in) {
   bool injected = injected_since(sh, fired);
   /* A refused release is reported with upstream's own status. */
   expect(sh, st, STATUS_BIT(TP_SUCCESS) | (injected ? INJECTED : 0u));
+  /* Whole free segments go until at most `target` free bytes stay; free
+   * ranges between live blocks (and tails still in use) may stay. */
   if (st == TP_SUCCESS) {
     tp_pool_stats s = TP_POOL_STATS_INIT;
     tp_pool_get_stats(sh->pool, &s);
-    SHADOW_CHECK(sh, s.cached_bytes <= target,
-                 "trim to %zu left %" PRIu64 " cached bytes", target,
-                 s.cached_bytes);
+    SHADOW_CHECK(sh, s.cached_bytes <= target || s.free_segments == 0,
+                 "trim to %zu left %" PRIu64 " cached bytes and %" PRIu64
+                 " whole free segments",
+                 target, s.cached_bytes, s.free_segments);
   }
 }
 
-static void op_set_limit(shadow *sh, fuzz_input *in) {
-  sh->op = "set_limit";
-  size_t limit;
-  switch (fuzz_pick(in, 8)) {
-  case 0: limit = 0; break;
-  case 1: limit = sh->usable_live ? sh->usable_live - 1 : 1; break;
-  case 2: limit = sh->usable_live ? sh->usable_live : 256; break;
-  case 3: limit = sh->usable_live + 256 * (size_t)(1 + fuzz_u8(in)); break;
-  case 4: limit = MIB; break;
-  case 5: limit = 64 * MIB; break;
-  case 6: limit = TP_UNLIMITED; break;
-  default: limit = 1 + (size_t)fuzz_u32(in) * 16; break;
-  }
+/* ---- settings ---- */
+
+/* Cache bounds, in the header and as attributes. */
+static size_t config_size(uint8_t b) {
+  static const size_t sizes[] = {TP_UNLIMITED, 0,       4096,     MIB,
+                                 16 * MIB,     256 * 3, 64 * MIB, 300000};
+  return sizes[b % 8];
+}
+
+/* Oversize thresholds: 0 is the default (none); small ones make most
+ * requests oversize, 1 MiB and 2 MiB sit at the small/large boundary. */
+static size_t oversize_threshold(unsigned b) {
+  static const size_t sizes[] = {TP_UNLIMITED, 256,     4096,    65536,
+                                 MIB,          2 * MIB, 4 * MIB, 300000};
+  return sizes[b % 8];
+}
+
+static const size_t bucket_bounds[] = {TP_UNLIMITED, 0, 1, 2, 8};
+static const size_t release_delays[] = {1024, 0, 1, 16};
+
+/* tp_pool_set_limit, or the limit attribute ("as tp_pool_set_limit"). */
+static void apply_limit(shadow *sh, size_t limit, bool attribute) {
   uint64_t fired = sh->fail.fired;
-  tp_status st = tp_pool_set_limit(sh->pool, limit);
+  tp_status st =
+      attribute
+          ? tp_pool_set_attribute(sh->pool, TP_POOL_ATTR_LIMIT,
+                                  limit == TP_UNLIMITED ? UINT64_MAX : limit)
+          : tp_pool_set_limit(sh->pool, limit);
   bool injected = injected_since(sh, fired);
   unsigned allowed;
   if (limit == 0)
     allowed = STATUS_BIT(TP_ERR_INVALID_ARGUMENT);
   else if (limit < sh->usable_live)
     allowed = STATUS_BIT(TP_ERR_OUT_OF_MEMORY);
-  else
-    allowed = STATUS_BIT(TP_SUCCESS) | (injected ? INJECTED : 0u);
+  else if (limit >= sh->seen.reserved_bytes)
+    allowed = STATUS_BIT(TP_SUCCESS); /* nothing needs to go */
+  else /* free bytes between live blocks may exceed it */
+    allowed = STATUS_BIT(TP_SUCCESS) | STATUS_BIT(TP_ERR_OUT_OF_MEMORY) |
+              (injected ? INJECTED : 0u);
   expect(sh, st, allowed);
-  if (st == TP_SUCCESS)
+  if (st == TP_SUCCESS) {
     sh->limit = limit; /* checked: reserved <= limit after every step */
+    return;
+  }
+  /* design.md: it "refuses, unchanged" (a refused release aside, whose
+   * status it returns). Not checked while stream work is pending: the
+   * engine then counts free blocks that cannot merge yet as if they would,
+   * releases other segments, and refuses (an open finding, docs/fuzzing.md;
+   * corpus/fuzz_pool/regress-set-limit-releases-then-refuses-pending-
+   * streams). The limit must stay as it was in any case. */
+  if (st == TP_ERR_OUT_OF_MEMORY && !injected && shadow_idle(sh)) {
+    tp_pool_stats s = TP_POOL_STATS_INIT;
+    tp_pool_get_stats(sh->pool, &s);
+    SHADOW_CHECK(sh,
+                 s.reserved_bytes == sh->seen.reserved_bytes &&
+                     s.upstream_puts == sh->seen.upstream_puts,
+                 "a refused limit of %zu changed the pool: reserved %" PRIu64
+                 " -> %" PRIu64 ", upstream puts %" PRIu64 " -> %" PRIu64,
+                 limit, sh->seen.reserved_bytes, s.reserved_bytes,
+                 sh->seen.upstream_puts, s.upstream_puts);
+  }
+}
+
+/* A limit around what is live and reserved, or a fixed one. */
+static size_t draw_limit(shadow *sh, fuzz_input *in) {
+  size_t live = sh->usable_live, reserved = (size_t)sh->seen.reserved_bytes;
+  switch (fuzz_pick(in, 10)) {
+  case 0: return 0;
+  case 1: return live ? live - 1 : 1;
+  case 2: return live ? live : 256;
+  case 3: return live + 256 * (size_t)(1 + fuzz_u8(in));
+  case 4: return MIB;
+  case 5: return 64 * MIB;
+  case 6: return TP_UNLIMITED;
+  case 7: return 1 + (size_t)fuzz_u32(in) * 16;
+  /* Between live and reserved bytes: free memory must go, if it can. */
+  case 8: return live + (reserved - live) / 2 + 1;
+  default: return reserved > 1 ? reserved - 1 : 1;
+  }
+}
+
+static void op_set_limit(shadow *sh, fuzz_input *in) {
+  sh->op = "set_limit";
+  apply_limit(sh, draw_limit(sh, in), false);
+}
+
+/* After a successful change of max_cached_bytes: "a lower cache bound
+ * releases what it can", so whole free segments stay only within it. */
+static void check_cache_bound(shadow *sh, uint64_t refused) {
+  if (sh->fail.puts_refused != refused)
+    return;
+  tp_pool_stats s = TP_POOL_STATS_INIT;
+  tp_pool_get_stats(sh->pool, &s);
+  SHADOW_CHECK(
+      sh, s.cached_bytes <= sh->config.max_cached_bytes || s.free_segments == 0,
+      "max_cached_bytes set to %zu: %" PRIu64 " bytes cached, %" PRIu64
+      " whole free segments kept",
+      sh->config.max_cached_bytes, s.cached_bytes, s.free_segments);
+}
+
+static uint64_t as_u64(size_t v) {
+  return v == TP_UNLIMITED ? UINT64_MAX : (uint64_t)v;
+}
+
+/* Every attribute read back: the settings in force and the statistics. */
+static void check_attributes(shadow *sh) {
+  tp_pool_stats s = TP_POOL_STATS_INIT;
+  tp_pool_get_stats(sh->pool, &s);
+  const tp_pool_config *c = &sh->config;
+  const uint64_t want[] = {as_u64(c->max_cached_bytes),
+                           as_u64(c->max_buffers_per_bucket),
+                           as_u64(sh->limit),
+                           0, /* page release: resolved by the pool */
+                           as_u64(c->page_release_delay),
+                           as_u64(c->oversize_threshold),
+                           s.reserved_bytes,
+                           s.reserved_bytes_peak,
+                           s.live_bytes,
+                           s.live_bytes_peak,
+                           s.cached_bytes,
+                           s.decommitted_bytes};
+  for (int a = 0; a < (int)(sizeof want / sizeof want[0]); a++) {
+    uint64_t v = 0;
+    expect(sh, tp_pool_get_attribute(sh->pool, (tp_pool_attr)a, &v),
+           STATUS_BIT(TP_SUCCESS));
+    if (a == TP_POOL_ATTR_PAGE_RELEASE)
+      SHADOW_CHECK(sh,
+                   v != TP_PAGE_RELEASE_DEFAULT && v <= TP_PAGE_RELEASE_AGED &&
+                       (c->page_release == TP_PAGE_RELEASE_DEFAULT ||
+                        v == (uint64_t)c->page_release),
+                   "page_release reads %" PRIu64 ", set %d", v,
+                   (int)c->page_release);
+    else
+      SHADOW_CHECK(sh, v == want[a],
+                   "attribute %d reads %" PRIu64 ", expected %" PRIu64, a, v,
+                   want[a]);
+  }
+}
+
+static void op_attribute(shadow *sh, fuzz_input *in) {
+  sh->op = "set_attribute";
+  unsigned kind = fuzz_pick(in, 10);
+  uint8_t v = fuzz_u8(in);
+  uint64_t refused = sh->fail.puts_refused;
+  tp_status st;
+  switch (kind) {
+  case 0:
+    sh->op = "set max_cached_bytes";
+    st = tp_pool_set_attribute(sh->pool, TP_POOL_ATTR_MAX_CACHED_BYTES,
+                               as_u64(config_size(v)));
+    /* A refused release is not the setting's failure. */
+    expect(sh, st, STATUS_BIT(TP_SUCCESS));
+    sh->config.max_cached_bytes = config_size(v);
+    check_cache_bound(sh, refused);
+    break;
+  case 1:
+    sh->op = "set max_buffers_per_bucket";
+    st = tp_pool_set_attribute(sh->pool, TP_POOL_ATTR_MAX_BUFFERS_PER_BUCKET,
+                               as_u64(bucket_bounds[v % 5]));
+    expect(sh, st, STATUS_BIT(TP_SUCCESS));
+    sh->config.max_buffers_per_bucket = bucket_bounds[v % 5];
+    break;
+  case 2:
+    sh->op = "set the limit attribute";
+    apply_limit(sh, draw_limit(sh, in), true);
+    break;
+  case 3:
+    sh->op = "set page_release";
+    st = tp_pool_set_attribute(sh->pool, TP_POOL_ATTR_PAGE_RELEASE, v % 5);
+    expect(sh, st,
+           STATUS_BIT(v % 5 <= TP_PAGE_RELEASE_AGED ? TP_SUCCESS
+                                                    : TP_ERR_INVALID_ARGUMENT));
+    if (st == TP_SUCCESS)
+      sh->config.page_release = (tp_page_release)(v % 5);
+    break;
+  case 4:
+    sh->op = "set page_release_delay";
+    st = tp_pool_set_attribute(sh->pool, TP_POOL_ATTR_PAGE_RELEASE_DELAY,
+                               release_delays[v % 4]);
+    expect(sh, st, STATUS_BIT(TP_SUCCESS));
+    sh->config.page_release_delay = release_delays[v % 4];
+    break;
+  case 5:
+    sh->op = "set oversize_threshold";
+    st = tp_pool_set_attribute(sh->pool, TP_POOL_ATTR_OVERSIZE_THRESHOLD,
+                               as_u64(oversize_threshold(v)));
+    expect(sh, st, STATUS_BIT(TP_SUCCESS));
+    sh->config.oversize_threshold = oversize_threshold(v);
+    break;
+  case 6: {
+    sh->op = "set a read-only attribute";
+    static const tp_pool_attr read_only[] = {
+        TP_POOL_ATTR_RESERVED_BYTES, TP_POOL_ATTR_LIVE_BYTES,
+        TP_POOL_ATTR_CACHED_BYTES, TP_POOL_ATTR_DECOMMITTED_BYTES};
+    expect(sh, tp_pool_set_attribute(sh->pool, read_only[v % 4], v),
+           STATUS_BIT(TP_ERR_INVALID_ARGUMENT));
+    break;
+  }
+  case 7: {
+    /* Peaks can only be reset to the current value. */
+    sh->op = "reset a peak attribute";
+    tp_pool_attr attr =
+        v & 1 ? TP_POOL_ATTR_LIVE_BYTES_PEAK : TP_POOL_ATTR_RESERVED_BYTES_PEAK;
+    uint64_t value = v & 2 ? 1 + (uint64_t)v : 0;
+    expect(sh, tp_pool_set_attribute(sh->pool, attr, value),
+           STATUS_BIT(value ? TP_ERR_INVALID_ARGUMENT : TP_SUCCESS));
+    if (value)
+      break;
+    tp_pool_stats s = TP_POOL_STATS_INIT;
+    tp_pool_get_stats(sh->pool, &s);
+    uint64_t peak = attr == TP_POOL_ATTR_LIVE_BYTES_PEAK
+                        ? s.live_bytes_peak
+                        : s.reserved_bytes_peak;
+    uint64_t now =
+        attr == TP_POOL_ATTR_LIVE_BYTES_PEAK ? s.live_bytes : s.reserved_bytes;
+    SHADOW_CHECK(sh, peak == now,
+                 "a reset peak reads %" PRIu64 ", not %" PRIu64, peak, now);
+    if (attr == TP_POOL_ATTR_LIVE_BYTES_PEAK)
+      sh->live_peak_seen = now;
+    else
+      sh->reserved_peak_seen = now;
+    break;
+  }
+  case 8: {
+    sh->op = "an attribute that is none, or no pool";
+    uint64_t out = 0;
+    tp_pool_attr none = (tp_pool_attr)(v & 1 ? -1 : 12 + v);
+    expect(sh, tp_pool_set_attribute(sh->pool, none, 0),
+           STATUS_BIT(TP_ERR_INVALID_ARGUMENT));
+    expect(sh, tp_pool_get_attribute(sh->pool, none, &out),
+           STATUS_BIT(TP_ERR_INVALID_ARGUMENT));
+    expect(sh,
+           tp_pool_get_attribute(sh->pool, TP_POOL_ATTR_LIMIT, (uint64_t *)0),
+           STATUS_BIT(TP_ERR_INVALID_ARGUMENT));
+    expect(sh, tp_pool_set_attribute(NULL, TP_POOL_ATTR_LIMIT, 1),
+           STATUS_BIT(TP_ERR_INVALID_ARGUMENT));
+    break;
+  }
+  default: break;
+  }
+  sh->op = "get_attribute";
+  check_attributes(sh);
 }
 
 /* ---- streams ---- */
@@ -504,9 +796,12 @@ static void op_raw(shadow *sh, fuzz_input *in) {
   if (kind == 0) {
     if (sh->live_count == SHADOW_MAX_LIVE)
       return;
-    sh->op = "raw alloc";
+    snprintf(sh->op_buf, sizeof sh->op_buf,
+             "raw alloc of %zu bytes aligned to %zu on %p", bytes, alignment,
+             (void *)stream);
+    sh->op = sh->op_buf;
     bool bad = alignment & (alignment - 1);
-    alloc_expectation e = {0, false, 0};
+    alloc_expectation e = {0, false};
     if (!bad && alignment <= 256)
       e = expect_alloc(sh, bytes);
     uint64_t fired = sh->fail.fired;
@@ -520,7 +815,7 @@ static void op_raw(shadow *sh, fuzz_input *in) {
     else
       expect(sh, st, e.allowed | (injected ? INJECTED : 0u));
     if (st == TP_SUCCESS) {
-      accept_block(sh, p, bytes, e.class_size, stream);
+      accept_block(sh, p, bytes, stream);
       SHADOW_CHECK(sh, !alignment || (uintptr_t)p % alignment == 0,
                    "%p not aligned to %zu", p, alignment);
       return;
@@ -539,11 +834,13 @@ static void op_raw(shadow *sh, fuzz_input *in) {
     if (named <= b->usable) {
       uint64_t seq = 0;
       if (sh->mode != MODE_HOST)
-        seq = tp_sim_enqueue(sh->sim, stream);
-      uint64_t fired = sh->fail.fired;
+        seq = shadow_enqueue(sh, stream);
+      uint64_t fired = sh->fail.fired, refused = sh->fail.puts_refused;
       if (free_went_through(sh, tp_raw_free(&raw, b->ptr, named, stream),
-                            fired))
+                            fired)) {
         shadow_note_free(sh, i, stream, seq);
+        check_bounds_after_free(sh, refused);
+      }
       return;
     }
     /* A size the block cannot hold: refused, the block stays live. */
@@ -631,31 +928,33 @@ typedef void (*op_fn)(shadow *sh, fuzz_input *in);
 
 /* Weighted: allocations and frees make up most of a sequence. */
 static const op_fn ops_table[] = {
-    op_alloc,  op_alloc,    op_alloc,    op_alloc,     op_alloc,
-    op_alloc,  op_free,     op_free,     op_free,      op_free,
-    op_free,   op_bad_free, op_trim,     op_set_limit, op_forget,
-    op_forget, op_complete, op_complete, op_inject,    op_inject,
-    op_query,  op_stats,    op_raw,      op_raw,       op_create};
+    op_alloc, op_alloc, op_alloc, op_alloc, op_alloc, op_alloc, op_free,
+    op_free, op_free, op_free, op_free, op_bad_free, op_trim, op_set_limit,
+    op_forget, op_forget, op_complete, op_complete, op_inject, op_inject,
+    op_query, op_stats, op_raw, op_raw, op_create,
+    /* Appended: inputs written before keep their meaning. */
+    op_attribute};
 enum { OP_COUNT = sizeof ops_table / sizeof ops_table[0] };
-
-static size_t config_size(uint8_t b) {
-  static const size_t sizes[] = {TP_UNLIMITED, 0,       4096,     MIB,
-                                 16 * MIB,     256 * 3, 64 * MIB, 300000};
-  return sizes[b % 8];
-}
 
 static void setup(shadow *sh, fuzz_input *in) {
   memset(sh, 0, sizeof *sh);
-  sh->mode = (shadow_mode)fuzz_pick(in, MODE_COUNT);
+  uint8_t mode = fuzz_u8(in);
+  sh->mode = (shadow_mode)(mode % MODE_COUNT);
+  sh->vm_commit = mode & 0x80;
   tp_pool_config c = TP_POOL_CONFIG_INIT;
   uint8_t d = fuzz_u8(in);
   c.divisions = 1u << (d % 5);
-  c.max_cached_bytes = config_size(fuzz_u8(in));
+  /* The high bits of the bound bytes choose the newer settings, 0 their
+   * defaults, so that inputs written before them keep their meaning. */
+  uint8_t k = fuzz_u8(in);
+  c.max_cached_bytes = config_size(k);
+  c.oversize_threshold = oversize_threshold(k >> 3);
   uint8_t m = fuzz_u8(in);
-  static const size_t buffers[] = {TP_UNLIMITED, 0, 1, 2, 8};
-  c.max_buffers_per_bucket = buffers[m % 5];
+  c.max_buffers_per_bucket = bucket_bounds[m % 5];
   uint8_t l = fuzz_u8(in);
   c.limit = l % 4 == 0 ? TP_UNLIMITED : (size_t)(l % 4) * 8 * MIB;
+  c.page_release = (tp_page_release)(l >> 2 & 3u);
+  c.page_release_delay = release_delays[l >> 4 & 3u];
   c.name = "fuzzed";
   if (d & 0x80)
     c.event_log_path = "/dev/null"; /* every step also goes through the log */
@@ -664,12 +963,21 @@ static void setup(shadow *sh, fuzz_input *in) {
   const tp_space *space = tp_host_space();
   if (sh->mode != MODE_HOST) {
     sh->sim = tp_sim_create(SIM_CAPACITY);
+    SHADOW_CHECK(sh, sh->sim, "no memory for the simulated space");
+    /* Pages as the host's, or larger ones to commit, as a device's (2 MiB
+     * there; smaller here, so that the fuzzer's memory stays small). */
+    if (sh->mode == MODE_VM)
+      tp_sim_enable_vm(sh->sim, sh->vm_commit ? 65536 : 4096, sh->vm_commit);
     space = tp_sim_space(sh->sim);
   }
   if (sh->mode == MODE_FAIL) {
     fail_space_init(&sh->fail, sh->sim);
     space = &sh->fail.space;
   }
+  const tp_space_ops *ops = space->ops;
+  sh->granule = ops->resize || ops->decommit ? ops->page_bytes : 256;
+  if (sh->granule < 256)
+    sh->granule = 256;
   sh->op = "create";
   expect(sh, tp_pool_create(space, &c, &sh->pool), STATUS_BIT(TP_SUCCESS));
   sh->fail.armed = sh->mode == MODE_FAIL;

@@ -14,25 +14,39 @@ import struct
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # ---- fuzz_pool: see fuzz_pool.c (setup, ops_table, draw_size) ----
-HOST, SIM, FAIL = 0, 1, 2
+HOST, SIM, FAIL, VM = 0, 1, 2, 3
 ALLOC, FREE, BAD_FREE, TRIM, SET_LIMIT, FORGET = 0, 6, 11, 12, 13, 14
 COMPLETE, INJECT, QUERY, STATS, RAW, CREATE = 16, 18, 20, 21, 22, 24
+ATTR = 25
 GET, PUT, EV_CREATE, EV_DESTROY, RECORD, WAIT, QUERY_EV, SYNC = range(8)
+# tp_page_release
+DEFAULT, NEVER, ON_PRESSURE, AGED = range(4)
 
 
-def header(mode, divisions=2, log=False, max_pool=0, buffers=0, limit=0):
+def header(mode, divisions=2, log=False, max_pool=0, buffers=0, limit=0,
+           oversize=0, page_release=DEFAULT, delay=0, commit=False):
     """divisions: index (1 << i); max_pool: config_size index; buffers:
-    index into {unlimited, 0, 1, 2, 8}; limit: 0 none, 1..3 x 8 MiB."""
-    return bytes([mode, divisions | (0x80 if log else 0), max_pool, buffers,
-                  limit])
+    index into {unlimited, 0, 1, 2, 8}; limit: 0 none, 1..3 x 8 MiB;
+    oversize: oversize_threshold index (0 none); delay: index into
+    {1024, 0, 1, 16}; commit: VM pages of 64 KiB committed before use."""
+    return bytes([mode | (0x80 if commit else 0),
+                  divisions | (0x80 if log else 0),
+                  max_pool | oversize << 3, buffers,
+                  limit | page_release << 2 | delay << 4])
 
 
 def small(n):  # a request of n bytes, 1 <= n <= 4096
     return bytes([0]) + struct.pack("<H", n - 1)
 
 
+def sized(n):  # a request of n bytes, 1 <= n <= 16 MiB
+    if n <= 4096:
+        return small(n)
+    return bytes([150 if n <= 256 << 10 else 210]) + struct.pack("<I", n - 1)
+
+
 def alloc(n, stream=0):
-    return bytes([ALLOC]) + small(n) + bytes([stream])
+    return bytes([ALLOC]) + sized(n) + bytes([stream])
 
 
 def free(pick=0, stream=0):
@@ -71,6 +85,29 @@ def pool_seeds():
         [CREATE, 7, 12]) + b'a,b"c\nd,' + bytes([CREATE, 0, 0, CREATE, 1, 0,
                                                  0, CREATE, 6, 0, 1]) + \
         alloc(77) + free()
+    # Segments grown in place and shrunk, pages given back by trim and by
+    # age and committed again, blocks of two streams side by side.
+    s["vm_grow_and_give_back"] = header(VM, commit=True) + alloc(
+        100 << 10, 1) + alloc(300 << 10, 2) + alloc(2 << 20, 1) + alloc(
+        5000, 2) + free(0, 1) + free(0, 2) + bytes([TRIM, 0]) + alloc(
+        200 << 10, 3) + bytes([COMPLETE, 0, 255, TRIM, 0]) + alloc(
+        64 << 10, 1) + free(1, 3) + bytes([SET_LIMIT, 8, SET_LIMIT, 9]) + \
+        alloc(3 << 20, 2) + bytes([FORGET, 1, FORGET, 2, TRIM, 0])
+    s["vm_host_pages_aged"] = header(VM, page_release=AGED, delay=2) + \
+        b"".join(alloc(n << 10, st) + free(0, st) for n, st in
+                 [(80, 1), (300, 1), (1200, 2), (90, 2), (2048, 1)]) + \
+        alloc(100 << 10, 1) + alloc(100 << 10, 1) + free(0, 1) + b"".join(
+        alloc(256) + free() for _ in range(20)) + alloc(700 << 10, 2)
+    # Oversize blocks (threshold 4096): reused only within 1/8 of their size.
+    s["sim_oversize"] = header(SIM, oversize=2) + alloc(8000, 1) + free(
+        0, 1) + alloc(7500, 1) + alloc(5000, 2) + free(0, 2) + free(0, 1) + \
+        alloc(8192, 3) + alloc(1000, 3) + bytes([TRIM, 0])
+    # Every attribute set and read back; limits between live and reserved.
+    s["host_attributes"] = header(HOST, max_pool=3) + alloc(3000) + alloc(
+        100 << 10) + free(0) + bytes(
+        [ATTR, 0, 2, ATTR, 1, 1, ATTR, 2, 0, 8, ATTR, 2, 0, 9, ATTR, 3, 2,
+         ATTR, 3, 4, ATTR, 4, 1, ATTR, 5, 2, ATTR, 6, 0, ATTR, 7, 0, ATTR, 7,
+         3, ATTR, 8, 0, ATTR, 8, 1, ATTR, 9, 0]) + alloc(5000) + free(0)
     return s
 
 
