@@ -262,6 +262,10 @@ bool tp_pool_segment_release(tp_pool *pool, uint32_t s);
  * it grew (pool->grown_bytes) back to its size before, so that the failure
  * leaves the pool as it was. */
 void tp_pool_undo_grow(tp_pool *pool, uint32_t s);
+/* Files the free blocks of streams found idle under the ready slot and
+ * merges what then can (the kept blocks filed first): what trim, limits and
+ * releases see as whole free segments. */
+void tp_pool_promote_idle(tp_pool *pool);
 /* Gives back whole free segments and free tails, largest first, until at
  * most `target` cached bytes stay or nothing can go. With `sync`, waits for
  * the streams of what it released (so upstream really has it back). Returns

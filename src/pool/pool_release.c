@@ -129,9 +129,7 @@ void tp_dv_flush_all(tp_pool *pool) {
     tp_dv_flush(pool, k);
 }
 
-tp_status tp_pool_release_cached(tp_pool *pool, uint64_t target, bool sync) {
-  if (pool->stats.cached_bytes <= target)
-    return TP_SUCCESS;
+void tp_pool_promote_idle(tp_pool *pool) {
   tp_dv_flush_all(pool);
   /* Streams found idle make their free blocks ready, and merging them may
    * leave more whole segments. */
@@ -145,6 +143,12 @@ tp_status tp_pool_release_cached(tp_pool *pool, uint64_t target, bool sync) {
   }
   if (promoted)
     tp_pool_promote_ready(pool);
+}
+
+tp_status tp_pool_release_cached(tp_pool *pool, uint64_t target, bool sync) {
+  if (pool->stats.cached_bytes <= target)
+    return TP_SUCCESS;
+  tp_pool_promote_idle(pool);
   size_t count = 0;
   for (uint32_t s = 0; s < pool->seg_cap; s++)
     count += tp_seg(pool, s)->used;
@@ -210,8 +214,7 @@ void tp_pool_apply_cache_bounds(tp_pool *pool, uint32_t s) {
               tp_size_class_of(sc, (size_t)tp_seg(pool, e)->bytes) == cls;
     if (same > c->max_buffers_per_bucket) {
       tp_dv_flush(pool, tp_seg(pool, s)->kind);
-      if (tp_pool_segment_release(pool, s))
-        return;
+      tp_pool_segment_release(pool, s); /* the byte bound still applies */
     }
   }
   if (pool->stats.cached_bytes > c->max_cached_bytes)

@@ -48,13 +48,20 @@ tp_status tp_pool_set_limit(tp_pool *pool, size_t limit) {
  * blocks with pending work may not merge yet, a space may refuse), so a
  * limit below it can be refused before anything is released. */
 static uint64_t reserved_floor(tp_pool *pool) {
+  /* As the release will see them: idle streams' blocks ready and merged. */
+  tp_pool_promote_idle(pool);
   uint64_t floor = 0;
   for (uint32_t s = 0; s < pool->seg_cap; s++) {
     tp_segment *seg = tp_seg(pool, s);
-    if (!seg->used || seg->live == 0)
+    /* A whole free segment goes; free blocks that cannot merge yet
+     * (pending work on two streams) keep theirs. */
+    if (!seg->used || seg->empty)
       continue;
     tp_block *last = tp_blk(pool, seg->last);
-    if (pool->can_resize && last->state == TP_BLOCK_FREE)
+    /* A free tail shrinks only once its work is done (shrink_tail). */
+    if (pool->can_resize && last->state == TP_BLOCK_FREE &&
+        last->prev != TP_NIL &&
+        tp_pool_slot_ready(pool, last->slot, last->u.f.stamp))
       floor += ((uint64_t)last->ptr - seg->base + pool->page - 1) &
                ~(pool->page - 1);
     else

@@ -243,15 +243,9 @@ static void check_bounds_after_free(shadow *sh, uint64_t refused) {
     return;
   tp_pool_stats s = TP_POOL_STATS_INIT;
   tp_pool_get_stats(sh->pool, &s);
-  /* Not checked when the free gave back one segment under a finite
-   * max_buffers_per_bucket: the engine then skips max_cached_bytes (an
-   * open finding, docs/fuzzing.md; corpus/fuzz_pool/regress-free-bucket-
-   * release-skips-max-cached). */
-  bool bucket_release = sh->config.max_buffers_per_bucket != TP_UNLIMITED &&
-                        s.releases == sh->seen.releases + 1;
   SHADOW_CHECK(sh,
                s.cached_bytes <= sh->config.max_cached_bytes ||
-                   s.free_segments == 0 || bucket_release,
+                   s.free_segments == 0,
                "after a free, %" PRIu64 " bytes cached over max_cached_bytes "
                "%zu, and %" PRIu64 " whole free segments kept",
                s.cached_bytes, sh->config.max_cached_bytes, s.free_segments);
@@ -419,12 +413,9 @@ static void apply_limit(shadow *sh, size_t limit, bool attribute) {
     return;
   }
   /* design.md: it "refuses, unchanged" (a refused release aside, whose
-   * status it returns). Not checked while stream work is pending: the
-   * engine then counts free blocks that cannot merge yet as if they would,
-   * releases other segments, and refuses (an open finding, docs/fuzzing.md;
-   * corpus/fuzz_pool/regress-set-limit-releases-then-refuses-pending-
-   * streams). The limit must stay as it was in any case. */
-  if (st == TP_ERR_OUT_OF_MEMORY && !injected && shadow_idle(sh)) {
+   * status it returns), with stream work pending too: free blocks that
+   * cannot merge yet count as staying. The limit stays as it was. */
+  if (st == TP_ERR_OUT_OF_MEMORY && !injected) {
     tp_pool_stats s = TP_POOL_STATS_INIT;
     tp_pool_get_stats(sh->pool, &s);
     SHADOW_CHECK(sh,
@@ -600,7 +591,7 @@ static void op_attribute(shadow *sh, fuzz_input *in) {
   case 8: {
     sh->op = "an attribute that is none, or no pool";
     uint64_t out = 0;
-    tp_pool_attr none = (tp_pool_attr)(v & 1 ? -1 : 12 + v);
+    tp_pool_attr none = (tp_pool_attr)(v & 1 ? -1 : 13 + v);
     expect(sh, tp_pool_set_attribute(sh->pool, none, 0),
            STATUS_BIT(TP_ERR_INVALID_ARGUMENT));
     expect(sh, tp_pool_get_attribute(sh->pool, none, &out),
