@@ -271,7 +271,9 @@ static tp_status take_cached_tail_last(tp_pool *pool, unsigned kind,
     return take_cached(pool, kind, bytes, stream, no_wait, out);
   bool kept = pool->dv[kind] == t;
   bool indexed = tp_blk(pool, t)->flags & TP_BLOCK_INDEXED;
-  if (!kept && !indexed)
+  /* Nothing else free of this kind (the usual state of a pool that frees
+   * what it allocated: the tail kept, the index empty): no second search. */
+  if ((!kept && !indexed) || (kept && !pool->index[kind].summary))
     return take_cached(pool, kind, bytes, stream, no_wait, out);
   if (kept)
     pool->dv[kind] = TP_NIL;
@@ -470,7 +472,8 @@ engine_alloc(tp_pool *pool, size_t bytes, tp_stream stream, void **out) {
   if (pool->log)
     tp_event_log_write(pool->log, st == TP_SUCCESS ? "alloc" : "fail_alloc",
                        pool->name, *out, bytes, stream, st);
-  tp_front_note_engine_call(pool);
+  if (pool->front.caches) /* a thread of this pool has a cache */
+    tp_front_note_engine_call(pool);
   pthread_mutex_unlock(&pool->lock);
   return st;
 }
@@ -601,7 +604,8 @@ __attribute__((noinline)) static tp_status engine_free(tp_pool *pool, void *ptr,
   if (pool->log)
     tp_event_log_write(pool->log, st == TP_SUCCESS ? "free" : "fail_free",
                        pool->name, ptr, requested, stream, st);
-  tp_front_note_engine_call(pool);
+  if (pool->front.caches) /* a thread of this pool has a cache */
+    tp_front_note_engine_call(pool);
   pthread_mutex_unlock(&pool->lock);
   return st;
 }
