@@ -130,7 +130,8 @@ static void parse_args(int argc, char **argv, replay_args *a) {
     } else if (strcmp(arg, "--thread-cache-bytes") == 0) {
       /* 0 turns the caches off: parse_size refuses 0. */
       a->config.thread_cache_bytes =
-          strcmp(val, "0") == 0 ? 0 : parse_size(val, "bad --thread-cache-bytes");
+          strcmp(val, "0") == 0 ? 0
+                                : parse_size(val, "bad --thread-cache-bytes");
     } else if (strcmp(arg, "--page-release-delay") == 0) {
       a->config.page_release_delay =
           parse_size(val, "bad --page-release-delay");

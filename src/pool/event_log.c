@@ -88,7 +88,9 @@ static void flush_open_logs(void) {
   pthread_mutex_unlock(&open_lock);
 }
 
-static void install_exit_hook(void) { atexit(flush_open_logs); }
+static void install_exit_hook(void) {
+  atexit(flush_open_logs);
+}
 
 tp_status tp_event_log_open(const char *path, tp_event_log **out) {
   char expanded[1024];

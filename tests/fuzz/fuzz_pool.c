@@ -243,12 +243,11 @@ static void check_bounds_after_free(shadow *sh, uint64_t refused) {
     return;
   tp_pool_stats s = TP_POOL_STATS_INIT;
   tp_pool_get_stats(sh->pool, &s);
-  SHADOW_CHECK(sh,
-               s.cached_bytes <= sh->config.max_cached_bytes ||
-                   s.free_segments == 0,
-               "after a free, %" PRIu64 " bytes cached over max_cached_bytes "
-               "%zu, and %" PRIu64 " whole free segments kept",
-               s.cached_bytes, sh->config.max_cached_bytes, s.free_segments);
+  SHADOW_CHECK(
+      sh, s.cached_bytes <= sh->config.max_cached_bytes || s.free_segments == 0,
+      "after a free, %" PRIu64 " bytes cached over max_cached_bytes "
+      "%zu, and %" PRIu64 " whole free segments kept",
+      s.cached_bytes, sh->config.max_cached_bytes, s.free_segments);
   /* With no segment kept per size class, the segment a free leaves whole
    * goes at once. (Under a max_cached_bytes too, a release may merge
    * blocks of other segments whole and stop before reaching them.) */

@@ -1,11 +1,12 @@
 /* Multi-threaded stress of one pool, on the host space and on the simulated
  * space (plain, and with virtual memory whose pages must be committed, with
- * free pages given back and oversize blocks): worker threads allocate and free with their own byte patterns, hand
- * blocks to each other to free (cross-thread frees), share three streams, and
- * make deliberately bad calls, while an observer thread reads statistics,
- * trims and forgets streams. At the end the statistics must add up exactly
- * and every block must have kept its bytes. A plain program (no Criterion),
- * so that ThreadSanitizer sees only our code: exit 0 is a pass.
+ * free pages given back and oversize blocks): worker threads allocate and free
+ * with their own byte patterns, hand blocks to each other to free (cross-thread
+ * frees), share three streams, and make deliberately bad calls, while an
+ * observer thread reads statistics, trims and forgets streams. At the end the
+ * statistics must add up exactly and every block must have kept its bytes. A
+ * plain program (no Criterion), so that ThreadSanitizer sees only our code:
+ * exit 0 is a pass.
  *
  * TP_STRESS_OPS=<n> changes the operations per worker (default 20000). */
 #define _POSIX_C_SOURCE 200809L
@@ -333,8 +334,8 @@ static unsigned ops_per_worker(void) {
 
 /* How a run's upstream behaves. */
 typedef enum upstream {
-  UPSTREAM_HOST, /* the host space: growable segments, pages given back */
-  UPSTREAM_SIM,  /* the simulated space, plain */
+  UPSTREAM_HOST,  /* the host space: growable segments, pages given back */
+  UPSTREAM_SIM,   /* the simulated space, plain */
   UPSTREAM_SIM_VM /* the simulated space with VM that needs commits */
 } upstream;
 

@@ -7,7 +7,9 @@
 
 #include "tensorpool/space.h"
 
-static const tp_space_ops *ops(void) { return tp_host_space()->ops; }
+static const tp_space_ops *ops(void) {
+  return tp_host_space()->ops;
+}
 
 static bool all_bytes(const unsigned char *p, size_t n, unsigned char v) {
   for (size_t i = 0; i < n; i++)
