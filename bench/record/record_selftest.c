@@ -16,16 +16,7 @@
 #include <unistd.h>
 
 #include "event_log.h"
-
-static int failures;
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                              \
-    }                                                                          \
-  } while (0)
+#include "selftest_check.h"
 
 /* Sizes no start-up code of the C library asks for, so each is ours. */
 enum {

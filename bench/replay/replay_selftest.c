@@ -8,22 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <unistd.h>
-
 #include "event_log.h"
 #include "replay_bound.h"
 #include "replay_run.h"
 #include "replay_shared.h"
-
-static int failures;
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                              \
-    }                                                                          \
-  } while (0)
+#include "selftest_check.h"
 
 #define HEADER "op,thread,time_ns,pool,ptr,size,stream,status\n"
 
