@@ -229,3 +229,76 @@ Test(pool_limits, destroy_with_live_blocks_returns_all_memory) {
   expect_message("1 live blocks (3000 bytes requested)");
   /* teardown checks that the sim got every byte back */
 }
+
+/* pool.h's attributes, as cudaMemPoolSet/GetAttribute: each setting reads
+ * back as set and takes effect at once; counters are read-only; a bad
+ * attribute or value changes nothing. */
+Test(pool_limits, attributes_read_back_apply_at_once_and_refuse_bad_input) {
+  tp_pool *pool = pool_with((tp_pool_config)TP_POOL_CONFIG_INIT);
+  static const tp_pool_attr rw[] = {
+      TP_POOL_ATTR_MAX_CACHED_BYTES, TP_POOL_ATTR_MAX_BUFFERS_PER_BUCKET,
+      TP_POOL_ATTR_PAGE_RELEASE_DELAY, TP_POOL_ATTR_OVERSIZE_THRESHOLD};
+  for (size_t i = 0; i < sizeof rw / sizeof rw[0]; i++) {
+    uint64_t v = 0;
+    cr_expect_eq(tp_pool_set_attribute(pool, rw[i], 12345 + i), TP_SUCCESS,
+                 "%s", tp_last_error());
+    cr_expect_eq(tp_pool_get_attribute(pool, rw[i], &v), TP_SUCCESS);
+    cr_expect_eq(v, 12345 + i, "attribute %d", (int)rw[i]);
+  }
+  cr_expect_eq(
+      tp_pool_set_attribute(pool, TP_POOL_ATTR_MAX_CACHED_BYTES, UINT64_MAX),
+      TP_SUCCESS);
+  cr_expect_eq(
+      tp_pool_set_attribute(pool, TP_POOL_ATTR_OVERSIZE_THRESHOLD, UINT64_MAX),
+      TP_SUCCESS);
+  cr_expect_eq(tp_pool_set_attribute(pool, TP_POOL_ATTR_MAX_BUFFERS_PER_BUCKET,
+                                     UINT64_MAX),
+               TP_SUCCESS);
+
+  /* A lower cache bound gives back the whole free segments above it. */
+  void *p = NULL;
+  cr_assert_eq(tp_pool_alloc(pool, 4096, NULL, &p), TP_SUCCESS);
+  cr_assert_eq(tp_pool_free(pool, p, NULL), TP_SUCCESS);
+  uint64_t cached = 0;
+  tp_pool_get_attribute(pool, TP_POOL_ATTR_CACHED_BYTES, &cached);
+  cr_expect_gt(cached, 0);
+  cr_expect_eq(tp_pool_set_attribute(pool, TP_POOL_ATTR_MAX_CACHED_BYTES, 0),
+               TP_SUCCESS);
+  tp_pool_get_attribute(pool, TP_POOL_ATTR_CACHED_BYTES, &cached);
+  cr_expect_eq(cached, 0, "given back at once");
+  uint64_t reserved = 1;
+  tp_pool_get_attribute(pool, TP_POOL_ATTR_RESERVED_BYTES, &reserved);
+  cr_expect_eq(reserved, 0);
+
+  /* The limit through the attribute is tp_pool_set_limit. */
+  cr_expect_eq(tp_pool_set_attribute(pool, TP_POOL_ATTR_LIMIT, 8 * MiB),
+               TP_SUCCESS);
+  uint64_t limit = 0;
+  tp_pool_get_attribute(pool, TP_POOL_ATTR_LIMIT, &limit);
+  cr_expect_eq(limit, 8 * MiB);
+  cr_expect_eq(tp_pool_set_attribute(pool, TP_POOL_ATTR_LIMIT, 0),
+               TP_ERR_INVALID_ARGUMENT);
+
+  /* Read-only counters, unknown attributes, bad values: refused, nothing
+   * changed. */
+  cr_expect_eq(tp_pool_set_attribute(pool, TP_POOL_ATTR_RESERVED_BYTES, 5),
+               TP_ERR_INVALID_ARGUMENT);
+  expect_message("reserved");
+  cr_expect_eq(tp_pool_set_attribute(pool, (tp_pool_attr)99, 5),
+               TP_ERR_INVALID_ARGUMENT);
+  uint64_t untouched = 77;
+  cr_expect_eq(tp_pool_get_attribute(pool, (tp_pool_attr)99, &untouched),
+               TP_ERR_INVALID_ARGUMENT);
+  cr_expect_eq(untouched, 77);
+  cr_expect_eq(tp_pool_set_attribute(pool, TP_POOL_ATTR_PAGE_RELEASE, 42),
+               TP_ERR_INVALID_ARGUMENT);
+  cr_expect_eq(tp_pool_set_attribute(pool, TP_POOL_ATTR_LIVE_BYTES_PEAK, 3),
+               TP_ERR_INVALID_ARGUMENT, "a peak can only be reset");
+  cr_expect_eq(tp_pool_set_attribute(pool, TP_POOL_ATTR_LIVE_BYTES_PEAK, 0),
+               TP_SUCCESS);
+  cr_expect_eq(tp_pool_get_attribute(pool, TP_POOL_ATTR_LIMIT, NULL),
+               TP_ERR_INVALID_ARGUMENT);
+  tp_pool_get_attribute(pool, TP_POOL_ATTR_LIMIT, &limit);
+  cr_expect_eq(limit, 8 * MiB, "the refusals changed nothing");
+  cr_expect_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
