@@ -3,10 +3,11 @@
  * The log is CSV (RFC 4180), one record per event, with the header
  *   op,thread,time_ns,pool,ptr,size,stream,status
  * (see docs/bench.md). The pool field may be quoted (the engine quotes
- * names holding a comma, a quote, CR or LF); records end at LF or CRLF. Reading it sorts the events by time_ns (stable, so
- * equal times keep their order in the file) and resolves every recorded
- * pointer to a slot: an alloc opens a slot, the free of the same pointer in
- * the same pool closes it. A replay then only indexes arrays. */
+ * names holding a comma, a quote, CR or LF); records end at LF or CRLF. Reading
+ * it sorts the events by time_ns (stable, so equal times keep their order in
+ * the file) and resolves every recorded pointer to a slot: an alloc opens a
+ * slot, the free of the same pointer in the same pool closes it. A replay then
+ * only indexes arrays. */
 #ifndef TP_BENCH_EVENT_LOG_H
 #define TP_BENCH_EVENT_LOG_H
 

@@ -156,10 +156,11 @@ tp_status tp_runtime_memory(const tp_runtime *runtime, tp_space_kind space,
 /* Sets a space's budget: the limit of the runtime's pool for it (cached
  * blocks are released to meet it; TP_ERR_OUT_OF_MEMORY, unchanged, if live
  * bytes alone exceed it). `bytes` is a number of bytes or TP_UNLIMITED;
- * 0, "automatic" in tp_runtime_config only, is TP_ERR_INVALID_ARGUMENT. The only way to change that limit. Thread-safe:
- * concurrent calls, and readers (tp_runtime_memory, tp_allocator_choose),
- * see one whole budget at a time, equal to the pool's limit. Not
- * collective; may block the host while the pool releases cached memory. */
+ * 0, "automatic" in tp_runtime_config only, is TP_ERR_INVALID_ARGUMENT. The
+ * only way to change that limit. Thread-safe: concurrent calls, and readers
+ * (tp_runtime_memory, tp_allocator_choose), see one whole budget at a time,
+ * equal to the pool's limit. Not collective; may block the host while the pool
+ * releases cached memory. */
 tp_status tp_runtime_set_budget(tp_runtime *runtime, tp_space_kind space,
                                 size_t bytes);
 /* The pool a backend allocates from, owned by the runtime (destroyed with

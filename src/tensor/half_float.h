@@ -78,14 +78,11 @@
                                                                                \
       TP_PORTABLE uint16_t tp_f16_from_double(double x) {                      \
         return tp_half_round(x, 10, 15);                                       \
-      }                                                                        \
-      TP_PORTABLE uint16_t tp_bf16_from_double(double x) {                     \
+      } TP_PORTABLE uint16_t tp_bf16_from_double(double x) {                   \
         return tp_half_round(x, 7, 127);                                       \
-      }                                                                        \
-      TP_PORTABLE double tp_f16_to_double(uint16_t h) {                        \
+      } TP_PORTABLE double tp_f16_to_double(uint16_t h) {                      \
         return tp_half_value(h, 10, 15);                                       \
-      }                                                                        \
-      TP_PORTABLE double tp_bf16_to_double(uint16_t h) {                       \
+      } TP_PORTABLE double tp_bf16_to_double(uint16_t h) {                     \
         return tp_half_value(h, 7, 127);                                       \
       }                                                                        \
                                                                                \

@@ -54,8 +54,7 @@ static tp_status tiling_new(const char *fn, const tp_layout *layout, int parts,
 tp_status tp_tiling_create_block(const tp_layout *layout, int parts,
                                  tp_tiling **out) {
   tp_tiling *t = NULL;
-  tp_status st =
-      tiling_new("tp_tiling_create_block", layout, parts, out, &t);
+  tp_status st = tiling_new("tp_tiling_create_block", layout, parts, out, &t);
   if (st != TP_SUCCESS)
     return st;
   int64_t rows = tp_layout_rows(layout);
