@@ -559,7 +559,8 @@ __attribute__((noinline)) static tp_status engine_free(tp_pool *pool, void *ptr,
   pthread_mutex_lock(&pool->lock);
   pool->clock++;
   size_t requested = 0;
-  uint32_t b = tp_ptr_map_find(&pool->map, (uintptr_t)ptr);
+  size_t at = tp_ptr_map_index(&pool->map, (uintptr_t)ptr);
+  uint32_t b = at == SIZE_MAX ? TP_NIL : pool->map.entries[at].value;
   int slot = TP_SLOT_READY;
   if (b != TP_NIL) {
     slot = tp_pool_slot_acquire(pool, stream);
@@ -584,7 +585,8 @@ __attribute__((noinline)) static tp_status engine_free(tp_pool *pool, void *ptr,
                                (unsigned long long)tp_blk(pool, b)->bytes);
     pool->stats.failures++;
   } else {
-    tp_ptr_map_take(&pool->map, (uintptr_t)ptr);
+    /* Nothing since the lookup added to or removed from the map. */
+    tp_ptr_map_remove_at(&pool->map, at);
     tp_block *blk = tp_blk(pool, b);
     if (front == TP_CELL_HANDED) {
       /* Handed out by a thread's cache: the caller's counters are the

@@ -61,18 +61,21 @@ static inline bool tp_ptr_map_insert(tp_ptr_map *map, uintptr_t key,
   return true;
 }
 
-/* Removes `key` and returns its value, or UINT32_MAX if it is not there.
- * Backward shift: later entries of the probe run move into the hole unless
- * their home lies cyclically in (hole, j], so no tombstones slow later
- * lookups. */
-static inline uint32_t tp_ptr_map_take(tp_ptr_map *map, uintptr_t key) {
-  size_t i = tp_ptr_map_slot(map, key);
-  while (map->entries[i].key != key) {
+/* The entry index of `key`, or SIZE_MAX if it is not there: a free finds
+ * its block and removes it with one probe. */
+static inline size_t tp_ptr_map_index(const tp_ptr_map *map, uintptr_t key) {
+  for (size_t i = tp_ptr_map_slot(map, key);; i = (i + 1) & map->mask) {
+    if (map->entries[i].key == key)
+      return i;
     if (map->entries[i].key == 0)
-      return UINT32_MAX;
-    i = (i + 1) & map->mask;
+      return SIZE_MAX;
   }
-  uint32_t value = map->entries[i].value;
+}
+
+/* Removes the entry at index `i` (from tp_ptr_map_index). Backward shift:
+ * later entries of the probe run move into the hole unless their home lies
+ * cyclically in (hole, j], so no tombstones slow later lookups. */
+static inline void tp_ptr_map_remove_at(tp_ptr_map *map, size_t i) {
   size_t hole = i;
   for (size_t j = (i + 1) & map->mask; map->entries[j].key;
        j = (j + 1) & map->mask) {
@@ -84,6 +87,15 @@ static inline uint32_t tp_ptr_map_take(tp_ptr_map *map, uintptr_t key) {
   }
   map->entries[hole].key = 0;
   map->count--;
+}
+
+/* Removes `key` and returns its value, or UINT32_MAX if it is not there. */
+static inline uint32_t tp_ptr_map_take(tp_ptr_map *map, uintptr_t key) {
+  size_t i = tp_ptr_map_index(map, key);
+  if (i == SIZE_MAX)
+    return UINT32_MAX;
+  uint32_t value = map->entries[i].value;
+  tp_ptr_map_remove_at(map, i);
   return value;
 }
 
