@@ -12,6 +12,7 @@
 #include "pool/pool_blocks.h"
 #include "pool/pool_index.h"
 #include "pool/pool_internal.h"
+#include "pool/pool_quick.h"
 
 static atomic_uint pool_counter;
 
@@ -81,6 +82,7 @@ static void read_space_vm(tp_pool *pool) {
 
 static void free_pool(tp_pool *pool) {
   tp_front_cells_fini(pool);
+  tp_quick_fini(pool);
   tp_index_fini(pool);
   tp_records_fini(pool);
   tp_ptr_map_fini(&pool->map);
@@ -129,7 +131,7 @@ tp_status tp_pool_create(const tp_space *space, const tp_pool_config *config,
   pool->used_slots = 1; /* the ready slot */
   pool->dirty_head = pool->dirty_tail = TP_NIL;
   bool ok = tp_records_init(pool) && tp_index_init(pool) &&
-            tp_ptr_map_init(&pool->map);
+            tp_quick_init(pool) && tp_ptr_map_init(&pool->map);
   if (!ok || pthread_mutex_init(&pool->lock, NULL) != 0) {
     free_pool(pool);
     return tp_fail(TP_ERR_OUT_OF_MEMORY, "tp_pool_create: no host memory");
@@ -272,9 +274,15 @@ static tp_status take_cached_tail_last(tp_pool *pool, unsigned kind,
   bool kept = pool->dv[kind] == t;
   bool indexed = tp_blk(pool, t)->flags & TP_BLOCK_INDEXED;
   /* Nothing else free of this kind (the usual state of a pool that frees
-   * what it allocated: the tail kept, the index empty): no second search. */
-  if ((!kept && !indexed) || (kept && !pool->index[kind].summary))
+   * what it allocated: the tail kept, the index empty): no second search.
+   * Blocks waiting on the quick lists merge first (the caller's retry). */
+  if ((!kept && !indexed) || (kept && !pool->index[kind].summary)) {
+    if (pool->quick_blocks) {
+      *out = TP_NIL;
+      return TP_SUCCESS;
+    }
     return take_cached(pool, kind, bytes, stream, no_wait, out);
+  }
   if (kept)
     pool->dv[kind] = TP_NIL;
   else
@@ -288,7 +296,7 @@ static tp_status take_cached_tail_last(tp_pool *pool, unsigned kind,
     pool->dv[kind] = t;
   else
     tp_refile(pool, t, tp_blk(pool, t)->slot);
-  if (st == TP_SUCCESS && *out == TP_NIL)
+  if (st == TP_SUCCESS && *out == TP_NIL && !pool->quick_blocks)
     st = take_cached(pool, kind, bytes, stream, no_wait, out);
   return st;
 }
@@ -349,10 +357,30 @@ engine_take(tp_pool *pool, size_t bytes, size_t requested, tp_stream stream,
                   : n <= TP_SMALL_MAX || pool->can_resize ? TP_KIND_SMALL
                                                           : TP_KIND_LARGE;
   uint32_t b = TP_NIL;
+  if (pool->quick_blocks) {
+    if (kind != TP_KIND_OVERSIZE &&
+        (b = tp_quick_pop(pool, n, stream)) != TP_NIL) {
+      *hit = true;
+      tp_status st = make_live(pool, b, requested, stream);
+      *out = st == TP_SUCCESS ? b : TP_NIL;
+      return st;
+    }
+    /* A large block waits only for an allocation of its own size. */
+    if (pool->quick_large)
+      tp_quick_flush_all(pool);
+  }
   tp_status st =
       pool->can_resize
           ? take_cached_tail_last(pool, kind, n, stream, cached_only, &b)
           : take_cached(pool, kind, n, stream, cached_only, &b);
+  if (st == TP_SUCCESS && b == TP_NIL && pool->quick_blocks && !cached_only) {
+    /* Before memory the pool has not used yet: what waits unmerged on the
+     * quick lists may fit once merged. */
+    tp_quick_flush_all(pool);
+    st = pool->can_resize
+             ? take_cached_tail_last(pool, kind, n, stream, cached_only, &b)
+             : take_cached(pool, kind, n, stream, cached_only, &b);
+  }
   *hit = st == TP_SUCCESS && b != TP_NIL;
   if (st == TP_SUCCESS && !*hit && cached_only) {
     *out = TP_NIL;
@@ -382,6 +410,8 @@ engine_release_at(tp_pool *pool, uint32_t b, unsigned slot) {
   tp_pool_stats *s = &pool->stats;
   s->live_blocks--;
   s->live_bytes -= tp_blk(pool, b)->bytes;
+  if (tp_quick_push(pool, b, slot))
+    return;
   uint32_t m = tp_block_release(pool, b, (unsigned)slot);
   uint32_t seg = tp_blk(pool, m)->seg;
   /* The cache bounds, when there is something they could give back: a

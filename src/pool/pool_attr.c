@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "pool/pool_internal.h"
+#include "pool/pool_quick.h"
 
 static const char *attr_name(tp_pool_attr attr) {
   switch (attr) {
@@ -126,6 +127,8 @@ tp_status tp_pool_set_attribute(tp_pool *pool, tp_pool_attr attr,
   if (attr == TP_POOL_ATTR_LIMIT)
     return tp_pool_set_limit(pool, as_size(value));
   pthread_mutex_lock(&pool->lock);
+  /* Blocks waiting unmerged merge under the setting they were freed with. */
+  tp_quick_flush_all(pool);
   tp_pool_config *c = &pool->config;
   tp_pool_stats *s = &pool->stats;
   switch (attr) {
@@ -165,6 +168,7 @@ tp_status tp_pool_set_attribute(tp_pool *pool, tp_pool_attr attr,
   case TP_POOL_ATTR_LIVE_BYTES_PEAK: s->live_bytes_peak = s->live_bytes; break;
   default: break;
   }
+  tp_quick_configure(pool);
   pthread_mutex_unlock(&pool->lock);
   return TP_SUCCESS;
 }

@@ -8,6 +8,7 @@
 
 #include "pool/pool_index.h"
 #include "pool/pool_internal.h"
+#include "pool/pool_quick.h"
 
 typedef struct check {
   char *message;
@@ -34,7 +35,7 @@ static bool fail(check *c, const char *fmt, ...) {
 typedef struct totals {
   uint64_t free_blocks, free_bytes, live_blocks, live_bytes, reserved;
   uint64_t segments, empty, empty_bytes, decommitted, dirty, dirty_bytes;
-  uint64_t indexed, kept;
+  uint64_t indexed, kept, quick;
 } totals;
 
 static bool page_bit(const tp_segment *seg, uint64_t i) {
@@ -109,11 +110,14 @@ static bool check_segment(tp_pool *pool, check *c, uint32_t s, totals *t) {
       t->free_blocks++;
       t->free_bytes += blk->bytes;
       t->indexed += (blk->flags & TP_BLOCK_INDEXED) != 0;
+      t->quick += (blk->flags & TP_BLOCK_QUICK) != 0;
       if (blk->flags & TP_BLOCK_DIRTY) {
         t->dirty++;
         t->dirty_bytes += tp_pages_inside(pool, blk->ptr, blk->bytes);
       }
-      if (prev != TP_NIL && tp_blk(pool, prev)->state == TP_BLOCK_FREE) {
+      /* Blocks on the quick lists merge when they leave them. */
+      if (prev != TP_NIL && tp_blk(pool, prev)->state == TP_BLOCK_FREE &&
+          !((tp_blk(pool, prev)->flags | blk->flags) & TP_BLOCK_QUICK)) {
         unsigned a = tp_blk(pool, prev)->slot, d = blk->slot;
         if (!EXPECT(c, a != d && a != TP_SLOT_READY && d != TP_SLOT_READY,
                     "free blocks %u and %u (slots %u, %u, stamps %" PRIu64
@@ -132,8 +136,10 @@ static bool check_segment(tp_pool *pool, check *c, uint32_t s, totals *t) {
     if (!EXPECT(c, ++count <= pool->block_cap, "segment %u loops", s))
       return false;
   }
+  /* A block waiting on a quick list is flagged once merged. */
   bool one_free = seg->first == seg->last && seg->first != TP_NIL &&
-                  tp_blk(pool, seg->first)->state == TP_BLOCK_FREE;
+                  tp_blk(pool, seg->first)->state == TP_BLOCK_FREE &&
+                  !(tp_blk(pool, seg->first)->flags & TP_BLOCK_QUICK);
   if (seg->empty) {
     t->empty++;
     t->empty_bytes += seg->bytes;
@@ -201,6 +207,59 @@ static bool check_index(tp_pool *pool, check *c, uint64_t *listed) {
   return true;
 }
 
+/* The quick lists: each block free, flagged, of its list's class, under a
+ * named slot; the bits, counts and bytes as counted. */
+static bool check_quick(tp_pool *pool, check *c) {
+  uint64_t blocks = 0, bytes = 0;
+  for (unsigned cls = 0; cls < pool->classes.count; cls++) {
+    bool bit = pool->quick_words[cls / 64] >> (cls % 64) & 1u;
+    if (!EXPECT(c, bit == (pool->quick[cls] != TP_NIL),
+                "quick list of class %u: bit %d, head %u", cls, bit,
+                pool->quick[cls]))
+      return false;
+    for (uint32_t b = pool->quick[cls]; b != TP_NIL;
+         b = tp_blk(pool, b)->u.f.next) {
+      tp_block *blk = tp_blk(pool, b);
+      if (!EXPECT(c,
+                  blk->state == TP_BLOCK_FREE &&
+                      (blk->flags & TP_BLOCK_QUICK) &&
+                      !(blk->flags & (TP_BLOCK_INDEXED | TP_BLOCK_DIRTY)) &&
+                      blk->kind != TP_KIND_OVERSIZE,
+                  "block %u on the quick list of class %u: state %u kind %u "
+                  "flags %#x",
+                  b, cls, blk->state, blk->kind, blk->flags) ||
+          !EXPECT(c,
+                  tp_size_class_of(&pool->classes, (size_t)blk->bytes) == cls,
+                  "block %u of %" PRIu64 " bytes on the quick list of class %u",
+                  b, blk->bytes, cls) ||
+          !EXPECT(c,
+                  blk->slot == TP_SLOT_READY ||
+                      (pool->used_slots >> blk->slot & 1u),
+                  "block %u on a quick list waits under unnamed slot %u", b,
+                  blk->slot) ||
+          !EXPECT(c, ++blocks <= pool->block_cap, "a quick list loops"))
+        return false;
+      bytes += blk->bytes;
+    }
+  }
+  return EXPECT(c,
+                blocks == pool->quick_blocks && bytes == pool->quick_bytes &&
+                    blocks <= TP_QUICK_MAX_BLOCKS,
+                "quick lists hold %" PRIu64 " blocks of %" PRIu64
+                " bytes, counted %u of %" PRIu64,
+                blocks, bytes, pool->quick_blocks, pool->quick_bytes) &&
+         EXPECT(c, pool->quick_on || !blocks,
+                "quick lists hold blocks while deferral is off") &&
+         EXPECT(c,
+                !pool->quick_large ||
+                    (blocks == 1 && bytes > tp_quick_cap(pool)),
+                "a large block waits with %" PRIu64 " blocks of %" PRIu64
+                " bytes on the quick lists",
+                blocks, bytes) &&
+         EXPECT(c, pool->quick_large || bytes <= tp_quick_cap(pool),
+                "quick lists hold %" PRIu64 " bytes, over their bound", bytes);
+}
+
 int tp_pool_validate(tp_pool *pool, char *message, size_t capacity) {
   pthread_mutex_lock(&pool->lock);
   int rc = tp_pool_validate_locked(pool, message, capacity);
@@ -219,6 +278,8 @@ int tp_pool_validate_locked(tp_pool *pool, char *message, size_t capacity) {
   uint64_t listed = 0;
   if (!c.failed)
     check_index(pool, &c, &listed);
+  if (!c.failed)
+    check_quick(pool, &c);
   for (unsigned k = 0; k < TP_KINDS && !c.failed; k++) {
     uint32_t kept = pool->dv[k];
     if (kept != TP_NIL) {
@@ -271,10 +332,13 @@ int tp_pool_validate_locked(tp_pool *pool, char *message, size_t capacity) {
            EXPECT(&c, listed == t.indexed,
                   "%" PRIu64 " blocks in the index, %" PRIu64 " flagged",
                   listed, t.indexed) &&
-           EXPECT(&c, t.indexed + t.kept == t.free_blocks,
-                  "%" PRIu64 " free blocks, %" PRIu64 " indexed and %" PRIu64
-                  " kept",
-                  t.free_blocks, t.indexed, t.kept) &&
+           EXPECT(&c, t.indexed + t.kept + t.quick == t.free_blocks,
+                  "%" PRIu64 " free blocks, %" PRIu64 " indexed, %" PRIu64
+                  " kept and %" PRIu64 " on quick lists",
+                  t.free_blocks, t.indexed, t.kept, t.quick) &&
+           EXPECT(&c, t.quick == pool->quick_blocks,
+                  "%" PRIu64 " blocks flagged quick, %u listed", t.quick,
+                  pool->quick_blocks) &&
            EXPECT(&c,
                   dirty_listed == t.dirty && t.dirty_bytes == pool->dirty_bytes,
                   "dirty list: %" PRIu64 " listed, %" PRIu64

@@ -87,6 +87,15 @@ struct tp_pool {
    * skip the index's list moves. Slow paths file it first. */
   uint32_t dv[TP_KINDS];
   tp_free_index index[TP_KINDS];
+  /* Deferred coalescing (pool_quick.h): per size class, a LIFO of freed
+   * blocks not merged yet, chained through u.f.next; a bit per class with
+   * one; their bytes and count. */
+  uint32_t *quick;
+  uint64_t *quick_words;
+  uint64_t quick_bytes;
+  uint32_t quick_blocks;
+  bool quick_on;       /* no cache bound configured */
+  bool quick_large;    /* the one block waiting is above the lists' bound */
   tp_ptr_map map;      /* live blocks */
   uint64_t used_slots; /* bit s set: slots[s] names a stream (bit 0: ready) */
   tp_stream_slot slots[TP_SLOTS];
@@ -347,7 +356,9 @@ static inline bool tp_pages_over_budget(const tp_pool *pool,
                                         uint64_t incoming) {
   uint64_t live = pool->stats.live_bytes + incoming;
   uint64_t high = live > pool->live_high ? live : pool->live_high;
-  return live + pool->dirty_bytes > high + (high >> TP_PAGE_BUDGET_SHIFT);
+  /* Blocks waiting on the quick lists are committed free memory too. */
+  return live + pool->dirty_bytes + pool->quick_bytes >
+         high + (high >> TP_PAGE_BUDGET_SHIFT);
 }
 static inline void tp_pages_hold_budget(tp_pool *pool, uint64_t incoming) {
   if (tp_pages_over_budget(pool, incoming))

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "pool/pool_internal.h"
+#include "pool/pool_quick.h"
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -218,6 +219,7 @@ void tp_pages_hold_budget_slow(tp_pool *pool, uint64_t incoming) {
 void tp_pages_decommit_all(tp_pool *pool) {
   if (!pool->can_decommit || pool->config.page_release == TP_PAGE_RELEASE_NEVER)
     return;
+  tp_quick_flush_all(pool); /* merged, their pages can go too */
   for (uint32_t s = 0; s < pool->seg_cap; s++) {
     if (!tp_seg(pool, s)->used)
       continue;

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "pool/pool_blocks.h"
 #include "pool/pool_internal.h"
+#include "pool/pool_quick.h"
 
 static uint64_t popcount_words(const uint64_t *bits, uint64_t words) {
   uint64_t n = 0;
@@ -125,6 +126,8 @@ static int by_size_descending(const void *a, const void *b) {
 }
 
 void tp_dv_flush_all(tp_pool *pool) {
+  /* Merging the quick lists' blocks may make kept blocks: first. */
+  tp_quick_flush_all(pool);
   for (unsigned k = 0; k < TP_KINDS; k++)
     tp_dv_flush(pool, k);
 }

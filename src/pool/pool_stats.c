@@ -5,12 +5,16 @@
 #include "core/error.h"
 #include "core/versioned.h"
 #include "pool/pool_internal.h"
+#include "pool/pool_quick.h"
 
 tp_status tp_pool_get_stats(tp_pool *pool, tp_pool_stats *out) {
   if (!pool || !out)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_get_stats: NULL %s",
                    pool ? "out-pointer" : "pool");
   pthread_mutex_lock(&pool->lock);
+  /* Figures as if every free had merged at once: blocks waiting on the
+   * quick lists merge now. */
+  tp_quick_flush_all(pool);
   tp_pool_stats s = pool->stats;
   s.largest_free_block = 0;
   for (unsigned k = 0; k < TP_KINDS; k++) {

@@ -88,7 +88,9 @@ static void *thread_main(void *arg) {
       if (!tp_model_step(t))
         break;
       if (o->threads == 1) {
-        if (!tp_model_check_exact(t) || !tp_model_check_layout(t))
+        bool exact = o->exact_every <= 1 || t->step % o->exact_every == 0;
+        if (!(exact ? tp_model_check_exact(t) : tp_model_check_records(t)) ||
+            !tp_model_check_layout(t))
           break;
       } else {
         tp_pool_stats s = TP_POOL_STATS_INIT;

@@ -42,6 +42,12 @@ typedef struct tp_model_options {
    * simulated driver with granules of this size, events from the sim. */
   size_t vmm_granule;
   unsigned sync_every; /* steps between whole-pool checks */
+  /* Single thread: steps between the exact checks, which read the
+   * statistics (and so merge the blocks waiting on the pool's quick lists);
+   * the steps between check the records (tp_pool_validate) and the live
+   * blocks only, so that blocks wait there across steps. 0 or 1: every
+   * step. */
+  unsigned exact_every;
   /* Each thread's first stream is the NULL stream, where the pool's thread
    * caches serve requests of up to 64 KiB (the others never reach them). */
   bool null_stream;

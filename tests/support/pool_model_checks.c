@@ -225,6 +225,12 @@ bool tp_model_check_exact(tp_model_thread *t) {
   return ok;
 }
 
+bool tp_model_check_records(tp_model_thread *t) {
+  char why[512];
+  return CHECK(t, tp_pool_validate(t->run->pool, why, sizeof why) == 0,
+               "the pool's records are inconsistent: %s", why);
+}
+
 bool tp_model_check_block_bytes(tp_model_thread *t, const tp_model_block *b) {
   size_t bad = tp_pattern_check(b->ptr, b->requested, b->id);
   return CHECK(t, bad == b->requested,

@@ -224,10 +224,11 @@ static bool step_free(tp_model_thread *t) {
   t->bytes_freed += b.requested;
   t->requested_live -= b.requested;
   t->usable_live -= b.usable;
-  if (!single(t))
+  if (!single(t) || run->options.config.max_cached_bytes == TP_UNLIMITED)
     return true;
   /* The cache bound holds after a free, as far as whole free segments can
-   * make it hold. */
+   * make it hold. (Unbounded, the statistics are not read here: reading
+   * them merges what waits on the quick lists.) */
   tp_pool_stats stats = TP_POOL_STATS_INIT;
   tp_pool_get_stats(run->pool, &stats);
   return CHECK(t,

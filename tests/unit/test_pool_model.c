@@ -124,6 +124,43 @@ Test(pool_model, pages_are_committed_before_use_under_a_limit) {
   run_seeds(o, SEEDS);
 }
 
+/* Freed blocks wait unmerged on the pool's quick lists across many steps
+ * (statistics, which merge them, are read every 64 steps): hits of their
+ * own size and stream, other streams' requests that merge them first, the
+ * lists filling up, large blocks that wait one call; on plain segments, on
+ * growable ones with pages given back, and under a limit with failures. */
+Test(pool_model, quick_lists_across_steps) {
+  tp_model_options o = tp_model_options_default(0);
+  o.exact_every = 64;
+  o.max_request = 256 * 1024;
+  o.max_live = 96;
+  run_seeds(o, SEEDS);
+}
+
+Test(pool_model, quick_lists_on_growable_segments) {
+  tp_model_options o = tp_model_options_default(0);
+  o.exact_every = 64;
+  o.vm_page = 4096;
+  o.config.page_release = TP_PAGE_RELEASE_AGED;
+  o.config.page_release_delay = 8;
+  o.max_request = 512 * 1024;
+  o.recreate_streams = true;
+  run_seeds(o, SEEDS);
+}
+
+Test(pool_model, quick_lists_under_a_limit_with_failures) {
+  tp_model_options o = tp_model_options_default(0);
+  o.exact_every = 64;
+  o.vmm_granule = 16384;
+  o.config.page_release = TP_PAGE_RELEASE_AGED;
+  o.config.page_release_delay = 4;
+  o.config.limit = 3 * 1024 * 1024;
+  o.max_request = 256 * 1024;
+  o.vary_limit = true;
+  o.inject_failures = true;
+  run_seeds(o, SEEDS);
+}
+
 /* Requests above the threshold get a segment each, reused whole. */
 Test(pool_model, oversize_blocks_are_never_split) {
   tp_model_options o = tp_model_options_default(0);
