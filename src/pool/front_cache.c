@@ -160,7 +160,7 @@ static void thread_exit(void *unused) {
     tp_busy_release(tc);
     if (!dead) {
       tp_pool *pool = tc->pool;
-      pthread_mutex_lock(&pool->lock);
+      tp_lock_acquire(&pool->lock);
       tp_busy_wait(tc);
       flush_all(pool, tc);
       if (tc->peak_requested > pool->front.requested_peak)
@@ -168,7 +168,7 @@ static void thread_exit(void *unused) {
       fold_counts(&pool->front.done, &tc->counts);
       unlink_from_pool(pool, tc);
       tp_busy_release(tc);
-      pthread_mutex_unlock(&pool->lock);
+      tp_lock_release(&pool->lock);
     }
     pthread_mutex_unlock(&registry);
     free_cache(tc);
@@ -207,7 +207,7 @@ make_cache(tp_pool *pool) {
     free(tc);
     return NULL;
   }
-  pthread_mutex_lock(&pool->lock);
+  tp_lock_acquire(&pool->lock);
   bool on = atomic_load_explicit(&pool->front.on, memory_order_relaxed);
   if (on) {
     tc->pool = pool;
@@ -217,12 +217,12 @@ make_cache(tp_pool *pool) {
       tc->pool_next->pool_prev = tc;
     pool->front.caches = tc;
   }
-  pthread_mutex_unlock(&pool->lock);
+  tp_lock_release(&pool->lock);
   if (!on || pthread_setspecific(exit_key, tc) != 0) {
     if (on) {
-      pthread_mutex_lock(&pool->lock);
+      tp_lock_acquire(&pool->lock);
       unlink_from_pool(pool, tc);
-      pthread_mutex_unlock(&pool->lock);
+      tp_lock_release(&pool->lock);
     }
     free_cache(tc);
     return NULL;
@@ -268,7 +268,7 @@ __attribute__((noinline)) static bool refill(tp_pool *pool, tp_thread_cache *tc,
   uint64_t n = tp_round_request(bytes);
   tp_front_bin *bin = &tc->bins[(n >> 8) - 1];
   bool served = false;
-  pthread_mutex_lock(&pool->lock);
+  tp_lock_acquire(&pool->lock);
   tp_busy_wait(tc);
   if (tc->off || tc->dead || n >= pool->config.oversize_threshold)
     goto done;
@@ -326,7 +326,7 @@ __attribute__((noinline)) static bool refill(tp_pool *pool, tp_thread_cache *tc,
   }
 done:
   tp_busy_release(tc);
-  pthread_mutex_unlock(&pool->lock);
+  tp_lock_release(&pool->lock);
   return served;
 }
 
@@ -384,7 +384,7 @@ static inline bool park(tp_thread_cache *tc, tp_front_bin *bin, tp_note *n,
  * parked. */
 __attribute__((noinline)) static bool
 free_making_room(tp_pool *pool, tp_thread_cache *tc, uintptr_t ptr) {
-  pthread_mutex_lock(&pool->lock);
+  tp_lock_acquire(&pool->lock);
   tp_busy_wait(tc);
   bool served = false;
   tp_note *n = &tc->notes[note_of(ptr)];
@@ -398,7 +398,7 @@ free_making_room(tp_pool *pool, tp_thread_cache *tc, uintptr_t ptr) {
     served = park(tc, bin, n, ptr);
   }
   tp_busy_release(tc);
-  pthread_mutex_unlock(&pool->lock);
+  tp_lock_release(&pool->lock);
   return served;
 }
 
@@ -558,7 +558,7 @@ void tp_front_adjust_stats(tp_pool *pool, tp_pool_stats *s) {
 
 void tp_front_fini(tp_pool *pool, tp_pool_stats *seen) {
   pthread_mutex_lock(&registry);
-  pthread_mutex_lock(&pool->lock);
+  tp_lock_acquire(&pool->lock);
   *seen = pool->stats;
   tp_front_adjust_stats(pool, seen);
   for (tp_thread_cache *tc = pool->front.caches; tc; tc = tc->pool_next) {
@@ -568,7 +568,7 @@ void tp_front_fini(tp_pool *pool, tp_pool_stats *seen) {
     tp_busy_release(tc);
   }
   pool->front.caches = NULL;
-  pthread_mutex_unlock(&pool->lock);
+  tp_lock_release(&pool->lock);
   pthread_mutex_unlock(&registry);
   tp_front_cells_fini(pool);
 }

@@ -132,7 +132,8 @@ tp_status tp_pool_create(const tp_space *space, const tp_pool_config *config,
   pool->dirty_head = pool->dirty_tail = TP_NIL;
   bool ok = tp_records_init(pool) && tp_index_init(pool) &&
             tp_quick_init(pool) && tp_ptr_map_init(&pool->map);
-  if (!ok || pthread_mutex_init(&pool->lock, NULL) != 0) {
+  tp_lock_init(&pool->lock);
+  if (!ok) {
     free_pool(pool);
     return tp_fail(TP_ERR_OUT_OF_MEMORY, "tp_pool_create: no host memory");
   }
@@ -141,7 +142,6 @@ tp_status tp_pool_create(const tp_space *space, const tp_pool_config *config,
   if (log_path && *log_path) {
     st = tp_event_log_open(log_path, &pool->log);
     if (st != TP_SUCCESS) {
-      pthread_mutex_destroy(&pool->lock);
       free_pool(pool);
       return tp_fail_context(st, "tp_pool_create");
     }
@@ -457,7 +457,7 @@ engine_alloc(tp_pool *pool, size_t bytes, tp_stream stream, void **out) {
                    pool ? "out-pointer" : "pool");
   *out = NULL;
   tp_status st = TP_SUCCESS;
-  pthread_mutex_lock(&pool->lock);
+  tp_lock_acquire(&pool->lock);
   pool->clock++;
   if (bytes == 0)
     st = tp_fail(TP_ERR_INVALID_ARGUMENT,
@@ -504,7 +504,7 @@ engine_alloc(tp_pool *pool, size_t bytes, tp_stream stream, void **out) {
                        pool->name, *out, bytes, stream, st);
   if (pool->front.caches) /* a thread of this pool has a cache */
     tp_front_note_engine_call(pool);
-  pthread_mutex_unlock(&pool->lock);
+  tp_lock_release(&pool->lock);
   return st;
 }
 
@@ -586,7 +586,7 @@ __attribute__((noinline)) static tp_status engine_free(tp_pool *pool, void *ptr,
   if (!ptr)
     return TP_SUCCESS;
   tp_status st = TP_SUCCESS;
-  pthread_mutex_lock(&pool->lock);
+  tp_lock_acquire(&pool->lock);
   pool->clock++;
   size_t requested = 0;
   size_t at = tp_ptr_map_index(&pool->map, (uintptr_t)ptr);
@@ -638,7 +638,7 @@ __attribute__((noinline)) static tp_status engine_free(tp_pool *pool, void *ptr,
                        pool->name, ptr, requested, stream, st);
   if (pool->front.caches) /* a thread of this pool has a cache */
     tp_front_note_engine_call(pool);
-  pthread_mutex_unlock(&pool->lock);
+  tp_lock_release(&pool->lock);
   return st;
 }
 
@@ -677,7 +677,6 @@ tp_status tp_pool_destroy(tp_pool *pool) {
   }
   tp_pool_slots_fini(pool);
   tp_event_log_close(pool->log);
-  pthread_mutex_destroy(&pool->lock);
   char name[sizeof pool->name];
   memcpy(name, pool->name, sizeof name);
   free_pool(pool);

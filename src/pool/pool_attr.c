@@ -43,7 +43,7 @@ tp_status tp_pool_get_attribute(tp_pool *pool, tp_pool_attr attr,
                    "tp_pool_get_attribute: pool '%s': %d is not a "
                    "tp_pool_attr",
                    pool->name, (int)attr);
-  pthread_mutex_lock(&pool->lock);
+  tp_lock_acquire(&pool->lock);
   const tp_pool_config *c = &pool->config;
   tp_pool_stats seen = pool->stats;
   if (attr == TP_POOL_ATTR_LIVE_BYTES || attr == TP_POOL_ATTR_CACHED_BYTES)
@@ -71,7 +71,7 @@ tp_status tp_pool_get_attribute(tp_pool *pool, tp_pool_attr attr,
   case TP_POOL_ATTR_DECOMMITTED_BYTES: v = s->decommitted_bytes; break;
   case TP_POOL_ATTR_THREAD_CACHE_BYTES: v = pool->front.budget; break;
   }
-  pthread_mutex_unlock(&pool->lock);
+  tp_lock_release(&pool->lock);
   *out = v;
   return TP_SUCCESS;
 }
@@ -126,7 +126,7 @@ tp_status tp_pool_set_attribute(tp_pool *pool, tp_pool_attr attr,
     return st;
   if (attr == TP_POOL_ATTR_LIMIT)
     return tp_pool_set_limit(pool, as_size(value));
-  pthread_mutex_lock(&pool->lock);
+  tp_lock_acquire(&pool->lock);
   /* Blocks waiting unmerged merge under the setting they were freed with. */
   tp_quick_flush_all(pool);
   tp_pool_config *c = &pool->config;
@@ -169,6 +169,6 @@ tp_status tp_pool_set_attribute(tp_pool *pool, tp_pool_attr attr,
   default: break;
   }
   tp_quick_configure(pool);
-  pthread_mutex_unlock(&pool->lock);
+  tp_lock_release(&pool->lock);
   return TP_SUCCESS;
 }

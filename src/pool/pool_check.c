@@ -261,9 +261,9 @@ static bool check_quick(tp_pool *pool, check *c) {
 }
 
 int tp_pool_validate(tp_pool *pool, char *message, size_t capacity) {
-  pthread_mutex_lock(&pool->lock);
+  tp_lock_acquire(&pool->lock);
   int rc = tp_pool_validate_locked(pool, message, capacity);
-  pthread_mutex_unlock(&pool->lock);
+  tp_lock_release(&pool->lock);
   return rc;
 }
 
@@ -353,7 +353,7 @@ int tp_pool_validate_locked(tp_pool *pool, char *message, size_t capacity) {
 /* Every segment's blocks, one line each, on stderr: for a test that needs
  * to see a state it is about to break. */
 void tp_pool_debug_dump(tp_pool *pool) {
-  pthread_mutex_lock(&pool->lock);
+  tp_lock_acquire(&pool->lock);
   for (uint32_t s = 0; s < pool->seg_cap; s++) {
     tp_segment *seg = tp_seg(pool, s);
     if (!seg->used)
@@ -370,5 +370,5 @@ void tp_pool_debug_dump(tp_pool *pool) {
           (unsigned long long)tp_blk(pool, x)->bytes, tp_blk(pool, x)->flags,
           pool->dv[seg->kind] == x ? " (kept)" : "");
   }
-  pthread_mutex_unlock(&pool->lock);
+  tp_lock_release(&pool->lock);
 }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/lock.h"
 #include "pool/block.h"
 #include "pool/event_log.h"
 #include "pool/front.h"
@@ -67,7 +68,7 @@ typedef struct tp_stream_slot {
 } tp_stream_slot;
 
 struct tp_pool {
-  pthread_mutex_t lock;
+  tp_lock lock;
   tp_space space;
   tp_pool_config config; /* page_release resolved from DEFAULT */
   char name[64];

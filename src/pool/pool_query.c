@@ -7,7 +7,7 @@ tp_status tp_pool_block_size(tp_pool *pool, const void *ptr, size_t *out) {
   if (!pool || !out)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_block_size: NULL %s",
                    pool ? "out-pointer" : "pool");
-  pthread_mutex_lock(&pool->lock);
+  tp_lock_acquire(&pool->lock);
   uint32_t b = ptr ? tp_ptr_map_find(&pool->map, (uintptr_t)ptr) : TP_NIL;
   if (b != TP_NIL && tp_front_parked(pool, b))
     b = TP_NIL; /* free to the caller, parked in a thread's cache */
@@ -19,7 +19,7 @@ tp_status tp_pool_block_size(tp_pool *pool, const void *ptr, size_t *out) {
                  "tp_pool_block_size: pool '%s': %p is not a live block of "
                  "this pool",
                  pool->name, ptr);
-  pthread_mutex_unlock(&pool->lock);
+  tp_lock_release(&pool->lock);
   return st;
 }
 

@@ -11,7 +11,7 @@ tp_status tp_pool_get_stats(tp_pool *pool, tp_pool_stats *out) {
   if (!pool || !out)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_get_stats: NULL %s",
                    pool ? "out-pointer" : "pool");
-  pthread_mutex_lock(&pool->lock);
+  tp_lock_acquire(&pool->lock);
   /* Figures as if every free had merged at once: blocks waiting on the
    * quick lists merge now. */
   tp_quick_flush_all(pool);
@@ -23,7 +23,7 @@ tp_status tp_pool_get_stats(tp_pool *pool, tp_pool_stats *out) {
       s.largest_free_block = l;
   }
   tp_front_adjust_stats(pool, &s);
-  pthread_mutex_unlock(&pool->lock);
+  tp_lock_release(&pool->lock);
   s.struct_size = sizeof s;
   s.hit_rate = s.allocations ? (double)s.hits / (double)s.allocations : 0.0;
   return tp_versioned_write("tp_pool_get_stats", "TP_POOL_STATS_INIT", out, &s,
@@ -33,7 +33,7 @@ tp_status tp_pool_get_stats(tp_pool *pool, tp_pool_stats *out) {
 tp_status tp_pool_reset_peaks(tp_pool *pool) {
   if (!pool)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_reset_peaks: NULL pool");
-  pthread_mutex_lock(&pool->lock);
+  tp_lock_acquire(&pool->lock);
   tp_pool_stats *s = &pool->stats;
   /* To what callers hold now: blocks parked in threads' caches are not. */
   tp_pool_stats seen = *s;
@@ -44,7 +44,7 @@ tp_status tp_pool_reset_peaks(tp_pool *pool) {
   tp_front_reset_peaks(pool);
   s->reserved_bytes_peak = s->reserved_bytes;
   s->committed_bytes_peak = s->reserved_bytes - s->decommitted_bytes;
-  pthread_mutex_unlock(&pool->lock);
+  tp_lock_release(&pool->lock);
   return TP_SUCCESS;
 }
 

@@ -159,7 +159,7 @@ void tp_pool_slots_fini(tp_pool *pool) {
 tp_status tp_pool_forget_stream(tp_pool *pool, tp_stream stream) {
   if (!pool)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_forget_stream: NULL pool");
-  pthread_mutex_lock(&pool->lock);
+  tp_lock_acquire(&pool->lock);
   int found = tp_pool_slot_find(pool, stream);
   tp_status st = TP_SUCCESS;
   if (found > 0) {
@@ -182,6 +182,6 @@ tp_status tp_pool_forget_stream(tp_pool *pool, tp_stream stream) {
   }
   if (pool->log)
     tp_event_log_write(pool->log, "forget", pool->name, NULL, 0, stream, st);
-  pthread_mutex_unlock(&pool->lock);
+  tp_lock_release(&pool->lock);
   return st;
 }

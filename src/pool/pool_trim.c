@@ -6,7 +6,7 @@
 tp_status tp_pool_trim(tp_pool *pool, size_t target_cached_bytes) {
   if (!pool)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_trim: NULL pool");
-  pthread_mutex_lock(&pool->lock);
+  tp_lock_acquire(&pool->lock);
   pool->clock++;
   tp_front_drain_all(pool, NULL); /* threads' caches first */
   tp_status st = tp_pool_release_cached(pool, target_cached_bytes, false);
@@ -26,7 +26,7 @@ tp_status tp_pool_trim(tp_pool *pool, size_t target_cached_bytes) {
   if (pool->log)
     tp_event_log_write(pool->log, "trim", pool->name, NULL, target_cached_bytes,
                        NULL, st);
-  pthread_mutex_unlock(&pool->lock);
+  tp_lock_release(&pool->lock);
   return st;
 }
 
@@ -78,7 +78,7 @@ tp_status tp_pool_set_owned_limit(tp_pool *pool, size_t limit) {
                    "tp_pool_set_limit: pool '%s': a limit of 0 bytes allows "
                    "no allocation (use TP_UNLIMITED for no limit)",
                    pool->name);
-  pthread_mutex_lock(&pool->lock);
+  tp_lock_acquire(&pool->lock);
   pool->clock++;
   tp_status st = TP_SUCCESS;
   /* Blocks parked in threads' caches count against the limit as cached:
@@ -126,6 +126,6 @@ tp_status tp_pool_set_owned_limit(tp_pool *pool, size_t limit) {
   } else {
     pool->config.limit = limit;
   }
-  pthread_mutex_unlock(&pool->lock);
+  tp_lock_release(&pool->lock);
   return st;
 }
