@@ -6,9 +6,9 @@
 #define _DEFAULT_SOURCE
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "pool/pool_internal.h"
+#include "pool/table_memory.h"
 
 #define TP_INITIAL_BLOCKS 256u
 #define TP_INITIAL_SEGMENTS 16u
@@ -16,14 +16,11 @@
 /* Page aligned (so every block record is one cache line) and zero, with
  * no page touched. */
 static tp_block *map_blocks(uint32_t count) {
-  void *p = mmap(NULL, (size_t)count * sizeof(tp_block), PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  return p == MAP_FAILED ? NULL : p;
+  return tp_table_map((size_t)count * sizeof(tp_block));
 }
 
 static void unmap_blocks(tp_block *blocks, uint32_t count) {
-  if (blocks)
-    munmap(blocks, (size_t)count * sizeof(tp_block));
+  tp_table_unmap(blocks, (size_t)count * sizeof(tp_block));
 }
 
 static void chain_segments(tp_pool *pool, uint32_t from, uint32_t to) {

@@ -1,11 +1,11 @@
 #include "pool/ptr_map.h"
 
-#include <stdlib.h>
+#include "pool/table_memory.h"
 
 #define TP_PTR_MAP_INITIAL 1024
 
 static bool make(tp_ptr_map *map, size_t entries) {
-  map->entries = calloc(entries, sizeof *map->entries);
+  map->entries = tp_table_map(entries * sizeof *map->entries);
   map->mask = entries - 1;
   map->shift = 64u - (unsigned)__builtin_ctzll((unsigned long long)entries);
   map->count = 0;
@@ -17,7 +17,7 @@ bool tp_ptr_map_init(tp_ptr_map *map) {
 }
 
 void tp_ptr_map_fini(tp_ptr_map *map) {
-  free(map->entries);
+  tp_table_unmap(map->entries, (map->mask + 1) * sizeof *map->entries);
   map->entries = NULL;
   map->count = 0;
 }
@@ -36,7 +36,7 @@ bool tp_ptr_map_grow(tp_ptr_map *map) {
     bigger.entries[j] = map->entries[i];
     bigger.count++;
   }
-  free(map->entries);
+  tp_table_unmap(map->entries, (map->mask + 1) * sizeof *map->entries);
   *map = bigger;
   return true;
 }
