@@ -535,9 +535,13 @@ int main(int argc, char **argv) {
 
   fprintf(stderr, "bench_host: %s mode, %d repetitions per case\n",
           opts.full ? "full" : "quick", opts.reps);
-  suite_sizes(&opts, peers, npeers);
-  suite_live(&opts, peers, npeers);
-  suite_threads(&opts, peers, npeers);
+  /* --only sizes|live|threads: one suite, to measure a change quickly. */
+  if (bench_suite_selected(&opts, "sizes"))
+    suite_sizes(&opts, peers, npeers);
+  if (bench_suite_selected(&opts, "live"))
+    suite_live(&opts, peers, npeers);
+  if (bench_suite_selected(&opts, "threads"))
+    suite_threads(&opts, peers, npeers);
 
   for (int k = 0; k < npeers; k++)
     host_peer_close(&peers[k]);

@@ -15,7 +15,7 @@ uint64_t bench_now_ns(void) {
 }
 
 static void usage_exit(const char *prog, const char *why) {
-  fprintf(stderr, "%s: %s\nusage: %s [--full] [--out FILE.jsonl] [--reps N]\n",
+  fprintf(stderr, "%s: %s\nusage: %s [--full] [--out FILE.jsonl] [--reps N] [--only SUITE]\n",
           prog, why, prog);
   exit(2);
 }
@@ -25,6 +25,7 @@ void bench_opts_parse(int argc, char **argv, bench_opts *opts) {
   opts->out = stdout;
   opts->device = "cpu";
   opts->reps = 0;
+  opts->only = NULL;
   const char *out_path = NULL;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--full") == 0) {
@@ -33,6 +34,8 @@ void bench_opts_parse(int argc, char **argv, bench_opts *opts) {
       opts->full = false;
     } else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) {
       out_path = argv[++i];
+    } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+      opts->only = argv[++i];
     } else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
       char *end = NULL;
       long reps = strtol(argv[++i], &end, 10);
@@ -57,6 +60,10 @@ void bench_opts_parse(int argc, char **argv, bench_opts *opts) {
       exit(2);
     }
   }
+}
+
+bool bench_suite_selected(const bench_opts *opts, const char *name) {
+  return !opts->only || strcmp(opts->only, name) == 0;
 }
 
 void bench_opts_close(bench_opts *opts) {

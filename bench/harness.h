@@ -19,12 +19,15 @@ typedef struct bench_opts {
   const char *device; /* "cpu" or the GPU's name */
   int reps;           /* timed batches per case (median over them) */
   uint64_t batch_ns;  /* a batch is sized to take about this long */
+  const char *only;   /* --only NAME: that suite alone (NULL: every suite) */
 } bench_opts;
 
-/* Reads --full, --out FILE, --reps N from argv; exits with a message on a
- * bad argument. The caller closes opts->out with bench_opts_close. */
+/* Reads --full, --out FILE, --reps N, --only SUITE from argv; exits with a
+ * message on a bad argument. The caller closes opts->out with bench_opts_close. */
 void bench_opts_parse(int argc, char **argv, bench_opts *opts);
 void bench_opts_close(bench_opts *opts);
+/* Whether suite `name` runs (every one unless --only named another). */
+bool bench_suite_selected(const bench_opts *opts, const char *name);
 
 /* Per-operation statistics over the repetitions. */
 typedef struct bench_timing {
