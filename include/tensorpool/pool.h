@@ -4,8 +4,10 @@
  * - Memory comes from upstream in segments. A request takes the front of a
  *   free block at least as large (found in O(1) through a two-level index of
  *   size classes with bitmaps, `divisions` classes per power of two), and
- *   the rest stays free; a freed block merges at once with its free
- *   neighbours. Requests of up to 1 MiB come from segments of their own, so
+ *   the rest stays free; a freed block merges with its free neighbours
+ *   (one the next request of its size and stream will likely take back may
+ *   wait unmerged until then, or until anything else needs it; statistics
+ *   read as if it had merged). Requests of up to 1 MiB come from segments of their own, so
  *   that small blocks never pin large segments; requests of at least
  *   `oversize_threshold` bytes get a segment each, never split.
  * - Spaces that can grow a segment in place (the host space; a VMM device
