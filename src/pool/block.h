@@ -28,9 +28,7 @@ enum {
   TP_BLOCK_DECOMMITTED = 2u,
   /* In the free index (not when a bin could not be made: it still merges
    * and is released with its segment, it is only never searched for). */
-  TP_BLOCK_INDEXED = 4u,
-  /* Waiting unmerged on a quick list (pool_quick.h), not in the index. */
-  TP_BLOCK_QUICK = 8u
+  TP_BLOCK_INDEXED = 4u
 };
 
 /* Segment kinds, each with its own free index: small requests never take

@@ -329,7 +329,8 @@ make_live(tp_pool *pool, uint32_t b, size_t requested, tp_stream stream) {
     }
   }
   tp_block *blk = tp_blk(pool, b);
-  if (!tp_ptr_map_insert(&pool->map, blk->ptr, b)) {
+  if (!tp_ptr_map_insert(&pool->map, blk->ptr, b,
+                         tp_size_pack(blk->bytes, requested))) {
     undo_take(pool, b);
     return tp_fail(TP_ERR_OUT_OF_MEMORY,
                    "tp_pool_alloc: pool '%s': no host memory for the "
@@ -338,7 +339,7 @@ make_live(tp_pool *pool, uint32_t b, size_t requested, tp_stream stream) {
   }
   blk = tp_blk(pool, b);
   blk->u.l.requested = requested;
-  blk->u.l.stream = stream;
+  (void)stream;
   tp_seg(pool, blk->seg)->live++;
   pool->stats.live_blocks++;
   pool->stats.live_bytes += blk->bytes;
@@ -348,7 +349,7 @@ make_live(tp_pool *pool, uint32_t b, size_t requested, tp_stream stream) {
 /* Inline in this file's alloc and free, out of line for the front end. */
 __attribute__((always_inline)) static inline tp_status
 engine_take(tp_pool *pool, size_t bytes, size_t requested, tp_stream stream,
-            bool cached_only, uint32_t *out, bool *hit) {
+            bool cached_only, uint32_t *out, uintptr_t *ptr_out, bool *hit) {
   uint64_t n = tp_round_request(bytes);
   unsigned kind = n >= pool->config.oversize_threshold ? TP_KIND_OVERSIZE
                   /* Growable: one range for every size, whose pages
@@ -358,12 +359,28 @@ engine_take(tp_pool *pool, size_t bytes, size_t requested, tp_stream stream,
                                                           : TP_KIND_LARGE;
   uint32_t b = TP_NIL;
   if (pool->quick_blocks) {
-    if (kind != TP_KIND_OVERSIZE &&
-        (b = tp_quick_pop(pool, n, stream)) != TP_NIL) {
+    uintptr_t ptr = 0;
+    if ((b = tp_quick_pop(pool, n, stream, &ptr)) != TP_NIL) {
+      /* Live again as its record still says: only the map learns of it
+       * (with its bytes and this request), not the record's line, unless
+       * they do not fit the map's entry (4 GiB and up). */
+      uint32_t packed = tp_size_pack(n, requested);
+      if (!packed)
+        tp_blk(pool, b)->u.l.requested = requested;
+      if (!tp_ptr_map_insert(&pool->map, ptr, b, packed)) {
+        tp_quick_unpop(pool, n);
+        *out = TP_NIL;
+        return tp_fail(TP_ERR_OUT_OF_MEMORY,
+                       "tp_pool_alloc: pool '%s': no host memory for the "
+                       "pointer map",
+                       pool->name);
+      }
       *hit = true;
-      tp_status st = make_live(pool, b, requested, stream);
-      *out = st == TP_SUCCESS ? b : TP_NIL;
-      return st;
+      pool->stats.live_blocks++;
+      pool->stats.live_bytes += n;
+      *out = b;
+      *ptr_out = ptr;
+      return TP_SUCCESS;
     }
     /* A large block waits only for an allocation of its own size. */
     if (pool->quick_large)
@@ -401,17 +418,16 @@ engine_take(tp_pool *pool, size_t bytes, size_t requested, tp_stream stream,
       tp_pool_undo_grow(pool, seg);
   }
   *out = st == TP_SUCCESS ? b : TP_NIL;
+  if (st == TP_SUCCESS)
+    *ptr_out = tp_blk(pool, b)->ptr;
   return st;
 }
 
-/* Files live block `b` as free under stream slot `slot`. */
+/* Merges live block `b`, counted out of live, as free under stream slot
+ * `slot`, and applies the cache bounds. */
 __attribute__((always_inline)) static inline void
-engine_release_at(tp_pool *pool, uint32_t b, unsigned slot) {
+engine_merge_freed(tp_pool *pool, uint32_t b, unsigned slot) {
   tp_pool_stats *s = &pool->stats;
-  s->live_blocks--;
-  s->live_bytes -= tp_blk(pool, b)->bytes;
-  if (tp_quick_push(pool, b, slot))
-    return;
   uint32_t m = tp_block_release(pool, b, (unsigned)slot);
   uint32_t seg = tp_blk(pool, m)->seg;
   /* The cache bounds, when there is something they could give back: a
@@ -425,6 +441,17 @@ engine_release_at(tp_pool *pool, uint32_t b, unsigned slot) {
     tp_pool_apply_cache_bounds(pool, seg);
 }
 
+/* Files live block `b` (of `bytes` at `ptr`, out of the pointer map) as
+ * free under stream slot `slot`: on a quick list, or merged now. */
+__attribute__((always_inline)) static inline void
+engine_release_at(tp_pool *pool, uint32_t b, uintptr_t ptr, uint64_t bytes,
+                  unsigned slot) {
+  pool->stats.live_blocks--;
+  pool->stats.live_bytes -= bytes;
+  if (!tp_quick_push(pool, b, ptr, bytes, slot))
+    engine_merge_freed(pool, b, slot);
+}
+
 /* For the front end's flushes: blocks parked by frees on the NULL stream.
  * With every slot taken, the stream is waited for once (its result cannot
  * be reported to any caller there). */
@@ -435,13 +462,16 @@ engine_release(tp_pool *pool, uint32_t b, tp_stream stream) {
     pool->space.ops->stream_sync(pool->space.ctx, stream);
     slot = TP_SLOT_READY;
   }
-  engine_release_at(pool, b, (unsigned)slot);
+  tp_block *blk = tp_blk(pool, b);
+  engine_release_at(pool, b, blk->ptr, blk->bytes, (unsigned)slot);
 }
 
 tp_status tp_pool_engine_take(tp_pool *pool, size_t bytes, size_t requested,
                               tp_stream stream, bool cached_only, uint32_t *out,
                               bool *hit) {
-  return engine_take(pool, bytes, requested, stream, cached_only, out, hit);
+  uintptr_t ptr;
+  return engine_take(pool, bytes, requested, stream, cached_only, out, &ptr,
+                     hit);
 }
 
 void tp_pool_engine_release(tp_pool *pool, uint32_t b, tp_stream stream) {
@@ -470,13 +500,17 @@ engine_alloc(tp_pool *pool, size_t bytes, tp_stream stream, void **out) {
                  "size class (largest is %zu bytes)",
                  pool->name, bytes, pool->classes.max_bytes);
   uint32_t b = TP_NIL;
+  uintptr_t ptr = 0;
   if (st == TP_SUCCESS) {
     bool hit = false;
-    st = engine_take(pool, bytes, bytes, stream, false, &b, &hit);
+    st = engine_take(pool, bytes, bytes, stream, false, &b, &ptr, &hit);
     /* Blocks parked in threads' caches are free memory too: out of it,
      * they go back to the engine and the request tries once more. */
-    if (st == TP_ERR_OUT_OF_MEMORY && tp_front_drain_all(pool, NULL))
+    if (st == TP_ERR_OUT_OF_MEMORY && tp_front_drain_all(pool, NULL)) {
       st = tp_pool_engine_take(pool, bytes, bytes, stream, false, &b, &hit);
+      if (st == TP_SUCCESS)
+        ptr = tp_blk(pool, b)->ptr;
+    }
     if (st == TP_SUCCESS) {
       tp_pool_stats *s = &pool->stats;
       s->allocations++;
@@ -492,7 +526,7 @@ engine_alloc(tp_pool *pool, size_t bytes, tp_stream stream, void **out) {
     }
   }
   if (st == TP_SUCCESS) {
-    *out = (void *)tp_blk(pool, b)->ptr;
+    *out = (void *)ptr;
   } else {
     pool->stats.failures++;
     /* A failure may still have grown the pool (a segment taken or grown
@@ -530,6 +564,20 @@ static tp_status bad_pointer(tp_pool *pool, void *ptr) {
       tp_block *blk = tp_blk(pool, b);
       if (p < blk->ptr || p >= blk->ptr + blk->bytes)
         continue;
+      /* Freed but waiting on a quick list: its record still says live. */
+      bool waiting = blk->state == TP_BLOCK_LIVE &&
+                     tp_ptr_map_find(&pool->map, blk->ptr) == TP_NIL;
+      if (waiting && p == blk->ptr)
+        return tp_fail(TP_ERR_INVALID_POINTER,
+                       "tp_pool_free: pool '%s': double free of %p (already "
+                       "free: a block of %llu bytes waiting to be reused)",
+                       pool->name, ptr, (unsigned long long)blk->bytes);
+      if (waiting)
+        return tp_fail(TP_ERR_INVALID_POINTER,
+                       "tp_pool_free: pool '%s': %p lies %zu bytes into a "
+                       "freed block of %llu bytes at %p",
+                       pool->name, ptr, (size_t)(p - blk->ptr),
+                       (unsigned long long)blk->bytes, (void *)blk->ptr);
       if (blk->state == TP_BLOCK_LIVE)
         return tp_fail(TP_ERR_INVALID_POINTER,
                        "tp_pool_free: pool '%s': %p is an interior pointer, "
@@ -591,6 +639,10 @@ __attribute__((noinline)) static tp_status engine_free(tp_pool *pool, void *ptr,
   size_t requested = 0;
   size_t at = tp_ptr_map_index(&pool->map, (uintptr_t)ptr);
   uint32_t b = at == SIZE_MAX ? TP_NIL : pool->map.entries[at].value;
+  /* The block's bytes and request, from the map's entry where they fit:
+   * then the free touches no record (a block that waits on a quick list
+   * keeps its record as it is until it merges). */
+  uint32_t packed = at == SIZE_MAX ? 0 : pool->map.entries[at].size;
   int slot = TP_SLOT_READY;
   if (b != TP_NIL) {
     slot = tp_pool_slot_acquire(pool, stream);
@@ -617,7 +669,7 @@ __attribute__((noinline)) static tp_status engine_free(tp_pool *pool, void *ptr,
   } else {
     /* Nothing since the lookup added to or removed from the map. */
     tp_ptr_map_remove_at(&pool->map, at);
-    tp_block *blk = tp_blk(pool, b);
+    uint64_t bytes = packed ? tp_size_bytes(packed) : tp_blk(pool, b)->bytes;
     if (front == TP_CELL_HANDED) {
       /* Handed out by a thread's cache: the caller's counters are the
        * front end's. */
@@ -625,12 +677,13 @@ __attribute__((noinline)) static tp_status engine_free(tp_pool *pool, void *ptr,
       tp_front_count_free(pool, requested);
     } else {
       tp_pool_stats *s = &pool->stats;
-      requested = (size_t)blk->u.l.requested;
+      requested = packed ? (size_t)tp_size_requested(packed)
+                         : (size_t)tp_blk(pool, b)->u.l.requested;
       s->deallocations++;
       s->bytes_freed += requested;
       s->requested_bytes -= requested;
     }
-    engine_release_at(pool, b, (unsigned)slot);
+    engine_release_at(pool, b, (uintptr_t)ptr, bytes, (unsigned)slot);
     tp_pages_age(pool);
   }
   if (pool->log)

@@ -160,10 +160,8 @@ tp_block_coalesce(tp_pool *pool, uint32_t b) {
   for (bool merged = true; merged;) {
     merged = false;
     tp_block *B = pool->blocks;
-    /* A neighbour waiting on a quick list merges when it leaves it. */
     uint32_t p = B[cur].prev;
-    if (p != TP_NIL && B[p].state == TP_BLOCK_FREE &&
-        !(B[p].flags & TP_BLOCK_QUICK)) {
+    if (p != TP_NIL && B[p].state == TP_BLOCK_FREE) {
       uint32_t m =
           tp_merge_pair(pool, cur, p, &slot, B[cur].flags & TP_BLOCK_INDEXED);
       if (m != TP_NIL) {
@@ -172,8 +170,7 @@ tp_block_coalesce(tp_pool *pool, uint32_t b) {
       }
     }
     uint32_t n = B[cur].next;
-    if (n != TP_NIL && B[n].state == TP_BLOCK_FREE &&
-        !(B[n].flags & TP_BLOCK_QUICK)) {
+    if (n != TP_NIL && B[n].state == TP_BLOCK_FREE) {
       uint32_t m =
           tp_merge_pair(pool, cur, n, &slot, B[cur].flags & TP_BLOCK_INDEXED);
       if (m != TP_NIL) {

@@ -35,7 +35,7 @@ static bool fail(check *c, const char *fmt, ...) {
 typedef struct totals {
   uint64_t free_blocks, free_bytes, live_blocks, live_bytes, reserved;
   uint64_t segments, empty, empty_bytes, decommitted, dirty, dirty_bytes;
-  uint64_t indexed, kept, quick;
+  uint64_t indexed, kept, waiting, waiting_bytes;
 } totals;
 
 static bool page_bit(const tp_segment *seg, uint64_t i) {
@@ -102,22 +102,36 @@ static bool check_segment(tp_pool *pool, check *c, uint32_t s, totals *t) {
       live++;
       t->live_blocks++;
       t->live_bytes += blk->bytes;
-      if (!EXPECT(c, tp_ptr_map_find(&pool->map, blk->ptr) == b,
-                  "live block %u at %#" PRIxPTR " is not in the pointer map", b,
-                  blk->ptr))
+      /* In the pointer map (its packed size right), or waiting on a quick
+       * list (its record says live until it merges). */
+      size_t entry = tp_ptr_map_index(&pool->map, blk->ptr);
+      uint32_t q =
+          entry == SIZE_MAX ? tp_quick_find(pool, blk->ptr) : TP_QUICK_NONE;
+      if (q != TP_QUICK_NONE) {
+        t->waiting++;
+        t->waiting_bytes += blk->bytes;
+      }
+      uint32_t packed = entry == SIZE_MAX ? 0 : pool->map.entries[entry].size;
+      if (!EXPECT(c,
+                  (entry != SIZE_MAX && pool->map.entries[entry].value == b) ||
+                      (q != TP_QUICK_NONE && pool->quick_nodes[q].block == b),
+                  "live block %u at %#" PRIxPTR
+                  " is neither in the pointer map nor waiting",
+                  b, blk->ptr) ||
+          !EXPECT(c, packed == 0 || tp_size_bytes(packed) == blk->bytes,
+                  "live block %u of %" PRIu64
+                  " bytes: its map entry says %" PRIu64,
+                  b, blk->bytes, tp_size_bytes(packed)))
         return false;
     } else {
       t->free_blocks++;
       t->free_bytes += blk->bytes;
       t->indexed += (blk->flags & TP_BLOCK_INDEXED) != 0;
-      t->quick += (blk->flags & TP_BLOCK_QUICK) != 0;
       if (blk->flags & TP_BLOCK_DIRTY) {
         t->dirty++;
         t->dirty_bytes += tp_pages_inside(pool, blk->ptr, blk->bytes);
       }
-      /* Blocks on the quick lists merge when they leave them. */
-      if (prev != TP_NIL && tp_blk(pool, prev)->state == TP_BLOCK_FREE &&
-          !((tp_blk(pool, prev)->flags | blk->flags) & TP_BLOCK_QUICK)) {
+      if (prev != TP_NIL && tp_blk(pool, prev)->state == TP_BLOCK_FREE) {
         unsigned a = tp_blk(pool, prev)->slot, d = blk->slot;
         if (!EXPECT(c, a != d && a != TP_SLOT_READY && d != TP_SLOT_READY,
                     "free blocks %u and %u (slots %u, %u, stamps %" PRIu64
@@ -136,10 +150,8 @@ static bool check_segment(tp_pool *pool, check *c, uint32_t s, totals *t) {
     if (!EXPECT(c, ++count <= pool->block_cap, "segment %u loops", s))
       return false;
   }
-  /* A block waiting on a quick list is flagged once merged. */
   bool one_free = seg->first == seg->last && seg->first != TP_NIL &&
-                  tp_blk(pool, seg->first)->state == TP_BLOCK_FREE &&
-                  !(tp_blk(pool, seg->first)->flags & TP_BLOCK_QUICK);
+                  tp_blk(pool, seg->first)->state == TP_BLOCK_FREE;
   if (seg->empty) {
     t->empty++;
     t->empty_bytes += seg->bytes;
@@ -207,47 +219,55 @@ static bool check_index(tp_pool *pool, check *c, uint64_t *listed) {
   return true;
 }
 
-/* The quick lists: each block free, flagged, of its list's class, under a
- * named slot; the bits, counts and bytes as counted. */
+/* The quick lists: each node's block live to its record, at the node's
+ * address and size, of its list's class, out of the pointer map, under a
+ * named slot; the bits, counts and bytes as counted; every node listed or
+ * spare. */
 static bool check_quick(tp_pool *pool, check *c) {
-  uint64_t blocks = 0, bytes = 0;
+  uint64_t blocks = 0, bytes = 0, spare = 0;
   for (unsigned cls = 0; cls < pool->classes.count; cls++) {
     bool bit = pool->quick_words[cls / 64] >> (cls % 64) & 1u;
-    if (!EXPECT(c, bit == (pool->quick[cls] != TP_NIL),
+    if (!EXPECT(c, bit == (pool->quick[cls] != TP_QUICK_NONE),
                 "quick list of class %u: bit %d, head %u", cls, bit,
                 pool->quick[cls]))
       return false;
-    for (uint32_t b = pool->quick[cls]; b != TP_NIL;
-         b = tp_blk(pool, b)->u.f.next) {
-      tp_block *blk = tp_blk(pool, b);
+    for (uint32_t q = pool->quick[cls]; q != TP_QUICK_NONE;
+         q = pool->quick_nodes[q].next) {
+      const tp_quick_node *node = &pool->quick_nodes[q];
+      uint64_t size = (uint64_t)node->units << 8;
+      tp_block *blk =
+          node->block < pool->block_cap ? tp_blk(pool, node->block) : NULL;
       if (!EXPECT(c,
-                  blk->state == TP_BLOCK_FREE &&
-                      (blk->flags & TP_BLOCK_QUICK) &&
-                      !(blk->flags & (TP_BLOCK_INDEXED | TP_BLOCK_DIRTY)) &&
-                      blk->kind != TP_KIND_OVERSIZE,
-                  "block %u on the quick list of class %u: state %u kind %u "
-                  "flags %#x",
-                  b, cls, blk->state, blk->kind, blk->flags) ||
-          !EXPECT(c,
-                  tp_size_class_of(&pool->classes, (size_t)blk->bytes) == cls,
+                  blk && blk->state == TP_BLOCK_LIVE && blk->ptr == node->ptr &&
+                      blk->bytes == size,
+                  "quick node %u (block %u at %#" PRIxPTR ", %" PRIu64
+                  " bytes) does not match its record",
+                  q, node->block, node->ptr, size) ||
+          !EXPECT(c, tp_size_class_of(&pool->classes, (size_t)size) == cls,
                   "block %u of %" PRIu64 " bytes on the quick list of class %u",
-                  b, blk->bytes, cls) ||
+                  node->block, size, cls) ||
+          !EXPECT(c, tp_ptr_map_find(&pool->map, node->ptr) == TP_NIL,
+                  "waiting block %u is in the pointer map", node->block) ||
           !EXPECT(c,
-                  blk->slot == TP_SLOT_READY ||
-                      (pool->used_slots >> blk->slot & 1u),
-                  "block %u on a quick list waits under unnamed slot %u", b,
-                  blk->slot) ||
-          !EXPECT(c, ++blocks <= pool->block_cap, "a quick list loops"))
+                  node->slot == TP_SLOT_READY ||
+                      (pool->used_slots >> node->slot & 1u),
+                  "block %u on a quick list waits under unnamed slot %u",
+                  node->block, node->slot) ||
+          !EXPECT(c, ++blocks <= TP_QUICK_MAX_BLOCKS, "a quick list loops"))
         return false;
-      bytes += blk->bytes;
+      bytes += size;
     }
   }
+  for (uint32_t q = pool->quick_spare; q != TP_QUICK_NONE;
+       q = pool->quick_nodes[q].next)
+    if (!EXPECT(c, ++spare <= TP_QUICK_MAX_BLOCKS, "spare nodes loop"))
+      return false;
   return EXPECT(c,
                 blocks == pool->quick_blocks && bytes == pool->quick_bytes &&
-                    blocks <= TP_QUICK_MAX_BLOCKS,
+                    blocks + spare == TP_QUICK_MAX_BLOCKS,
                 "quick lists hold %" PRIu64 " blocks of %" PRIu64
-                " bytes, counted %u of %" PRIu64,
-                blocks, bytes, pool->quick_blocks, pool->quick_bytes) &&
+                " bytes (%" PRIu64 " spare nodes), counted %u of %" PRIu64,
+                blocks, bytes, spare, pool->quick_blocks, pool->quick_bytes) &&
          EXPECT(c, pool->quick_on || !blocks,
                 "quick lists hold blocks while deferral is off") &&
          EXPECT(c,
@@ -301,18 +321,26 @@ int tp_pool_validate_locked(tp_pool *pool, char *message, size_t capacity) {
   }
   const tp_pool_stats *s = &pool->stats;
   if (!c.failed)
-    (void)(EXPECT(&c, t.free_blocks == s->cached_blocks,
-                  "%" PRIu64 " free blocks, cached_blocks %" PRIu64,
-                  t.free_blocks, s->cached_blocks) &&
-           EXPECT(&c, t.free_bytes == s->cached_bytes,
-                  "%" PRIu64 " free bytes, cached_bytes %" PRIu64, t.free_bytes,
-                  s->cached_bytes) &&
-           EXPECT(&c, t.live_blocks == s->live_blocks,
+    (void)(EXPECT(&c,
+                  t.waiting == pool->quick_blocks &&
+                      t.waiting_bytes == pool->quick_bytes,
+                  "%" PRIu64 " blocks of %" PRIu64 " bytes found waiting, "
+                  "%u of %" PRIu64 " counted",
+                  t.waiting, t.waiting_bytes, pool->quick_blocks,
+                  pool->quick_bytes) &&
+           EXPECT(&c, t.free_blocks + t.waiting == s->cached_blocks,
+                  "%" PRIu64 " free blocks and %" PRIu64
+                  " waiting, cached_blocks %" PRIu64,
+                  t.free_blocks, t.waiting, s->cached_blocks) &&
+           EXPECT(&c, t.free_bytes + t.waiting_bytes == s->cached_bytes,
+                  "%" PRIu64 " free bytes, cached_bytes %" PRIu64,
+                  t.free_bytes + t.waiting_bytes, s->cached_bytes) &&
+           EXPECT(&c, t.live_blocks - t.waiting == s->live_blocks,
                   "%" PRIu64 " live blocks, live_blocks %" PRIu64,
-                  t.live_blocks, s->live_blocks) &&
-           EXPECT(&c, t.live_bytes == s->live_bytes,
-                  "%" PRIu64 " live bytes, live_bytes %" PRIu64, t.live_bytes,
-                  s->live_bytes) &&
+                  t.live_blocks - t.waiting, s->live_blocks) &&
+           EXPECT(&c, t.live_bytes - t.waiting_bytes == s->live_bytes,
+                  "%" PRIu64 " live bytes, live_bytes %" PRIu64,
+                  t.live_bytes - t.waiting_bytes, s->live_bytes) &&
            EXPECT(&c, t.reserved == s->reserved_bytes,
                   "%" PRIu64 " segment bytes, reserved_bytes %" PRIu64,
                   t.reserved, s->reserved_bytes) &&
@@ -332,21 +360,18 @@ int tp_pool_validate_locked(tp_pool *pool, char *message, size_t capacity) {
            EXPECT(&c, listed == t.indexed,
                   "%" PRIu64 " blocks in the index, %" PRIu64 " flagged",
                   listed, t.indexed) &&
-           EXPECT(&c, t.indexed + t.kept + t.quick == t.free_blocks,
-                  "%" PRIu64 " free blocks, %" PRIu64 " indexed, %" PRIu64
-                  " kept and %" PRIu64 " on quick lists",
-                  t.free_blocks, t.indexed, t.kept, t.quick) &&
-           EXPECT(&c, t.quick == pool->quick_blocks,
-                  "%" PRIu64 " blocks flagged quick, %u listed", t.quick,
-                  pool->quick_blocks) &&
+           EXPECT(&c, t.indexed + t.kept == t.free_blocks,
+                  "%" PRIu64 " free blocks, %" PRIu64 " indexed and %" PRIu64
+                  " kept",
+                  t.free_blocks, t.indexed, t.kept) &&
            EXPECT(&c,
                   dirty_listed == t.dirty && t.dirty_bytes == pool->dirty_bytes,
                   "dirty list: %" PRIu64 " listed, %" PRIu64
                   " flagged, %" PRIu64 " bytes counted %" PRIu64,
                   dirty_listed, t.dirty, t.dirty_bytes, pool->dirty_bytes) &&
-           EXPECT(&c, pool->map.count == t.live_blocks,
+           EXPECT(&c, pool->map.count == t.live_blocks - t.waiting,
                   "pointer map holds %zu, %" PRIu64 " live", pool->map.count,
-                  t.live_blocks));
+                  t.live_blocks - t.waiting));
   return c.failed ? -1 : 0;
 }
 

@@ -15,6 +15,19 @@
 #include "pool/size_class.h"
 #include "tensorpool/pool.h"
 
+/* A block waiting on a quick list (pool_quick.h): all of its free that the
+ * lists need, so that its record's line stays untouched until it merges. */
+typedef struct tp_quick_node {
+  uintptr_t ptr;
+  uint64_t stamp; /* pool clock at the free: its pending work's age */
+  uint32_t block; /* its record */
+  uint32_t units; /* bytes / 256 */
+  uint32_t next;  /* the next node of its list, or of the spare nodes */
+  uint8_t slot;   /* the stream slot it was freed on */
+} tp_quick_node;
+#define TP_QUICK_NONE UINT32_MAX
+#define TP_QUICK_MAX_BLOCKS 256u
+
 /* Slot 0 holds free blocks with no pending work (their stream was
  * forgotten, synchronized or found idle): any stream may take them without
  * waiting. */
@@ -89,10 +102,13 @@ struct tp_pool {
   uint32_t dv[TP_KINDS];
   tp_free_index index[TP_KINDS];
   /* Deferred coalescing (pool_quick.h): per size class, a LIFO of freed
-   * blocks not merged yet, chained through u.f.next; a bit per class with
-   * one; their bytes and count. */
+   * blocks not merged yet, as nodes (index into quick_nodes, chained by
+   * next); a bit per class with one; spare nodes chained; their bytes and
+   * count. */
   uint32_t *quick;
   uint64_t *quick_words;
+  tp_quick_node *quick_nodes;
+  uint32_t quick_spare;
   uint64_t quick_bytes;
   uint32_t quick_blocks;
   bool quick_on;       /* no cache bound configured */

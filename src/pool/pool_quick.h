@@ -12,8 +12,17 @@
  * block. A block above the lists' bound waits alone and only until the
  * next call: freed and allocated again at once (a workspace in a loop), it
  * skips the merge and the split too, and its pages stay committed no
- * longer than merged ones would. Inline: the checks run on every alloc and
- * free. */
+ * longer than merged ones would.
+ *
+ * A waiting block is free to the pool's counters but its record still
+ * says live, untouched: what the lists need (address, record, bytes, slot,
+ * time of the free) is in a small array of nodes the pool keeps hot, and
+ * the pointer map's entry carries the block's bytes and request. A free
+ * and the allocation that takes the block back touch the map and the
+ * nodes only, not the record's cache line (with a hundred thousand live
+ * blocks, a miss each). The record learns of the free when the block
+ * merges. Neighbours see a live block meanwhile, so nothing merges with
+ * it. Inline: the checks run on every alloc and free. */
 #ifndef TP_POOL_POOL_QUICK_H
 #define TP_POOL_POOL_QUICK_H
 
@@ -25,7 +34,6 @@
  * short pause. */
 #define TP_QUICK_SHIFT 6u
 #define TP_QUICK_MIN_BYTES ((uint64_t)64 << 10)
-#define TP_QUICK_MAX_BLOCKS 256u
 
 bool tp_quick_init(tp_pool *pool);
 void tp_quick_fini(tp_pool *pool);
@@ -35,6 +43,9 @@ void tp_quick_flush_all(tp_pool *pool);
  * now) while max_cached_bytes or max_buffers_per_bucket is bounded, bounds
  * the engine keeps exactly at every free. */
 void tp_quick_configure(tp_pool *pool);
+/* The node of the waiting block at `ptr`, or TP_QUICK_NONE (the error
+ * path's double-free check: O(waiting blocks)). */
+uint32_t tp_quick_find(const tp_pool *pool, uintptr_t ptr);
 
 static inline uint64_t tp_quick_cap(const tp_pool *pool) {
   uint64_t share = pool->live_high >> TP_QUICK_SHIFT;
@@ -42,74 +53,75 @@ static inline uint64_t tp_quick_cap(const tp_pool *pool) {
 }
 
 /* A waiting block of exactly `bytes` that `stream` may take without a
- * wait, out of its list, live and counted out of the cache (its flags but
- * the page flag cleared); TP_NIL if the head of the class's list is not
- * one. A head of that size waiting for another stream's work means every
- * list merges first: the engine then hands it out as it would have without
- * deferral, ordered by an event, or something else that needs no wait. */
+ * wait, off its list: its record index, its address in `*ptr`, counted out
+ * of the cache (the caller counts it live); TP_NIL if the head of the
+ * class's list is not one. A head of that size waiting for another
+ * stream's work means every list merges first: the engine then hands it
+ * out as it would have without deferral, ordered by an event, or something
+ * else that needs no wait. */
 __attribute__((always_inline)) static inline uint32_t
-tp_quick_pop(tp_pool *pool, uint64_t bytes, tp_stream stream) {
+tp_quick_pop(tp_pool *pool, uint64_t bytes, tp_stream stream, uintptr_t *ptr) {
   unsigned cls = tp_size_class_of(&pool->classes, (size_t)bytes);
-  uint32_t b = pool->quick[cls];
-  if (b == TP_NIL)
+  uint32_t q = pool->quick[cls];
+  if (q == TP_QUICK_NONE)
     return TP_NIL;
-  tp_block *blk = &pool->blocks[b];
-  if (blk->bytes != bytes)
+  tp_quick_node *node = &pool->quick_nodes[q];
+  if (node->units != bytes >> 8)
     return TP_NIL;
   /* A stream slot stays named while a block waits under it: forgetting a
    * stream merges the lists first. */
-  if (blk->slot != TP_SLOT_READY && pool->slots[blk->slot].stream != stream) {
+  if (node->slot != TP_SLOT_READY && pool->slots[node->slot].stream != stream) {
     tp_quick_flush_all(pool);
     return TP_NIL;
   }
-  uint32_t next = blk->u.f.next;
   pool->quick_large = false; /* a large block waits alone: this one */
-  pool->quick[cls] = next;
-  if (next == TP_NIL)
+  pool->quick[cls] = node->next;
+  if (node->next == TP_QUICK_NONE)
     pool->quick_words[cls / 64] &= ~((uint64_t)1 << (cls % 64));
+  node->next = pool->quick_spare;
+  pool->quick_spare = q;
   pool->quick_bytes -= bytes;
   pool->quick_blocks--;
   pool->stats.cached_blocks--;
   pool->stats.cached_bytes -= bytes;
-  /* Where it goes back if it cannot be handed out after all. */
-  pool->taken_slot = blk->slot;
-  pool->taken_stamp = blk->u.f.stamp;
-  blk->state = TP_BLOCK_LIVE;
-  blk->flags &= TP_BLOCK_DECOMMITTED;
-  return b;
+  *ptr = node->ptr;
+  return node->block;
 }
 
-/* Files live block `b`, freed on stream slot `slot`, on its class's list
- * (its engine counters as the caller's release left them: counted out of
- * live, into nothing yet); false when it must merge now (deferral off, or
- * an oversize block). */
+/* Puts back block `b` just popped (its node the spare head, untouched
+ * since), when it could not be handed out after all. */
+void tp_quick_unpop(tp_pool *pool, uint64_t bytes);
+
+/* Files live block `b` of `bytes` at `ptr`, freed on stream slot `slot`,
+ * on its class's list (counted out of live by the caller, into the cache
+ * here); false when it must merge now (deferral off). */
 __attribute__((always_inline)) static inline bool
-tp_quick_push(tp_pool *pool, uint32_t b, unsigned slot) {
-  tp_block *blk = &pool->blocks[b];
-  uint64_t bytes = blk->bytes, cap = tp_quick_cap(pool);
-  if (!pool->quick_on || blk->kind == TP_KIND_OVERSIZE)
+tp_quick_push(tp_pool *pool, uint32_t b, uintptr_t ptr, uint64_t bytes,
+              unsigned slot) {
+  if (!pool->quick_on)
     return false;
+  uint64_t cap = tp_quick_cap(pool);
   bool large = bytes > cap;
   if (pool->quick_large || pool->quick_bytes + bytes > cap ||
-      pool->quick_blocks == TP_QUICK_MAX_BLOCKS ||
-      (large && pool->quick_blocks)) {
+      pool->quick_spare == TP_QUICK_NONE || (large && pool->quick_blocks))
     tp_quick_flush_all(pool);
-    blk = &pool->blocks[b];
-  }
   pool->quick_large = large;
   unsigned cls = tp_size_class_of(&pool->classes, (size_t)bytes);
-  blk->state = TP_BLOCK_FREE;
-  blk->slot = (uint8_t)slot;
-  blk->flags = (uint8_t)((blk->flags & TP_BLOCK_DECOMMITTED) | TP_BLOCK_QUICK);
-  blk->u.f.stamp = pool->clock;
-  blk->u.f.next = pool->quick[cls];
-  pool->quick[cls] = b;
+  uint32_t q = pool->quick_spare;
+  tp_quick_node *node = &pool->quick_nodes[q];
+  pool->quick_spare = node->next;
+  node->ptr = ptr;
+  node->stamp = pool->clock;
+  node->block = b;
+  node->units = (uint32_t)(bytes >> 8);
+  node->slot = (uint8_t)slot;
+  node->next = pool->quick[cls];
+  pool->quick[cls] = q;
   pool->quick_words[cls / 64] |= (uint64_t)1 << (cls % 64);
   pool->quick_bytes += bytes;
   pool->quick_blocks++;
   pool->stats.cached_blocks++;
   pool->stats.cached_bytes += bytes;
-  pool->segs[blk->seg].live--;
   return true;
 }
 

@@ -13,8 +13,27 @@
 typedef struct tp_ptr_entry {
   uintptr_t key; /* 0: empty (no block starts at address 0) */
   uint32_t value;
-  uint32_t unused;
+  /* The block's bytes and its caller's request, packed (tp_size_pack), so
+   * that a free needs no other line; 0: read them from the record. */
+  uint32_t size;
 } tp_ptr_entry;
+
+/* A block's bytes (a multiple of 256) and the request it serves in 32 bits:
+ * bytes / 256 in the top 24, the rounding (bytes - request, under 256) in
+ * the low 8. 0 where they do not fit (4 GiB and up; an oversize block well
+ * above its request). */
+static inline uint32_t tp_size_pack(uint64_t bytes, uint64_t requested) {
+  uint64_t units = bytes >> 8, slack = bytes - requested;
+  return units && units < ((uint64_t)1 << 24) && slack < 256
+             ? (uint32_t)(units << 8 | slack)
+             : 0;
+}
+static inline uint64_t tp_size_bytes(uint32_t packed) {
+  return (uint64_t)(packed >> 8) << 8;
+}
+static inline uint64_t tp_size_requested(uint32_t packed) {
+  return tp_size_bytes(packed) - (packed & 0xffu);
+}
 
 typedef struct tp_ptr_map {
   tp_ptr_entry *entries;
@@ -49,7 +68,7 @@ static inline uint32_t tp_ptr_map_find(const tp_ptr_map *map, uintptr_t key) {
 
 /* False only when growing was needed and failed (nothing inserted). */
 static inline bool tp_ptr_map_insert(tp_ptr_map *map, uintptr_t key,
-                                     uint32_t value) {
+                                     uint32_t value, uint32_t size) {
   if (2 * (map->count + 1) > map->mask + 1 && !tp_ptr_map_grow(map))
     return false;
   size_t i = tp_ptr_map_slot(map, key);
@@ -57,6 +76,7 @@ static inline bool tp_ptr_map_insert(tp_ptr_map *map, uintptr_t key,
     i = (i + 1) & map->mask;
   map->entries[i].key = key;
   map->entries[i].value = value;
+  map->entries[i].size = size;
   map->count++;
   return true;
 }

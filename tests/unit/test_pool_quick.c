@@ -156,6 +156,11 @@ Test(pool_quick, a_double_free_of_a_waiting_block_is_refused) {
   cr_expect_eq(tp_pool_free(pool, a, NULL), TP_ERR_INVALID_POINTER);
   cr_expect(strstr(tp_last_error(), "double free") != NULL, "%s",
             tp_last_error());
+  /* A pointer into it is no block either. */
+  cr_expect_eq(tp_pool_free(pool, (char *)a + 512, NULL),
+               TP_ERR_INVALID_POINTER);
+  size_t usable = 0;
+  cr_expect_eq(tp_pool_block_size(pool, a, &usable), TP_ERR_INVALID_POINTER);
   expect_valid(pool);
   /* Still one owner: the block is handed out once. */
   void *b, *c;
