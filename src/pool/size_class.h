@@ -27,14 +27,15 @@ bool tp_size_classes_init(tp_size_classes *sc, unsigned divisions);
 /* Class of a request of `bytes` (1 <= bytes <= sc->max_bytes). */
 static inline unsigned tp_size_class_of(const tp_size_classes *sc,
                                         size_t bytes) {
-  size_t units = (bytes + TP_ALIGNMENT - 1) >> TP_ALIGNMENT_SHIFT;
-  if (units <= sc->divisions)
-    return (unsigned)units - 1;
-  size_t v = units - 1;
-  unsigned top = 63u - (unsigned)__builtin_clzll((unsigned long long)v);
-  unsigned shift = top - sc->division_shift;
-  unsigned within = (unsigned)(v >> shift) - sc->divisions;
-  return sc->divisions * (shift + 1) + within;
+  /* With v = units - 1 and shift = max(floor(log2 v) - k, 0), the class is
+   * d * shift + (v >> shift): v itself for the first d classes, one class
+   * per 2^shift units above. No branch: mixed sizes on either side of d
+   * units would mispredict one on every call. */
+  size_t v = ((bytes + TP_ALIGNMENT - 1) >> TP_ALIGNMENT_SHIFT) - 1;
+  int top = 63 - __builtin_clzll((unsigned long long)(v | 1u));
+  int over = top - (int)sc->division_shift;
+  unsigned shift = over > 0 ? (unsigned)over : 0u;
+  return sc->divisions * shift + (unsigned)(v >> shift);
 }
 
 /* Bytes of class `cls`. */
