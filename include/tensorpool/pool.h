@@ -7,7 +7,8 @@
  *   the rest stays free; a freed block merges with its free neighbours
  *   (one the next request of its size and stream will likely take back may
  *   wait unmerged until then, or until anything else needs it; statistics
- *   read as if it had merged). Requests of up to 1 MiB come from segments of their own, so
+ *   read as if it had merged, but for the merge and split counts).
+ *   Requests of up to 1 MiB come from segments of their own, so
  *   that small blocks never pin large segments; requests of at least
  *   `oversize_threshold` bytes get a segment each, never split.
  * - Spaces that can grow a segment in place (the host space; a VMM device

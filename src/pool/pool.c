@@ -386,13 +386,16 @@ engine_take(tp_pool *pool, size_t bytes, size_t requested, tp_stream stream,
     if (pool->quick_large)
       tp_quick_flush_all(pool);
   }
-  tp_status st =
-      pool->can_resize
-          ? take_cached_tail_last(pool, kind, n, stream, cached_only, &b)
-          : take_cached(pool, kind, n, stream, cached_only, &b);
+  /* While blocks wait unmerged, nothing that needs a wait for another
+   * stream's work is taken either: merged, they may give this stream a
+   * block of its own. */
+  bool no_wait = cached_only || pool->quick_blocks;
+  tp_status st = pool->can_resize
+                     ? take_cached_tail_last(pool, kind, n, stream, no_wait, &b)
+                     : take_cached(pool, kind, n, stream, no_wait, &b);
   if (st == TP_SUCCESS && b == TP_NIL && pool->quick_blocks && !cached_only) {
-    /* Before memory the pool has not used yet: what waits unmerged on the
-     * quick lists may fit once merged. */
+    /* Before memory the pool has not used yet, or another stream's: what
+     * waits unmerged on the quick lists may fit once merged. */
     tp_quick_flush_all(pool);
     st = pool->can_resize
              ? take_cached_tail_last(pool, kind, n, stream, cached_only, &b)

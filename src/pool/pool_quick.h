@@ -98,7 +98,8 @@ void tp_quick_unpop(tp_pool *pool, uint64_t bytes);
 __attribute__((always_inline)) static inline bool
 tp_quick_push(tp_pool *pool, uint32_t b, uintptr_t ptr, uint64_t bytes,
               unsigned slot) {
-  if (!pool->quick_on)
+  /* A node counts 256-byte units in 32 bits: 1 TiB and up merges now. */
+  if (!pool->quick_on || bytes >> 40)
     return false;
   uint64_t cap = tp_quick_cap(pool);
   bool large = bytes > cap;

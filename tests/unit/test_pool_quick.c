@@ -234,3 +234,59 @@ Test(pool_quick, a_cache_bound_turns_deferral_off) {
   tp_pool_free(pool, keep, NULL);
   cr_expect_eq(tp_pool_destroy(pool), TP_SUCCESS);
 }
+
+/* A stream's own freed block is preferred to another stream's block with
+ * pending work, as without deferral: no wait is added by a block waiting
+ * unmerged (found in review: S took T's block, after a wait on T, while
+ * its own block that fit was still waiting). */
+Test(pool_quick, no_cross_stream_wait_while_a_fitting_own_block_waits) {
+  tp_sim *sim = tp_sim_create(64u << 20);
+  tp_stream s = tp_sim_stream_create(sim), t = tp_sim_stream_create(sim);
+  tp_pool *pool = NULL;
+  cr_assert_eq(tp_pool_create(tp_sim_space(sim), NULL, &pool), TP_SUCCESS);
+  void *a, *guard_s, *y, *guard_t, *b;
+  cr_assert_eq(tp_pool_alloc(pool, 1024, s, &a), TP_SUCCESS);
+  cr_assert_eq(tp_pool_alloc(pool, 256, s, &guard_s), TP_SUCCESS);
+  cr_assert_eq(tp_pool_alloc(pool, 4096, t, &y), TP_SUCCESS);
+  cr_assert_eq(tp_pool_alloc(pool, 256, t, &guard_t), TP_SUCCESS);
+  tp_sim_enqueue(sim, t);
+  cr_assert_eq(tp_pool_free(pool, y, t), TP_SUCCESS);
+  (void)stats_of(pool); /* y merged, filed under T with pending work */
+  tp_sim_enqueue(sim, s);
+  cr_assert_eq(tp_pool_free(pool, a, s), TP_SUCCESS);
+  cr_assert_eq(tp_pool_alloc(pool, 768, s, &b), TP_SUCCESS);
+  cr_expect_eq(b, a, "S gets its own freed block back");
+  tp_pool_stats st = stats_of(pool);
+  cr_expect_eq(st.cross_stream_takes, 0, "no wait on T's work");
+  expect_valid(pool);
+  tp_pool_free(pool, b, s);
+  tp_pool_free(pool, guard_s, s);
+  tp_pool_free(pool, guard_t, t);
+  cr_expect_eq(tp_pool_destroy(pool), TP_SUCCESS);
+  tp_sim_complete_all(sim);
+  tp_sim_stream_destroy(sim, s);
+  tp_sim_stream_destroy(sim, t);
+  cr_expect_eq(tp_sim_destroy(sim), 0);
+}
+
+/* A block of 1 TiB or more (a node counts 256-byte units in 32 bits) merges
+ * at once and leaves the lists' counts right (found in review: its bytes
+ * were counted in and never out). The host space reserves without backing,
+ * so the request costs address space only. */
+Test(pool_quick, a_block_of_a_tebibyte_merges_at_once) {
+  tp_pool *pool = host_pool();
+  void *huge = NULL, *small;
+  if (tp_pool_alloc(pool, (size_t)1 << 40, NULL, &huge) != TP_SUCCESS) {
+    cr_expect_eq(tp_pool_destroy(pool), TP_SUCCESS);
+    cr_skip("the host space could not reserve 1 TiB of address space here: %s",
+            tp_last_error());
+  }
+  cr_assert_eq(tp_pool_free(pool, huge, NULL), TP_SUCCESS);
+  cr_expect_eq(pool->quick_bytes, 0);
+  expect_valid(pool);
+  cr_assert_eq(tp_pool_alloc(pool, 4096, NULL, &small), TP_SUCCESS);
+  cr_assert_eq(tp_pool_free(pool, small, NULL), TP_SUCCESS);
+  expect_valid(pool);
+  cr_expect_eq(tp_pool_trim(pool, 0), TP_SUCCESS);
+  cr_expect_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
