@@ -15,7 +15,9 @@ uint64_t bench_now_ns(void) {
 }
 
 static void usage_exit(const char *prog, const char *why) {
-  fprintf(stderr, "%s: %s\nusage: %s [--full] [--out FILE.jsonl] [--reps N] [--only SUITE]\n",
+  fprintf(stderr,
+          "%s: %s\nusage: %s [--full] [--out FILE.jsonl] [--reps N] [--only "
+          "SUITE]\n",
           prog, why, prog);
   exit(2);
 }

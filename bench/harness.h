@@ -23,7 +23,8 @@ typedef struct bench_opts {
 } bench_opts;
 
 /* Reads --full, --out FILE, --reps N, --only SUITE from argv; exits with a
- * message on a bad argument. The caller closes opts->out with bench_opts_close. */
+ * message on a bad argument. The caller closes opts->out with bench_opts_close.
+ */
 void bench_opts_parse(int argc, char **argv, bench_opts *opts);
 void bench_opts_close(bench_opts *opts);
 /* Whether suite `name` runs (every one unless --only named another). */
