@@ -144,6 +144,11 @@ tp_status tp_pool_set_attribute(tp_pool *pool, tp_pool_attr attr,
     break;
   case TP_POOL_ATTR_MAX_BUFFERS_PER_BUCKET:
     c->max_buffers_per_bucket = as_size(value);
+    /* At once, as a lower max_cached_bytes: whole free segments beyond the
+     * new bound go (those the merge above just made whole too). */
+    for (uint32_t seg = 0; seg < pool->seg_cap; seg++)
+      if (tp_seg(pool, seg)->used && tp_seg(pool, seg)->empty)
+        tp_pool_apply_cache_bounds(pool, seg);
     break;
   case TP_POOL_ATTR_PAGE_RELEASE:
     c->page_release = (tp_page_release)value;

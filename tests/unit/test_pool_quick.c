@@ -290,3 +290,27 @@ Test(pool_quick, a_block_of_a_tebibyte_merges_at_once) {
   cr_expect_eq(tp_pool_trim(pool, 0), TP_SUCCESS);
   cr_expect_eq(tp_pool_destroy(pool), TP_SUCCESS);
 }
+
+/* Lowering max_buffers_per_bucket applies at once, as a lower
+ * max_cached_bytes does: the whole free segments beyond it go, those the
+ * merge of the waiting blocks makes whole included. */
+Test(pool_quick, a_lower_bucket_bound_applies_at_once) {
+  tp_sim *sim = tp_sim_create(256u << 20);
+  tp_pool *pool = NULL;
+  cr_assert_eq(tp_pool_create(tp_sim_space(sim), NULL, &pool), TP_SUCCESS);
+  void *a;
+  cr_assert_eq(tp_pool_alloc(pool, 3u << 20, NULL, &a), TP_SUCCESS);
+  cr_assert_eq(tp_pool_free(pool, a, NULL), TP_SUCCESS);
+  uint64_t reserved = 0;
+  tp_pool_get_attribute(pool, TP_POOL_ATTR_RESERVED_BYTES, &reserved);
+  cr_assert_gt(reserved, 0);
+  cr_assert_eq(
+      tp_pool_set_attribute(pool, TP_POOL_ATTR_MAX_BUFFERS_PER_BUCKET, 0),
+      TP_SUCCESS, "%s", tp_last_error());
+  tp_pool_get_attribute(pool, TP_POOL_ATTR_RESERVED_BYTES, &reserved);
+  cr_expect_eq(reserved, 0, "%llu bytes stay reserved",
+               (unsigned long long)reserved);
+  expect_valid(pool);
+  cr_expect_eq(tp_pool_destroy(pool), TP_SUCCESS);
+  cr_expect_eq(tp_sim_destroy(sim), 0);
+}
