@@ -60,8 +60,9 @@ typedef struct tp_block {
       uint64_t stamp;        /* pool clock when freed (its age) */
     } f;
     struct {
-      uint64_t requested; /* what the caller asked for */
-      tp_stream stream;   /* where it was allocated */
+      /* What the caller asked for, where the pointer map's entry cannot
+       * carry it (tp_size_pack). */
+      uint64_t requested;
     } l;
     uint32_t spare_next; /* spare records */
   } u;

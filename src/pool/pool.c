@@ -315,7 +315,7 @@ static void undo_take(tp_pool *pool, uint32_t b) {
 /* Makes block `b` live: its pages committed, its address findable, counted
  * live in the engine (the caller's counters are the caller's). */
 __attribute__((always_inline)) static inline tp_status
-make_live(tp_pool *pool, uint32_t b, size_t requested, tp_stream stream) {
+make_live(tp_pool *pool, uint32_t b, size_t requested) {
   if (!tp_pages_commit_block(pool, b)) {
     /* The space is out of memory to back it: give back the pages of every
      * other free range and retry once. */
@@ -339,7 +339,6 @@ make_live(tp_pool *pool, uint32_t b, size_t requested, tp_stream stream) {
   }
   blk = tp_blk(pool, b);
   blk->u.l.requested = requested;
-  (void)stream;
   tp_seg(pool, blk->seg)->live++;
   pool->stats.live_blocks++;
   pool->stats.live_bytes += blk->bytes;
@@ -415,7 +414,7 @@ engine_take(tp_pool *pool, size_t bytes, size_t requested, tp_stream stream,
   }
   if (st == TP_SUCCESS) {
     uint32_t seg = tp_blk(pool, b)->seg;
-    st = make_live(pool, b, requested, stream);
+    st = make_live(pool, b, requested);
     /* A growth made for a block that could not be handed out goes back. */
     if (st != TP_SUCCESS && !*hit)
       tp_pool_undo_grow(pool, seg);

@@ -32,21 +32,6 @@ void tp_quick_fini(tp_pool *pool) {
   pool->quick_nodes = NULL;
 }
 
-void tp_quick_unpop(tp_pool *pool, uint64_t bytes) {
-  uint32_t q = pool->quick_spare;
-  tp_quick_node *node = &pool->quick_nodes[q];
-  pool->quick_spare = node->next;
-  unsigned cls = tp_size_class_of(&pool->classes, (size_t)bytes);
-  node->next = pool->quick[cls];
-  pool->quick[cls] = q;
-  pool->quick_words[cls / 64] |= (uint64_t)1 << (cls % 64);
-  pool->quick_bytes += bytes;
-  pool->quick_blocks++;
-  pool->stats.cached_blocks++;
-  pool->stats.cached_bytes += bytes;
-  pool->quick_large = bytes > tp_quick_cap(pool);
-}
-
 uint32_t tp_quick_find(const tp_pool *pool, uintptr_t ptr) {
   for (unsigned w = 0; w < pool->class_words; w++)
     for (uint64_t bits = pool->quick_words[w]; bits; bits &= bits - 1) {

@@ -88,9 +88,31 @@ tp_quick_pop(tp_pool *pool, uint64_t bytes, tp_stream stream, uintptr_t *ptr) {
   return node->block;
 }
 
-/* Puts back block `b` just popped (its node the spare head, untouched
- * since), when it could not be handed out after all. */
-void tp_quick_unpop(tp_pool *pool, uint64_t bytes);
+/* Takes the spare head node, files it first on the list of `bytes`'s class
+ * and counts `bytes` in as waiting and cached; the node's other fields are
+ * the caller's. */
+__attribute__((always_inline)) static inline tp_quick_node *
+tp_quick_link(tp_pool *pool, uint64_t bytes) {
+  unsigned cls = tp_size_class_of(&pool->classes, (size_t)bytes);
+  uint32_t q = pool->quick_spare;
+  tp_quick_node *node = &pool->quick_nodes[q];
+  pool->quick_spare = node->next;
+  node->next = pool->quick[cls];
+  pool->quick[cls] = q;
+  pool->quick_words[cls / 64] |= (uint64_t)1 << (cls % 64);
+  pool->quick_bytes += bytes;
+  pool->quick_blocks++;
+  pool->stats.cached_blocks++;
+  pool->stats.cached_bytes += bytes;
+  return node;
+}
+
+/* Puts back the block of `bytes` just popped (its node the spare head,
+ * untouched since), when it could not be handed out after all. */
+static inline void tp_quick_unpop(tp_pool *pool, uint64_t bytes) {
+  tp_quick_link(pool, bytes);
+  pool->quick_large = bytes > tp_quick_cap(pool);
+}
 
 /* Files live block `b` of `bytes` at `ptr`, freed on stream slot `slot`,
  * on its class's list (counted out of live by the caller, into the cache
@@ -107,22 +129,12 @@ tp_quick_push(tp_pool *pool, uint32_t b, uintptr_t ptr, uint64_t bytes,
       pool->quick_spare == TP_QUICK_NONE || (large && pool->quick_blocks))
     tp_quick_flush_all(pool);
   pool->quick_large = large;
-  unsigned cls = tp_size_class_of(&pool->classes, (size_t)bytes);
-  uint32_t q = pool->quick_spare;
-  tp_quick_node *node = &pool->quick_nodes[q];
-  pool->quick_spare = node->next;
+  tp_quick_node *node = tp_quick_link(pool, bytes);
   node->ptr = ptr;
   node->stamp = pool->clock;
   node->block = b;
   node->units = (uint32_t)(bytes >> 8);
   node->slot = (uint8_t)slot;
-  node->next = pool->quick[cls];
-  pool->quick[cls] = q;
-  pool->quick_words[cls / 64] |= (uint64_t)1 << (cls % 64);
-  pool->quick_bytes += bytes;
-  pool->quick_blocks++;
-  pool->stats.cached_blocks++;
-  pool->stats.cached_bytes += bytes;
   return true;
 }
 
