@@ -9,14 +9,18 @@
  * state word ("cell", in chunks that never move, so a thread may touch its
  * cell without the pool's lock) saying whether the engine, a cache
  * (parked) or a caller (handed out by a cache) holds the block. A cell
- * changes only under the busy flag of the cache that handed the block out
- * (a free through the engine takes that flag too), so of two frees of one
- * block only one finds it handed out; the other is a double free.
+ * handed out by a cache changes only on that cache's thread or while the
+ * cache is stopped, so of two frees of one block only one finds it handed
+ * out; the other is a double free. A free on another thread leaves the
+ * block in the cache's inbox (under the pool's lock), and the cache's
+ * thread (or a lock holder that stops the cache) takes it back from there.
  *
- * Locks: a cache's fields are guarded by its `busy` flag (a spin lock its
- * owner takes without waiting: if taken, the call goes to the engine). The
- * pool's lock comes before any cache's busy flag; a process-wide registry
- * lock comes before the pool's lock (thread exit against pool destroy). */
+ * Locks: a cache's fields are its owner's while it is in its fast path
+ * (`busy`, a plain store) and a holder of the pool's lock's while it has
+ * the cache stopped (`stop`, then a heavy fence, then a wait for busy to
+ * clear): the owner never waits; stopped, its calls go to the engine. A
+ * process-wide registry lock comes before the pool's lock (thread exit
+ * against pool destroy). */
 #ifndef TP_POOL_FRONT_H
 #define TP_POOL_FRONT_H
 
@@ -40,11 +44,15 @@
  * counted up at each hand-out, so that a cache's stale note of a block it
  * once handed out never matches the cell again. */
 enum { TP_CELL_ENGINE = 0, TP_CELL_PARKED = 1, TP_CELL_HANDED = 2 };
+/* Not a state: tp_front_claim's answer for a block queued in its cache's
+ * inbox. */
+enum { TP_CELL_QUEUED = 3 };
 
 typedef struct tp_thread_cache tp_thread_cache;
 
-/* A block record's cell: its state word, and the cache that last handed it
- * out (the one whose busy flag guards the word while it is handed out). */
+/* A block record's cell: its state word, and the cache that last handed
+ * it out (whose inbox a free on another thread goes to; NULL once it is
+ * there). */
 typedef struct tp_cell {
   _Atomic uint64_t word;
   _Atomic(tp_thread_cache *) owner;
@@ -64,6 +72,7 @@ typedef struct tp_front {
   uint64_t budget;         /* thread_cache_bytes */
   tp_thread_cache *caches; /* every thread's cache for this pool */
   tp_front_counts done;    /* of caches gone, and of blocks freed here */
+  uint64_t queued;         /* blocks in the caches' inboxes */
   uint64_t requested_peak; /* sampled: see tp_front_note_peak */
   tp_cell **cells;         /* chunks of TP_FRONT_CELL_CHUNK */
   uint32_t cell_chunks;
@@ -82,15 +91,23 @@ void tp_front_configure(tp_pool *pool);
  * caller sees them into `seen`, then every cache detached (their threads
  * free them) and the cells freed. */
 void tp_front_fini(tp_pool *pool, tp_pool_stats *seen);
-/* Gives every parked block back to the engine; `held` is the caller's own
- * cache whose busy flag it holds (or NULL). False if nothing was parked. */
-bool tp_front_drain_all(tp_pool *pool, tp_thread_cache *held);
-/* For a live block `b` of the engine found by a free: TP_CELL_ENGINE (an
- * engine block), TP_CELL_PARKED (a double free), or TP_CELL_HANDED after
- * taking it back from the front end, with its requested bytes. */
-int tp_front_claim(tp_pool *pool, uint32_t b, uint64_t *requested);
-/* Whether live block `b` is parked in a cache (free to the caller). */
-bool tp_front_parked(tp_pool *pool, uint32_t b);
+/* Gives every parked block back to the engine. False if nothing was
+ * parked. */
+bool tp_front_drain_all(tp_pool *pool);
+/* For live block `b` at `ptr` of `bytes` (rounded) found by a free on
+ * `stream`: TP_CELL_ENGINE (an engine block), TP_CELL_PARKED (a double
+ * free: parked or queued already), TP_CELL_HANDED after taking it back
+ * from the front end, with its requested bytes (the engine frees it), or
+ * TP_CELL_QUEUED: handed out by another thread's cache, and now in that
+ * cache's inbox (the free is done). */
+int tp_front_claim(tp_pool *pool, uint32_t b, uintptr_t ptr, uint64_t bytes,
+                   tp_stream stream, uint64_t *requested);
+/* Whether live block `b` is free to the caller: parked in a cache or
+ * queued in an inbox. */
+bool tp_front_is_free(tp_pool *pool, uint32_t b);
+/* Blocks queued in inboxes go back to the engine (before statistics are
+ * read, and wherever every free must have happened). */
+void tp_front_settle(tp_pool *pool);
 void tp_front_count_free(tp_pool *pool, size_t requested);
 
 /* The sums over every cache, taken at once. */

@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/asym_fence.h"
 #include "pool/front_internal.h"
+
+bool tp_front_asym;
 
 /* The calling thread's caches: the last one used, and all of them. */
 typedef struct tp_front_tls {
@@ -40,8 +43,10 @@ static inline void hand(tp_thread_cache *tc, tp_parked p, uint64_t bytes,
   uint64_t old = atomic_load_explicit(&p.cell->word, memory_order_relaxed);
   uint64_t word =
       ((old >> 32) + 1) << 32 | (uint64_t)requested << 2 | TP_CELL_HANDED;
+  /* Owner first: a free on another thread that reads this word reads
+   * this owner. */
   atomic_store_explicit(&p.cell->owner, tc, memory_order_relaxed);
-  atomic_store_explicit(&p.cell->word, word, memory_order_relaxed);
+  atomic_store_explicit(&p.cell->word, word, memory_order_release);
   tp_note *n = &tc->notes[note_of(p.ptr)];
   n->ptr = p.ptr;
   n->cell = p.cell;
@@ -56,9 +61,85 @@ static inline void hand(tp_thread_cache *tc, tp_parked p, uint64_t bytes,
     tc->peak_requested = held;
 }
 
-/* Pool's lock and busy held: the rest of the pool's requested bytes as
- * they are now (other threads' caches left out: unknown without their
- * flags), and this cache's view of the peak brought up to date. */
+/* Pool's lock held: a holder stops a cache (its owner out of its fast
+ * path, and kept out, until resumed) to touch what the owner touches
+ * without the lock. stop first, then one heavy fence for every cache
+ * stopped at once, then a wait for each owner to leave. */
+static void wait_owner_out(tp_thread_cache *tc) {
+  for (unsigned spins = 0;
+       atomic_load_explicit(&tc->busy, memory_order_seq_cst); spins++)
+    if (spins >= 64)
+      sched_yield(); /* the owner was descheduled in its fast path */
+}
+
+static void stop_one(tp_thread_cache *tc) {
+  atomic_store_explicit(&tc->stop, 1, memory_order_seq_cst);
+  if (tp_front_asym)
+    tp_asym_fence_heavy();
+  wait_owner_out(tc);
+}
+
+static void resume_one(tp_thread_cache *tc) {
+  atomic_store_explicit(&tc->stop, 0, memory_order_release);
+}
+
+static void stop_all(tp_pool *pool) {
+  tp_thread_cache *first = pool->front.caches;
+  if (!first)
+    return;
+  for (tp_thread_cache *tc = first; tc; tc = tc->pool_next)
+    atomic_store_explicit(&tc->stop, 1, memory_order_seq_cst);
+  if (tp_front_asym)
+    tp_asym_fence_heavy();
+  for (tp_thread_cache *tc = first; tc; tc = tc->pool_next)
+    wait_owner_out(tc);
+}
+
+static void resume_all(tp_pool *pool) {
+  for (tp_thread_cache *tc = pool->front.caches; tc; tc = tc->pool_next)
+    resume_one(tc);
+}
+
+/* Pool's lock held, `tc` the caller's or stopped: the blocks other threads
+ * freed go back to the engine. One that is no longer as that free found it
+ * was freed on this cache's thread too, meanwhile (and parked here): that
+ * later free kept it, and the pool counts the other as a failure. */
+static void take_inbox(tp_pool *pool, tp_thread_cache *tc) {
+  if (!tc->inbox_count)
+    return;
+  pool->clock++; /* as a flush: the frees came before this call */
+  for (uint32_t i = 0; i < tc->inbox_count; i++) {
+    tp_queued *q = &tc->inbox[i];
+    if (atomic_load_explicit(&q->cell->word, memory_order_relaxed) !=
+        q->word) {
+      pool->stats.failures++;
+      continue;
+    }
+    atomic_store_explicit(&q->cell->word,
+                          (q->word & ~(uint64_t)3) | TP_CELL_ENGINE,
+                          memory_order_relaxed);
+    tp_front_count_free(pool, tp_cell_requested(q->word));
+    uint32_t b = tp_ptr_map_take(&pool->map, q->ptr);
+    tp_pool_engine_release(pool, b, NULL);
+  }
+  pool->front.queued -= tc->inbox_count;
+  tc->inbox_count = 0;
+  tc->inbox_bytes = 0;
+}
+
+void tp_front_settle(tp_pool *pool) {
+  if (!pool->front.queued)
+    return;
+  stop_all(pool);
+  for (tp_thread_cache *tc = pool->front.caches; tc; tc = tc->pool_next)
+    take_inbox(pool, tc);
+  resume_all(pool);
+}
+
+/* Pool's lock held, and `tc` the caller's or stopped: the rest of the
+ * pool's requested bytes as they are now (other threads' caches left out:
+ * unknown without stopping them), and this cache's view of the peak
+ * brought up to date. */
 static void note_base(tp_pool *pool, tp_thread_cache *tc) {
   tc->base_requested = pool->stats.requested_bytes +
                        pool->front.done.bytes_allocated -
@@ -73,23 +154,23 @@ void tp_front_note_engine_call(tp_pool *pool) {
   tp_thread_cache *tc = tls.pool == pool ? tls.cache : NULL;
   if (!tc)
     return;
-  tp_busy_wait(tc);
+  /* The caller's own: not in its fast path. */
+  take_inbox(pool, tc);
   note_base(pool, tc);
-  tp_busy_release(tc);
 }
 
 void tp_front_reset_peaks(tp_pool *pool) {
+  stop_all(pool);
   for (tp_thread_cache *tc = pool->front.caches; tc; tc = tc->pool_next) {
-    tp_busy_wait(tc);
     note_base(pool, tc);
     tc->peak_requested = tc->base_requested + tc->counts.bytes_allocated -
                          tc->counts.bytes_freed;
-    tp_busy_release(tc);
   }
+  resume_all(pool);
 }
 
 /* Gives the `count` oldest blocks of `bin` (rounded size `bytes`) back to
- * the engine. Pool's lock and busy held. */
+ * the engine. Pool's lock held, `tc` the caller's or stopped. */
 static void flush_bin(tp_pool *pool, tp_thread_cache *tc, tp_front_bin *bin,
                       uint64_t bytes, uint32_t count) {
   /* A new pool call: the blocks' last uses were queued before it, so their
@@ -124,6 +205,7 @@ static void free_cache(tp_thread_cache *tc) {
   for (unsigned i = 0; i < TP_FRONT_BINS; i++)
     free(tc->bins[i].blocks);
   free(tc->notes);
+  free(tc->inbox);
   free(tc);
 }
 
@@ -154,20 +236,18 @@ static void thread_exit(void *unused) {
   tls.list = NULL;
   while (tc) {
     tp_thread_cache *next = tc->thread_next;
+    /* The registry keeps pool destroy (which sets dead) out; the pool's
+     * lock keeps its other holders out of this cache. */
     pthread_mutex_lock(&registry);
-    tp_busy_wait(tc);
-    bool dead = tc->dead;
-    tp_busy_release(tc);
-    if (!dead) {
+    if (!tc->dead) {
       tp_pool *pool = tc->pool;
       tp_lock_acquire(&pool->lock);
-      tp_busy_wait(tc);
+      take_inbox(pool, tc);
       flush_all(pool, tc);
       if (tc->peak_requested > pool->front.requested_peak)
         pool->front.requested_peak = tc->peak_requested;
       fold_counts(&pool->front.done, &tc->counts);
       unlink_from_pool(pool, tc);
-      tp_busy_release(tc);
       tp_lock_release(&pool->lock);
     }
     pthread_mutex_unlock(&registry);
@@ -178,6 +258,8 @@ static void thread_exit(void *unused) {
 
 static void make_key(void) {
   key_made = pthread_key_create(&exit_key, thread_exit) == 0;
+  /* Before the process's first cache: no owner is in a fast path yet. */
+  tp_front_asym = tp_asym_fence_available();
 }
 
 /* Drops cache `tc` of the calling thread, whose pool is gone. */
@@ -238,9 +320,11 @@ __attribute__((noinline)) static tp_thread_cache *find_cache(tp_pool *pool,
   for (tp_thread_cache *tc = tls.list; tc; tc = tc->thread_next) {
     if (tc->pool != pool)
       continue;
-    tp_busy_wait(tc);
+    /* Set by pool destroy while it had the cache stopped. */
+    while (!tp_owner_enter(tc))
+      sched_yield();
     bool dead = tc->dead;
-    tp_busy_release(tc);
+    tp_owner_leave(tc);
     if (dead) {
       /* A pool destroyed at this address before: a new one now. */
       drop_dead(tc);
@@ -268,10 +352,10 @@ __attribute__((noinline)) static bool refill(tp_pool *pool, tp_thread_cache *tc,
   uint64_t n = tp_round_request(bytes);
   tp_front_bin *bin = &tc->bins[(n >> 8) - 1];
   bool served = false;
-  tp_lock_acquire(&pool->lock);
-  tp_busy_wait(tc);
+  tp_lock_acquire(&pool->lock); /* the cache is the caller's: no flag */
   if (tc->off || tc->dead || n >= pool->config.oversize_threshold)
     goto done;
+  take_inbox(pool, tc); /* other threads' frees first: they may fit */
   if (!bin->blocks) {
     bin->blocks = malloc(TP_FRONT_DEPTH * sizeof *bin->blocks);
     if (!bin->blocks)
@@ -325,7 +409,6 @@ __attribute__((noinline)) static bool refill(tp_pool *pool, tp_thread_cache *tc,
     served = true;
   }
 done:
-  tp_busy_release(tc);
   tp_lock_release(&pool->lock);
   return served;
 }
@@ -334,11 +417,11 @@ bool tp_front_alloc(tp_pool *pool, size_t bytes, void **out, tp_status *st) {
   if (bytes - 1 >= TP_FRONT_MAX_BYTES) /* 0 too: the engine says why */
     return false;
   tp_thread_cache *tc = tls.pool == pool ? tls.cache : find_cache(pool, true);
-  if (!tc || !tp_busy_try(tc))
+  if (!tc || !tp_owner_enter(tc))
     return false;
   if (tc->off) {
     bool dead = tc->dead;
-    tp_busy_release(tc);
+    tp_owner_leave(tc);
     if (dead)
       drop_dead(tc);
     return false;
@@ -346,7 +429,7 @@ bool tp_front_alloc(tp_pool *pool, size_t bytes, void **out, tp_status *st) {
   uint64_t n = tp_round_request(bytes);
   tp_front_bin *bin = &tc->bins[(n >> 8) - 1];
   if (bin->count == 0) {
-    tp_busy_release(tc);
+    tp_owner_leave(tc);
     if (!refill(pool, tc, bytes, out))
       return false;
     *st = TP_SUCCESS;
@@ -354,7 +437,7 @@ bool tp_front_alloc(tp_pool *pool, size_t bytes, void **out, tp_status *st) {
   }
   tp_parked p = bin->blocks[--bin->count];
   hand(tc, p, n, bytes);
-  tp_busy_release(tc);
+  tp_owner_leave(tc);
   *out = (void *)p.ptr;
   *st = TP_SUCCESS;
   return true;
@@ -362,12 +445,14 @@ bool tp_front_alloc(tp_pool *pool, size_t bytes, void **out, tp_status *st) {
 
 /* Parks block `ptr` of note `n` in `bin` if its cell is still as handed
  * out (false: the block is not this cache's to take; the engine decides).
- * Under busy, which a free through the engine takes too: no other thread
- * changes the cell meanwhile. */
+ * A plain store: a handed-out cell changes only on this thread, or while a
+ * lock holder has the cache stopped. No owner: queued in this cache's
+ * inbox by a free on another thread, so this free is the second. */
 static inline bool park(tp_thread_cache *tc, tp_front_bin *bin, tp_note *n,
                         uintptr_t ptr) {
   n->ptr = 0;
-  if (atomic_load_explicit(&n->cell->word, memory_order_relaxed) != n->word)
+  if (atomic_load_explicit(&n->cell->word, memory_order_relaxed) != n->word ||
+      atomic_load_explicit(&n->cell->owner, memory_order_relaxed) != tc)
     return false;
   atomic_store_explicit(&n->cell->word,
                         (n->word & ~(uint64_t)3) | TP_CELL_PARKED,
@@ -384,10 +469,10 @@ static inline bool park(tp_thread_cache *tc, tp_front_bin *bin, tp_note *n,
  * parked. */
 __attribute__((noinline)) static bool
 free_making_room(tp_pool *pool, tp_thread_cache *tc, uintptr_t ptr) {
-  tp_lock_acquire(&pool->lock);
-  tp_busy_wait(tc);
+  tp_lock_acquire(&pool->lock); /* the cache is the caller's: no flag */
   bool served = false;
   tp_note *n = &tc->notes[note_of(ptr)];
+  take_inbox(pool, tc);
   if (!tc->off && n->ptr == ptr) {
     tp_front_bin *bin = &tc->bins[(n->bytes >> 8) - 1];
     pool->clock++;
@@ -397,7 +482,6 @@ free_making_room(tp_pool *pool, tp_thread_cache *tc, uintptr_t ptr) {
       flush_bin(pool, tc, bin, n->bytes, (bin->count + 1) / 2);
     served = park(tc, bin, n, ptr);
   }
-  tp_busy_release(tc);
   tp_lock_release(&pool->lock);
   return served;
 }
@@ -407,25 +491,25 @@ bool tp_front_free(tp_pool *pool, void *ptr, tp_status *st) {
   tp_thread_cache *tc = tls.pool == pool ? tls.cache
                         : tls.list       ? find_cache(pool, false)
                                          : NULL;
-  if (!tc || !tp_busy_try(tc))
+  if (!tc || !tp_owner_enter(tc))
     return false;
   uintptr_t p = (uintptr_t)ptr;
   tp_note *n = &tc->notes[note_of(p)];
   if (tc->off || n->ptr != p) {
-    tp_busy_release(tc);
+    tp_owner_leave(tc);
     return false;
   }
   tp_front_bin *bin = &tc->bins[(n->bytes >> 8) - 1];
   if (bin->count == TP_FRONT_DEPTH ||
       tc->parked_bytes + n->bytes > tc->budget) {
-    tp_busy_release(tc);
+    tp_owner_leave(tc);
     if (!free_making_room(pool, tc, p))
       return false;
     *st = TP_SUCCESS;
     return true;
   }
   bool parked = park(tc, bin, n, p);
-  tp_busy_release(tc);
+  tp_owner_leave(tc);
   if (parked)
     *st = TP_SUCCESS;
   return parked;
@@ -433,38 +517,85 @@ bool tp_front_free(tp_pool *pool, void *ptr, tp_status *st) {
 
 /* ---- the pool's side: under its lock ------------------------------------ */
 
-int tp_front_claim(tp_pool *pool, uint32_t b, uint64_t *requested) {
+/* The cache of `pool` at `owner`, if it is still the pool's (its thread
+ * has not exited). Pool's lock held. */
+static tp_thread_cache *listed(tp_pool *pool, tp_thread_cache *owner) {
+  tp_thread_cache *tc = pool->front.caches;
+  while (tc && tc != owner)
+    tc = tc->pool_next;
+  return tc;
+}
+
+/* Pool's lock held: queues block `ptr` (cell `cell` as `word`) in `tc`'s
+ * inbox; false when it is full or cannot be made. A queued block's cell
+ * has no owner: a later free, here or on the owner's thread (which checks
+ * the owner before it parks), sees it was freed. */
+static bool queue(tp_thread_cache *tc, uintptr_t ptr, tp_cell *cell,
+                  uint64_t word, uint64_t bytes) {
+  if (tc->inbox_count == TP_FRONT_INBOX ||
+      tc->inbox_bytes + bytes > tc->budget)
+    return false;
+  if (!tc->inbox) {
+    tc->inbox = malloc(TP_FRONT_INBOX * sizeof *tc->inbox);
+    if (!tc->inbox)
+      return false;
+  }
+  tc->inbox[tc->inbox_count++] = (tp_queued){ptr, cell, word, bytes};
+  tc->inbox_bytes += bytes;
+  atomic_store_explicit(&cell->owner, NULL, memory_order_relaxed);
+  return true;
+}
+
+int tp_front_claim(tp_pool *pool, uint32_t b, uintptr_t ptr, uint64_t bytes,
+                   tp_stream stream, uint64_t *requested) {
   tp_cell *cell = tp_front_cell(pool, b, false);
   if (!cell)
     return TP_CELL_ENGINE;
-  /* The cache that handed it out may be parking it at this moment (a
-   * double free across threads): its busy flag decides who is first. A
-   * cache gone from the list (its thread exited) frees nothing more. */
-  tp_thread_cache *tc;
-  for (;;) {
-    tp_thread_cache *owner =
-        atomic_load_explicit(&cell->owner, memory_order_relaxed);
-    tc = pool->front.caches;
-    while (tc && tc != owner)
-      tc = tc->pool_next;
-    if (!tc)
-      break;
-    tp_busy_wait(tc);
-    /* Handed out again meanwhile by another cache: that one's flag. */
-    if (atomic_load_explicit(&cell->owner, memory_order_relaxed) == owner)
-      break;
-    tp_busy_release(tc);
+  uint64_t w = atomic_load_explicit(&cell->word, memory_order_acquire);
+  if ((w & 3u) != TP_CELL_HANDED)
+    return (int)(w & 3u);
+  /* Handed out by a cache: only that cache's thread changes the cell now
+   * (it may be parking the block at this moment, if the caller frees it
+   * twice). Its inbox, for the NULL stream, lets it take the block back
+   * when it next holds this lock; another stream's free, or a full inbox,
+   * stops the cache to decide here. */
+  tp_thread_cache *owner =
+      atomic_load_explicit(&cell->owner, memory_order_relaxed);
+  if (!owner)
+    return TP_CELL_PARKED; /* queued: freed already */
+  tp_thread_cache *tc = listed(pool, owner);
+  tp_thread_cache *mine = tls.pool == pool ? tls.cache : NULL;
+  if (tc && tc != mine) {
+    if (stream == NULL && queue(tc, ptr, cell, w, bytes)) {
+      pool->front.queued++;
+      return TP_CELL_QUEUED;
+    }
+    stop_one(tc);
+    take_inbox(pool, tc);
+    w = atomic_load_explicit(&cell->word, memory_order_relaxed);
   }
-  uint64_t w = atomic_load_explicit(&cell->word, memory_order_relaxed);
-  unsigned state = (unsigned)(w & 3u);
-  if (state == TP_CELL_HANDED) {
+  /* No owner in a fast path that could change the cell now. */
+  if ((w & 3u) == TP_CELL_HANDED) {
     atomic_store_explicit(&cell->word, (w & ~(uint64_t)3) | TP_CELL_ENGINE,
                           memory_order_relaxed);
     *requested = tp_cell_requested(w);
   }
-  if (tc)
-    tp_busy_release(tc);
-  return (int)state;
+  if (tc && tc != mine)
+    resume_one(tc);
+  return (int)(w & 3u);
+}
+
+bool tp_front_is_free(tp_pool *pool, uint32_t b) {
+  tp_cell *cell = tp_front_cell(pool, b, false);
+  if (!cell)
+    return false;
+  /* Parked and unparked only under the pool's lock (refills, flushes) or
+   * by a hand-out, which a concurrent query may miss either way. */
+  uint64_t w = atomic_load_explicit(&cell->word, memory_order_acquire);
+  if ((w & 3u) == TP_CELL_PARKED)
+    return true;
+  return (w & 3u) == TP_CELL_HANDED &&
+         !atomic_load_explicit(&cell->owner, memory_order_relaxed);
 }
 
 void tp_front_init(tp_pool *pool) {
@@ -480,34 +611,34 @@ void tp_front_configure(tp_pool *pool) {
   bool on = f->budget > 0 && pool->config.max_cached_bytes == TP_UNLIMITED &&
             !pool->log;
   atomic_store_explicit(&f->on, on, memory_order_relaxed);
+  stop_all(pool);
   for (tp_thread_cache *tc = f->caches; tc; tc = tc->pool_next) {
-    tp_busy_wait(tc);
+    take_inbox(pool, tc);
     tc->off = !on;
     tc->budget = f->budget;
     if (!on || tc->parked_bytes > tc->budget)
       flush_all(pool, tc);
-    tp_busy_release(tc);
   }
+  resume_all(pool);
 }
 
-bool tp_front_drain_all(tp_pool *pool, tp_thread_cache *held) {
+bool tp_front_drain_all(tp_pool *pool) {
   bool any = false;
+  stop_all(pool);
   for (tp_thread_cache *tc = pool->front.caches; tc; tc = tc->pool_next) {
-    if (tc != held)
-      tp_busy_wait(tc);
-    any |= tc->parked_bytes > 0;
+    any |= tc->parked_bytes > 0 || tc->inbox_count > 0;
+    take_inbox(pool, tc);
     flush_all(pool, tc);
-    if (tc != held)
-      tp_busy_release(tc);
   }
+  resume_all(pool);
   return any;
 }
 
 void tp_front_sum(tp_pool *pool, tp_front_sums *out) {
   memset(out, 0, sizeof *out);
   out->counts = pool->front.done;
+  stop_all(pool);
   for (tp_thread_cache *tc = pool->front.caches; tc; tc = tc->pool_next) {
-    tp_busy_wait(tc);
     fold_counts(&out->counts, &tc->counts);
     if (tc->peak_requested > out->peak_requested)
       out->peak_requested = tc->peak_requested;
@@ -519,8 +650,8 @@ void tp_front_sum(tp_pool *pool, tp_front_sums *out) {
         if (bytes > out->largest_parked)
           out->largest_parked = bytes;
       }
-    tp_busy_release(tc);
   }
+  resume_all(pool);
 }
 
 void tp_front_adjust_stats(tp_pool *pool, tp_pool_stats *s) {
@@ -559,14 +690,15 @@ void tp_front_adjust_stats(tp_pool *pool, tp_pool_stats *s) {
 void tp_front_fini(tp_pool *pool, tp_pool_stats *seen) {
   pthread_mutex_lock(&registry);
   tp_lock_acquire(&pool->lock);
+  tp_front_settle(pool);
   *seen = pool->stats;
   tp_front_adjust_stats(pool, seen);
+  stop_all(pool);
   for (tp_thread_cache *tc = pool->front.caches; tc; tc = tc->pool_next) {
-    tp_busy_wait(tc);
     tc->dead = true;
     tc->off = true;
-    tp_busy_release(tc);
   }
+  resume_all(pool); /* their owners find them dead */
   pool->front.caches = NULL;
   tp_lock_release(&pool->lock);
   pthread_mutex_unlock(&registry);

@@ -41,14 +41,6 @@ void tp_front_cells_fini(tp_pool *pool) {
   f->cell_chunks = 0;
 }
 
-bool tp_front_parked(tp_pool *pool, uint32_t b) {
-  tp_cell *cell = tp_front_cell(pool, b, false);
-  /* Parked and unparked only under the pool's lock (refills, flushes) or by
-   * a hand-out, which a concurrent query may miss either way. */
-  return cell && (atomic_load_explicit(&cell->word, memory_order_relaxed) &
-                  3u) == TP_CELL_PARKED;
-}
-
 void tp_front_count_free(tp_pool *pool, size_t requested) {
   pool->front.done.deallocations++;
   pool->front.done.bytes_freed += requested;

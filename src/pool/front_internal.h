@@ -2,8 +2,6 @@
 #ifndef TP_POOL_FRONT_INTERNAL_H
 #define TP_POOL_FRONT_INTERNAL_H
 
-#include <sched.h>
-
 #include "pool/front.h"
 #include "pool/pool_internal.h"
 
@@ -23,6 +21,19 @@ typedef struct tp_parked {
   tp_cell *cell;
 } tp_parked;
 
+/* Blocks a cache may hold in its inbox: more, and the freeing thread
+ * empties the inbox itself. */
+#define TP_FRONT_INBOX 256u
+
+/* A block this cache handed out, freed on another thread: `word` is its
+ * cell as that free found it. */
+typedef struct tp_queued {
+  uintptr_t ptr;
+  tp_cell *cell;
+  uint64_t word;
+  uint64_t bytes;
+} tp_queued;
+
 typedef struct tp_front_bin {
   uint32_t count;
   uint32_t batch;    /* blocks the next refill takes: doubles up to DEPTH */
@@ -39,8 +50,13 @@ typedef struct tp_note {
 } tp_note;
 
 struct tp_thread_cache {
+  /* The owner is in its fast path (it alone writes this) / a holder of the
+   * pool's lock wants the cache (holders alone write that): see
+   * tp_owner_enter and tp_front_stop_all. */
   atomic_int busy;
-  /* Everything below is guarded by busy. */
+  atomic_int stop;
+  /* Below: the owner's while it is in its fast path or holds the pool's
+   * lock; a holder of the pool's lock's while the cache is stopped. */
   bool off;  /* the pool's front end is off: calls go to the engine */
   bool dead; /* the pool was destroyed: the owner frees this cache */
   tp_pool *pool;
@@ -54,6 +70,12 @@ struct tp_thread_cache {
   uint64_t base_requested, peak_requested;
   tp_note *notes;
   tp_front_bin bins[TP_FRONT_BINS];
+  /* Under the pool's lock: frees from other threads (TP_FRONT_INBOX, made
+   * on first use), taken back by the owner when it next holds the lock or
+   * by a lock holder that stops the cache. */
+  tp_queued *inbox;
+  uint32_t inbox_count;
+  uint64_t inbox_bytes;
   /* The pool's list (under the pool's lock) and the thread's (owner). */
   tp_thread_cache *pool_prev, *pool_next;
   tp_thread_cache *thread_next;
@@ -63,20 +85,32 @@ struct tp_thread_cache {
  * without host memory. */
 tp_cell *tp_front_cell(tp_pool *pool, uint32_t b, bool make);
 
-/* busy: a cache's own lock. Its owner only tries it (taken: the call goes
- * to the engine); the pool's lock holders wait for it, briefly: the owner
- * holds it for a few instructions, unless descheduled there. */
-static inline bool tp_busy_try(tp_thread_cache *tc) {
-  return !atomic_exchange_explicit(&tc->busy, 1, memory_order_acquire);
+/* Whether owners enter with a plain store (heavy fences on the other side)
+ * or a full fence: set before the process's first cache is made. */
+extern bool tp_front_asym;
+
+/* The owner's way into its cache, without the pool's lock: false (nothing
+ * to undo) while a lock holder has it stopped, and the call goes to the
+ * engine, which waits for the lock. The store of busy must be seen before
+ * the load of stop (Dekker): with asymmetric fences the lock holder's
+ * heavy fence orders the owner's store, so it costs the owner nothing. */
+static inline bool tp_owner_enter(tp_thread_cache *tc) {
+  if (tp_front_asym) {
+    atomic_store_explicit(&tc->busy, 1, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
+  } else {
+    atomic_store_explicit(&tc->busy, 1, memory_order_seq_cst);
+  }
+  if (atomic_load_explicit(&tc->stop, memory_order_seq_cst)) {
+    atomic_store_explicit(&tc->busy, 0, memory_order_release);
+    return false;
+  }
+  return true;
 }
-static inline void tp_busy_release(tp_thread_cache *tc) {
+static inline void tp_owner_leave(tp_thread_cache *tc) {
   atomic_store_explicit(&tc->busy, 0, memory_order_release);
 }
-static inline void tp_busy_wait(tp_thread_cache *tc) {
-  for (unsigned spins = 0; !tp_busy_try(tc); spins++)
-    if (spins >= 64)
-      sched_yield();
-}
+
 void tp_front_cells_fini(tp_pool *pool);
 
 #endif

@@ -508,7 +508,7 @@ engine_alloc(tp_pool *pool, size_t bytes, tp_stream stream, void **out) {
     st = engine_take(pool, bytes, bytes, stream, false, &b, &ptr, &hit);
     /* Blocks parked in threads' caches are free memory too: out of it,
      * they go back to the engine and the request tries once more. */
-    if (st == TP_ERR_OUT_OF_MEMORY && tp_front_drain_all(pool, NULL)) {
+    if (st == TP_ERR_OUT_OF_MEMORY && tp_front_drain_all(pool)) {
       st = tp_pool_engine_take(pool, bytes, bytes, stream, false, &b, &hit);
       if (st == TP_SUCCESS)
         ptr = tp_blk(pool, b)->ptr;
@@ -652,26 +652,33 @@ __attribute__((noinline)) static tp_status engine_free(tp_pool *pool, void *ptr,
       slot = wait_for_untracked(pool, stream, ptr, &st);
   }
   uint64_t front_requested = 0;
+  uint64_t bytes = 0;
+  if (b != TP_NIL)
+    bytes = packed ? tp_size_bytes(packed) : tp_blk(pool, b)->bytes;
   /* Without cells no cache ever held a block. */
   int front = b == TP_NIL || st != TP_SUCCESS || !pool->front.cell_chunks
                   ? TP_CELL_ENGINE
-                  : tp_front_claim(pool, b, &front_requested);
+                  : tp_front_claim(pool, b, (uintptr_t)ptr, bytes, stream,
+                                   &front_requested);
   if (st != TP_SUCCESS) {
     /* The failed wait said why; nothing changed. */
   } else if (b == TP_NIL || front == TP_CELL_PARKED) {
-    /* A block parked in a thread's cache is free to the caller. */
+    /* A block a thread's cache holds free is free to the caller. */
     st = b == TP_NIL ? bad_pointer(pool, ptr)
                      : tp_fail(TP_ERR_INVALID_POINTER,
                                "tp_pool_free: pool '%s': double free of %p "
-                               "(already free: a block of %llu bytes parked "
-                               "in a thread's cache)",
-                               pool->name, ptr,
-                               (unsigned long long)tp_blk(pool, b)->bytes);
+                               "(already free: a block of %llu bytes held "
+                               "by a thread's cache)",
+                               pool->name, ptr, (unsigned long long)bytes);
     pool->stats.failures++;
+  } else if (front == TP_CELL_QUEUED) {
+    /* In its cache's inbox: that cache's thread takes it back. */
   } else {
-    /* Nothing since the lookup added to or removed from the map. */
+    /* Nothing since the lookup added to or removed from the map, unless
+     * the claim took other blocks back from a cache's inbox. */
+    if (front == TP_CELL_HANDED)
+      at = tp_ptr_map_index(&pool->map, (uintptr_t)ptr);
     tp_ptr_map_remove_at(&pool->map, at);
-    uint64_t bytes = packed ? tp_size_bytes(packed) : tp_blk(pool, b)->bytes;
     if (front == TP_CELL_HANDED) {
       /* Handed out by a thread's cache: the caller's counters are the
        * front end's. */

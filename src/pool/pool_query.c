@@ -9,8 +9,8 @@ tp_status tp_pool_block_size(tp_pool *pool, const void *ptr, size_t *out) {
                    pool ? "out-pointer" : "pool");
   tp_lock_acquire(&pool->lock);
   uint32_t b = ptr ? tp_ptr_map_find(&pool->map, (uintptr_t)ptr) : TP_NIL;
-  if (b != TP_NIL && tp_front_parked(pool, b))
-    b = TP_NIL; /* free to the caller, parked in a thread's cache */
+  if (b != TP_NIL && tp_front_is_free(pool, b))
+    b = TP_NIL; /* free to the caller, held by a thread's cache */
   tp_status st = TP_SUCCESS;
   if (b != TP_NIL)
     *out = (size_t)tp_blk(pool, b)->bytes;

@@ -15,6 +15,7 @@ tp_status tp_pool_get_stats(tp_pool *pool, tp_pool_stats *out) {
   /* Figures as if every free had merged at once: blocks waiting on the
    * quick lists merge now. */
   tp_quick_flush_all(pool);
+  tp_front_settle(pool); /* and frees waiting in threads' inboxes */
   tp_pool_stats s = pool->stats;
   s.largest_free_block = 0;
   for (unsigned k = 0; k < TP_KINDS; k++) {
@@ -36,6 +37,7 @@ tp_status tp_pool_reset_peaks(tp_pool *pool) {
   tp_lock_acquire(&pool->lock);
   tp_pool_stats *s = &pool->stats;
   /* To what callers hold now: blocks parked in threads' caches are not. */
+  tp_front_settle(pool);
   tp_pool_stats seen = *s;
   tp_front_adjust_stats(pool, &seen);
   s->live_bytes_peak = seen.live_bytes;

@@ -8,7 +8,7 @@ tp_status tp_pool_trim(tp_pool *pool, size_t target_cached_bytes) {
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_trim: NULL pool");
   tp_lock_acquire(&pool->lock);
   pool->clock++;
-  tp_front_drain_all(pool, NULL); /* threads' caches first */
+  tp_front_drain_all(pool); /* threads' caches first */
   tp_status st = tp_pool_release_cached(pool, target_cached_bytes, false);
   /* What stays free between live blocks keeps its addresses, not its
    * pages. */
@@ -83,7 +83,7 @@ tp_status tp_pool_set_owned_limit(tp_pool *pool, size_t limit) {
   tp_status st = TP_SUCCESS;
   /* Blocks parked in threads' caches count against the limit as cached:
    * they go back first. */
-  tp_front_drain_all(pool, NULL);
+  tp_front_drain_all(pool);
   uint64_t floor = 0;
   if (pool->stats.live_bytes > limit) {
     st = tp_fail(TP_ERR_OUT_OF_MEMORY,

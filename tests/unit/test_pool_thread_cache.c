@@ -230,6 +230,100 @@ Test(thread_cache, a_block_freed_on_another_thread_is_freed_once) {
   cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
 }
 
+/* A free on another thread waits in the allocating thread's cache until
+ * that thread next takes the pool's lock: until then the block must
+ * already count as freed, and a second free of it must be refused. */
+Test(thread_cache, a_second_free_after_one_on_another_thread_is_refused) {
+  tp_pool *pool = pool_with(MiB, TP_UNLIMITED);
+  job j = {pool, {0}, 4, 512, TP_SUCCESS};
+  for (int i = 0; i < j.count; i++)
+    cr_assert_eq(tp_pool_alloc(pool, j.bytes, NULL, &j.blocks[i]), TP_SUCCESS);
+  run(free_then_exit, &j);
+  /* No statistics read in between: nothing else took the frees back. */
+  size_t usable = 0;
+  cr_expect_eq(tp_pool_block_size(pool, j.blocks[0], &usable),
+               TP_ERR_INVALID_POINTER, "a block freed elsewhere is not live");
+  cr_expect_eq(tp_pool_free(pool, j.blocks[1], NULL), TP_ERR_INVALID_POINTER,
+               "freed on another thread, then on the allocating one");
+  cr_expect(strstr(tp_last_error(), "double free") != NULL, "%s",
+            tp_last_error());
+  job again = {pool, {j.blocks[2]}, 1, 512, TP_SUCCESS};
+  pthread_t t;
+  cr_assert_eq(pthread_create(&t, NULL, free_then_exit, &again), 0);
+  pthread_join(t, NULL);
+  cr_expect_eq(again.status, TP_ERR_INVALID_POINTER,
+               "freed twice on other threads");
+  tp_pool_stats s = stats_of(pool);
+  cr_expect_eq(s.live_blocks, 0);
+  cr_expect_eq(s.deallocations, 4);
+  cr_expect_eq(s.requested_bytes, 0);
+  cr_expect_eq(s.failures, 2);
+  /* Each block once: four new allocations of the size are distinct. */
+  void *next[4];
+  for (int i = 0; i < 4; i++) {
+    cr_assert_eq(tp_pool_alloc(pool, 512, NULL, &next[i]), TP_SUCCESS);
+    for (int k = 0; k < i; k++)
+      cr_assert_neq(next[i], next[k]);
+  }
+  for (int i = 0; i < 4; i++)
+    cr_assert_eq(tp_pool_free(pool, next[i], NULL), TP_SUCCESS);
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
+
+typedef struct many {
+  tp_pool *pool;
+  void **blocks;
+  int count;
+  tp_stream stream;
+  tp_status status;
+} many;
+
+static void *free_many(void *arg) {
+  many *m = arg;
+  for (int i = 0; i < m->count; i++)
+    m->status |= tp_pool_free(m->pool, m->blocks[i], m->stream);
+  return NULL;
+}
+
+/* More frees from another thread than the allocating thread's cache holds
+ * for it (by count, by bytes, and on a stream, which never waits there):
+ * each is still freed exactly once, while the allocating thread is idle. */
+static void free_elsewhere(size_t bytes, int count, tp_stream stream) {
+  tp_pool *pool = pool_with(MiB, TP_UNLIMITED);
+  void *blocks[400];
+  cr_assert(count <= 400);
+  for (int i = 0; i < count; i++)
+    cr_assert_eq(tp_pool_alloc(pool, bytes, NULL, &blocks[i]), TP_SUCCESS);
+  many m = {pool, blocks, count, stream, TP_SUCCESS};
+  pthread_t t;
+  cr_assert_eq(pthread_create(&t, NULL, free_many, &m), 0);
+  pthread_join(t, NULL);
+  cr_assert_eq(m.status, TP_SUCCESS, "%s", tp_last_error());
+  tp_pool_stats s = stats_of(pool);
+  cr_expect_eq(s.live_blocks, 0);
+  cr_expect_eq(s.deallocations, (uint64_t)count);
+  cr_expect_eq(s.requested_bytes, 0);
+  cr_expect_eq(s.failures, 0);
+  for (int i = 0; i < count; i++)
+    cr_expect_eq(tp_pool_free(pool, blocks[i], NULL), TP_ERR_INVALID_POINTER);
+  cr_assert_eq(tp_pool_trim(pool, 0), TP_SUCCESS);
+  s = stats_of(pool);
+  cr_expect_eq(s.reserved_bytes, 0, "everything merged and given back");
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
+
+Test(thread_cache, many_frees_on_another_thread_by_count) {
+  free_elsewhere(256, 400, NULL);
+}
+
+Test(thread_cache, many_frees_on_another_thread_by_bytes) {
+  free_elsewhere(64 * KiB, 40, NULL);
+}
+
+Test(thread_cache, frees_on_another_thread_and_stream) {
+  free_elsewhere(1024, 24, (tp_stream)0x10);
+}
+
 Test(thread_cache, blocks_of_an_exited_thread_are_freed_elsewhere) {
   tp_pool *pool = pool_with(MiB, TP_UNLIMITED);
   job j = {pool, {0}, 16, 8192, TP_SUCCESS};
