@@ -78,11 +78,6 @@ typedef struct tp_front {
   uint32_t cell_chunks;
 } tp_front;
 
-/* Both false when the call is for the engine (nothing done); true with the
- * call's status in *st otherwise. No lock held. */
-bool tp_front_alloc(tp_pool *pool, size_t bytes, void **out, tp_status *st);
-bool tp_front_free(tp_pool *pool, void *ptr, tp_status *st);
-
 /* The rest with the pool's lock held. */
 void tp_front_init(tp_pool *pool);
 /* Whether caches are on follows the config; off drains them. */

@@ -1,6 +1,7 @@
-/* The front end's thread caches: the lock-free alloc and free, refills and
- * flushes in batches under the pool's lock, and the caches' lives (made on
- * a thread's first allocation from a pool, given back when the thread
+/* The front end's thread caches beyond the lock-free alloc and free
+ * (front_fast.h): refills and flushes in batches under the pool's lock,
+ * frees from other threads, stopping caches, and the caches' lives (made
+ * on a thread's first allocation from a pool, given back when the thread
  * exits, detached when the pool is destroyed). */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -9,57 +10,16 @@
 #include <string.h>
 
 #include "core/asym_fence.h"
-#include "pool/front_internal.h"
+#include "pool/front_fast.h"
 
 bool tp_front_asym;
-
-/* The calling thread's caches: the last one used, and all of them. */
-typedef struct tp_front_tls {
-  tp_pool *pool;
-  tp_thread_cache *cache;
-  tp_thread_cache *list;
-  bool exited; /* its caches were given back: make no more */
-} tp_front_tls;
-
-static _Thread_local tp_front_tls tls;
+_Thread_local tp_front_tls tp_front_here;
 
 /* Thread exit against pool destroy: both take it before a pool's lock. */
 static pthread_mutex_t registry = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t exit_key;
 static bool key_made;
-
-/* ---- blocks in and out of a cache ------------------------------------ */
-
-static inline size_t note_of(uintptr_t ptr) {
-  return (size_t)(((uint64_t)ptr >> 8) * UINT64_C(0x9E3779B97F4A7C15) >>
-                  TP_FRONT_NOTE_SHIFT);
-}
-
-/* Hands parked block `p` of `bytes` rounded bytes to the caller: a new
- * generation in its cell, and a note to find it at its free. */
-static inline void hand(tp_thread_cache *tc, tp_parked p, uint64_t bytes,
-                        size_t requested) {
-  uint64_t old = atomic_load_explicit(&p.cell->word, memory_order_relaxed);
-  uint64_t word =
-      ((old >> 32) + 1) << 32 | (uint64_t)requested << 2 | TP_CELL_HANDED;
-  /* Owner first: a free on another thread that reads this word reads
-   * this owner. */
-  atomic_store_explicit(&p.cell->owner, tc, memory_order_relaxed);
-  atomic_store_explicit(&p.cell->word, word, memory_order_release);
-  tp_note *n = &tc->notes[note_of(p.ptr)];
-  n->ptr = p.ptr;
-  n->cell = p.cell;
-  n->word = word;
-  n->bytes = bytes;
-  tc->parked_bytes -= bytes;
-  tc->counts.allocations++;
-  tc->counts.bytes_allocated += requested;
-  uint64_t held =
-      tc->base_requested + tc->counts.bytes_allocated - tc->counts.bytes_freed;
-  if (held > tc->peak_requested)
-    tc->peak_requested = held;
-}
 
 /* Pool's lock held: a holder stops a cache (its owner out of its fast
  * path, and kept out, until resumed) to touch what the owner touches
@@ -110,8 +70,7 @@ static void take_inbox(tp_pool *pool, tp_thread_cache *tc) {
   pool->clock++; /* as a flush: the frees came before this call */
   for (uint32_t i = 0; i < tc->inbox_count; i++) {
     tp_queued *q = &tc->inbox[i];
-    if (atomic_load_explicit(&q->cell->word, memory_order_relaxed) !=
-        q->word) {
+    if (atomic_load_explicit(&q->cell->word, memory_order_relaxed) != q->word) {
       pool->stats.failures++;
       continue;
     }
@@ -151,7 +110,7 @@ static void note_base(tp_pool *pool, tp_thread_cache *tc) {
 }
 
 void tp_front_note_engine_call(tp_pool *pool) {
-  tp_thread_cache *tc = tls.pool == pool ? tls.cache : NULL;
+  tp_thread_cache *tc = tp_front_here.pool == pool ? tp_front_here.cache : NULL;
   if (!tc)
     return;
   /* The caller's own: not in its fast path. */
@@ -229,11 +188,11 @@ static void unlink_from_pool(tp_pool *pool, tp_thread_cache *tc) {
 /* The key's destructor: a thread that exits gives its caches back. */
 static void thread_exit(void *unused) {
   (void)unused;
-  tls.exited = true;
-  tls.pool = NULL;
-  tls.cache = NULL;
-  tp_thread_cache *tc = tls.list;
-  tls.list = NULL;
+  tp_front_here.exited = true;
+  tp_front_here.pool = NULL;
+  tp_front_here.cache = NULL;
+  tp_thread_cache *tc = tp_front_here.list;
+  tp_front_here.list = NULL;
   while (tc) {
     tp_thread_cache *next = tc->thread_next;
     /* The registry keeps pool destroy (which sets dead) out; the pool's
@@ -263,14 +222,14 @@ static void make_key(void) {
 }
 
 /* Drops cache `tc` of the calling thread, whose pool is gone. */
-__attribute__((noinline, cold)) static void drop_dead(tp_thread_cache *tc) {
-  tp_thread_cache **at = &tls.list;
+__attribute__((noinline, cold)) void tp_front_drop_dead(tp_thread_cache *tc) {
+  tp_thread_cache **at = &tp_front_here.list;
   while (*at != tc)
     at = &(*at)->thread_next;
   *at = tc->thread_next;
-  if (tls.cache == tc) {
-    tls.cache = NULL;
-    tls.pool = NULL;
+  if (tp_front_here.cache == tc) {
+    tp_front_here.cache = NULL;
+    tp_front_here.pool = NULL;
   }
   free_cache(tc);
 }
@@ -280,7 +239,7 @@ __attribute__((noinline, cold)) static void drop_dead(tp_thread_cache *tc) {
 __attribute__((noinline, cold)) static tp_thread_cache *
 make_cache(tp_pool *pool) {
   pthread_once(&key_once, make_key);
-  if (!key_made || tls.exited)
+  if (!key_made || tp_front_here.exited)
     return NULL;
   tp_thread_cache *tc = calloc(1, sizeof *tc);
   if (tc)
@@ -309,15 +268,15 @@ make_cache(tp_pool *pool) {
     free_cache(tc);
     return NULL;
   }
-  tc->thread_next = tls.list;
-  tls.list = tc;
+  tc->thread_next = tp_front_here.list;
+  tp_front_here.list = tc;
   return tc;
 }
 
 /* The calling thread's cache for `pool`, made if `make`. */
-__attribute__((noinline)) static tp_thread_cache *find_cache(tp_pool *pool,
-                                                             bool make) {
-  for (tp_thread_cache *tc = tls.list; tc; tc = tc->thread_next) {
+__attribute__((noinline)) tp_thread_cache *tp_front_find_cache(tp_pool *pool,
+                                                               bool make) {
+  for (tp_thread_cache *tc = tp_front_here.list; tc; tc = tc->thread_next) {
     if (tc->pool != pool)
       continue;
     /* Set by pool destroy while it had the cache stopped. */
@@ -327,19 +286,19 @@ __attribute__((noinline)) static tp_thread_cache *find_cache(tp_pool *pool,
     tp_owner_leave(tc);
     if (dead) {
       /* A pool destroyed at this address before: a new one now. */
-      drop_dead(tc);
+      tp_front_drop_dead(tc);
       break;
     }
-    tls.pool = pool;
-    tls.cache = tc;
+    tp_front_here.pool = pool;
+    tp_front_here.cache = tc;
     return tc;
   }
   if (!make || !atomic_load_explicit(&pool->front.on, memory_order_relaxed))
     return NULL;
   tp_thread_cache *tc = make_cache(pool);
   if (tc) {
-    tls.pool = pool;
-    tls.cache = tc;
+    tp_front_here.pool = pool;
+    tp_front_here.cache = tc;
   }
   return tc;
 }
@@ -347,8 +306,8 @@ __attribute__((noinline)) static tp_thread_cache *find_cache(tp_pool *pool,
 /* ---- alloc and free ---------------------------------------------------- */
 
 /* Takes `bin`'s next batch from the engine and hands one block out. */
-__attribute__((noinline)) static bool refill(tp_pool *pool, tp_thread_cache *tc,
-                                             size_t bytes, void **out) {
+__attribute__((noinline)) bool
+tp_front_refill(tp_pool *pool, tp_thread_cache *tc, size_t bytes, void **out) {
   uint64_t n = tp_round_request(bytes);
   tp_front_bin *bin = &tc->bins[(n >> 8) - 1];
   bool served = false;
@@ -403,7 +362,7 @@ __attribute__((noinline)) static bool refill(tp_pool *pool, tp_thread_cache *tc,
   tp_pool_note_peaks(pool);
   note_base(pool, tc);
   if (first.cell) {
-    hand(tc, first, n, bytes);
+    tp_front_hand(tc, first, n, bytes);
     tc->counts.misses += !first_hit;
     *out = (void *)first.ptr;
     served = true;
@@ -413,65 +372,14 @@ done:
   return served;
 }
 
-bool tp_front_alloc(tp_pool *pool, size_t bytes, void **out, tp_status *st) {
-  if (bytes - 1 >= TP_FRONT_MAX_BYTES) /* 0 too: the engine says why */
-    return false;
-  tp_thread_cache *tc = tls.pool == pool ? tls.cache : find_cache(pool, true);
-  if (!tc || !tp_owner_enter(tc))
-    return false;
-  if (tc->off) {
-    bool dead = tc->dead;
-    tp_owner_leave(tc);
-    if (dead)
-      drop_dead(tc);
-    return false;
-  }
-  uint64_t n = tp_round_request(bytes);
-  tp_front_bin *bin = &tc->bins[(n >> 8) - 1];
-  if (bin->count == 0) {
-    tp_owner_leave(tc);
-    if (!refill(pool, tc, bytes, out))
-      return false;
-    *st = TP_SUCCESS;
-    return true;
-  }
-  tp_parked p = bin->blocks[--bin->count];
-  hand(tc, p, n, bytes);
-  tp_owner_leave(tc);
-  *out = (void *)p.ptr;
-  *st = TP_SUCCESS;
-  return true;
-}
-
-/* Parks block `ptr` of note `n` in `bin` if its cell is still as handed
- * out (false: the block is not this cache's to take; the engine decides).
- * A plain store: a handed-out cell changes only on this thread, or while a
- * lock holder has the cache stopped. No owner: queued in this cache's
- * inbox by a free on another thread, so this free is the second. */
-static inline bool park(tp_thread_cache *tc, tp_front_bin *bin, tp_note *n,
-                        uintptr_t ptr) {
-  n->ptr = 0;
-  if (atomic_load_explicit(&n->cell->word, memory_order_relaxed) != n->word ||
-      atomic_load_explicit(&n->cell->owner, memory_order_relaxed) != tc)
-    return false;
-  atomic_store_explicit(&n->cell->word,
-                        (n->word & ~(uint64_t)3) | TP_CELL_PARKED,
-                        memory_order_relaxed);
-  bin->blocks[bin->count++] = (tp_parked){ptr, n->cell};
-  tc->parked_bytes += n->bytes;
-  tc->counts.deallocations++;
-  tc->counts.bytes_freed += tp_cell_requested(n->word);
-  return true;
-}
-
 /* A free that finds its bin full or the budget spent: room made under the
  * pool's lock (the oldest half of the bin, or the whole cache), then
  * parked. */
-__attribute__((noinline)) static bool
-free_making_room(tp_pool *pool, tp_thread_cache *tc, uintptr_t ptr) {
+__attribute__((noinline)) bool
+tp_front_free_making_room(tp_pool *pool, tp_thread_cache *tc, uintptr_t ptr) {
   tp_lock_acquire(&pool->lock); /* the cache is the caller's: no flag */
   bool served = false;
-  tp_note *n = &tc->notes[note_of(ptr)];
+  tp_note *n = &tc->notes[tp_note_of(ptr)];
   take_inbox(pool, tc);
   if (!tc->off && n->ptr == ptr) {
     tp_front_bin *bin = &tc->bins[(n->bytes >> 8) - 1];
@@ -480,39 +388,10 @@ free_making_room(tp_pool *pool, tp_thread_cache *tc, uintptr_t ptr) {
       flush_all(pool, tc);
     else
       flush_bin(pool, tc, bin, n->bytes, (bin->count + 1) / 2);
-    served = park(tc, bin, n, ptr);
+    served = tp_front_park(tc, bin, n, ptr);
   }
   tp_lock_release(&pool->lock);
   return served;
-}
-
-bool tp_front_free(tp_pool *pool, void *ptr, tp_status *st) {
-  /* A thread without caches handed nothing out. */
-  tp_thread_cache *tc = tls.pool == pool ? tls.cache
-                        : tls.list       ? find_cache(pool, false)
-                                         : NULL;
-  if (!tc || !tp_owner_enter(tc))
-    return false;
-  uintptr_t p = (uintptr_t)ptr;
-  tp_note *n = &tc->notes[note_of(p)];
-  if (tc->off || n->ptr != p) {
-    tp_owner_leave(tc);
-    return false;
-  }
-  tp_front_bin *bin = &tc->bins[(n->bytes >> 8) - 1];
-  if (bin->count == TP_FRONT_DEPTH ||
-      tc->parked_bytes + n->bytes > tc->budget) {
-    tp_owner_leave(tc);
-    if (!free_making_room(pool, tc, p))
-      return false;
-    *st = TP_SUCCESS;
-    return true;
-  }
-  bool parked = park(tc, bin, n, p);
-  tp_owner_leave(tc);
-  if (parked)
-    *st = TP_SUCCESS;
-  return parked;
 }
 
 /* ---- the pool's side: under its lock ------------------------------------ */
@@ -532,8 +411,7 @@ static tp_thread_cache *listed(tp_pool *pool, tp_thread_cache *owner) {
  * the owner before it parks), sees it was freed. */
 static bool queue(tp_thread_cache *tc, uintptr_t ptr, tp_cell *cell,
                   uint64_t word, uint64_t bytes) {
-  if (tc->inbox_count == TP_FRONT_INBOX ||
-      tc->inbox_bytes + bytes > tc->budget)
+  if (tc->inbox_count == TP_FRONT_INBOX || tc->inbox_bytes + bytes > tc->budget)
     return false;
   if (!tc->inbox) {
     tc->inbox = malloc(TP_FRONT_INBOX * sizeof *tc->inbox);
@@ -564,7 +442,8 @@ int tp_front_claim(tp_pool *pool, uint32_t b, uintptr_t ptr, uint64_t bytes,
   if (!owner)
     return TP_CELL_PARKED; /* queued: freed already */
   tp_thread_cache *tc = listed(pool, owner);
-  tp_thread_cache *mine = tls.pool == pool ? tls.cache : NULL;
+  tp_thread_cache *mine =
+      tp_front_here.pool == pool ? tp_front_here.cache : NULL;
   if (tc && tc != mine) {
     if (stream == NULL && queue(tc, ptr, cell, w, bytes)) {
       pool->front.queued++;

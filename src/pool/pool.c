@@ -8,7 +8,7 @@
 
 #include "core/error.h"
 #include "core/versioned.h"
-#include "pool/front_internal.h"
+#include "pool/front_fast.h"
 #include "pool/pool_blocks.h"
 #include "pool/pool_index.h"
 #include "pool/pool_internal.h"

@@ -1,0 +1,149 @@
+/* The front end's alloc and free as the pool's public calls inline them:
+ * a block from or to the calling thread's cache, or false for the engine.
+ * What they cannot do without the pool's lock is out of line
+ * (front_cache.c). */
+#ifndef TP_POOL_FRONT_FAST_H
+#define TP_POOL_FRONT_FAST_H
+
+#include "pool/front_internal.h"
+
+/* The calling thread's caches: the last one used, and all of them. */
+typedef struct tp_front_tls {
+  tp_pool *pool;
+  tp_thread_cache *cache;
+  tp_thread_cache *list;
+  bool exited; /* its caches were given back: make no more */
+} tp_front_tls;
+
+extern _Thread_local tp_front_tls tp_front_here;
+
+/* The calling thread's cache for `pool`, made if `make`. */
+tp_thread_cache *tp_front_find_cache(tp_pool *pool, bool make);
+/* Drops cache `tc` of the calling thread, whose pool is gone. */
+void tp_front_drop_dead(tp_thread_cache *tc);
+/* Takes the next batch of `bytes`' bin from the engine and hands one block
+ * out. */
+bool tp_front_refill(tp_pool *pool, tp_thread_cache *tc, size_t bytes,
+                     void **out);
+/* A free that finds its bin full or the budget spent: room made under the
+ * pool's lock (the oldest half of the bin, or the whole cache), then
+ * parked. */
+bool tp_front_free_making_room(tp_pool *pool, tp_thread_cache *tc,
+                               uintptr_t ptr);
+
+static inline size_t tp_note_of(uintptr_t ptr) {
+  return (size_t)(((uint64_t)ptr >> 8) * UINT64_C(0x9E3779B97F4A7C15) >>
+                  TP_FRONT_NOTE_SHIFT);
+}
+
+/* Hands parked block `p` of `bytes` rounded bytes to the caller: a new
+ * generation in its cell, and a note to find it at its free. */
+static inline void tp_front_hand(tp_thread_cache *tc, tp_parked p,
+                                 uint64_t bytes, size_t requested) {
+  uint64_t old = atomic_load_explicit(&p.cell->word, memory_order_relaxed);
+  uint64_t word =
+      ((old >> 32) + 1) << 32 | (uint64_t)requested << 2 | TP_CELL_HANDED;
+  /* Owner first: a free on another thread that reads this word reads
+   * this owner. */
+  atomic_store_explicit(&p.cell->owner, tc, memory_order_relaxed);
+  atomic_store_explicit(&p.cell->word, word, memory_order_release);
+  tp_note *n = &tc->notes[tp_note_of(p.ptr)];
+  n->ptr = p.ptr;
+  n->cell = p.cell;
+  n->word = word;
+  n->bytes = bytes;
+  tc->parked_bytes -= bytes;
+  tc->counts.allocations++;
+  tc->counts.bytes_allocated += requested;
+  uint64_t held =
+      tc->base_requested + tc->counts.bytes_allocated - tc->counts.bytes_freed;
+  if (held > tc->peak_requested)
+    tc->peak_requested = held;
+}
+
+/* Parks block `ptr` of note `n` in `bin` if its cell is still as handed
+ * out (false: the block is not this cache's to take; the engine decides).
+ * A plain store: a handed-out cell changes only on this thread, or while a
+ * lock holder has the cache stopped. No owner: queued in this cache's
+ * inbox by a free on another thread, so this free is the second. */
+static inline bool tp_front_park(tp_thread_cache *tc, tp_front_bin *bin,
+                                 tp_note *n, uintptr_t ptr) {
+  n->ptr = 0;
+  if (atomic_load_explicit(&n->cell->word, memory_order_relaxed) != n->word ||
+      atomic_load_explicit(&n->cell->owner, memory_order_relaxed) != tc)
+    return false;
+  atomic_store_explicit(&n->cell->word,
+                        (n->word & ~(uint64_t)3) | TP_CELL_PARKED,
+                        memory_order_relaxed);
+  bin->blocks[bin->count++] = (tp_parked){ptr, n->cell};
+  tc->parked_bytes += n->bytes;
+  tc->counts.deallocations++;
+  tc->counts.bytes_freed += tp_cell_requested(n->word);
+  return true;
+}
+
+/* Both false when the call is for the engine (nothing done); true with the
+ * call's status in *st otherwise. No lock held. */
+static inline bool tp_front_alloc(tp_pool *pool, size_t bytes, void **out,
+                                  tp_status *st) {
+  if (bytes - 1 >= TP_FRONT_MAX_BYTES) /* 0 too: the engine says why */
+    return false;
+  tp_thread_cache *tc = tp_front_here.pool == pool
+                            ? tp_front_here.cache
+                            : tp_front_find_cache(pool, true);
+  if (!tc || !tp_owner_enter(tc))
+    return false;
+  if (tc->off) {
+    bool dead = tc->dead;
+    tp_owner_leave(tc);
+    if (dead)
+      tp_front_drop_dead(tc);
+    return false;
+  }
+  uint64_t n = tp_round_request(bytes);
+  tp_front_bin *bin = &tc->bins[(n >> 8) - 1];
+  if (bin->count == 0) {
+    tp_owner_leave(tc);
+    if (!tp_front_refill(pool, tc, bytes, out))
+      return false;
+    *st = TP_SUCCESS;
+    return true;
+  }
+  tp_parked p = bin->blocks[--bin->count];
+  tp_front_hand(tc, p, n, bytes);
+  tp_owner_leave(tc);
+  *out = (void *)p.ptr;
+  *st = TP_SUCCESS;
+  return true;
+}
+
+static inline bool tp_front_free(tp_pool *pool, void *ptr, tp_status *st) {
+  /* A thread without caches handed nothing out. */
+  tp_thread_cache *tc = tp_front_here.pool == pool ? tp_front_here.cache
+                        : tp_front_here.list ? tp_front_find_cache(pool, false)
+                                             : NULL;
+  if (!tc || !tp_owner_enter(tc))
+    return false;
+  uintptr_t p = (uintptr_t)ptr;
+  tp_note *n = &tc->notes[tp_note_of(p)];
+  if (tc->off || n->ptr != p) {
+    tp_owner_leave(tc);
+    return false;
+  }
+  tp_front_bin *bin = &tc->bins[(n->bytes >> 8) - 1];
+  if (bin->count == TP_FRONT_DEPTH ||
+      tc->parked_bytes + n->bytes > tc->budget) {
+    tp_owner_leave(tc);
+    if (!tp_front_free_making_room(pool, tc, p))
+      return false;
+    *st = TP_SUCCESS;
+    return true;
+  }
+  bool parked = tp_front_park(tc, bin, n, p);
+  tp_owner_leave(tc);
+  if (parked)
+    *st = TP_SUCCESS;
+  return parked;
+}
+
+#endif
