@@ -56,8 +56,14 @@ static void stop_all(tp_pool *pool) {
 }
 
 static void resume_all(tp_pool *pool) {
-  for (tp_thread_cache *tc = pool->front.caches; tc; tc = tc->pool_next)
+  tp_thread_cache *tc = pool->front.caches;
+  while (tc) {
+    /* Next first: a cache resumed dead (pool destroy) may be freed by its
+     * owner at once. */
+    tp_thread_cache *next = tc->pool_next;
     resume_one(tc);
+    tc = next;
+  }
 }
 
 /* Pool's lock held, `tc` the caller's or stopped: the blocks other threads
@@ -234,6 +240,17 @@ __attribute__((noinline, cold)) void tp_front_drop_dead(tp_thread_cache *tc) {
   free_cache(tc);
 }
 
+/* Zeroed memory of whole cache lines of its own: a cache's parts never
+ * share a line with another thread's (false sharing would put the lines
+ * its owner writes at every call in other threads' way). */
+static void *own_lines(size_t bytes) {
+  size_t rounded = (bytes + 63) & ~(size_t)63;
+  void *p = aligned_alloc(64, rounded);
+  if (p)
+    memset(p, 0, rounded);
+  return p;
+}
+
 /* A new cache for `pool`, registered; NULL when the front end is off or
  * host memory ran out (the call then goes to the engine). */
 __attribute__((noinline, cold)) static tp_thread_cache *
@@ -241,9 +258,9 @@ make_cache(tp_pool *pool) {
   pthread_once(&key_once, make_key);
   if (!key_made || tp_front_here.exited)
     return NULL;
-  tp_thread_cache *tc = calloc(1, sizeof *tc);
+  tp_thread_cache *tc = own_lines(sizeof *tc);
   if (tc)
-    tc->notes = calloc(TP_FRONT_NOTES, sizeof *tc->notes);
+    tc->notes = own_lines(TP_FRONT_NOTES * sizeof *tc->notes);
   if (!tc || !tc->notes) {
     free(tc);
     return NULL;
@@ -316,7 +333,7 @@ tp_front_refill(tp_pool *pool, tp_thread_cache *tc, size_t bytes, void **out) {
     goto done;
   take_inbox(pool, tc); /* other threads' frees first: they may fit */
   if (!bin->blocks) {
-    bin->blocks = malloc(TP_FRONT_DEPTH * sizeof *bin->blocks);
+    bin->blocks = own_lines(TP_FRONT_DEPTH * sizeof *bin->blocks);
     if (!bin->blocks)
       goto done;
   }
