@@ -54,7 +54,7 @@ typedef struct tp_thread_cache tp_thread_cache;
  * it out (whose inbox a free on another thread goes to; NULL once it is
  * there). */
 typedef struct tp_cell {
-  _Atomic uint64_t word;
+  _Alignas(64) _Atomic uint64_t word;
   _Atomic(tp_thread_cache *) owner;
 } tp_cell;
 

@@ -2,6 +2,7 @@
  * that never move (the record array does), so a thread holding a block's
  * cell pointer may use it without the pool's lock. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "pool/front_internal.h"
 
@@ -25,9 +26,11 @@ tp_cell *tp_front_cell(tp_pool *pool, uint32_t b, bool make) {
   if (!f->cells[chunk]) {
     if (!make)
       return NULL;
-    f->cells[chunk] = calloc(TP_FRONT_CELL_CHUNK, sizeof(tp_cell));
-    if (!f->cells[chunk])
+    tp_cell *cells = aligned_alloc(64, TP_FRONT_CELL_CHUNK * sizeof *cells);
+    if (!cells)
       return NULL;
+    memset(cells, 0, TP_FRONT_CELL_CHUNK * sizeof *cells);
+    f->cells[chunk] = cells;
   }
   return &f->cells[chunk][b % TP_FRONT_CELL_CHUNK];
 }
