@@ -653,13 +653,13 @@ __attribute__((noinline)) static tp_status engine_free(tp_pool *pool, void *ptr,
   }
   uint64_t front_requested = 0;
   uint64_t bytes = 0;
-  if (b != TP_NIL)
-    bytes = packed ? tp_size_bytes(packed) : tp_blk(pool, b)->bytes;
+  int front = TP_CELL_ENGINE;
   /* Without cells no cache ever held a block. */
-  int front = b == TP_NIL || st != TP_SUCCESS || !pool->front.cell_chunks
-                  ? TP_CELL_ENGINE
-                  : tp_front_claim(pool, b, (uintptr_t)ptr, bytes, stream,
-                                   &front_requested);
+  if (b != TP_NIL && st == TP_SUCCESS && pool->front.cell_chunks) {
+    bytes = packed ? tp_size_bytes(packed) : tp_blk(pool, b)->bytes;
+    front = tp_front_claim(pool, b, (uintptr_t)ptr, bytes, stream,
+                           &front_requested);
+  }
   if (st != TP_SUCCESS) {
     /* The failed wait said why; nothing changed. */
   } else if (b == TP_NIL || front == TP_CELL_PARKED) {
@@ -679,6 +679,8 @@ __attribute__((noinline)) static tp_status engine_free(tp_pool *pool, void *ptr,
     if (front == TP_CELL_HANDED)
       at = tp_ptr_map_index(&pool->map, (uintptr_t)ptr);
     tp_ptr_map_remove_at(&pool->map, at);
+    if (!bytes)
+      bytes = packed ? tp_size_bytes(packed) : tp_blk(pool, b)->bytes;
     if (front == TP_CELL_HANDED) {
       /* Handed out by a thread's cache: the caller's counters are the
        * front end's. */
