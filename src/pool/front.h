@@ -43,16 +43,17 @@
  * the requested bytes of a handed-out block, bits 32..63 a generation
  * counted up at each hand-out, so that a cache's stale note of a block it
  * once handed out never matches the cell again. */
-enum { TP_CELL_ENGINE = 0, TP_CELL_PARKED = 1, TP_CELL_HANDED = 2 };
-/* Not a state: tp_front_claim's answer for a block queued in its cache's
- * inbox. */
-enum { TP_CELL_QUEUED = 3 };
+enum {
+  TP_CELL_ENGINE = 0,
+  TP_CELL_PARKED = 1,
+  TP_CELL_HANDED = 2,
+  TP_CELL_QUEUED = 3 /* freed on another thread: in its cache's inbox */
+};
 
 typedef struct tp_thread_cache tp_thread_cache;
 
 /* A block record's cell: its state word, and the cache that last handed
- * it out (whose inbox a free on another thread goes to; NULL once it is
- * there). */
+ * it out (whose inbox a free on another thread goes to). */
 typedef struct tp_cell {
   _Alignas(64) _Atomic uint64_t word;
   _Atomic(tp_thread_cache *) owner;

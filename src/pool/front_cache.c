@@ -422,12 +422,13 @@ static tp_thread_cache *listed(tp_pool *pool, tp_thread_cache *owner) {
   return tc;
 }
 
-/* Pool's lock held: queues block `ptr` (cell `cell` as `word`) in `tc`'s
- * inbox; false when it is full or cannot be made. A queued block's cell
- * has no owner: a later free, here or on the owner's thread (which checks
- * the owner before it parks), sees it was freed. */
+/* Pool's lock held: queues block `ptr` in `tc`'s inbox if there is room,
+ * marking its cell queued by a compare-and-swap from `*word`, as handed
+ * out, since `tc`'s thread may be parking the block at this moment (a
+ * double free): false with the cell's word now in `*word` if it changed,
+ * or with `*word` as it was if there is no room. */
 static bool queue(tp_thread_cache *tc, uintptr_t ptr, tp_cell *cell,
-                  uint64_t word, uint64_t bytes) {
+                  uint64_t *word, uint64_t bytes) {
   if (tc->inbox_count == TP_FRONT_INBOX || tc->inbox_bytes + bytes > tc->budget)
     return false;
   if (!tc->inbox) {
@@ -435,9 +436,13 @@ static bool queue(tp_thread_cache *tc, uintptr_t ptr, tp_cell *cell,
     if (!tc->inbox)
       return false;
   }
-  tc->inbox[tc->inbox_count++] = (tp_queued){ptr, cell, word, bytes};
+  uint64_t queued = (*word & ~(uint64_t)3) | TP_CELL_QUEUED;
+  if (!atomic_compare_exchange_strong_explicit(&cell->word, word, queued,
+                                               memory_order_relaxed,
+                                               memory_order_relaxed))
+    return false;
+  tc->inbox[tc->inbox_count++] = (tp_queued){ptr, cell, queued, bytes};
   tc->inbox_bytes += bytes;
-  atomic_store_explicit(&cell->owner, NULL, memory_order_relaxed);
   return true;
 }
 
@@ -447,38 +452,42 @@ int tp_front_claim(tp_pool *pool, uint32_t b, uintptr_t ptr, uint64_t bytes,
   if (!cell)
     return TP_CELL_ENGINE;
   uint64_t w = atomic_load_explicit(&cell->word, memory_order_acquire);
-  if ((w & 3u) != TP_CELL_HANDED)
-    return (int)(w & 3u);
   /* Handed out by a cache: only that cache's thread changes the cell now
    * (it may be parking the block at this moment, if the caller frees it
    * twice). Its inbox, for the NULL stream, lets it take the block back
    * when it next holds this lock; another stream's free, or a full inbox,
    * stops the cache to decide here. */
-  tp_thread_cache *owner =
-      atomic_load_explicit(&cell->owner, memory_order_relaxed);
-  if (!owner)
-    return TP_CELL_PARKED; /* queued: freed already */
-  tp_thread_cache *tc = listed(pool, owner);
+  tp_thread_cache *stopped = NULL;
   tp_thread_cache *mine =
       tp_front_here.pool == pool ? tp_front_here.cache : NULL;
-  if (tc && tc != mine) {
-    if (stream == NULL && queue(tc, ptr, cell, w, bytes)) {
+  while ((w & 3u) == TP_CELL_HANDED) {
+    tp_thread_cache *tc =
+        listed(pool, atomic_load_explicit(&cell->owner, memory_order_relaxed));
+    if (!tc || tc == mine)
+      break; /* its cache is gone, or the caller's: nothing races */
+    uint64_t seen = w;
+    if (stream == NULL && queue(tc, ptr, cell, &w, bytes)) {
       pool->front.queued++;
       return TP_CELL_QUEUED;
     }
+    if (w != seen)
+      continue; /* changed on the owner's thread: decide again */
     stop_one(tc);
+    stopped = tc;
     take_inbox(pool, tc);
     w = atomic_load_explicit(&cell->word, memory_order_relaxed);
+    break;
   }
-  /* No owner in a fast path that could change the cell now. */
-  if ((w & 3u) == TP_CELL_HANDED) {
+  unsigned state = (unsigned)(w & 3u);
+  if (state == TP_CELL_HANDED) {
     atomic_store_explicit(&cell->word, (w & ~(uint64_t)3) | TP_CELL_ENGINE,
                           memory_order_relaxed);
     *requested = tp_cell_requested(w);
   }
-  if (tc && tc != mine)
-    resume_one(tc);
-  return (int)(w & 3u);
+  if (stopped)
+    resume_one(stopped);
+  /* Queued already: freed before, as parked. */
+  return state == TP_CELL_QUEUED ? TP_CELL_PARKED : (int)state;
 }
 
 bool tp_front_is_free(tp_pool *pool, uint32_t b) {
@@ -490,8 +499,7 @@ bool tp_front_is_free(tp_pool *pool, uint32_t b) {
   uint64_t w = atomic_load_explicit(&cell->word, memory_order_acquire);
   if ((w & 3u) == TP_CELL_PARKED)
     return true;
-  return (w & 3u) == TP_CELL_HANDED &&
-         !atomic_load_explicit(&cell->owner, memory_order_relaxed);
+  return (w & 3u) == TP_CELL_QUEUED;
 }
 
 void tp_front_init(tp_pool *pool) {

@@ -63,14 +63,15 @@ static inline void tp_front_hand(tp_thread_cache *tc, tp_parked p,
 
 /* Parks block `ptr` of note `n` in `bin` if its cell is still as handed
  * out (false: the block is not this cache's to take; the engine decides).
- * A plain store: a handed-out cell changes only on this thread, or while a
- * lock holder has the cache stopped. No owner: queued in this cache's
- * inbox by a free on another thread, so this free is the second. */
+ * A plain store: a handed-out cell changes only on this thread, while a
+ * lock holder has the cache stopped, or to queued by a free on another
+ * thread (then this free is the second, and the word no longer matches;
+ * if that compare-and-swap lands between this load and store, the inbox's
+ * entry no longer matches when it is taken back, and is dropped). */
 static inline bool tp_front_park(tp_thread_cache *tc, tp_front_bin *bin,
                                  tp_note *n, uintptr_t ptr) {
   n->ptr = 0;
-  if (atomic_load_explicit(&n->cell->word, memory_order_relaxed) != n->word ||
-      atomic_load_explicit(&n->cell->owner, memory_order_relaxed) != tc)
+  if (atomic_load_explicit(&n->cell->word, memory_order_relaxed) != n->word)
     return false;
   atomic_store_explicit(&n->cell->word,
                         (n->word & ~(uint64_t)3) | TP_CELL_PARKED,

@@ -129,7 +129,9 @@ tp_status tp_pool_set_attribute(tp_pool *pool, tp_pool_attr attr,
   if (attr == TP_POOL_ATTR_LIMIT)
     return tp_pool_set_limit(pool, as_size(value));
   tp_lock_acquire(&pool->lock);
-  /* Blocks waiting unmerged merge under the setting they were freed with. */
+  /* Blocks waiting unmerged (frees in threads' inboxes first) merge under
+   * the setting they were freed with. */
+  tp_front_settle(pool);
   tp_quick_flush_all(pool);
   tp_pool_config *c = &pool->config;
   tp_pool_stats *s = &pool->stats;

@@ -12,10 +12,11 @@ tp_status tp_pool_get_stats(tp_pool *pool, tp_pool_stats *out) {
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_get_stats: NULL %s",
                    pool ? "out-pointer" : "pool");
   tp_lock_acquire(&pool->lock);
-  /* Figures as if every free had merged at once: blocks waiting on the
-   * quick lists merge now. */
+  /* Figures as if every free had merged at once: frees waiting in
+   * threads' inboxes reach the engine, then blocks waiting on the quick
+   * lists (those included) merge. */
+  tp_front_settle(pool);
   tp_quick_flush_all(pool);
-  tp_front_settle(pool); /* and frees waiting in threads' inboxes */
   tp_pool_stats s = pool->stats;
   s.largest_free_block = 0;
   for (unsigned k = 0; k < TP_KINDS; k++) {

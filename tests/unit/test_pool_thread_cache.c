@@ -312,6 +312,29 @@ static void free_elsewhere(size_t bytes, int count, tp_stream stream) {
   cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
 }
 
+/* Statistics read as if every free had merged at once, frees on other
+ * threads included: reading them twice gives the same figures. */
+Test(thread_cache, statistics_merge_frees_from_other_threads) {
+  tp_pool *pool = pool_with(MiB, TP_UNLIMITED);
+  void *blocks[8];
+  for (int i = 0; i < 8; i++)
+    cr_assert_eq(tp_pool_alloc(pool, 4 * KiB, NULL, &blocks[i]), TP_SUCCESS);
+  many m = {pool, blocks, 8, NULL, TP_SUCCESS};
+  pthread_t t;
+  cr_assert_eq(pthread_create(&t, NULL, free_many, &m), 0);
+  pthread_join(t, NULL);
+  cr_assert_eq(m.status, TP_SUCCESS, "%s", tp_last_error());
+  tp_pool_stats first = stats_of(pool), second = stats_of(pool);
+  cr_expect_eq(first.live_blocks, 0);
+  cr_expect_eq(first.cached_blocks, 1, "all eight merged into one");
+  cr_expect_eq(first.free_segments, 1);
+  cr_expect_eq(first.largest_free_block, first.reserved_bytes);
+  cr_expect_eq(second.cached_blocks, first.cached_blocks);
+  cr_expect_eq(second.largest_free_block, first.largest_free_block);
+  cr_expect_eq(second.free_segments, first.free_segments);
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
+
 Test(thread_cache, many_frees_on_another_thread_by_count) {
   free_elsewhere(256, 400, NULL);
 }
