@@ -17,7 +17,8 @@
 
 /* Registers the process for heavy fences, once; whether they work. When
  * they do not (another OS, a kernel or sandbox without membarrier, a tool
- * that does not emulate it), both sides use full fences instead. */
+ * that does not emulate it, or TP_ASYM_FENCE=off in the environment), both
+ * sides use full fences instead. */
 bool tp_asym_fence_available(void);
 
 /* The slow side: returns once every thread of the process has passed a
