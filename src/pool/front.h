@@ -52,8 +52,8 @@ enum {
 
 typedef struct tp_thread_cache tp_thread_cache;
 
-/* A block record's cell: its state word, and the cache that last handed
- * it out (whose inbox a free on another thread goes to). */
+/* A block record's cell: its state word, and the cache whose refill last
+ * took it in (whose inbox a free on another thread goes to). */
 typedef struct tp_cell {
   _Alignas(64) _Atomic uint64_t word;
   _Atomic(tp_thread_cache *) owner;

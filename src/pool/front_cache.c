@@ -106,13 +106,12 @@ void tp_front_settle(tp_pool *pool) {
  * unknown without stopping them), and this cache's view of the peak
  * brought up to date. */
 static void note_base(tp_pool *pool, tp_thread_cache *tc) {
-  tc->base_requested = pool->stats.requested_bytes +
+  tc->held_requested = pool->stats.requested_bytes +
                        pool->front.done.bytes_allocated -
-                       pool->front.done.bytes_freed;
-  uint64_t held =
-      tc->base_requested + tc->counts.bytes_allocated - tc->counts.bytes_freed;
-  if (held > tc->peak_requested)
-    tc->peak_requested = held;
+                       pool->front.done.bytes_freed +
+                       tc->counts.bytes_allocated - tc->counts.bytes_freed;
+  if (tc->held_requested > tc->peak_requested)
+    tc->peak_requested = tc->held_requested;
 }
 
 void tp_front_note_engine_call(tp_pool *pool) {
@@ -128,8 +127,7 @@ void tp_front_reset_peaks(tp_pool *pool) {
   stop_all(pool);
   for (tp_thread_cache *tc = pool->front.caches; tc; tc = tc->pool_next) {
     note_base(pool, tc);
-    tc->peak_requested = tc->base_requested + tc->counts.bytes_allocated -
-                         tc->counts.bytes_freed;
+    tc->peak_requested = tc->held_requested;
   }
   resume_all(pool);
 }
@@ -367,6 +365,9 @@ tp_front_refill(tp_pool *pool, tp_thread_cache *tc, size_t bytes, void **out) {
     uint64_t w = atomic_load_explicit(&cell->word, memory_order_relaxed);
     atomic_store_explicit(&cell->word, (w & ~(uint64_t)3) | TP_CELL_PARKED,
                           memory_order_relaxed);
+    /* Its owner from now until it leaves this cache (hand-outs and parks
+     * keep it): a free on another thread finds the inbox by it. */
+    atomic_store_explicit(&cell->owner, tc, memory_order_relaxed);
     tc->parked_bytes += n;
     tp_parked p = {tp_blk(pool, b)->ptr, cell};
     if (i == 0) {

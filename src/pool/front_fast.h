@@ -43,10 +43,8 @@ static inline void tp_front_hand(tp_thread_cache *tc, tp_parked p,
   uint64_t old = atomic_load_explicit(&p.cell->word, memory_order_relaxed);
   uint64_t word =
       ((old >> 32) + 1) << 32 | (uint64_t)requested << 2 | TP_CELL_HANDED;
-  /* Owner first: a free on another thread that reads this word reads
-   * this owner. */
-  atomic_store_explicit(&p.cell->owner, tc, memory_order_relaxed);
-  atomic_store_explicit(&p.cell->word, word, memory_order_release);
+  /* Its owner, `tc`, was set when a refill brought it here. */
+  atomic_store_explicit(&p.cell->word, word, memory_order_relaxed);
   tp_note *n = &tc->notes[tp_note_of(p.ptr)];
   n->ptr = p.ptr;
   n->cell = p.cell;
@@ -55,10 +53,9 @@ static inline void tp_front_hand(tp_thread_cache *tc, tp_parked p,
   tc->parked_bytes -= bytes;
   tc->counts.allocations++;
   tc->counts.bytes_allocated += requested;
-  uint64_t held =
-      tc->base_requested + tc->counts.bytes_allocated - tc->counts.bytes_freed;
-  if (held > tc->peak_requested)
-    tc->peak_requested = held;
+  tc->held_requested += requested;
+  if (tc->held_requested > tc->peak_requested)
+    tc->peak_requested = tc->held_requested;
 }
 
 /* Parks block `ptr` of note `n` in `bin` if its cell is still as handed
@@ -79,7 +76,9 @@ static inline bool tp_front_park(tp_thread_cache *tc, tp_front_bin *bin,
   bin->blocks[bin->count++] = (tp_parked){ptr, n->cell};
   tc->parked_bytes += n->bytes;
   tc->counts.deallocations++;
-  tc->counts.bytes_freed += tp_cell_requested(n->word);
+  uint64_t requested = tp_cell_requested(n->word);
+  tc->counts.bytes_freed += requested;
+  tc->held_requested -= requested;
   return true;
 }
 

@@ -65,9 +65,10 @@ struct tp_thread_cache {
   tp_front_counts counts;
   /* The requested bytes the pool's callers hold, seen from this thread:
    * the rest of the pool's (engine and caches gone) when this thread last
-   * held the pool's lock, plus this cache's own; the most since, exact
-   * while this thread is the only one using the pool. */
-  uint64_t base_requested, peak_requested;
+   * held the pool's lock, plus what this cache handed out and took back
+   * since; the most since, exact while this thread is the only one using
+   * the pool. */
+  uint64_t held_requested, peak_requested;
   tp_note *notes;
   tp_front_bin bins[TP_FRONT_BINS];
   /* Under the pool's lock: frees from other threads (TP_FRONT_INBOX, made
