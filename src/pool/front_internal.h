@@ -26,7 +26,7 @@ typedef struct tp_parked {
 #define TP_FRONT_INBOX 256u
 
 /* A block this cache handed out, freed on another thread: `word` is its
- * cell as that free found it. */
+ * cell's word as that free queued it. */
 typedef struct tp_queued {
   uintptr_t ptr;
   tp_cell *cell;
@@ -52,7 +52,7 @@ typedef struct tp_note {
 struct tp_thread_cache {
   /* The owner is in its fast path (it alone writes this) / a holder of the
    * pool's lock wants the cache (holders alone write that): see
-   * tp_owner_enter and tp_front_stop_all. */
+   * tp_owner_enter, and stop_all in front_cache.c. */
   atomic_int busy;
   atomic_int stop;
   /* Below: the owner's while it is in its fast path or holds the pool's
