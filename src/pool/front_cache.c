@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/asym_fence.h"
+#include "core/error.h"
 #include "pool/front_fast.h"
 
 bool tp_front_asym;
@@ -320,6 +321,13 @@ __attribute__((noinline)) tp_thread_cache *tp_front_find_cache(tp_pool *pool,
 
 /* ---- alloc and free ---------------------------------------------------- */
 
+static tp_status queued_twice(tp_pool *pool, const void *ptr) {
+  return tp_fail(TP_ERR_INVALID_POINTER,
+                 "tp_pool_free: pool '%s': double free of %p (already freed "
+                 "on another thread)",
+                 pool->name, ptr);
+}
+
 /* Takes `bin`'s next batch from the engine and hands one block out. */
 __attribute__((noinline)) bool
 tp_front_refill(tp_pool *pool, tp_thread_cache *tc, size_t bytes, void **out) {
@@ -393,23 +401,47 @@ done:
 /* A free that finds its bin full or the budget spent: room made under the
  * pool's lock (the oldest half of the bin, or the whole cache), then
  * parked. */
-__attribute__((noinline)) bool
-tp_front_free_making_room(tp_pool *pool, tp_thread_cache *tc, uintptr_t ptr) {
+__attribute__((noinline)) bool tp_front_free_making_room(tp_pool *pool,
+                                                         tp_thread_cache *tc,
+                                                         uintptr_t ptr,
+                                                         tp_status *st) {
   tp_lock_acquire(&pool->lock); /* the cache is the caller's: no flag */
-  bool served = false;
+  bool handled = false;
   tp_note *n = &tc->notes[tp_note_of(ptr)];
-  take_inbox(pool, tc);
   if (!tc->off && n->ptr == ptr) {
-    tp_front_bin *bin = &tc->bins[(n->bytes >> 8) - 1];
-    pool->clock++;
-    if (tc->parked_bytes + n->bytes > tc->budget)
-      flush_all(pool, tc);
-    else
-      flush_bin(pool, tc, bin, n->bytes, (bin->count + 1) / 2);
-    served = tp_front_park(tc, bin, n, ptr);
+    /* Checked before the inbox is taken back: a block queued there is a
+     * double free now, not a free block of the engine's. */
+    uint64_t w = atomic_load_explicit(&n->cell->word, memory_order_relaxed);
+    if (w == n->word) {
+      take_inbox(pool, tc);
+      tp_front_bin *bin = &tc->bins[(n->bytes >> 8) - 1];
+      pool->clock++;
+      if (tc->parked_bytes + n->bytes > tc->budget)
+        flush_all(pool, tc);
+      else
+        flush_bin(pool, tc, bin, n->bytes, (bin->count + 1) / 2);
+      tp_front_park(tc, bin, n, ptr);
+      *st = TP_SUCCESS;
+      handled = true;
+    } else {
+      n->ptr = 0;
+      if (w == ((n->word & ~(uint64_t)3) | TP_CELL_QUEUED)) {
+        pool->stats.failures++;
+        *st = queued_twice(pool, (const void *)ptr);
+        handled = true;
+      }
+    }
   }
   tp_lock_release(&pool->lock);
-  return served;
+  return handled;
+}
+
+__attribute__((noinline, cold)) tp_status
+tp_front_refuse_queued(tp_pool *pool, const void *ptr) {
+  tp_lock_acquire(&pool->lock);
+  pool->stats.failures++;
+  tp_lock_release(&pool->lock);
+  return queued_twice(pool, ptr);
 }
 
 /* ---- the pool's side: under its lock ------------------------------------ */

@@ -27,9 +27,14 @@ bool tp_front_refill(tp_pool *pool, tp_thread_cache *tc, size_t bytes,
                      void **out);
 /* A free that finds its bin full or the budget spent: room made under the
  * pool's lock (the oldest half of the bin, or the whole cache), then
- * parked. */
+ * parked. False for the engine; true with the free's status in *st. */
 bool tp_front_free_making_room(tp_pool *pool, tp_thread_cache *tc,
-                               uintptr_t ptr);
+                               uintptr_t ptr, tp_status *st);
+/* The failure of a free whose block's cell says queued: freed on another
+ * thread already, so this free is a double free, refused at once (a
+ * later look-up under the lock could find the block taken back and handed
+ * out again). */
+tp_status tp_front_refuse_queued(tp_pool *pool, const void *ptr);
 
 static inline size_t tp_note_of(uintptr_t ptr) {
   return (size_t)(((uint64_t)ptr >> 8) * UINT64_C(0x9E3779B97F4A7C15) >>
@@ -58,18 +63,15 @@ static inline void tp_front_hand(tp_thread_cache *tc, tp_parked p,
     tc->peak_requested = tc->held_requested;
 }
 
-/* Parks block `ptr` of note `n` in `bin` if its cell is still as handed
- * out (false: the block is not this cache's to take; the engine decides).
- * A plain store: a handed-out cell changes only on this thread, while a
- * lock holder has the cache stopped, or to queued by a free on another
- * thread (then this free is the second, and the word no longer matches;
- * if that compare-and-swap lands between this load and store, the inbox's
- * entry no longer matches when it is taken back, and is dropped). */
-static inline bool tp_front_park(tp_thread_cache *tc, tp_front_bin *bin,
+/* Parks block `ptr` of note `n`, whose cell the caller found as handed
+ * out, in `bin`. A plain store: a handed-out cell changes only on this
+ * thread, while a lock holder has the cache stopped, or to queued by a
+ * free on another thread (if that compare-and-swap lands between the
+ * caller's load and this store, both frees return; the inbox's entry no
+ * longer matches when it is taken back, and is dropped). */
+static inline void tp_front_park(tp_thread_cache *tc, tp_front_bin *bin,
                                  tp_note *n, uintptr_t ptr) {
   n->ptr = 0;
-  if (atomic_load_explicit(&n->cell->word, memory_order_relaxed) != n->word)
-    return false;
   atomic_store_explicit(&n->cell->word,
                         (n->word & ~(uint64_t)3) | TP_CELL_PARKED,
                         memory_order_relaxed);
@@ -79,7 +81,6 @@ static inline bool tp_front_park(tp_thread_cache *tc, tp_front_bin *bin,
   uint64_t requested = tp_cell_requested(n->word);
   tc->counts.bytes_freed += requested;
   tc->held_requested -= requested;
-  return true;
 }
 
 /* Both false when the call is for the engine (nothing done); true with the
@@ -130,20 +131,29 @@ static inline bool tp_front_free(tp_pool *pool, void *ptr, tp_status *st) {
     tp_owner_leave(tc);
     return false;
   }
+  uint64_t w = atomic_load_explicit(&n->cell->word, memory_order_relaxed);
+  if (w != n->word) {
+    /* Not as handed out: not this cache's to park. The same hand-out
+     * queued (same generation) is a free on another thread of this very
+     * block; anything else (a note outlived by its block, whose record,
+     * and so cell, may serve another block now) the engine decides. */
+    n->ptr = 0;
+    tp_owner_leave(tc);
+    if (w != ((n->word & ~(uint64_t)3) | TP_CELL_QUEUED))
+      return false;
+    *st = tp_front_refuse_queued(pool, ptr);
+    return true;
+  }
   tp_front_bin *bin = &tc->bins[(n->bytes >> 8) - 1];
   if (bin->count == TP_FRONT_DEPTH ||
       tc->parked_bytes + n->bytes > tc->budget) {
     tp_owner_leave(tc);
-    if (!tp_front_free_making_room(pool, tc, p))
-      return false;
-    *st = TP_SUCCESS;
-    return true;
+    return tp_front_free_making_room(pool, tc, p, st);
   }
-  bool parked = tp_front_park(tc, bin, n, p);
+  tp_front_park(tc, bin, n, p);
   tp_owner_leave(tc);
-  if (parked)
-    *st = TP_SUCCESS;
-  return parked;
+  *st = TP_SUCCESS;
+  return true;
 }
 
 #endif

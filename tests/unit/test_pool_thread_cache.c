@@ -270,6 +270,29 @@ Test(thread_cache, a_second_free_after_one_on_another_thread_is_refused) {
   cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
 }
 
+/* The same with the allocating thread's bin of that size full: its cache
+ * refuses the block itself, by the cell's state, and does not leave the
+ * decision to a later look-up under the lock (by then the block could be
+ * free in the pool and handed out again). */
+Test(thread_cache, a_second_free_with_a_full_bin_is_refused) {
+  tp_pool *pool = pool_with(MiB, TP_UNLIMITED);
+  void *blocks[9];
+  for (int i = 0; i < 9; i++)
+    cr_assert_eq(tp_pool_alloc(pool, 512, NULL, &blocks[i]), TP_SUCCESS);
+  for (int i = 0; i < 8; i++) /* the bin of 512 B holds 8 */
+    cr_assert_eq(tp_pool_free(pool, blocks[i], NULL), TP_SUCCESS);
+  job j = {pool, {blocks[8]}, 1, 512, TP_SUCCESS};
+  run(free_then_exit, &j);
+  cr_expect_eq(tp_pool_free(pool, blocks[8], NULL), TP_ERR_INVALID_POINTER);
+  cr_expect(strstr(tp_last_error(), "already freed on another thread"), "%s",
+            tp_last_error());
+  tp_pool_stats s = stats_of(pool);
+  cr_expect_eq(s.live_blocks, 0);
+  cr_expect_eq(s.deallocations, 9);
+  cr_expect_eq(s.failures, 1);
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
+
 typedef struct many {
   tp_pool *pool;
   void **blocks;
