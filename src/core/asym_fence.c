@@ -2,7 +2,10 @@
 #define _GNU_SOURCE
 #include "core/asym_fence.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,8 +42,20 @@ bool tp_asym_fence_available(void) {
 
 void tp_asym_fence_heavy(void) {
 #if TP_HAVE_MEMBARRIER
-  /* Registered: the kernel documents no failure for this command but a
-   * missing registration, which tp_asym_fence_available() made. */
-  (void)syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+  /* Registered, it can still fail for a moment: kernels that allocate the
+   * CPU mask it needs answer ENOMEM when they cannot. The other side's
+   * stores are unordered until it succeeds, so it is tried again; any
+   * other failure means the registration is gone, and nothing can order
+   * them any more. */
+  while (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
+    if (errno != ENOMEM && errno != EAGAIN && errno != EINTR) {
+      fprintf(stderr,
+              "tensorpool: membarrier failed after registration "
+              "(%s): thread caches cannot be stopped safely\n",
+              strerror(errno));
+      abort();
+    }
+    sched_yield();
+  }
 #endif
 }
