@@ -101,12 +101,18 @@ int tp_front_claim(tp_pool *pool, uint32_t b, uintptr_t ptr, uint64_t bytes,
 /* Whether live block `b` is free to the caller: parked in a cache or
  * queued in an inbox. */
 bool tp_front_is_free(tp_pool *pool, uint32_t b);
-/* Blocks queued in inboxes go back to the engine (before statistics are
- * read, and wherever every free must have happened). */
+/* Every cache of `pool` stopped (one heavy fence), and the blocks queued in
+ * their inboxes back in the engine: what the caches hold stays as it is
+ * until tp_front_resume. The sums, the statistics' adjustment and the
+ * peaks' reset below need the caches stopped. */
+void tp_front_stop(tp_pool *pool);
+void tp_front_resume(tp_pool *pool);
+/* Blocks queued in inboxes go back to the engine (wherever every free
+ * must have happened), the caches stopped for it only if any wait. */
 void tp_front_settle(tp_pool *pool);
 void tp_front_count_free(tp_pool *pool, size_t requested);
 
-/* The sums over every cache, taken at once. */
+/* The sums over every cache (stopped), taken at once. */
 typedef struct tp_front_sums {
   tp_front_counts counts;
   uint64_t parked_blocks, parked_bytes;
@@ -116,11 +122,12 @@ typedef struct tp_front_sums {
 /* Pool's lock held: the calling thread's cache (if it has one for `pool`)
  * notes the pool's requested bytes, for exact peaks on one thread. */
 void tp_front_note_engine_call(tp_pool *pool);
-/* Pool's lock held: every cache's peak restarts from what it sees now. */
+/* Pool's lock held, caches stopped: every cache's peak restarts from what
+ * it sees now. */
 void tp_front_reset_peaks(tp_pool *pool);
 void tp_front_sum(tp_pool *pool, tp_front_sums *out);
-/* The engine's statistics as the caller sees them: parked blocks cached,
- * the front end's calls counted. */
+/* The engine's statistics as the caller sees them, the caches stopped:
+ * parked blocks cached, the front end's calls counted. */
 void tp_front_adjust_stats(tp_pool *pool, tp_pool_stats *s);
 
 #endif

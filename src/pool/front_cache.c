@@ -93,13 +93,22 @@ static void take_inbox(tp_pool *pool, tp_thread_cache *tc) {
   tc->inbox_bytes = 0;
 }
 
+void tp_front_stop(tp_pool *pool) {
+  stop_all(pool);
+  if (pool->front.queued)
+    for (tp_thread_cache *tc = pool->front.caches; tc; tc = tc->pool_next)
+      take_inbox(pool, tc);
+}
+
+void tp_front_resume(tp_pool *pool) {
+  resume_all(pool);
+}
+
 void tp_front_settle(tp_pool *pool) {
   if (!pool->front.queued)
     return;
-  stop_all(pool);
-  for (tp_thread_cache *tc = pool->front.caches; tc; tc = tc->pool_next)
-    take_inbox(pool, tc);
-  resume_all(pool);
+  tp_front_stop(pool);
+  tp_front_resume(pool);
 }
 
 /* Pool's lock held, and `tc` the caller's or stopped: the rest of the
@@ -125,12 +134,10 @@ void tp_front_note_engine_call(tp_pool *pool) {
 }
 
 void tp_front_reset_peaks(tp_pool *pool) {
-  stop_all(pool);
   for (tp_thread_cache *tc = pool->front.caches; tc; tc = tc->pool_next) {
     note_base(pool, tc);
     tc->peak_requested = tc->held_requested;
   }
-  resume_all(pool);
 }
 
 /* Gives the `count` oldest blocks of `bin` (rounded size `bytes`) back to
@@ -574,7 +581,6 @@ bool tp_front_drain_all(tp_pool *pool) {
 void tp_front_sum(tp_pool *pool, tp_front_sums *out) {
   memset(out, 0, sizeof *out);
   out->counts = pool->front.done;
-  stop_all(pool);
   for (tp_thread_cache *tc = pool->front.caches; tc; tc = tc->pool_next) {
     fold_counts(&out->counts, &tc->counts);
     if (tc->peak_requested > out->peak_requested)
@@ -588,7 +594,6 @@ void tp_front_sum(tp_pool *pool, tp_front_sums *out) {
           out->largest_parked = bytes;
       }
   }
-  resume_all(pool);
 }
 
 void tp_front_adjust_stats(tp_pool *pool, tp_pool_stats *s) {
@@ -627,10 +632,9 @@ void tp_front_adjust_stats(tp_pool *pool, tp_pool_stats *s) {
 void tp_front_fini(tp_pool *pool, tp_pool_stats *seen) {
   pthread_mutex_lock(&registry);
   tp_lock_acquire(&pool->lock);
-  tp_front_settle(pool);
+  tp_front_stop(pool);
   *seen = pool->stats;
   tp_front_adjust_stats(pool, seen);
-  stop_all(pool);
   for (tp_thread_cache *tc = pool->front.caches; tc; tc = tc->pool_next) {
     tc->dead = true;
     tc->off = true;

@@ -45,11 +45,16 @@ tp_status tp_pool_get_attribute(tp_pool *pool, tp_pool_attr attr,
                    pool->name, (int)attr);
   tp_lock_acquire(&pool->lock);
   const tp_pool_config *c = &pool->config;
-  if (attr == TP_POOL_ATTR_LIVE_BYTES || attr == TP_POOL_ATTR_CACHED_BYTES)
-    tp_front_settle(pool); /* frees waiting in threads' inboxes */
+  /* Parked blocks are cached, and frees in threads' inboxes done. */
+  bool front =
+      attr == TP_POOL_ATTR_LIVE_BYTES || attr == TP_POOL_ATTR_CACHED_BYTES;
+  if (front)
+    tp_front_stop(pool);
   tp_pool_stats seen = pool->stats;
-  if (attr == TP_POOL_ATTR_LIVE_BYTES || attr == TP_POOL_ATTR_CACHED_BYTES)
-    tp_front_adjust_stats(pool, &seen); /* parked blocks are cached */
+  if (front) {
+    tp_front_adjust_stats(pool, &seen);
+    tp_front_resume(pool);
+  }
   const tp_pool_stats *s = &seen;
   uint64_t v = 0;
   switch (attr) {

@@ -12,10 +12,10 @@ tp_status tp_pool_get_stats(tp_pool *pool, tp_pool_stats *out) {
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_get_stats: NULL %s",
                    pool ? "out-pointer" : "pool");
   tp_lock_acquire(&pool->lock);
-  /* Figures as if every free had merged at once: frees waiting in
-   * threads' inboxes reach the engine, then blocks waiting on the quick
-   * lists (those included) merge. */
-  tp_front_settle(pool);
+  /* Figures as if every free had merged at once: with the threads' caches
+   * stopped, frees waiting in their inboxes reach the engine, then blocks
+   * waiting on the quick lists (those included) merge. */
+  tp_front_stop(pool);
   tp_quick_flush_all(pool);
   tp_pool_stats s = pool->stats;
   s.largest_free_block = 0;
@@ -25,6 +25,7 @@ tp_status tp_pool_get_stats(tp_pool *pool, tp_pool_stats *out) {
       s.largest_free_block = l;
   }
   tp_front_adjust_stats(pool, &s);
+  tp_front_resume(pool);
   tp_lock_release(&pool->lock);
   s.struct_size = sizeof s;
   s.hit_rate = s.allocations ? (double)s.hits / (double)s.allocations : 0.0;
@@ -38,13 +39,14 @@ tp_status tp_pool_reset_peaks(tp_pool *pool) {
   tp_lock_acquire(&pool->lock);
   tp_pool_stats *s = &pool->stats;
   /* To what callers hold now: blocks parked in threads' caches are not. */
-  tp_front_settle(pool);
+  tp_front_stop(pool);
   tp_pool_stats seen = *s;
   tp_front_adjust_stats(pool, &seen);
   s->live_bytes_peak = seen.live_bytes;
   s->requested_bytes_peak = seen.requested_bytes;
   pool->front.requested_peak = seen.requested_bytes;
   tp_front_reset_peaks(pool);
+  tp_front_resume(pool);
   s->reserved_bytes_peak = s->reserved_bytes;
   s->committed_bytes_peak = s->reserved_bytes - s->decommitted_bytes;
   tp_lock_release(&pool->lock);
