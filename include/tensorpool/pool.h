@@ -22,8 +22,8 @@
  * - Alloc and free are O(1) in the number of live and free blocks.
  * - Thread-safe: one lock per pool, and, where thread_cache_bytes is set
  *   (off by default), small per-thread caches in front of it that serve
- *   most allocations and frees of up to 64 KiB on the NULL stream without
- *   it. */
+ *   most allocations and frees of up to 256 KiB on the NULL stream
+ *   without it. */
 #ifndef TENSORPOOL_POOL_H
 #define TENSORPOOL_POOL_H
 
@@ -91,10 +91,13 @@ typedef struct tp_pool_config {
   /* Pool calls a free range stays committed under TP_PAGE_RELEASE_AGED. */
   size_t page_release_delay;
   /* Bytes each thread may keep parked in its own cache of this pool
-   * (appended): freed blocks of up to 64 KiB requested on the
+   * (appended): freed blocks of up to 256 KiB requested on the
    * NULL stream wait there for the thread's next request of their size,
-   * with no lock taken. 0 (the default): no thread caches, every call
-   * takes the pool's lock. Caches are also off while
+   * with no lock taken. Above 64 KiB a cache has eight sizes per power of
+   * two, so such a request gets a block of up to 1/8 more than it rounds
+   * to (tp_pool_block_size says how much). A block larger than
+   * thread_cache_bytes is never parked. 0 (the default): no thread
+   * caches, every call takes the pool's lock. Caches are also off while
    * max_cached_bytes is bounded or an event log is written. See
    * docs/design.md, "Thread caches". */
   size_t thread_cache_bytes;
@@ -224,7 +227,9 @@ tp_status tp_pool_set_attribute(tp_pool *pool, tp_pool_attr attr,
 tp_status tp_pool_get_attribute(tp_pool *pool, tp_pool_attr attr,
                                 uint64_t *out);
 
-/* Usable size of a live block (the request rounded up to 256 bytes, or the
+/* Usable size of a live block (the request rounded up to 256 bytes; with
+ * thread caches, above 64 KiB up to 256 KiB on the NULL stream, the
+ * cache's size for it, which the request fills to more than 7/8; or the
  * oversize segment holding it); TP_ERR_INVALID_POINTER if `ptr` is not
  * one. */
 tp_status tp_pool_block_size(tp_pool *pool, const void *ptr, size_t *out);

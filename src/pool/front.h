@@ -2,8 +2,8 @@
  * engine, so that the common alloc and free on the NULL stream take no lock
  * and touch no line another thread writes.
  *
- * A thread's cache for a pool holds, per rounded size up to
- * TP_FRONT_MAX_BYTES, a short LIFO of blocks ("parked"). To the engine a
+ * A thread's cache for a pool holds, per size up to TP_FRONT_MAX_BYTES
+ * (below), a short LIFO of blocks ("parked"). To the engine a
  * parked block and one the cache handed out are both live; the pool's
  * statistics count parked blocks as cached. Each block record index has a
  * state word ("cell", in chunks that never move, so a thread may touch its
@@ -13,7 +13,9 @@
  * cache is stopped, so of two frees of one block only one finds it handed
  * out; the other is a double free. A free on another thread leaves the
  * block in the cache's inbox (under the pool's lock), and the cache's
- * thread (or a lock holder that stops the cache) takes it back from there.
+ * thread (or a lock holder that stops the cache) takes it back from there;
+ * a full inbox stops the cache and leaves it stopped until its thread's
+ * next call.
  *
  * Locks: a cache's fields are its owner's while it is in its fast path
  * (`busy`, a plain store) and a holder of the pool's lock's while it has
@@ -31,9 +33,17 @@
 
 #include "tensorpool/pool.h"
 
-/* Requests up to this many bytes (rounded to 256) are cached per thread. */
-#define TP_FRONT_MAX_BYTES ((size_t)64 << 10)
-#define TP_FRONT_BINS (TP_FRONT_MAX_BYTES >> 8)
+/* Requests up to this many bytes are cached per thread. Up to
+ * TP_FRONT_EXACT_BYTES each rounded size (256-byte steps) has its own bin;
+ * above, eight bins per power of two (TP_FRONT_WIDE_STEPS), each holding
+ * blocks of its largest size, so a request gets a block up to 1/8 larger
+ * than its rounded size: 256 bins of 256 bytes would cover only 64 KiB,
+ * and sizes this large are few in a program. */
+#define TP_FRONT_EXACT_BYTES ((size_t)64 << 10)
+#define TP_FRONT_MAX_BYTES ((size_t)256 << 10)
+#define TP_FRONT_EXACT_BINS (TP_FRONT_EXACT_BYTES >> 8)
+#define TP_FRONT_WIDE_STEPS 8u
+#define TP_FRONT_BINS (TP_FRONT_EXACT_BINS + 2u * TP_FRONT_WIDE_STEPS)
 /* Blocks parked per size at most. */
 #define TP_FRONT_DEPTH 8u
 /* thread_cache_bytes when the config leaves it at TP_POOL_CONFIG_INIT's. */

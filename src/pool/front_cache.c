@@ -67,11 +67,33 @@ static void resume_all(tp_pool *pool) {
   }
 }
 
+static void *own_lines(size_t bytes);
+
+/* Parks block `q` of the inbox in its bin if the bin and the budget have
+ * room (the owner's own call, not a stop: a free on another thread of a
+ * block this thread allocates is likely of a size it asks for again). */
+static bool park_queued(tp_thread_cache *tc, const tp_queued *q) {
+  tp_front_bin *bin = &tc->bins[tp_front_bin_of(q->bytes)];
+  if (tc->off || bin->count == TP_FRONT_DEPTH ||
+      tc->parked_bytes + q->bytes > tc->budget)
+    return false;
+  if (!bin->blocks &&
+      !(bin->blocks = own_lines(TP_FRONT_DEPTH * sizeof *bin->blocks)))
+    return false;
+  atomic_store_explicit(&q->cell->word,
+                        (q->word & ~(uint64_t)3) | TP_CELL_PARKED,
+                        memory_order_relaxed);
+  bin->blocks[bin->count++] = (tp_parked){q->ptr, q->cell};
+  tc->parked_bytes += q->bytes;
+  return true;
+}
+
 /* Pool's lock held, `tc` the caller's or stopped: the blocks other threads
- * freed go back to the engine. One that is no longer as that free found it
- * was freed on this cache's thread too, meanwhile (and parked here): that
+ * freed go back to the engine, or with `park` (the caller's cache) to its
+ * bins where they fit. One that is no longer as that free found it was
+ * freed on this cache's thread too, meanwhile (and parked here): that
  * later free kept it, and the pool counts the other as a failure. */
-static void take_inbox(tp_pool *pool, tp_thread_cache *tc) {
+static void take_inbox_or_park(tp_pool *pool, tp_thread_cache *tc, bool park) {
   if (!tc->inbox_count)
     return;
   pool->clock++; /* as a flush: the frees came before this call */
@@ -81,16 +103,32 @@ static void take_inbox(tp_pool *pool, tp_thread_cache *tc) {
       pool->stats.failures++;
       continue;
     }
+    tp_front_count_free(pool, tp_cell_requested(q->word));
+    if (park && park_queued(tc, q))
+      continue;
     atomic_store_explicit(&q->cell->word,
                           (q->word & ~(uint64_t)3) | TP_CELL_ENGINE,
                           memory_order_relaxed);
-    tp_front_count_free(pool, tp_cell_requested(q->word));
     uint32_t b = tp_ptr_map_take(&pool->map, q->ptr);
     tp_pool_engine_release(pool, b, NULL);
   }
   pool->front.queued -= tc->inbox_count;
   tc->inbox_count = 0;
   tc->inbox_bytes = 0;
+}
+
+static void take_inbox(tp_pool *pool, tp_thread_cache *tc) {
+  take_inbox_or_park(pool, tc, false);
+}
+
+/* Pool's lock held by the owner of `tc`: what a free on another thread
+ * asked of it (its inbox taken back) is done by the caller now, and a
+ * stop left by one ends (see TP_STOP_LEFT). Then the inbox, parking what
+ * fits if `park`. */
+static void owner_takes_inbox(tp_pool *pool, tp_thread_cache *tc, bool park) {
+  if (atomic_load_explicit(&tc->stop, memory_order_relaxed))
+    atomic_store_explicit(&tc->stop, 0, memory_order_release);
+  take_inbox_or_park(pool, tc, park);
 }
 
 void tp_front_stop(tp_pool *pool) {
@@ -129,7 +167,7 @@ void tp_front_note_engine_call(tp_pool *pool) {
   if (!tc)
     return;
   /* The caller's own: not in its fast path. */
-  take_inbox(pool, tc);
+  owner_takes_inbox(pool, tc, true);
   note_base(pool, tc);
 }
 
@@ -165,7 +203,7 @@ static void flush_all(tp_pool *pool, tp_thread_cache *tc) {
   for (unsigned i = 0; i < TP_FRONT_BINS; i++) {
     tp_front_bin *bin = &tc->bins[i];
     if (bin->count)
-      flush_bin(pool, tc, bin, ((uint64_t)i + 1) << 8, bin->count);
+      flush_bin(pool, tc, bin, tp_front_bin_bytes(i), bin->count);
     bin->batch = 0;
   }
 }
@@ -302,8 +340,10 @@ __attribute__((noinline)) tp_thread_cache *tp_front_find_cache(tp_pool *pool,
   for (tp_thread_cache *tc = tp_front_here.list; tc; tc = tc->thread_next) {
     if (tc->pool != pool)
       continue;
-    /* Set by pool destroy while it had the cache stopped. */
-    while (!tp_owner_enter(tc))
+    /* Set by pool destroy while it had the cache stopped. (A request to
+     * take the inbox back, or a stop left, is this thread's to end: no
+     * wait for it; `dead` is set only while a stop is held.) */
+    while (!tp_owner_enter_unless(tc, TP_STOP_HELD))
       sched_yield();
     bool dead = tc->dead;
     tp_owner_leave(tc);
@@ -338,13 +378,22 @@ static tp_status queued_twice(tp_pool *pool, const void *ptr) {
 /* Takes `bin`'s next batch from the engine and hands one block out. */
 __attribute__((noinline)) bool
 tp_front_refill(tp_pool *pool, tp_thread_cache *tc, size_t bytes, void **out) {
-  uint64_t n = tp_round_request(bytes);
-  tp_front_bin *bin = &tc->bins[(n >> 8) - 1];
+  unsigned which = tp_front_bin_of(tp_round_request(bytes));
+  uint64_t n = tp_front_bin_bytes(which); /* above 64 KiB, more than asked */
+  tp_front_bin *bin = &tc->bins[which];
   bool served = false;
   tp_lock_acquire(&pool->lock); /* the cache is the caller's: no flag */
   if (tc->off || tc->dead || n >= pool->config.oversize_threshold)
     goto done;
-  take_inbox(pool, tc); /* other threads' frees first: they may fit */
+  /* Other threads' frees first: parked, and one of them may be next. */
+  owner_takes_inbox(pool, tc, true);
+  if (bin->count) {
+    note_base(pool, tc);
+    tp_front_hand(tc, bin->blocks[--bin->count], which, n, bytes);
+    *out = (void *)bin->blocks[bin->count].ptr;
+    served = true;
+    goto done;
+  }
   if (!bin->blocks) {
     bin->blocks = own_lines(TP_FRONT_DEPTH * sizeof *bin->blocks);
     if (!bin->blocks)
@@ -395,7 +444,7 @@ tp_front_refill(tp_pool *pool, tp_thread_cache *tc, size_t bytes, void **out) {
   tp_pool_note_peaks(pool);
   note_base(pool, tc);
   if (first.cell) {
-    tp_front_hand(tc, first, n, bytes);
+    tp_front_hand(tc, first, which, n, bytes);
     tc->counts.misses += !first_hit;
     *out = (void *)first.ptr;
     served = true;
@@ -419,9 +468,12 @@ __attribute__((noinline)) bool tp_front_free_making_room(tp_pool *pool,
     /* Checked before the inbox is taken back: a block queued there is a
      * double free now, not a free block of the engine's. */
     uint64_t w = atomic_load_explicit(&n->cell->word, memory_order_relaxed);
-    if (w == n->word) {
-      take_inbox(pool, tc);
-      tp_front_bin *bin = &tc->bins[(n->bytes >> 8) - 1];
+    if (w == n->word && n->bytes > tc->budget) {
+      /* Larger than all the thread may keep: the engine frees it. */
+      n->ptr = 0;
+    } else if (w == n->word) {
+      owner_takes_inbox(pool, tc, false);
+      tp_front_bin *bin = &tc->bins[n->bin];
       pool->clock++;
       if (tc->parked_bytes + n->bytes > tc->budget)
         flush_all(pool, tc);
@@ -469,7 +521,9 @@ static tp_thread_cache *listed(tp_pool *pool, tp_thread_cache *owner) {
  * or with `*word` as it was if there is no room. */
 static bool queue(tp_thread_cache *tc, uintptr_t ptr, tp_cell *cell,
                   uint64_t *word, uint64_t bytes) {
-  if (tc->inbox_count == TP_FRONT_INBOX || tc->inbox_bytes + bytes > tc->budget)
+  /* Full: the caller stops the cache (a heavy fence) to take it back. */
+  if (tc->inbox_count == TP_FRONT_INBOX ||
+      tc->inbox_bytes + bytes > TP_FRONT_INBOX_BUDGETS * tc->budget)
     return false;
   if (!tc->inbox) {
     tc->inbox = malloc(TP_FRONT_INBOX * sizeof *tc->inbox);
@@ -483,6 +537,14 @@ static bool queue(tp_thread_cache *tc, uintptr_t ptr, tp_cell *cell,
     return false;
   tc->inbox[tc->inbox_count++] = (tp_queued){ptr, cell, queued, bytes};
   tc->inbox_bytes += bytes;
+  /* Half full: the owner, if it is busy with the pool, takes it back on
+   * its next call, long before a free finds it full. */
+  if (tc->inbox_count >= TP_FRONT_INBOX / 2 || tc->inbox_bytes >= tc->budget)
+    atomic_store_explicit(
+        &tc->stop,
+        atomic_load_explicit(&tc->stop, memory_order_relaxed) |
+            TP_STOP_TAKE_INBOX,
+        memory_order_relaxed);
   return true;
 }
 
@@ -496,7 +558,9 @@ int tp_front_claim(tp_pool *pool, uint32_t b, uintptr_t ptr, uint64_t bytes,
    * (it may be parking the block at this moment, if the caller frees it
    * twice). Its inbox, for the NULL stream, lets it take the block back
    * when it next holds this lock; another stream's free, or a full inbox,
-   * stops the cache to decide here. */
+   * stops the cache to decide here, and leaves it stopped: the owner is
+   * likely idle (a full inbox) and more such frees likely to follow, each
+   * then decided here without a heavy fence. */
   tp_thread_cache *stopped = NULL;
   tp_thread_cache *mine =
       tp_front_here.pool == pool ? tp_front_here.cache : NULL;
@@ -505,6 +569,8 @@ int tp_front_claim(tp_pool *pool, uint32_t b, uintptr_t ptr, uint64_t bytes,
         listed(pool, atomic_load_explicit(&cell->owner, memory_order_relaxed));
     if (!tc || tc == mine)
       break; /* its cache is gone, or the caller's: nothing races */
+    if (atomic_load_explicit(&tc->stop, memory_order_relaxed) & TP_STOP_LEFT)
+      break; /* stopped still: nothing races either */
     uint64_t seen = w;
     if (stream == NULL && queue(tc, ptr, cell, &w, bytes)) {
       pool->front.queued++;
@@ -525,7 +591,7 @@ int tp_front_claim(tp_pool *pool, uint32_t b, uintptr_t ptr, uint64_t bytes,
     *requested = tp_cell_requested(w);
   }
   if (stopped)
-    resume_one(stopped);
+    atomic_store_explicit(&stopped->stop, TP_STOP_LEFT, memory_order_relaxed);
   /* Queued already: freed before, as parked. */
   return state == TP_CELL_QUEUED ? TP_CELL_PARKED : (int)state;
 }
@@ -589,7 +655,7 @@ void tp_front_sum(tp_pool *pool, tp_front_sums *out) {
     for (unsigned i = 0; i < TP_FRONT_BINS; i++)
       if (tc->bins[i].count) {
         out->parked_blocks += tc->bins[i].count;
-        uint64_t bytes = ((uint64_t)i + 1) << 8;
+        uint64_t bytes = tp_front_bin_bytes(i);
         if (bytes > out->largest_parked)
           out->largest_parked = bytes;
       }

@@ -41,9 +41,9 @@ static inline size_t tp_note_of(uintptr_t ptr) {
                   TP_FRONT_NOTE_SHIFT);
 }
 
-/* Hands parked block `p` of `bytes` rounded bytes to the caller: a new
- * generation in its cell, and a note to find it at its free. */
-static inline void tp_front_hand(tp_thread_cache *tc, tp_parked p,
+/* Hands parked block `p` of bin `bin` (of `bytes` bytes) to the caller: a
+ * new generation in its cell, and a note to find it at its free. */
+static inline void tp_front_hand(tp_thread_cache *tc, tp_parked p, unsigned bin,
                                  uint64_t bytes, size_t requested) {
   uint64_t old = atomic_load_explicit(&p.cell->word, memory_order_relaxed);
   uint64_t word =
@@ -54,7 +54,8 @@ static inline void tp_front_hand(tp_thread_cache *tc, tp_parked p,
   n->ptr = p.ptr;
   n->cell = p.cell;
   n->word = word;
-  n->bytes = bytes;
+  n->bytes = (uint32_t)bytes;
+  n->bin = bin;
   tc->parked_bytes -= bytes;
   tc->counts.allocations++;
   tc->counts.bytes_allocated += requested;
@@ -84,11 +85,10 @@ static inline void tp_front_park(tp_thread_cache *tc, tp_front_bin *bin,
 }
 
 /* Both false when the call is for the engine (nothing done); true with the
- * call's status in *st otherwise. No lock held. */
-static inline bool tp_front_alloc(tp_pool *pool, size_t bytes, void **out,
-                                  tp_status *st) {
-  if (bytes - 1 >= TP_FRONT_MAX_BYTES) /* 0 too: the engine says why */
-    return false;
+ * call's status in *st otherwise. No lock held. A request of `bytes`
+ * served by bin `b` of blocks of `n` bytes. */
+static inline bool tp_front_alloc_from(tp_pool *pool, size_t bytes, uint64_t n,
+                                       unsigned b, void **out, tp_status *st) {
   tp_thread_cache *tc = tp_front_here.pool == pool
                             ? tp_front_here.cache
                             : tp_front_find_cache(pool, true);
@@ -101,8 +101,7 @@ static inline bool tp_front_alloc(tp_pool *pool, size_t bytes, void **out,
       tp_front_drop_dead(tc);
     return false;
   }
-  uint64_t n = tp_round_request(bytes);
-  tp_front_bin *bin = &tc->bins[(n >> 8) - 1];
+  tp_front_bin *bin = &tc->bins[b];
   if (bin->count == 0) {
     tp_owner_leave(tc);
     if (!tp_front_refill(pool, tc, bytes, out))
@@ -111,11 +110,26 @@ static inline bool tp_front_alloc(tp_pool *pool, size_t bytes, void **out,
     return true;
   }
   tp_parked p = bin->blocks[--bin->count];
-  tp_front_hand(tc, p, n, bytes);
+  tp_front_hand(tc, p, b, n, bytes);
   tp_owner_leave(tc);
   *out = (void *)p.ptr;
   *st = TP_SUCCESS;
   return true;
+}
+
+/* For 1 <= bytes <= TP_FRONT_EXACT_BYTES: a bin per rounded size. */
+static inline bool tp_front_alloc(tp_pool *pool, size_t bytes, void **out,
+                                  tp_status *st) {
+  uint64_t n = tp_round_request(bytes);
+  return tp_front_alloc_from(pool, bytes, n, (unsigned)(n >> 8) - 1, out, st);
+}
+
+/* For TP_FRONT_EXACT_BYTES < bytes <= TP_FRONT_MAX_BYTES: the caller keeps
+ * it out of line, so that the common sizes pay nothing for it. */
+static inline bool tp_front_alloc_wide(tp_pool *pool, size_t bytes, void **out,
+                                       tp_status *st) {
+  unsigned b = tp_front_bin_of(tp_round_request(bytes));
+  return tp_front_alloc_from(pool, bytes, tp_front_bin_bytes(b), b, out, st);
 }
 
 static inline bool tp_front_free(tp_pool *pool, void *ptr, tp_status *st) {
@@ -144,7 +158,7 @@ static inline bool tp_front_free(tp_pool *pool, void *ptr, tp_status *st) {
     *st = tp_front_refuse_queued(pool, ptr);
     return true;
   }
-  tp_front_bin *bin = &tc->bins[(n->bytes >> 8) - 1];
+  tp_front_bin *bin = &tc->bins[n->bin];
   if (bin->count == TP_FRONT_DEPTH ||
       tc->parked_bytes + n->bytes > tc->budget) {
     tp_owner_leave(tc);

@@ -12,6 +12,30 @@
 #define TP_FRONT_NOTES 1024u
 #define TP_FRONT_NOTE_SHIFT 54u /* 64 - log2(TP_FRONT_NOTES) */
 
+_Static_assert(TP_FRONT_EXACT_BYTES == (size_t)1 << 16 &&
+                   TP_FRONT_MAX_BYTES == TP_FRONT_EXACT_BYTES << 2,
+               "the bins' arithmetic below: 2^16, then two powers of two");
+
+/* The bin of rounded size `n` (1..TP_FRONT_MAX_BYTES), and the bytes of
+ * the blocks a bin holds (a block's size maps back to its bin). */
+static inline unsigned tp_front_bin_of(uint64_t n) {
+  if (n <= TP_FRONT_EXACT_BYTES)
+    return (unsigned)(n >> 8) - 1;
+  /* Above 2^top, steps of 2^(top - 3): (n - 1) >> shift is 8..15. */
+  unsigned top = 63u - (unsigned)__builtin_clzll(n - 1);
+  unsigned shift = top - 3u;
+  return TP_FRONT_EXACT_BINS + (top - 16u) * TP_FRONT_WIDE_STEPS +
+         (unsigned)((n - 1) >> shift) - TP_FRONT_WIDE_STEPS;
+}
+static inline uint64_t tp_front_bin_bytes(unsigned bin) {
+  if (bin < TP_FRONT_EXACT_BINS)
+    return ((uint64_t)bin + 1) << 8;
+  unsigned wide = bin - TP_FRONT_EXACT_BINS;
+  unsigned shift = 13u + wide / TP_FRONT_WIDE_STEPS;
+  return ((uint64_t)(wide % TP_FRONT_WIDE_STEPS) + TP_FRONT_WIDE_STEPS + 1)
+         << shift;
+}
+
 static inline uint64_t tp_cell_requested(uint64_t w) {
   return (w >> 2) & (((uint64_t)1 << 30) - 1);
 }
@@ -21,9 +45,14 @@ typedef struct tp_parked {
   tp_cell *cell;
 } tp_parked;
 
-/* Blocks a cache may hold in its inbox: more, and the freeing thread
- * empties the inbox itself. */
+/* Blocks a cache may hold in its inbox, and bytes in budgets: more, and
+ * the freeing thread empties the inbox itself, which costs it a heavy fence
+ * (tens of microseconds where the owner runs on another core). A burst of
+ * frees while the owner is idle (a consumer catching up with its producer)
+ * fills an inbox of large blocks at once; a few budgets' worth keeps the
+ * fences to one per 256 small blocks or 16 budgets of large ones. */
 #define TP_FRONT_INBOX 256u
+#define TP_FRONT_INBOX_BUDGETS 16u
 
 /* A block this cache handed out, freed on another thread: `word` is its
  * cell's word as that free queued it. */
@@ -41,12 +70,14 @@ typedef struct tp_front_bin {
 } tp_front_bin;
 
 /* A block this cache handed out: freed on the same thread, it is found
- * here without the pool's lock. `word` is its cell as handed out. */
+ * here without the pool's lock. `word` is its cell as handed out; `bin`
+ * the bin of its `bytes` (kept, not computed at the free). */
 typedef struct tp_note {
   uintptr_t ptr;
   tp_cell *cell;
   uint64_t word;
-  uint64_t bytes;
+  uint32_t bytes;
+  uint32_t bin;
 } tp_note;
 
 struct tp_thread_cache {
@@ -72,8 +103,9 @@ struct tp_thread_cache {
   tp_note *notes;
   tp_front_bin bins[TP_FRONT_BINS];
   /* Under the pool's lock: frees from other threads (TP_FRONT_INBOX, made
-   * on first use), taken back by the owner when it next holds the lock or
-   * by a lock holder that stops the cache. */
+   * on first use), taken back by the owner when it next holds the lock
+   * (asked to by TP_STOP_TAKE_INBOX once half full) or by a lock holder
+   * that stops the cache. */
   tp_queued *inbox;
   uint32_t inbox_count;
   uint64_t inbox_bytes;
@@ -90,23 +122,36 @@ tp_cell *tp_front_cell(tp_pool *pool, uint32_t b, bool make);
  * or a full fence: set before the process's first cache is made. */
 extern bool tp_front_asym;
 
+/* `stop`, written only under the pool's lock: a lock holder has the cache
+ * stopped (HELD); asks its owner to take its inbox back (TAKE_INBOX: the
+ * owner's next call goes to the engine, which does); or stopped it and left
+ * it stopped (LEFT), so that later lock holders may decide its blocks' frees
+ * without a heavy fence each, until the owner's next call, which goes to the
+ * engine, lets it run again. */
+enum { TP_STOP_HELD = 1, TP_STOP_TAKE_INBOX = 2, TP_STOP_LEFT = 4 };
+
 /* The owner's way into its cache, without the pool's lock: false (nothing
- * to undo) while a lock holder has it stopped, and the call goes to the
+ * to undo) while `stop` has any of `bits`, and the call goes to the
  * engine, which waits for the lock. The store of busy must be seen before
  * the load of stop (Dekker): with asymmetric fences the lock holder's
  * heavy fence orders the owner's store, so it costs the owner nothing. */
-static inline bool tp_owner_enter(tp_thread_cache *tc) {
+static inline bool tp_owner_enter_unless(tp_thread_cache *tc, int bits) {
   if (tp_front_asym) {
     atomic_store_explicit(&tc->busy, 1, memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst);
   } else {
     atomic_store_explicit(&tc->busy, 1, memory_order_seq_cst);
   }
-  if (atomic_load_explicit(&tc->stop, memory_order_seq_cst)) {
+  if (atomic_load_explicit(&tc->stop, memory_order_seq_cst) & bits) {
     atomic_store_explicit(&tc->busy, 0, memory_order_release);
     return false;
   }
   return true;
+}
+/* The fast path's way in: any of them sends the call to the engine. */
+static inline bool tp_owner_enter(tp_thread_cache *tc) {
+  return tp_owner_enter_unless(tc, TP_STOP_HELD | TP_STOP_TAKE_INBOX |
+                                       TP_STOP_LEFT);
 }
 static inline void tp_owner_leave(tp_thread_cache *tc) {
   atomic_store_explicit(&tc->busy, 0, memory_order_release);

@@ -544,13 +544,28 @@ engine_alloc(tp_pool *pool, size_t bytes, tp_stream stream, void **out) {
   return st;
 }
 
+/* A thread cache's wide bins (above 64 KiB), else the engine: out of line,
+ * so that the public function keeps the small sizes' registers. */
+__attribute__((noinline)) static tp_status
+alloc_wide(tp_pool *pool, size_t bytes, void **out) {
+  tp_status st;
+  if (tp_front_alloc_wide(pool, bytes, out, &st))
+    return st;
+  return engine_alloc(pool, bytes, NULL, out);
+}
+
 tp_status tp_pool_alloc(tp_pool *pool, size_t bytes, tp_stream stream,
                         void **out) {
   tp_status st;
   if (stream == NULL && pool && out &&
-      atomic_load_explicit(&pool->front.on, memory_order_relaxed) &&
-      tp_front_alloc(pool, bytes, out, &st))
-    return st;
+      atomic_load_explicit(&pool->front.on, memory_order_relaxed)) {
+    if (bytes - 1 < TP_FRONT_EXACT_BYTES) { /* 0 too: the engine says why */
+      if (tp_front_alloc(pool, bytes, out, &st))
+        return st;
+    } else if (bytes - 1 < TP_FRONT_MAX_BYTES) {
+      return alloc_wide(pool, bytes, out);
+    }
+  }
   return engine_alloc(pool, bytes, stream, out);
 }
 

@@ -92,7 +92,10 @@ static void step(worker *w) {
   stress *st = w->st;
   unsigned roll = (unsigned)tp_rng_below(&w->rng, 100);
   if (roll < 50 && w->count < OWN) {
-    size_t bytes = 1 + (size_t)tp_rng_below(&w->rng, roll < 40 ? 4096 : 65536);
+    /* Mostly small, and up to past the caches' largest size (256 KiB). */
+    size_t bytes = 1 + (size_t)tp_rng_below(&w->rng, roll < 40   ? 4096
+                                                     : roll < 48 ? 65536
+                                                                 : 320 << 10);
     void *ptr = NULL;
     tp_status s = tp_pool_alloc(st->pool, bytes, NULL, &ptr);
     if (s == TP_ERR_OUT_OF_MEMORY) { /* under the controller's limit */

@@ -92,12 +92,19 @@ static bool overlaps_own_block(tp_model_thread *t, void *ptr, size_t usable,
 
 static bool step_free(tp_model_thread *t);
 
-/* The size the pool hands out for `bytes`: the request rounded up to 256
- * bytes; an oversize request may get a block it fills to within an eighth
- * of the block's size (pool.h), or a segment rounded to pages. */
-static bool usable_fits(tp_model_thread *t, size_t bytes, size_t usable) {
+/* The size the pool hands out for `bytes` on `stream`: the request
+ * rounded up to 256 bytes; with thread caches, on the NULL stream, above
+ * 64 KiB up to 256 KiB, a block it fills to more than seven eighths
+ * (pool.h); an oversize request may get a block it fills to within an
+ * eighth of the block's size, or a segment rounded to pages. */
+static bool usable_fits(tp_model_thread *t, size_t bytes, tp_stream stream,
+                        size_t usable) {
   const tp_model_options *o = &t->run->options;
   size_t rounded = (bytes + 255) / 256 * 256;
+  if (o->config.thread_cache_bytes && !stream && rounded > (64u << 10) &&
+      rounded <= (256u << 10) && rounded < o->config.oversize_threshold)
+    return usable >= rounded && usable % 256 == 0 &&
+           usable - rounded < usable / 8;
   if (rounded < o->config.oversize_threshold)
     return usable == rounded;
   size_t page = o->vm_page ? o->vm_page : 256;
@@ -153,9 +160,9 @@ static bool do_alloc(tp_model_thread *t, size_t bytes, unsigned s,
              "alloc returned %p, not 256-byte aligned", ptr) ||
       !CHECK(t,
              tp_pool_block_size(run->pool, ptr, &usable) == TP_SUCCESS &&
-                 usable_fits(t, bytes, usable),
-             "block_size of a fresh block of %zu bytes is %zu", bytes,
-             usable) ||
+                 usable_fits(t, bytes, t->streams[s], usable),
+             "block_size of a fresh block of %zu bytes on stream %u is %zu",
+             bytes, s, usable) ||
       !CHECK(t, !overlaps_own_block(t, ptr, usable, &hit),
              "new block %p (+%zu) overlaps live block %" PRIu64 " at %p", ptr,
              usable, hit ? hit->id : 0, hit ? hit->ptr : NULL) ||

@@ -209,13 +209,14 @@ Test(pool_model, vmm_space_under_a_limit_and_device_exhaustion) {
   run_seeds(o, SEEDS);
 }
 
-/* The NULL stream among the streams: requests of up to 64 KiB there go
+/* The NULL stream among the streams: requests of up to 256 KiB there go
  * through the pool's thread caches (turned on here), checked as exactly as
  * the rest. */
 Test(pool_model, thread_cache_on_the_null_stream) {
   tp_model_options o = tp_model_options_default(0);
   o.null_stream = true;
   o.config.thread_cache_bytes = TP_POOL_THREAD_CACHE_DEFAULT;
+  o.max_request = 320 * 1024; /* the wide bins, and past them */
   run_seeds(o, SEEDS);
 }
 
@@ -226,6 +227,7 @@ Test(pool_model, thread_cache_with_a_varying_limit_and_failures) {
   o.vary_limit = true;
   o.inject_failures = true;
   o.config.limit = 2 * 1024 * 1024;
+  o.max_request = 256 * 1024;
   run_seeds(o, SEEDS);
 }
 
@@ -233,6 +235,7 @@ Test(pool_model, thread_cache_over_growable_segments_with_pages_given_back) {
   tp_model_options o = tp_model_options_default(0);
   o.null_stream = true;
   o.config.thread_cache_bytes = TP_POOL_THREAD_CACHE_DEFAULT;
+  o.max_request = 256 * 1024;
   o.vm_page = 4096;
   o.config.page_release = TP_PAGE_RELEASE_AGED;
   o.config.page_release_delay = 8;

@@ -4,6 +4,7 @@
  * back, frees on other threads and double frees are handled, and
  * thread_cache_bytes = 0 is the engine alone. */
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
@@ -68,6 +69,75 @@ Test(thread_cache, a_freed_block_comes_back_to_its_thread) {
   cr_expect_eq(s.misses, 1);
   cr_expect_eq(s.upstream_gets, 1);
   cr_assert_eq(tp_pool_free(pool, b, NULL), TP_SUCCESS);
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
+
+/* Above 64 KiB a thread's cache holds eight sizes per power of two up to
+ * 256 KiB (pool.h): a request gets its size's block, a little larger than
+ * the request rounded, which comes back for any request of that size. */
+Test(thread_cache, blocks_up_to_256_kib_come_back_in_eight_sizes_per_octave) {
+  tp_pool *pool = pool_with(MiB, TP_UNLIMITED);
+  void *a, *b;
+  size_t usable = 0;
+  cr_assert_eq(tp_pool_alloc(pool, 64 * KiB + 1, NULL, &a), TP_SUCCESS);
+  cr_assert_eq(tp_pool_block_size(pool, a, &usable), TP_SUCCESS);
+  cr_expect_eq(usable, 72 * KiB, "64 KiB + 1 gets the 72 KiB size");
+  memset(a, 0xab, 64 * KiB + 1);
+  tp_pool_stats s = stats_of(pool);
+  cr_expect_eq(s.requested_bytes, 64 * KiB + 1);
+  cr_expect_eq(s.live_bytes, 72 * KiB);
+  cr_assert_eq(tp_pool_free(pool, a, NULL), TP_SUCCESS);
+  cr_expect_eq(stats_of(pool).thread_cached_bytes, 72 * KiB);
+  cr_assert_eq(tp_pool_alloc(pool, 70 * KiB, NULL, &b), TP_SUCCESS);
+  cr_expect_eq(a, b, "70 KiB is of the same size: the parked block");
+  cr_assert_eq(tp_pool_free(pool, b, NULL), TP_SUCCESS);
+  /* The top size, exactly, and one past it (the engine's, exact). */
+  cr_assert_eq(tp_pool_alloc(pool, 256 * KiB, NULL, &a), TP_SUCCESS);
+  cr_assert_eq(tp_pool_block_size(pool, a, &usable), TP_SUCCESS);
+  cr_expect_eq(usable, 256 * KiB);
+  cr_assert_eq(tp_pool_free(pool, a, NULL), TP_SUCCESS);
+  cr_assert_eq(tp_pool_alloc(pool, 256 * KiB + 1, NULL, &b), TP_SUCCESS);
+  cr_assert_eq(tp_pool_block_size(pool, b, &usable), TP_SUCCESS);
+  cr_expect_eq(usable, 256 * KiB + 256, "above 256 KiB: the engine's size");
+  s = stats_of(pool);
+  cr_assert_eq(tp_pool_free(pool, b, NULL), TP_SUCCESS);
+  cr_expect_eq(stats_of(pool).thread_cached_bytes, s.thread_cached_bytes,
+               "not parked");
+  /* Every size in between fills its block to more than seven eighths. */
+  for (size_t bytes = 64 * KiB + 1; bytes <= 256 * KiB; bytes += 997) {
+    cr_assert_eq(tp_pool_alloc(pool, bytes, NULL, &a), TP_SUCCESS);
+    cr_assert_eq(tp_pool_block_size(pool, a, &usable), TP_SUCCESS);
+    cr_expect(usable >= bytes && usable - bytes < usable / 8,
+              "%zu bytes got a block of %zu", bytes, usable);
+    cr_assert_eq(tp_pool_free(pool, a, NULL), TP_SUCCESS);
+  }
+  /* On a stream the engine serves it, at the request's own size. */
+  tp_stream stream = (tp_stream)(uintptr_t)0x5;
+  cr_assert_eq(tp_pool_alloc(pool, 64 * KiB + 1, stream, &a), TP_SUCCESS);
+  cr_assert_eq(tp_pool_block_size(pool, a, &usable), TP_SUCCESS);
+  cr_expect_eq(usable, 64 * KiB + 256);
+  cr_assert_eq(tp_pool_free(pool, a, stream), TP_SUCCESS);
+  cr_assert_eq(tp_pool_trim(pool, 0), TP_SUCCESS);
+  s = stats_of(pool);
+  cr_expect_eq(s.reserved_bytes, 0, "trim gives every parked block back");
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
+
+/* A block larger than all a thread may park is the engine's at its free:
+ * the cache never holds more than thread_cache_bytes. */
+Test(thread_cache, a_block_above_the_budget_is_never_parked) {
+  tp_pool *pool = pool_with(32 * KiB, TP_UNLIMITED);
+  void *small, *big;
+  cr_assert_eq(tp_pool_alloc(pool, 8 * KiB, NULL, &small), TP_SUCCESS);
+  cr_assert_eq(tp_pool_alloc(pool, 48 * KiB, NULL, &big), TP_SUCCESS);
+  cr_assert_eq(tp_pool_free(pool, small, NULL), TP_SUCCESS);
+  cr_expect_eq(stats_of(pool).thread_cached_bytes, 8 * KiB);
+  cr_assert_eq(tp_pool_free(pool, big, NULL), TP_SUCCESS);
+  tp_pool_stats s = stats_of(pool);
+  cr_expect_leq(s.thread_cached_bytes, 32 * KiB, "parked %" PRIu64 " bytes",
+                s.thread_cached_bytes);
+  cr_expect_eq(s.live_blocks, 0);
+  cr_expect_eq(s.deallocations, 2);
   cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
 }
 
@@ -310,21 +380,34 @@ static void *free_many(void *arg) {
 
 /* More frees from another thread than the allocating thread's cache holds
  * for it (by count, by bytes, and on a stream, which never waits there):
- * each is still freed exactly once, while the allocating thread is idle. */
+ * each is still freed exactly once, while the allocating thread is idle,
+ * and the allocating thread's cache serves it again afterwards. */
 static void free_elsewhere(size_t bytes, int count, tp_stream stream) {
   tp_pool *pool = pool_with(MiB, TP_UNLIMITED);
   void *blocks[400];
   cr_assert(count <= 400);
   for (int i = 0; i < count; i++)
     cr_assert_eq(tp_pool_alloc(pool, bytes, NULL, &blocks[i]), TP_SUCCESS);
+  uint64_t parked = stats_of(pool).thread_cached_blocks;
   many m = {pool, blocks, count, stream, TP_SUCCESS};
   pthread_t t;
   cr_assert_eq(pthread_create(&t, NULL, free_many, &m), 0);
   pthread_join(t, NULL);
   cr_assert_eq(m.status, TP_SUCCESS, "%s", tp_last_error());
+  /* No statistics read in between (a read restarts every cache): the
+   * cache, stopped for the frees, must run again by itself, and park a
+   * block of a size it never held. */
+  void *again;
+  for (int round = 0; round < 2; round++) {
+    cr_assert_eq(tp_pool_alloc(pool, 768, NULL, &again), TP_SUCCESS);
+    cr_assert_eq(tp_pool_free(pool, again, NULL), TP_SUCCESS);
+  }
   tp_pool_stats s = stats_of(pool);
+  cr_expect_eq(s.thread_cached_blocks, parked + 1,
+               "%" PRIu64 " parked, %" PRIu64 " before the frees",
+               s.thread_cached_blocks, parked);
   cr_expect_eq(s.live_blocks, 0);
-  cr_expect_eq(s.deallocations, (uint64_t)count);
+  cr_expect_eq(s.deallocations, (uint64_t)count + 2);
   cr_expect_eq(s.requested_bytes, 0);
   cr_expect_eq(s.failures, 0);
   for (int i = 0; i < count; i++)
@@ -363,7 +446,38 @@ Test(thread_cache, many_frees_on_another_thread_by_count) {
 }
 
 Test(thread_cache, many_frees_on_another_thread_by_bytes) {
-  free_elsewhere(64 * KiB, 40, NULL);
+  free_elsewhere(256 * KiB, 80, NULL); /* 20 MiB: over 16 budgets */
+}
+
+/* Blocks freed on another thread serve the allocating thread's next
+ * requests of their size, with no new memory. */
+Test(thread_cache, blocks_freed_elsewhere_come_back_to_their_thread) {
+  tp_pool *pool = pool_with(MiB, TP_UNLIMITED);
+  void *blocks[3], *back[3];
+  for (int i = 0; i < 3; i++)
+    cr_assert_eq(tp_pool_alloc(pool, 4 * KiB, NULL, &blocks[i]), TP_SUCCESS);
+  tp_pool_stats before = stats_of(pool);
+  many m = {pool, blocks, 3, NULL, TP_SUCCESS};
+  pthread_t t;
+  cr_assert_eq(pthread_create(&t, NULL, free_many, &m), 0);
+  pthread_join(t, NULL);
+  cr_assert_eq(m.status, TP_SUCCESS, "%s", tp_last_error());
+  for (int i = 0; i < 3; i++) {
+    cr_assert_eq(tp_pool_alloc(pool, 4 * KiB, NULL, &back[i]), TP_SUCCESS);
+    bool found = false;
+    for (int j = 0; j < 3; j++)
+      found |= back[i] == blocks[j];
+    cr_expect(found, "allocation %d got %p, none of the blocks freed", i,
+              back[i]);
+  }
+  tp_pool_stats s = stats_of(pool);
+  cr_expect_eq(s.upstream_gets, before.upstream_gets);
+  cr_expect_eq(s.live_blocks, 3);
+  cr_expect_eq(s.deallocations, 3);
+  cr_expect_eq(s.requested_bytes, 12 * KiB);
+  for (int i = 0; i < 3; i++)
+    cr_assert_eq(tp_pool_free(pool, back[i], NULL), TP_SUCCESS);
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
 }
 
 Test(thread_cache, frees_on_another_thread_and_stream) {
