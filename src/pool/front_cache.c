@@ -178,10 +178,10 @@ void tp_front_reset_peaks(tp_pool *pool) {
   }
 }
 
-/* Gives the `count` oldest blocks of `bin` (rounded size `bytes`) back to
- * the engine. Pool's lock held, `tc` the caller's or stopped. */
+/* Gives the `count` oldest blocks of `bin` back to the engine. Pool's lock
+ * held, `tc` the caller's or stopped. */
 static void flush_bin(tp_pool *pool, tp_thread_cache *tc, tp_front_bin *bin,
-                      uint64_t bytes, uint32_t count) {
+                      uint32_t count) {
   /* A new pool call: the blocks' last uses were queued before it, so their
    * stamps must be later than any event the engine recorded so far. */
   pool->clock++;
@@ -196,14 +196,14 @@ static void flush_bin(tp_pool *pool, tp_thread_cache *tc, tp_front_bin *bin,
   memmove(bin->blocks, bin->blocks + count,
           (bin->count - count) * sizeof *bin->blocks);
   bin->count -= count;
-  tc->parked_bytes -= count * bytes;
+  tc->parked_bytes -= count * bin->bytes;
 }
 
 static void flush_all(tp_pool *pool, tp_thread_cache *tc) {
   for (unsigned i = 0; i < TP_FRONT_BINS; i++) {
     tp_front_bin *bin = &tc->bins[i];
     if (bin->count)
-      flush_bin(pool, tc, bin, tp_front_bin_bytes(i), bin->count);
+      flush_bin(pool, tc, bin, bin->count);
     bin->batch = 0;
   }
 }
@@ -309,6 +309,8 @@ make_cache(tp_pool *pool) {
     free(tc);
     return NULL;
   }
+  for (unsigned i = 0; i < TP_FRONT_BINS; i++)
+    tc->bins[i].bytes = tp_front_bin_bytes(i);
   tp_lock_acquire(&pool->lock);
   bool on = atomic_load_explicit(&pool->front.on, memory_order_relaxed);
   if (on) {
@@ -468,17 +470,17 @@ __attribute__((noinline)) bool tp_front_free_making_room(tp_pool *pool,
     /* Checked before the inbox is taken back: a block queued there is a
      * double free now, not a free block of the engine's. */
     uint64_t w = atomic_load_explicit(&n->cell->word, memory_order_relaxed);
-    if (w == n->word && n->bytes > tc->budget) {
+    tp_front_bin *bin = &tc->bins[n->bin];
+    if (w == n->word && bin->bytes > tc->budget) {
       /* Larger than all the thread may keep: the engine frees it. */
       n->ptr = 0;
     } else if (w == n->word) {
       owner_takes_inbox(pool, tc, false);
-      tp_front_bin *bin = &tc->bins[n->bin];
       pool->clock++;
-      if (tc->parked_bytes + n->bytes > tc->budget)
+      if (tc->parked_bytes + bin->bytes > tc->budget)
         flush_all(pool, tc);
       else
-        flush_bin(pool, tc, bin, n->bytes, (bin->count + 1) / 2);
+        flush_bin(pool, tc, bin, (bin->count + 1) / 2);
       tp_front_park(tc, bin, n, ptr);
       *st = TP_SUCCESS;
       handled = true;
@@ -655,9 +657,8 @@ void tp_front_sum(tp_pool *pool, tp_front_sums *out) {
     for (unsigned i = 0; i < TP_FRONT_BINS; i++)
       if (tc->bins[i].count) {
         out->parked_blocks += tc->bins[i].count;
-        uint64_t bytes = tp_front_bin_bytes(i);
-        if (bytes > out->largest_parked)
-          out->largest_parked = bytes;
+        if (tc->bins[i].bytes > out->largest_parked)
+          out->largest_parked = tc->bins[i].bytes;
       }
   }
 }

@@ -54,7 +54,6 @@ static inline void tp_front_hand(tp_thread_cache *tc, tp_parked p, unsigned bin,
   n->ptr = p.ptr;
   n->cell = p.cell;
   n->word = word;
-  n->bytes = (uint32_t)bytes;
   n->bin = bin;
   tc->parked_bytes -= bytes;
   tc->counts.allocations++;
@@ -77,7 +76,7 @@ static inline void tp_front_park(tp_thread_cache *tc, tp_front_bin *bin,
                         (n->word & ~(uint64_t)3) | TP_CELL_PARKED,
                         memory_order_relaxed);
   bin->blocks[bin->count++] = (tp_parked){ptr, n->cell};
-  tc->parked_bytes += n->bytes;
+  tc->parked_bytes += bin->bytes;
   tc->counts.deallocations++;
   uint64_t requested = tp_cell_requested(n->word);
   tc->counts.bytes_freed += requested;
@@ -160,7 +159,7 @@ static inline bool tp_front_free(tp_pool *pool, void *ptr, tp_status *st) {
   }
   tp_front_bin *bin = &tc->bins[n->bin];
   if (bin->count == TP_FRONT_DEPTH ||
-      tc->parked_bytes + n->bytes > tc->budget) {
+      tc->parked_bytes + bin->bytes > tc->budget) {
     tp_owner_leave(tc);
     return tp_front_free_making_room(pool, tc, p, st);
   }

@@ -67,17 +67,18 @@ typedef struct tp_front_bin {
   uint32_t count;
   uint32_t batch;    /* blocks the next refill takes: doubles up to DEPTH */
   tp_parked *blocks; /* TP_FRONT_DEPTH, made on first use */
+  uint64_t bytes;    /* of each block: tp_front_bin_bytes */
 } tp_front_bin;
 
 /* A block this cache handed out: freed on the same thread, it is found
  * here without the pool's lock. `word` is its cell as handed out; `bin`
- * the bin of its `bytes` (kept, not computed at the free). */
+ * the bin it goes back to (kept, not computed from its size at the free:
+ * the size is the bin's). */
 typedef struct tp_note {
   uintptr_t ptr;
   tp_cell *cell;
   uint64_t word;
-  uint32_t bytes;
-  uint32_t bin;
+  uint64_t bin;
 } tp_note;
 
 struct tp_thread_cache {
