@@ -74,7 +74,7 @@ static void *own_lines(size_t bytes);
  * block this thread allocates is likely of a size it asks for again). */
 static bool park_queued(tp_thread_cache *tc, const tp_queued *q) {
   tp_front_bin *bin = &tc->bins[tp_front_bin_of(q->bytes)];
-  if (tc->off || bin->count == TP_FRONT_DEPTH ||
+  if (q->bytes > tc->serves || bin->count == TP_FRONT_DEPTH ||
       tc->parked_bytes + q->bytes > tc->budget)
     return false;
   if (!bin->blocks &&
@@ -199,6 +199,31 @@ static void flush_bin(tp_pool *pool, tp_thread_cache *tc, tp_front_bin *bin,
   tc->parked_bytes -= count * bin->bytes;
 }
 
+/* Gives back every parked block larger than `bytes`. */
+static void flush_above(tp_pool *pool, tp_thread_cache *tc, uint64_t bytes) {
+  for (unsigned i = 0; i < TP_FRONT_BINS; i++) {
+    tp_front_bin *bin = &tc->bins[i];
+    if (bin->bytes > bytes) {
+      if (bin->count)
+        flush_bin(pool, tc, bin, bin->count);
+      bin->batch = 0;
+    }
+  }
+}
+
+/* The largest block a cache of `pool` hands out (its `serves`), the front
+ * end on: every block of a cache is parked some time, so none is larger
+ * than the budget, and none is oversize (a segment of its own). */
+static uint64_t largest_served(const tp_pool *pool) {
+  uint64_t most = TP_FRONT_MAX_BYTES;
+  if (pool->front.budget < most)
+    most = pool->front.budget;
+  if (pool->config.oversize_threshold <= most)
+    most = pool->config.oversize_threshold ? pool->config.oversize_threshold - 1
+                                           : 0;
+  return most;
+}
+
 static void flush_all(tp_pool *pool, tp_thread_cache *tc) {
   for (unsigned i = 0; i < TP_FRONT_BINS; i++) {
     tp_front_bin *bin = &tc->bins[i];
@@ -316,6 +341,7 @@ make_cache(tp_pool *pool) {
   if (on) {
     tc->pool = pool;
     tc->budget = pool->front.budget;
+    tc->serves = largest_served(pool);
     tc->pool_next = pool->front.caches;
     if (tc->pool_next)
       tc->pool_next->pool_prev = tc;
@@ -385,7 +411,7 @@ tp_front_refill(tp_pool *pool, tp_thread_cache *tc, size_t bytes, void **out) {
   tp_front_bin *bin = &tc->bins[which];
   bool served = false;
   tp_lock_acquire(&pool->lock); /* the cache is the caller's: no flag */
-  if (tc->off || tc->dead || n >= pool->config.oversize_threshold)
+  if (n > tc->serves)           /* changed since the caller looked */
     goto done;
   /* Other threads' frees first: parked, and one of them may be next. */
   owner_takes_inbox(pool, tc, true);
@@ -628,8 +654,11 @@ void tp_front_configure(tp_pool *pool) {
     take_inbox(pool, tc);
     tc->off = !on;
     tc->budget = f->budget;
-    if (!on || tc->parked_bytes > tc->budget)
+    tc->serves = on ? largest_served(pool) : 0;
+    if (tc->parked_bytes > tc->budget)
       flush_all(pool, tc);
+    else
+      flush_above(pool, tc, tc->serves);
   }
   resume_all(pool);
 }
@@ -705,6 +734,7 @@ void tp_front_fini(tp_pool *pool, tp_pool_stats *seen) {
   for (tp_thread_cache *tc = pool->front.caches; tc; tc = tc->pool_next) {
     tc->dead = true;
     tc->off = true;
+    tc->serves = 0;
   }
   resume_all(pool); /* their owners find them dead */
   pool->front.caches = NULL;

@@ -93,7 +93,7 @@ static inline bool tp_front_alloc_from(tp_pool *pool, size_t bytes, uint64_t n,
                             : tp_front_find_cache(pool, true);
   if (!tc || !tp_owner_enter(tc))
     return false;
-  if (tc->off) {
+  if (n > tc->serves) { /* off, or a size it does not hold */
     bool dead = tc->dead;
     tp_owner_leave(tc);
     if (dead)

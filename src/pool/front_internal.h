@@ -93,6 +93,9 @@ struct tp_thread_cache {
   bool dead; /* the pool was destroyed: the owner frees this cache */
   tp_pool *pool;
   uint64_t budget;
+  /* The largest block it hands out: below the pool's oversize threshold,
+   * within the budget (a larger one could never be parked), 0 when off. */
+  uint64_t serves;
   uint64_t parked_bytes; /* blocks: the bins' counts */
   tp_front_counts counts;
   /* The requested bytes the pool's callers hold, seen from this thread:

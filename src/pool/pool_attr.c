@@ -175,6 +175,7 @@ tp_status tp_pool_set_attribute(tp_pool *pool, tp_pool_attr attr,
     break;
   case TP_POOL_ATTR_OVERSIZE_THRESHOLD:
     c->oversize_threshold = as_size(value);
+    tp_front_configure(pool); /* the caches hold no oversize block */
     break;
   case TP_POOL_ATTR_RESERVED_BYTES_PEAK:
     s->reserved_bytes_peak = s->reserved_bytes;

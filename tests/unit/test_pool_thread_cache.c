@@ -123,6 +123,57 @@ Test(thread_cache, blocks_up_to_256_kib_come_back_in_eight_sizes_per_octave) {
   cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
 }
 
+/* A size whose cache block would be larger than the budget, or oversize,
+ * is the engine's, at the request's own size: the cache never hands out a
+ * block it could not park. */
+Test(thread_cache, sizes_the_cache_cannot_park_get_the_engines_size) {
+  tp_pool *pool = pool_with(64 * KiB, TP_UNLIMITED);
+  void *p;
+  size_t usable = 0;
+  cr_assert_eq(tp_pool_alloc(pool, 64 * KiB + 1, NULL, &p), TP_SUCCESS);
+  cr_assert_eq(tp_pool_block_size(pool, p, &usable), TP_SUCCESS);
+  cr_expect_eq(usable, 64 * KiB + 256, "not the 72 KiB cache size");
+  cr_assert_eq(tp_pool_free(pool, p, NULL), TP_SUCCESS);
+  cr_assert_eq(
+      tp_pool_set_attribute(pool, TP_POOL_ATTR_THREAD_CACHE_BYTES, MiB),
+      TP_SUCCESS);
+  cr_assert_eq(
+      tp_pool_set_attribute(pool, TP_POOL_ATTR_OVERSIZE_THRESHOLD, 100 * KiB),
+      TP_SUCCESS);
+  cr_assert_eq(tp_pool_alloc(pool, 97 * KiB, NULL, &p), TP_SUCCESS);
+  cr_assert_eq(tp_pool_block_size(pool, p, &usable), TP_SUCCESS);
+  cr_expect_eq(usable, 97 * KiB, "below the threshold; its cache size is not");
+  cr_assert_eq(tp_pool_free(pool, p, NULL), TP_SUCCESS);
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
+
+static void park(tp_pool *pool, int count, size_t bytes);
+
+/* A lower oversize threshold takes back the parked blocks it makes
+ * oversize. */
+Test(thread_cache, a_lower_oversize_threshold_takes_larger_blocks_back) {
+  tp_pool *pool = pool_with(MiB, TP_UNLIMITED);
+  park(pool, 2, 128 * KiB);
+  park(pool, 2, 4 * KiB);
+  tp_pool_stats s = stats_of(pool);
+  cr_assert_geq(s.thread_cached_bytes, 128 * KiB);
+  cr_assert_eq(
+      tp_pool_set_attribute(pool, TP_POOL_ATTR_OVERSIZE_THRESHOLD, 64 * KiB),
+      TP_SUCCESS);
+  s = stats_of(pool);
+  cr_expect_gt(s.thread_cached_bytes, 0, "4 KiB blocks stay");
+  cr_expect_lt(s.thread_cached_bytes, 64 * KiB, "128 KiB ones go");
+  void *p;
+  size_t usable = 0;
+  cr_assert_eq(tp_pool_alloc(pool, 128 * KiB, NULL, &p), TP_SUCCESS);
+  cr_assert_eq(tp_pool_block_size(pool, p, &usable), TP_SUCCESS);
+  cr_expect_geq(usable, 128 * KiB);
+  cr_assert_eq(tp_pool_free(pool, p, NULL), TP_SUCCESS);
+  cr_expect_lt(stats_of(pool).thread_cached_bytes, 64 * KiB,
+               "an oversize block is never parked");
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
+
 /* A block larger than all a thread may park is the engine's at its free:
  * the cache never holds more than thread_cache_bytes. */
 Test(thread_cache, a_block_above_the_budget_is_never_parked) {
