@@ -95,10 +95,10 @@ typedef struct tp_pool_config {
    * NULL stream wait there for the thread's next request of their size,
    * with no lock taken. Above 64 KiB a cache has eight sizes per power of
    * two, so such a request gets a block of up to 1/8 more than it rounds
-   * to (tp_pool_block_size says how much). A block larger than
-   * thread_cache_bytes is never parked. 0 (the default): no thread
-   * caches, every call takes the pool's lock. Caches are also off while
-   * max_cached_bytes is bounded or an event log is written. See
+   * to (tp_pool_block_size says how much). A size whose block would be
+   * larger than thread_cache_bytes, or oversize, is the engine's. 0 (the
+   * default): no thread caches, every call takes the pool's lock. Caches are
+   * also off while max_cached_bytes is bounded or an event log is written. See
    * docs/design.md, "Thread caches". */
   size_t thread_cache_bytes;
 } tp_pool_config;
