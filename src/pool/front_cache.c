@@ -551,8 +551,8 @@ static bool queue(tp_thread_cache *tc, uintptr_t ptr, tp_cell *cell,
                   uint64_t *word, uint64_t bytes) {
   /* Full: the caller stops the cache (a heavy fence) to take it back. */
   if (tc->inbox_count == TP_FRONT_INBOX ||
-      tc->inbox_bytes + bytes > TP_FRONT_INBOX_BUDGETS * tc->budget)
-    return false;
+      (tc->inbox_bytes + bytes) / TP_FRONT_INBOX_BUDGETS > tc->budget)
+    return false; /* (divided: a budget near 2^64 must not wrap) */
   if (!tc->inbox) {
     tc->inbox = malloc(TP_FRONT_INBOX * sizeof *tc->inbox);
     if (!tc->inbox)
