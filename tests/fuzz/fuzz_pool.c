@@ -160,6 +160,18 @@ static alloc_expectation expect_alloc(shadow *sh, size_t bytes) {
   return e;
 }
 
+/* Whether a request rounded to `rounded` on `stream` may come from a
+ * thread cache's sizes above 64 KiB: caches on (a budget, no cache bound,
+ * no event log), the NULL stream, up to 256 KiB. The cache hands out such a
+ * block only if it is neither oversize nor over the budget; otherwise the
+ * engine's exact size. */
+static bool cached_size(const shadow *sh, size_t rounded, tp_stream stream) {
+  const tp_pool_config *c = &sh->config;
+  return c->thread_cache_bytes && c->max_cached_bytes == TP_UNLIMITED &&
+         !c->event_log_path && !stream && rounded > 64 * 1024 &&
+         rounded <= 256 * 1024 && rounded < c->oversize_threshold;
+}
+
 /* After a successful alloc (pool or raw): the block's promises, then the
  * model's bookkeeping; in simulated spaces its first use on `stream`. */
 static void accept_block(shadow *sh, void *p, size_t bytes, tp_stream stream) {
@@ -173,7 +185,19 @@ static void accept_block(shadow *sh, void *p, size_t bytes, tp_stream stream) {
   tp_pool_get_stats(sh->pool, &s);
   bool miss = s.misses > sh->seen.misses;
   size_t rounded = round_up(bytes, 256);
-  if (rounded < sh->config.oversize_threshold) {
+  if (cached_size(sh, rounded, stream)) {
+    /* A thread cache's size above 64 KiB (pool.h): the request fills it
+     * to more than 7/8, and it is neither oversize nor over the budget. */
+    SHADOW_CHECK(sh,
+                 usable == rounded ||
+                     (usable > rounded && usable - rounded < usable / 8 &&
+                      usable < sh->config.oversize_threshold &&
+                      usable <= sh->config.thread_cache_bytes),
+                 "a block of %zu bytes from a thread cache (budget %zu, "
+                 "threshold %zu): %zu usable",
+                 bytes, sh->config.thread_cache_bytes,
+                 sh->config.oversize_threshold, usable);
+  } else if (rounded < sh->config.oversize_threshold) {
     SHADOW_CHECK(sh, usable == rounded,
                  "a block of %zu bytes: tp_pool_block_size gave %zu, not the "
                  "request rounded to 256 (%zu)",
@@ -390,6 +414,10 @@ static size_t oversize_threshold(unsigned b) {
 }
 
 static const size_t bucket_bounds[] = {TP_UNLIMITED, 0, 1, 2, 8};
+/* Thread caches: off (the default), the documented size, and budgets below
+ * the caches' largest blocks (some sizes then go to the engine). */
+static const size_t thread_cache_sizes[] = {0, TP_POOL_THREAD_CACHE_DEFAULT,
+                                            96 * 1024, 4096};
 static const size_t release_delays[] = {1024, 0, 1, 16};
 
 /* tp_pool_set_limit, or the limit attribute ("as tp_pool_set_limit"). */
@@ -489,7 +517,8 @@ static void check_attributes(shadow *sh) {
                            s.live_bytes,
                            s.live_bytes_peak,
                            s.cached_bytes,
-                           s.decommitted_bytes};
+                           s.decommitted_bytes,
+                           as_u64(c->thread_cache_bytes)};
   for (int a = 0; a < (int)(sizeof want / sizeof want[0]); a++) {
     uint64_t v = 0;
     expect(sh, tp_pool_get_attribute(sh->pool, (tp_pool_attr)a, &v),
@@ -607,6 +636,13 @@ static void op_attribute(shadow *sh, fuzz_input *in) {
            STATUS_BIT(TP_ERR_INVALID_ARGUMENT));
     break;
   }
+  case 9:
+    sh->op = "set thread_cache_bytes";
+    st = tp_pool_set_attribute(sh->pool, TP_POOL_ATTR_THREAD_CACHE_BYTES,
+                               thread_cache_sizes[v % 4]);
+    expect(sh, st, STATUS_BIT(TP_SUCCESS));
+    sh->config.thread_cache_bytes = thread_cache_sizes[v % 4];
+    break;
   default: break;
   }
   sh->op = "get_attribute";
@@ -950,6 +986,7 @@ static void setup(shadow *sh, fuzz_input *in) {
   c.limit = l % 4 == 0 ? TP_UNLIMITED : (size_t)(l % 4) * 8 * MIB;
   c.page_release = (tp_page_release)(l >> 2 & 3u);
   c.page_release_delay = release_delays[l >> 4 & 3u];
+  c.thread_cache_bytes = thread_cache_sizes[l >> 6];
   c.name = "fuzzed";
   if (d & 0x80)
     c.event_log_path = "/dev/null"; /* every step also goes through the log */

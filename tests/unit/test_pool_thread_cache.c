@@ -174,6 +174,25 @@ Test(thread_cache, a_lower_oversize_threshold_takes_larger_blocks_back) {
   cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
 }
 
+/* A peak reset through the attribute, as tp_pool_reset_peaks, starts from
+ * what callers hold: a parked block is not theirs. */
+Test(thread_cache, the_live_peak_attribute_resets_to_what_callers_hold) {
+  tp_pool *pool = pool_with(MiB, TP_UNLIMITED);
+  park(pool, 1, 4 * KiB);
+  cr_assert_eq(stats_of(pool).thread_cached_bytes, 4 * KiB);
+  cr_assert_eq(tp_pool_set_attribute(pool, TP_POOL_ATTR_LIVE_BYTES_PEAK, 0),
+               TP_SUCCESS);
+  tp_pool_stats s = stats_of(pool);
+  cr_expect_eq(s.live_bytes, 0);
+  cr_expect_eq(s.live_bytes_peak, 0, "reset to %" PRIu64 ", not 0",
+               s.live_bytes_peak);
+  uint64_t v = 1;
+  cr_assert_eq(tp_pool_get_attribute(pool, TP_POOL_ATTR_LIVE_BYTES_PEAK, &v),
+               TP_SUCCESS);
+  cr_expect_eq(v, 0);
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
+
 /* A block larger than all a thread may park is the engine's at its free:
  * the cache never holds more than thread_cache_bytes. */
 Test(thread_cache, a_block_above_the_budget_is_never_parked) {
