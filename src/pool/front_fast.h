@@ -15,6 +15,14 @@ typedef struct tp_front_tls {
   bool exited; /* its caches were given back: make no more */
 } tp_front_tls;
 
+/* The default TLS model, deliberately. In the shared library each alloc
+ * and free reaches it through __tls_get_addr (about 4 ns a pair more than
+ * linked statically on this project's machine). initial-exec failed to
+ * load with dlopen from Python (no static TLS left). TLS descriptors
+ * (-mtls-dialect=gnu2) saved about 2 ns, but glibc's dynamic descriptor
+ * path (a library loaded with dlopen) did not keep the vector registers
+ * the compiler keeps live across the call on this machine's glibc 2.36
+ * (glibc bug 31372). */
 extern _Thread_local tp_front_tls tp_front_here;
 
 /* The calling thread's cache for `pool`, made if `make`. */
