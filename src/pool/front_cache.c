@@ -199,7 +199,9 @@ static void flush_bin(tp_pool *pool, tp_thread_cache *tc, tp_front_bin *bin,
   tc->parked_bytes -= count * bin->bytes;
 }
 
-/* Gives back every parked block larger than `bytes`. */
+/* Gives back every parked block larger than `bytes`, and forgets the
+ * notes of those handed out: their frees go to the engine, since the
+ * cache could never hand them out again. */
 static void flush_above(tp_pool *pool, tp_thread_cache *tc, uint64_t bytes) {
   for (unsigned i = 0; i < TP_FRONT_BINS; i++) {
     tp_front_bin *bin = &tc->bins[i];
@@ -209,6 +211,9 @@ static void flush_above(tp_pool *pool, tp_thread_cache *tc, uint64_t bytes) {
       bin->batch = 0;
     }
   }
+  for (unsigned i = 0; i < TP_FRONT_NOTES; i++)
+    if (tc->notes[i].ptr && tc->bins[tc->notes[i].bin].bytes > bytes)
+      tc->notes[i].ptr = 0;
 }
 
 /* The largest block a cache of `pool` hands out (its `serves`), the front
@@ -657,8 +662,7 @@ void tp_front_configure(tp_pool *pool) {
     tc->serves = on ? largest_served(pool) : 0;
     if (tc->parked_bytes > tc->budget)
       flush_all(pool, tc);
-    else
-      flush_above(pool, tc, tc->serves);
+    flush_above(pool, tc, tc->serves);
   }
   resume_all(pool);
 }

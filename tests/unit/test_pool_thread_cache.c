@@ -155,6 +155,8 @@ Test(thread_cache, a_lower_oversize_threshold_takes_larger_blocks_back) {
   tp_pool *pool = pool_with(MiB, TP_UNLIMITED);
   park(pool, 2, 128 * KiB);
   park(pool, 2, 4 * KiB);
+  void *held;
+  cr_assert_eq(tp_pool_alloc(pool, 100000, NULL, &held), TP_SUCCESS);
   tp_pool_stats s = stats_of(pool);
   cr_assert_geq(s.thread_cached_bytes, 128 * KiB);
   cr_assert_eq(
@@ -163,6 +165,9 @@ Test(thread_cache, a_lower_oversize_threshold_takes_larger_blocks_back) {
   s = stats_of(pool);
   cr_expect_gt(s.thread_cached_bytes, 0, "4 KiB blocks stay");
   cr_expect_lt(s.thread_cached_bytes, 64 * KiB, "128 KiB ones go");
+  /* One handed out before is not parked at its free either. */
+  cr_assert_eq(tp_pool_free(pool, held, NULL), TP_SUCCESS);
+  cr_expect_lt(stats_of(pool).thread_cached_bytes, 64 * KiB);
   void *p;
   size_t usable = 0;
   cr_assert_eq(tp_pool_alloc(pool, 128 * KiB, NULL, &p), TP_SUCCESS);
