@@ -123,6 +123,10 @@ typedef struct tp_pool_stats {
   double hit_rate;          /* hits / allocations, 0 when none */
   uint64_t live_blocks;     /* blocks handed out and not yet freed */
   uint64_t live_bytes;      /* usable bytes of live blocks */
+  /* The most live_bytes since creation or the last reset; with thread
+   * caches, blocks parked in them count: never below what callers held,
+   * above it by at most what the caches held (docs/design.md, "Thread
+   * caches"). */
   uint64_t live_bytes_peak;
   uint64_t requested_bytes; /* bytes the callers asked for, live now */
   uint64_t requested_bytes_peak;

@@ -180,16 +180,11 @@ tp_status tp_pool_set_attribute(tp_pool *pool, tp_pool_attr attr,
   case TP_POOL_ATTR_RESERVED_BYTES_PEAK:
     s->reserved_bytes_peak = s->reserved_bytes;
     break;
-  case TP_POOL_ATTR_LIVE_BYTES_PEAK: {
-    /* To what callers hold now, as tp_pool_reset_peaks: blocks parked in
-     * threads' caches are live to the engine, not to them. */
-    tp_front_stop(pool);
-    tp_pool_stats seen = *s;
-    tp_front_adjust_stats(pool, &seen);
-    s->live_bytes_peak = seen.live_bytes;
-    tp_front_resume(pool);
+  case TP_POOL_ATTR_LIVE_BYTES_PEAK:
+    /* The engine's figure, parked blocks included, as tp_pool_reset_peaks:
+     * the peak never reads below what callers held. */
+    s->live_bytes_peak = s->live_bytes;
     break;
-  }
   default: break;
   }
   tp_quick_configure(pool);

@@ -38,11 +38,16 @@ tp_status tp_pool_reset_peaks(tp_pool *pool) {
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_reset_peaks: NULL pool");
   tp_lock_acquire(&pool->lock);
   tp_pool_stats *s = &pool->stats;
-  /* To what callers hold now: blocks parked in threads' caches are not. */
+  /* Requested bytes to what callers hold now (blocks parked in threads'
+   * caches are not theirs: each cache keeps its own figure of what they
+   * hold). Live bytes to the engine's figure, parked blocks included: a
+   * cache hands them out again without the engine, which would not see
+   * callers' bytes grow back to it, and the peak must never read below
+   * what callers held. */
   tp_front_stop(pool);
   tp_pool_stats seen = *s;
   tp_front_adjust_stats(pool, &seen);
-  s->live_bytes_peak = seen.live_bytes;
+  s->live_bytes_peak = s->live_bytes;
   s->requested_bytes_peak = seen.requested_bytes;
   pool->front.requested_peak = seen.requested_bytes;
   tp_front_reset_peaks(pool);
