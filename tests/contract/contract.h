@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -198,6 +199,21 @@ static inline tp_stream ct_stream(int k) {
 }
 
 /* ---- Pools and statistics ----------------------------------------------- */
+
+/* The alloc and free lines of the event log at `path` (README's CSV, one
+ * line per call), which is then removed; -1 if there is none. */
+static inline int ct_log_calls(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return -1;
+  char line[512];
+  int events = 0;
+  while (fgets(line, sizeof line, f))
+    events += strncmp(line, "alloc,", 6) == 0 || strncmp(line, "free,", 5) == 0;
+  fclose(f);
+  remove(path);
+  return events;
+}
 
 static inline tp_pool_stats ct_stats(tp_pool *pool) {
   tp_pool_stats s = TP_POOL_STATS_INIT;
