@@ -217,7 +217,8 @@ typedef enum tp_pool_attr {
   TP_POOL_ATTR_LIVE_BYTES_PEAK = 9,        /* r; set 0: reset to current */
   TP_POOL_ATTR_CACHED_BYTES = 10,          /* r */
   TP_POOL_ATTR_DECOMMITTED_BYTES = 11,     /* r */
-  /* rw: the config field; lowering it (0: off) drains the caches. */
+  /* rw: the config field; lowering it gives back the parked blocks over
+   * the new budget (0: off, all of them). */
   TP_POOL_ATTR_THREAD_CACHE_BYTES = 12
 } tp_pool_attr;
 
