@@ -96,10 +96,11 @@ typedef struct tp_pool_config {
    * with no lock taken. Above 64 KiB a cache has eight sizes per power of
    * two, so such a request gets a block of up to 1/8 more than it rounds
    * to (tp_pool_block_size says how much). A size whose block would be
-   * larger than thread_cache_bytes, or oversize, is the engine's. 0 (the
-   * default): no thread caches, every call takes the pool's lock. Caches are
-   * also off while max_cached_bytes is bounded or an event log is written. See
-   * docs/design.md, "Thread caches". */
+   * larger than thread_cache_bytes, or oversize, is the engine's (any
+   * value is accepted: below 256 no size is cached). 0 (the default): no
+   * thread caches, every call takes the pool's lock. Caches are also off
+   * while max_cached_bytes is bounded or an event log is written, and on
+   * again once it is unbounded. See docs/design.md, "Thread caches". */
   size_t thread_cache_bytes;
 } tp_pool_config;
 
