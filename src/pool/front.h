@@ -46,8 +46,6 @@
 #define TP_FRONT_BINS (TP_FRONT_EXACT_BINS + 2u * TP_FRONT_WIDE_STEPS)
 /* Blocks parked per size at most. */
 #define TP_FRONT_DEPTH 8u
-/* thread_cache_bytes when the config leaves it at TP_POOL_CONFIG_INIT's. */
-#define TP_FRONT_DEFAULT_BYTES ((size_t)1 << 20)
 
 /* The state of a block record's cell (its low two bits); bits 2..31 hold
  * the requested bytes of a handed-out block, bits 32..63 a generation
