@@ -66,16 +66,16 @@ struct bench_case {
   int rank, ranks;
   MPI_Comm comm; /* the bare calls' communicator */
   tp_allocator *local, *replicated, *distributed;
-  tp_buffer *source;      /* what tensorpool converts */
-  tp_tiling *target;      /* redistribute: the destination tiling */
-  const char *send;       /* the bare calls' source bytes on this rank */
-  char *recv;             /* the running bare way's warm destination */
+  tp_buffer *source;        /* what tensorpool converts */
+  tp_tiling *target;        /* redistribute: the destination tiling */
+  const char *send;         /* the bare calls' source bytes on this rank */
+  char *recv;               /* the running bare way's warm destination */
   char *recv_of[MAX_IMPLS]; /* each way's own */
-  size_t send_bytes;      /* bytes of `send` */
-  size_t recv_offset;     /* repl_to_dist: where the tile starts in `send` */
-  int *counts, *displs;   /* bytes, per rank (gather) */
-  int *sc, *sd, *rc, *rd; /* bytes, per rank (alltoallv) */
-  tp_buffer *scratch;     /* --phases: an allocation being timed */
+  size_t send_bytes;        /* bytes of `send` */
+  size_t recv_offset;       /* repl_to_dist: where the tile starts in `send` */
+  int *counts, *displs;     /* bytes, per rank (gather) */
+  int *sc, *sd, *rc, *rd;   /* bytes, per rank (alltoallv) */
+  tp_buffer *scratch;       /* --phases: an allocation being timed */
 };
 
 static int fail(bench_case *c, const char *what) {
