@@ -6,8 +6,8 @@
  * MPI wants live on the stack (rank_scratch.h): no malloc per call. */
 #include <limits.h>
 #include <stdlib.h>
-#include <string.h>
 
+#include "core/byte_copy.h"
 #include "core/error.h"
 #include "dist/dist.h"
 #include "dist/rank_scratch.h"
@@ -111,7 +111,7 @@ static tp_status broadcast(tp_runtime *rt, int root, const void *send,
                            const size_t *displs) {
   char *place = (char *)recv + displs[root];
   if (rt->rank == root && place != send)
-    memmove(place, send, counts[root]);
+    tp_copy_bytes(place, send, counts[root]);
   int rc = MPI_Bcast(place, (int)counts[root], MPI_BYTE, root, rt->comm);
   if (rc != MPI_SUCCESS)
     return tp_fail(TP_ERR_MPI, "tp_mpi_allgatherv: MPI_Bcast failed (code %d)",
@@ -171,7 +171,7 @@ tp_status tp_mpi_allgatherv(tp_runtime *rt, const void *send, void *recv,
                            "%s: no memory to send %zu bytes from", fn,
                            counts[me]);
           }
-          memcpy(copy, mine, counts[me]);
+          tp_copy_bytes(copy, mine, counts[me]);
           send = copy;
         }
         rc = MPI_Allgatherv(send, c[me], MPI_BYTE, recv, c, d, MPI_BYTE,
@@ -179,7 +179,7 @@ tp_status tp_mpi_allgatherv(tp_runtime *rt, const void *send, void *recv,
         free(copy);
       } else {
         if (counts[me] && mine != send)
-          memmove(mine, send, counts[me]);
+          tp_copy_bytes(mine, send, counts[me]);
         rc = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, recv, c, d,
                             MPI_BYTE, rt->comm);
       }
@@ -192,7 +192,7 @@ tp_status tp_mpi_allgatherv(tp_runtime *rt, const void *send, void *recv,
     /* Pieces: this rank's tile is sent from where it is and copied into
      * place locally. */
     if (counts[me] && mine != send)
-      memmove(mine, send, counts[me]);
+      tp_copy_bytes(mine, send, counts[me]);
     const char **send_at;
     char **recv_at;
     tp_status st = exchange_alloc(p, &send_at, &recv_at);
@@ -217,7 +217,7 @@ tp_status tp_mpi_allgatherv(tp_runtime *rt, const void *send, void *recv,
   }
 #endif
   if (counts[me] && mine != send)
-    memmove(mine, send, counts[me]);
+    tp_copy_bytes(mine, send, counts[me]);
   return TP_SUCCESS;
 }
 
@@ -246,8 +246,8 @@ tp_status tp_mpi_alltoallv(tp_runtime *rt, const void *send,
       /* The own overlap is copied here and left out of the collective, as
        * the all-gather's own tile is. */
       if (recv_counts[me])
-        memmove((char *)recv + recv_displs[me],
-                (const char *)send + send_displs[me], recv_counts[me]);
+        tp_copy_bytes((char *)recv + recv_displs[me],
+                      (const char *)send + send_displs[me], recv_counts[me]);
       sc[me] = rc_[me] = 0;
       int rc = MPI_Alltoallv(send, sc, sd, MPI_BYTE, recv, rc_, rd, MPI_BYTE,
                              rt->comm);
@@ -258,8 +258,8 @@ tp_status tp_mpi_alltoallv(tp_runtime *rt, const void *send,
       return TP_SUCCESS;
     }
     if (recv_counts[me])
-      memmove((char *)recv + recv_displs[me],
-              (const char *)send + send_displs[me], recv_counts[me]);
+      tp_copy_bytes((char *)recv + recv_displs[me],
+                    (const char *)send + send_displs[me], recv_counts[me]);
     const char **send_at;
     char **recv_at;
     tp_status st = exchange_alloc(p, &send_at, &recv_at);
@@ -277,7 +277,7 @@ tp_status tp_mpi_alltoallv(tp_runtime *rt, const void *send,
 #endif
   (void)send_counts;
   if (recv_counts[me])
-    memmove((char *)recv + recv_displs[me],
-            (const char *)send + send_displs[me], recv_counts[me]);
+    tp_copy_bytes((char *)recv + recv_displs[me],
+                  (const char *)send + send_displs[me], recv_counts[me]);
   return TP_SUCCESS;
 }

@@ -1,9 +1,9 @@
 /* The host backend: pageable memory from the runtime's host pool, loops
- * for fills, memcpy for copies, MPI for collectives. Host work runs at once,
- * so streams are only tags and sync has nothing to wait for. */
+ * for fills, tp_copy_bytes for copies, MPI for collectives. Host work runs at
+ * once, so streams are only tags and sync has nothing to wait for. */
 #include <stdlib.h>
-#include <string.h>
 
+#include "core/byte_copy.h"
 #include "core/error.h"
 #include "dist/dist.h"
 #include "host/host_kernels.h"
@@ -17,7 +17,7 @@ static tp_status host_copy(tp_backend *backend, void *dst, const void *src,
   if (!dst || !src)
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
                    "tp_host_copy: NULL dst or src for %zu bytes", bytes);
-  memmove(dst, src, bytes);
+  tp_copy_bytes(dst, src, bytes);
   return TP_SUCCESS;
 }
 
