@@ -36,7 +36,8 @@
  * --phases adds, for dist_to_repl, the phases a conversion is made of, each
  * timed alone the same way: the agreement MPI_Allreduce (three uint64_t),
  * the result's allocation and release through the allocator, the copy of
- * the own tile, and the bare collectives (docs/buffers.md explains the
+ * the own tile (with memcpy, and as the library copies it), and the bare
+ * collectives (docs/buffers.md explains the
  * breakdown). */
 #define _POSIX_C_SOURCE 200809L
 #include <mpi.h>
@@ -45,11 +46,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/byte_copy.h"
 #include "harness.h"
 #include "tensorpool/allocator.h"
 #include "tensorpool/mpi.h"
 
-#define MAX_IMPLS 4 /* the most ways a case compares (--phases: 4) */
+#define MAX_IMPLS 5 /* the most ways a case compares (--phases: 5) */
 #define MAX_REPS 1000
 #define MIN_ROUNDS 9
 
@@ -154,6 +156,14 @@ static int phase_alloc(bench_case *c) {
 static int phase_copy_tile(bench_case *c) {
   if (c->send_bytes)
     memcpy(c->recv + c->displs[c->rank], c->send, c->send_bytes);
+  return 0;
+}
+/* The same copy as the library makes it (core/byte_copy.h): memcpy meets
+ * glibc's slow `rep movsb` case at some tile offsets, the library's copy
+ * does not. */
+static int phase_copy_tile_tp(bench_case *c) {
+  if (c->send_bytes)
+    tp_copy_bytes(c->recv + c->displs[c->rank], c->send, c->send_bytes);
   return 0;
 }
 static int phase_allgatherv_only(bench_case *c) {
@@ -323,8 +333,9 @@ static int dist_to_repl(const bench_opts *opts, bench_case *c,
     impl ph[] = {{"phase:agree_allreduce", phase_agree, 0},
                  {"phase:alloc_free", phase_alloc, 0},
                  {"phase:copy_own_tile", phase_copy_tile, 0},
+                 {"phase:copy_own_tile_tp", phase_copy_tile_tp, 0},
                  {"phase:allgatherv_in_place", phase_allgatherv_only, 0}};
-    rc = run_case(opts, c, "dist_to_repl_phases", bytes, ph, 4);
+    rc = run_case(opts, c, "dist_to_repl_phases", bytes, ph, 5);
   }
   drop_source(c);
   return rc;

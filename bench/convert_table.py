@@ -3,7 +3,12 @@
 tensorpool's min and median time per conversion against the fastest bare way
 doing the same data movement (the `best_bare` field of its line), as ratios
 (tensorpool / bare: 1.00 is parity, above 1 tensorpool is slower), and the
-phases of --phases runs. Usage: bench/convert_table.py FILE.jsonl..."""
+phases of --phases runs. Usage: bench/convert_table.py FILE.jsonl...
+
+Several files holding the same case (repeated runs on a shared machine) give
+one row per case with the run count, the median over the runs of each
+ratio, and the range of the median ratio; the table of single runs and the
+phases are not printed then."""
 import json
 import sys
 
@@ -31,6 +36,32 @@ for path in sys.argv[1:]:
             rows.append((d["case"].rsplit("_np", 1)[0], d["ranks"], d["bytes"],
                          d, bare))
 
+def middle(values):
+    v = sorted(values)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+runs = {}
+for case, ranks, b, d, bare in rows:
+    runs.setdefault((case, ranks, b), []).append((d, bare))
+if any(len(r) > 1 for r in runs.values()):
+    print("| conversion | ranks | bytes | runs | ratio median (median of runs) "
+          "| ratio median (range) | ratio min (median of runs) "
+          "| fastest bare way (runs) |")
+    print("|---|---:|---:|---:|---:|---|---:|---|")
+    for (case, ranks, b), r in sorted(runs.items()):
+        med = [d["ratio_median"] for d, _ in r]
+        mins = [d["ratio_min"] for d, _ in r]
+        ways = {}
+        for _, bare in r:
+            ways[bare["impl"]] = ways.get(bare["impl"], 0) + 1
+        print("| %s | %d | %s | %d | %.2f | %.2f-%.2f | %.2f | %s |" % (
+            case, ranks, size(b), len(r), middle(med), min(med), max(med),
+            middle(mins), ", ".join("%s (%d)" % w for w in sorted(
+                ways.items(), key=lambda w: -w[1]))))
+    sys.exit(0)
+
 print("| conversion | ranks | bytes | tensorpool min / median (us) "
       "| fastest bare way | bare min / median (us) | ratio min | ratio median |")
 print("|---|---:|---:|---:|---|---:|---:|---:|")
@@ -42,7 +73,7 @@ for case, ranks, b, d, bare in sorted(rows, key=lambda r: (r[0], r[1], r[2])):
 
 if phases:
     names = ["phase:agree_allreduce", "phase:alloc_free", "phase:copy_own_tile",
-             "phase:allgatherv_in_place"]
+             "phase:copy_own_tile_tp", "phase:allgatherv_in_place"]
     print()
     print("| ranks | bytes | " + " | ".join(n.split(":")[1] for n in names)
           + " (us, min / median) |")
