@@ -46,18 +46,22 @@ runs = {}
 for case, ranks, b, d, bare in rows:
     runs.setdefault((case, ranks, b), []).append((d, bare))
 if any(len(r) > 1 for r in runs.values()):
-    print("| conversion | ranks | bytes | runs | ratio median (median of runs) "
+    print("| conversion | ranks | bytes | runs | tensorpool / fastest bare "
+          "median (us, median of runs) | ratio median (median of runs) "
           "| ratio median (range) | ratio min (median of runs) "
           "| fastest bare way (runs) |")
-    print("|---|---:|---:|---:|---:|---|---:|---|")
+    print("|---|---:|---:|---:|---:|---:|---|---:|---|")
     for (case, ranks, b), r in sorted(runs.items()):
         med = [d["ratio_median"] for d, _ in r]
         mins = [d["ratio_min"] for d, _ in r]
         ways = {}
         for _, bare in r:
             ways[bare["impl"]] = ways.get(bare["impl"], 0) + 1
-        print("| %s | %d | %s | %d | %.2f | %.2f-%.2f | %.2f | %s |" % (
-            case, ranks, size(b), len(r), middle(med), min(med), max(med),
+        print("| %s | %d | %s | %d | %s / %s | %.2f | %.2f-%.2f | %.2f | %s |" % (
+            case, ranks, size(b), len(r),
+            us(middle([d["median_ns"] for d, _ in r])),
+            us(middle([bare["median_ns"] for _, bare in r])),
+            middle(med), min(med), max(med),
             middle(mins), ", ".join("%s (%d)" % w for w in sorted(
                 ways.items(), key=lambda w: -w[1]))))
     sys.exit(0)
