@@ -47,7 +47,6 @@ static tp_status tiling_new(const char *fn, const tp_layout *layout, int parts,
                    "%s: no host memory for a tiling of %d parts", fn, parts);
   t->layout = *layout;
   t->parts = parts;
-  t->first = (int64_t *)(t + 1);
   memset(t->first, 0, sums);
   *out = t;
   return TP_SUCCESS;
@@ -112,7 +111,7 @@ tp_status tp_tiling_clone(const tp_tiling *tiling, tp_tiling **out) {
 }
 
 tp_status tp_tiling_destroy(tp_tiling *tiling) {
-  free(tiling); /* its prefix sums are in the same block */
+  free(tiling); /* its prefix sums are part of the block */
   return TP_SUCCESS;
 }
 

@@ -7,9 +7,8 @@
 struct tp_tiling {
   tp_layout layout;
   int parts;
-  int64_t *first; /* parts + 1 prefix sums, right after the struct in
-                     its block: part p holds rows [first[p], first[p+1])
-                     of axis 0 */
+  int64_t first[]; /* parts + 1 prefix sums: part p holds rows
+                      [first[p], first[p+1]) of axis 0 */
 };
 
 /* Rows of axis 0 (1 for a 0-d tensor) and elements per row, for a

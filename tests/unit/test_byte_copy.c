@@ -1,7 +1,9 @@
-/* tp_copy_bytes copies exactly what memmove copies: at every distance
- * modulo 4 KiB (the pieces path takes 1..63), at the sizes around its
- * bounds (one piece, just over, the last size in pieces, just past it),
- * and for overlapping ranges in both directions. */
+/* tp_copy_bytes copies exactly what memmove copies: at the distances
+ * modulo 4 KiB that its pieces path takes (1..63; every one for the
+ * smaller sizes, every 7th for the larger) with the destination after or
+ * before the source, at the sizes around its bounds (one piece, just over,
+ * the last size in pieces, 1 MiB), and for ranges that touch or overlap by
+ * a few bytes. */
 #include <criterion/criterion.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -64,7 +66,7 @@ static const size_t sizes[] = {0,
                                (size_t)1 << 20,
                                ((size_t)1 << 20) + 1};
 
-Test(byte_copy, matches_memmove_at_every_aliased_distance, .init = setup,
+Test(byte_copy, matches_memmove_at_aliased_distances, .init = setup,
      .fini = teardown) {
   /* Source at a page start and one byte into a page; the destination
    * 1 MiB + 1 page away plus the distance. */
@@ -74,12 +76,31 @@ Test(byte_copy, matches_memmove_at_every_aliased_distance, .init = setup,
         check(from, from + ((size_t)1 << 20) + 4096 + d, sizes[s]);
 }
 
-Test(byte_copy, matches_memmove_just_below_a_page_apart, .init = setup,
-     .fini = teardown) {
-  /* Destination before the source: distances 4033..4095 modulo 4 KiB. */
+Test(byte_copy, matches_memmove_with_the_destination_before_the_source,
+     .init = setup, .fini = teardown) {
+  /* A page less the distance before: still 1..63 past it modulo 4 KiB
+   * (pieces); and 1..63 before it (4033..4095 modulo 4 KiB: memmove). */
   for (size_t s = 0; s < sizeof sizes / sizeof *sizes; ++s)
-    for (size_t d = 1; d <= 63; d += 31)
-      check(((size_t)1 << 20) + 8192, 4096 - d, sizes[s]);
+    for (size_t d = 1; d <= 63; d += 31) {
+      size_t from = ((size_t)1 << 20) + 8192;
+      check(from, from - 4096 + d, sizes[s]);
+      check(from, 4096 - d, sizes[s]);
+    }
+}
+
+Test(byte_copy, ranges_that_touch_or_just_overlap, .init = setup,
+     .fini = teardown) {
+  /* 16 bytes past a page multiple: touching ranges are 16 apart modulo
+   * 4 KiB (pieces), ranges overlapping by 8 bytes are 8 apart (memmove,
+   * which keeps the order overlap needs), in both directions. */
+  const size_t sizes_near[] = {4096 + 16, 65536 + 16};
+  for (size_t k = 0; k < 2; ++k) {
+    size_t n = sizes_near[k], base = 8192;
+    check(base, base + n, n);
+    check(base + n, base, n);
+    check(base, base + n - 8, n);
+    check(base + n - 8, base, n);
+  }
 }
 
 Test(byte_copy, overlapping_ranges_copy_as_memmove_does, .init = setup,
