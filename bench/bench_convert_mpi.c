@@ -19,12 +19,14 @@
  * tp_allocator_construct_copy (agreement check where the route
  * communicates, the result's allocation from the host pool, the data
  * movement) and tp_buffer_destroy. Each bare way reuses a destination of
- * its own, allocated and touched once: as tensorpool's result block, it is
- * warm from the way's previous batch and from no other way's (at 8 MiB the
- * working set is about the size of the L3 cache, and a destination shared
- * by two bare ways was the warmer for it). Each case is compared with the
- * faster bare way (its median), so neither MPI algorithm choice can
- * flatter the library.
+ * its own, allocated and touched once, at the same offset in its page as
+ * tensorpool's result block (where a copy's destination lies against its
+ * source modulo 4 KiB decides its speed, src/core/byte_copy.c). As that
+ * block, it is warm from the way's previous batch and from no other way's
+ * (at 8 MiB the working set is about the size of the L3 cache, and a
+ * destination shared by two bare ways was the warmer for it). Each case is
+ * compared with the faster bare way (its median), so neither MPI algorithm
+ * choice can flatter the library.
  *
  * The machine may be shared and noisy: every round runs one short batch of
  * each implementation in turn (the starting one rotates), so slow periods
@@ -68,16 +70,19 @@ struct bench_case {
   int rank, ranks;
   MPI_Comm comm; /* the bare calls' communicator */
   tp_allocator *local, *replicated, *distributed;
-  tp_buffer *source;        /* what tensorpool converts */
-  tp_tiling *target;        /* redistribute: the destination tiling */
-  const char *send;         /* the bare calls' source bytes on this rank */
-  char *recv;               /* the running bare way's warm destination */
-  char *recv_of[MAX_IMPLS]; /* each way's own */
-  size_t send_bytes;        /* bytes of `send` */
-  size_t recv_offset;       /* repl_to_dist: where the tile starts in `send` */
-  int *counts, *displs;     /* bytes, per rank (gather) */
-  int *sc, *sd, *rc, *rd;   /* bytes, per rank (alltoallv) */
-  tp_buffer *scratch;       /* --phases: an allocation being timed */
+  tp_buffer *source;           /* what tensorpool converts */
+  tp_tiling *target;           /* redistribute: the destination tiling */
+  const char *send;            /* the bare calls' source bytes on this rank */
+  char *recv;                  /* the running bare way's warm destination */
+  char *recv_of[MAX_IMPLS];    /* each bare way's own (way 0 is tensorpool) */
+  char *recv_block[MAX_IMPLS]; /* what recv_of[k] lies in, to free */
+  size_t recv_bytes;           /* bytes of each bare destination */
+  size_t result_place;         /* tensorpool's result: offset in 4 KiB */
+  size_t send_bytes;           /* bytes of `send` */
+  size_t recv_offset;     /* repl_to_dist: where the tile starts in `send` */
+  int *counts, *displs;   /* bytes, per rank (gather) */
+  int *sc, *sd, *rc, *rd; /* bytes, per rank (alltoallv) */
+  tp_buffer *scratch;     /* --phases: an allocation being timed */
 };
 
 static int fail(bench_case *c, const char *what) {
@@ -89,6 +94,8 @@ static int convert_to(bench_case *c, tp_allocator *a, const tp_tiling *t) {
   tp_buffer *out = NULL;
   if (tp_allocator_construct_copy(a, c->source, t, NULL, &out) != TP_SUCCESS)
     return fail(c, "tp_allocator_construct_copy");
+  if (tp_buffer_data(out))
+    c->result_place = (uintptr_t)tp_buffer_data(out) & 4095;
   return tp_buffer_destroy(out) != TP_SUCCESS ? fail(c, "destroy") : 0;
 }
 
@@ -194,10 +201,37 @@ typedef struct impl_samples {
  * descheduled run does not shrink the batch), then times `reps` rounds, each
  * running one batch of every implementation, starting with a different one
  * each round. */
+/* A destination for each bare way but way 0 (tensorpool, or the agreement
+ * phase), touched once, at the same offset in its page as tensorpool's
+ * result block: a copy's speed depends on where the destination lies
+ * against the source modulo 4 KiB (src/core/byte_copy.c), and the pool's
+ * blocks are 256-byte aligned, not page-aligned. */
+static int make_destinations(bench_case *c, int n) {
+  for (int k = 1; k < n; k++) {
+    if (posix_memalign((void **)&c->recv_block[k], 4096,
+                       c->recv_bytes + 4096) != 0)
+      return 1;
+    c->recv_of[k] = c->recv_block[k] + c->result_place;
+    memset(c->recv_of[k], 0, c->recv_bytes);
+  }
+  return 0;
+}
+
+static void drop_destinations(bench_case *c) {
+  for (int k = 0; k < MAX_IMPLS; k++) {
+    free(c->recv_block[k]);
+    c->recv_block[k] = c->recv_of[k] = NULL;
+  }
+  c->recv = NULL;
+}
+
 static int measure_all(const bench_opts *opts, bench_case *c, const impl *im,
                        int n, impl_samples *s) {
   for (int k = 0; k < n; k++) {
     uint64_t best = UINT64_MAX;
+    /* After way 0 ran: its result's placement is known. */
+    if (k == 1 && make_destinations(c, n) != 0)
+      return 1;
     c->recv = c->recv_of[k];
     for (int w = 0; w < 3; w++) {
       uint64_t ns = timed_batch(c, im[k].run, 1);
@@ -235,7 +269,11 @@ static int run_case(const bench_opts *opts, bench_case *c,
                     const char *case_base, size_t bytes, const impl *im,
                     int n) {
   static impl_samples s[MAX_IMPLS];
-  if (measure_all(opts, c, im, n, s) != 0)
+  if (n > MAX_IMPLS)
+    return 1;
+  int failed = measure_all(opts, c, im, n, s);
+  drop_destinations(c);
+  if (failed)
     return 1;
   if (c->rank != 0)
     return 0;
@@ -425,13 +463,7 @@ static int run_size(const bench_opts *opts, bench_case *c, size_t bytes,
   tp_layout l;
   if (tp_layout_make(TP_DTYPE_F64, 1, &n, &l) != TP_SUCCESS)
     return fail(c, "tp_layout_make");
-  /* The bare destinations, one per way: allocated and touched once,
-   * page-aligned as the host space's segments of 64 KiB and more are. */
-  for (int k = 0; k < MAX_IMPLS; k++) {
-    if (posix_memalign((void **)&c->recv_of[k], 4096, total) != 0)
-      return 1;
-    memset(c->recv_of[k], 0, total);
-  }
+  c->recv_bytes = total; /* each case makes its own (make_destinations) */
   int rc = dist_to_repl(opts, c, &l, total, phases);
   if (rc == 0)
     rc = redistribute(opts, c, &l, total);
@@ -439,11 +471,6 @@ static int run_size(const bench_opts *opts, bench_case *c, size_t bytes,
     rc = repl_to_dist(opts, c, &l, total);
   if (rc == 0)
     rc = local_to_repl(opts, c, &l, total);
-  for (int k = 0; k < MAX_IMPLS; k++) {
-    free(c->recv_of[k]);
-    c->recv_of[k] = NULL;
-  }
-  c->recv = NULL;
   return rc;
 }
 
