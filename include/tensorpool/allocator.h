@@ -10,8 +10,11 @@
  *     split of axis 0 over the runtime's ranks; otherwise it must have one
  *     part per rank and the same layout (TP_ERR_MISMATCH). Local and
  *     replicated allocators take NULL (a tiling given to them is
- *     TP_ERR_INVALID_ARGUMENT). A NULL allocator, layout, source,
- *     callback or out-pointer is TP_ERR_INVALID_ARGUMENT. On any failure
+ *     TP_ERR_INVALID_ARGUMENT). The result keeps a tiling of its own: the
+ *     caller may destroy `tiling` as soon as the call returns. A NULL
+ *     allocator, layout, source, callback or out-pointer is
+ *     TP_ERR_INVALID_ARGUMENT; a source made by another runtime's
+ *     allocator is TP_ERR_MISMATCH. On any failure
  *     nothing is allocated, no callback has run unless said, and *out is
  *     untouched.
  *   - Streams (tensorpool/buffer.h has the whole rule): the work goes on
