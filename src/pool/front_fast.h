@@ -96,8 +96,9 @@ static inline void tp_front_park(tp_thread_cache *tc, tp_front_bin *bin,
  * served by bin `b` of blocks of `n` bytes. Always inlined: gcc -O2 kept
  * it out of line for its two callers, and the call (six registers saved,
  * the status through memory) was a tenth of a 64 B pair. */
-__attribute__((always_inline)) static inline bool tp_front_alloc_from(tp_pool *pool, size_t bytes, uint64_t n,
-                                       unsigned b, void **out, tp_status *st) {
+__attribute__((always_inline)) static inline bool
+tp_front_alloc_from(tp_pool *pool, size_t bytes, uint64_t n, unsigned b,
+                    void **out, tp_status *st) {
   tp_thread_cache *tc = tp_front_here.pool == pool
                             ? tp_front_here.cache
                             : tp_front_find_cache(pool, true);
