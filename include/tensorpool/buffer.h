@@ -113,8 +113,9 @@ const tp_space *tp_buffer_space(const tp_buffer *buffer);
  * so a NULL buffer cannot be told apart here: check the buffer first. */
 tp_stream tp_buffer_stream(const tp_buffer *buffer);
 tp_allocator *tp_buffer_allocator(const tp_buffer *buffer);
-/* The pool the memory comes from: the allocator's pool; NULL for wrapped
- * memory (tp_allocator_wrap) and for a NULL buffer. */
+/* The pool the memory comes from: the allocator's pool (also for an empty
+ * buffer, which holds no block of it); NULL for memory the buffer does not
+ * own (tp_allocator_wrap, DLPack imports) and for a NULL buffer. */
 tp_pool *tp_buffer_pool(const tp_buffer *buffer);
 /* The CUDA device whose memory holds the data; -1 for host memory
  * (pageable or pinned) and for a NULL buffer. */
