@@ -15,6 +15,9 @@
 
 static size_t max_message = INT_MAX;
 
+/* Tiles from this size up are gathered in place (tp_mpi_allgatherv). */
+#define IN_PLACE_FROM ((size_t)256 << 10)
+
 void tp_mpi_set_max_message(size_t bytes) {
   max_message = bytes == 0 || bytes > INT_MAX ? (size_t)INT_MAX : bytes;
 }
@@ -141,20 +144,45 @@ tp_status tp_mpi_allgatherv(tp_runtime *rt, const void *send, void *recv,
       int *d = c + p;
       to_int(p, counts, c);
       to_int(p, displs, d);
-      /* The own tile is copied into place here and the all-gather runs in
-       * place, at every size. Handing MPI the tile as a separate send
-       * buffer instead lets MPI copy it with glibc, which meets the slow
-       * `rep movsb` case at some placements (core/byte_copy.c); our copy
-       * does not. bench_convert_mpi with Open MPI 4.1 on shared memory,
-       * 64 KiB in tiles of 32 KiB at 2 ranks, three runs each: in place
-       * 10.1-12.5 us (median; one run 30), separate 21.1-24.7 us; at 3 and
-       * 4 ranks in place was as fast or faster. A separate buffer at every
-       * size measured 1.8-1.9x the bare collective at 2 ranks and 8-64 MiB,
-       * against 1.0-1.3 in place. */
-      if (counts[me] && mine != send)
-        tp_copy_bytes(mine, send, counts[me]);
-      int rc = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, recv, c, d,
-                              MPI_BYTE, rt->comm);
+      /* Small tiles go in as a separate send buffer (MPI copies the own
+       * one into place after the exchange); from 256 KiB per tile up, the
+       * own tile is copied into place first and the all-gather runs in
+       * place. bench_convert_mpi measures both ways with Open MPI 4.1 on
+       * shared memory: at 2 ranks the separate buffer was 1.3-3.6x faster
+       * at 32-128 KiB per tile and in place 1.5-3x faster from 512 KiB
+       * (the peers then read the tile from the cache the copy filled); at
+       * 3 and 4 ranks the two were within noise. MPI wants MPI_IN_PLACE on
+       * all ranks or none, so the choice uses the largest tile, which every
+       * rank knows. */
+      size_t largest = 0;
+      for (int r = 0; r < p; ++r)
+        largest = counts[r] > largest ? counts[r] : largest;
+      int rc;
+      if (largest < IN_PLACE_FROM) {
+        /* A tile already at its place (the caller copied it there from
+         * another space) may not alias the receive buffer: it goes out
+         * from a copy, which is small on this path. */
+        void *copy = NULL;
+        if (counts[me] && mine == send) {
+          copy = malloc(counts[me]);
+          if (!copy) {
+            tp_rank_scratch_release(&scratch);
+            return tp_fail(TP_ERR_OUT_OF_MEMORY,
+                           "%s: no memory to send %zu bytes from", fn,
+                           counts[me]);
+          }
+          tp_copy_bytes(copy, mine, counts[me]);
+          send = copy;
+        }
+        rc = MPI_Allgatherv(send, c[me], MPI_BYTE, recv, c, d, MPI_BYTE,
+                            rt->comm);
+        free(copy);
+      } else {
+        if (counts[me] && mine != send)
+          tp_copy_bytes(mine, send, counts[me]);
+        rc = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, recv, c, d,
+                            MPI_BYTE, rt->comm);
+      }
       tp_rank_scratch_release(&scratch);
       if (rc != MPI_SUCCESS)
         return tp_fail(TP_ERR_MPI, "%s: MPI_Allgatherv failed (code %d)", fn,
