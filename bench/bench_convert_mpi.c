@@ -197,10 +197,6 @@ typedef struct impl_samples {
   bench_timing timing;
 } impl_samples;
 
-/* Calibrates each implementation (the fastest of three warm-ups, so one
- * descheduled run does not shrink the batch), then times `reps` rounds, each
- * running one batch of every implementation, starting with a different one
- * each round. */
 /* A destination for each bare way but way 0 (tensorpool, or the agreement
  * phase), touched once, at the same offset in its page as tensorpool's
  * result block: a copy's speed depends on where the destination lies
@@ -225,6 +221,10 @@ static void drop_destinations(bench_case *c) {
   c->recv = NULL;
 }
 
+/* Calibrates each implementation (the fastest of three warm-ups, so one
+ * descheduled run does not shrink the batch), then times `reps` rounds, each
+ * running one batch of every implementation, starting with a different one
+ * each round. */
 static int measure_all(const bench_opts *opts, bench_case *c, const impl *im,
                        int n, impl_samples *s) {
   for (int k = 0; k < n; k++) {

@@ -2,8 +2,8 @@
  * modulo 4 KiB that its pieces path takes (1..63; every one for the
  * smaller sizes, every 7th for the larger) with the destination after or
  * before the source, at the sizes around its bounds (one piece, just over,
- * the last size in pieces, 1 MiB), and for ranges that touch or overlap by
- * a few bytes. */
+ * the last size in pieces, 1 MiB: the first not), and for ranges that
+ * touch or overlap by a few bytes. */
 #include <criterion/criterion.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -63,8 +63,8 @@ static const size_t sizes[] = {0,
                                4096,
                                4099,
                                65536 + 24,
-                               (size_t)1 << 20,
-                               ((size_t)1 << 20) + 1};
+                               ((size_t)1 << 20) - 1,
+                               (size_t)1 << 20};
 
 Test(byte_copy, matches_memmove_at_aliased_distances, .init = setup,
      .fini = teardown) {
@@ -78,21 +78,23 @@ Test(byte_copy, matches_memmove_at_aliased_distances, .init = setup,
 
 Test(byte_copy, matches_memmove_with_the_destination_before_the_source,
      .init = setup, .fini = teardown) {
-  /* A page less the distance before: still 1..63 past it modulo 4 KiB
-   * (pieces); and 1..63 before it (4033..4095 modulo 4 KiB: memmove). */
+  /* 1 MiB and a page less the distance before, so that no size here
+   * overlaps: still 1..63 past it modulo 4 KiB (pieces); and 1..63 before
+   * it (4033..4095 modulo 4 KiB: memmove). */
   for (size_t s = 0; s < sizeof sizes / sizeof *sizes; ++s)
     for (size_t d = 1; d <= 63; d += 31) {
       size_t from = ((size_t)1 << 20) + 8192;
-      check(from, from - 4096 + d, sizes[s]);
+      check(from, from - ((size_t)1 << 20) - 4096 + d, sizes[s]);
       check(from, 4096 - d, sizes[s]);
     }
 }
 
 Test(byte_copy, ranges_that_touch_or_just_overlap, .init = setup,
      .fini = teardown) {
-  /* 16 bytes past a page multiple: touching ranges are 16 apart modulo
-   * 4 KiB (pieces), ranges overlapping by 8 bytes are 8 apart (memmove,
-   * which keeps the order overlap needs), in both directions. */
+  /* 16 bytes past a page multiple. Touching, with the destination after:
+   * 16 apart modulo 4 KiB (pieces); with it before: 4080 (memmove).
+   * Overlapping by 8 bytes: memmove, which keeps the order overlap needs,
+   * in both directions. */
   const size_t sizes_near[] = {4096 + 16, 65536 + 16};
   for (size_t k = 0; k < 2; ++k) {
     size_t n = sizes_near[k], base = 8192;
