@@ -193,8 +193,9 @@ tp_status tp_allocator_construct_copy(tp_allocator *allocator,
  * the copy); in particular local -> replicated over several ranks is a
  * broadcast of rank 0's tensor, as in construct_copy. A reused buffer moves
  * to `stream` as tp_buffer_set_stream does. On success *source is set to
- * NULL (the moved-from handle is empty, never dangling); on failure it is
- * left intact. Exclusive use of *source. Collective: as construct_copy,
+ * NULL (the moved-from handle is empty, never dangling) and then *out to
+ * the result, so `out` may be `source` (b = move of b); on failure both
+ * are left intact. Exclusive use of *source. Collective: as construct_copy,
  * from the kinds alone, whether or not the storage is reused (a
  * distributed -> distributed move is collective even where it reuses: the
  * ranks check that they agree on the tilings). */
@@ -213,8 +214,9 @@ tp_status tp_allocator_construct_move(tp_allocator *allocator,
  *
  * The buffer's stream is `stream`: the work that produced `data` must be on
  * it (or done). At tp_buffer_destroy, once `stream` waits for every
- * recorded use, `deleter(user, data, stream)` is called (if not NULL) to
- * release the memory ordered after that stream (tp_buffer_deleter_fn);
+ * recorded use, `deleter(user, data, stream)` is called (if not NULL;
+ * once, also for an empty tile, with the `data` given) to release the
+ * memory ordered after that stream (tp_buffer_deleter_fn);
  * with a NULL deleter the caller keeps ownership and must keep the memory
  * until the buffer's work is done. The buffer acts as any other: verbs read
  * it, propagate its allocator, and moves may hand its memory (and deleter)
