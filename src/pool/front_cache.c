@@ -501,11 +501,10 @@ __attribute__((noinline)) bool tp_front_free_making_room(tp_pool *pool,
     /* Checked before the inbox is taken back: a block queued there is a
      * double free now, not a free block of the engine's. */
     uint64_t w = atomic_load_explicit(&n->cell->word, memory_order_relaxed);
+    /* A note is only ever of a bin within `serves`, so within the budget
+     * (configure forgets the others): after flush_all the block fits. */
     tp_front_bin *bin = &tc->bins[n->bin];
-    if (w == n->word && bin->bytes > tc->budget) {
-      /* Larger than all the thread may keep: the engine frees it. */
-      n->ptr = 0;
-    } else if (w == n->word) {
+    if (w == n->word) {
       owner_takes_inbox(pool, tc, false);
       pool->clock++;
       if (tc->parked_bytes + bin->bytes > tc->budget)
