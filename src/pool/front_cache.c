@@ -80,10 +80,9 @@ static bool park_queued(tp_thread_cache *tc, const tp_queued *q) {
   if (!bin->blocks &&
       !(bin->blocks = own_lines(TP_FRONT_DEPTH * sizeof *bin->blocks)))
     return false;
-  atomic_store_explicit(&q->cell->word,
-                        (q->word & ~(uint64_t)3) | TP_CELL_PARKED,
-                        memory_order_relaxed);
-  bin->blocks[bin->count++] = (tp_parked){q->ptr, q->cell};
+  uint64_t parked = (q->word & ~(uint64_t)3) | TP_CELL_PARKED;
+  atomic_store_explicit(&q->cell->word, parked, memory_order_relaxed);
+  bin->blocks[bin->count++] = (tp_parked){q->ptr, q->cell, parked};
   tc->parked_bytes += q->bytes;
   return true;
 }
@@ -441,7 +440,7 @@ tp_front_refill(tp_pool *pool, tp_thread_cache *tc, size_t bytes, void **out) {
   if ((want - 1) * n > room)
     want = (uint32_t)(room / n) + 1;
   bool first_hit = false;
-  tp_parked first = {0, NULL};
+  tp_parked first = {0, NULL, 0};
   for (uint32_t i = 0; i < want; i++) {
     uint32_t b;
     bool hit = false;
@@ -460,13 +459,13 @@ tp_front_refill(tp_pool *pool, tp_thread_cache *tc, size_t bytes, void **out) {
       break;
     }
     uint64_t w = atomic_load_explicit(&cell->word, memory_order_relaxed);
-    atomic_store_explicit(&cell->word, (w & ~(uint64_t)3) | TP_CELL_PARKED,
-                          memory_order_relaxed);
+    uint64_t parked = (w & ~(uint64_t)3) | TP_CELL_PARKED;
+    atomic_store_explicit(&cell->word, parked, memory_order_relaxed);
     /* Its owner from now until it leaves this cache (hand-outs and parks
      * keep it): a free on another thread finds the inbox by it. */
     atomic_store_explicit(&cell->owner, tc, memory_order_relaxed);
     tc->parked_bytes += n;
-    tp_parked p = {tp_blk(pool, b)->ptr, cell};
+    tp_parked p = {tp_blk(pool, b)->ptr, cell, parked};
     if (i == 0) {
       first = p;
       first_hit = hit;

@@ -15,15 +15,18 @@ typedef struct tp_front_tls {
   bool exited; /* its caches were given back: make no more */
 } tp_front_tls;
 
-/* The default TLS model, deliberately. In the shared library each alloc
- * and free reaches it through __tls_get_addr (about 4 ns a pair more than
- * linked statically on this project's machine). initial-exec failed to
- * load with dlopen from Python (no static TLS left). TLS descriptors
- * (-mtls-dialect=gnu2) saved about 2 ns, but glibc's dynamic descriptor
- * path (a library loaded with dlopen) did not keep the vector registers
- * the compiler keeps live across the call on this machine's glibc 2.36
- * (glibc bug 31372). */
-extern _Thread_local tp_front_tls tp_front_here;
+/* Reached through a TLS descriptor on x86-64 (src/CMakeLists.txt): in the
+ * shared library a call that keeps every register (two instructions
+ * where the library was loaded with the program), so the public alloc and
+ * free need no frame on their common path; linked into a program, a plain
+ * %fs load. The default model's __tls_get_addr call cost 22 instructions
+ * and the spills around it. initial-exec failed to load with dlopen from
+ * Python (no static TLS left). glibc before 2.40 may clobber vector
+ * registers in the descriptor's dynamic path (dlopen; glibc bug 31372):
+ * the files that reach this variable are compiled with general registers
+ * only. */
+extern _Thread_local tp_front_tls tp_front_here
+    __attribute__((visibility("hidden")));
 
 /* The calling thread's cache for `pool`, made if `make`. */
 tp_thread_cache *tp_front_find_cache(tp_pool *pool, bool make);
@@ -53,9 +56,8 @@ static inline size_t tp_note_of(uintptr_t ptr) {
  * new generation in its cell, and a note to find it at its free. */
 static inline void tp_front_hand(tp_thread_cache *tc, tp_parked p, unsigned bin,
                                  uint64_t bytes, size_t requested) {
-  uint64_t old = atomic_load_explicit(&p.cell->word, memory_order_relaxed);
   uint64_t word =
-      ((old >> 32) + 1) << 32 | (uint64_t)requested << 2 | TP_CELL_HANDED;
+      ((p.word >> 32) + 1) << 32 | (uint64_t)requested << 2 | TP_CELL_HANDED;
   /* Its owner, `tc`, was set when a refill brought it here. */
   atomic_store_explicit(&p.cell->word, word, memory_order_relaxed);
   tp_note *n = &tc->notes[tp_note_of(p.ptr)];
@@ -80,15 +82,36 @@ static inline void tp_front_hand(tp_thread_cache *tc, tp_parked p, unsigned bin,
 static inline void tp_front_park(tp_thread_cache *tc, tp_front_bin *bin,
                                  tp_note *n, uintptr_t ptr) {
   n->ptr = 0;
-  atomic_store_explicit(&n->cell->word,
-                        (n->word & ~(uint64_t)3) | TP_CELL_PARKED,
-                        memory_order_relaxed);
-  bin->blocks[bin->count++] = (tp_parked){ptr, n->cell};
+  uint64_t parked = (n->word & ~(uint64_t)3) | TP_CELL_PARKED;
+  atomic_store_explicit(&n->cell->word, parked, memory_order_relaxed);
+  bin->blocks[bin->count++] = (tp_parked){ptr, n->cell, parked};
   tc->parked_bytes += bin->bytes;
   tc->counts.deallocations++;
   uint64_t requested = tp_cell_requested(n->word);
   tc->counts.bytes_freed += requested;
   tc->held_requested -= requested;
+}
+
+/* A parked block of bin `b` (blocks of `n` bytes) for a request of
+ * `bytes`, handed out from cache `tc` of the calling thread into *out;
+ * false (nothing done) when the cache is stopped, does not serve `n`
+ * bytes, or has the bin empty. No call, so that the public function that
+ * inlines it needs no frame on this path. */
+__attribute__((always_inline)) static inline bool
+tp_front_take_parked(tp_thread_cache *tc, size_t bytes, uint64_t n, unsigned b,
+                     void **out) {
+  if (!tp_owner_enter(tc))
+    return false;
+  tp_front_bin *bin = &tc->bins[b];
+  if (n > tc->serves || bin->count == 0) {
+    tp_owner_leave(tc);
+    return false;
+  }
+  tp_parked p = bin->blocks[--bin->count];
+  tp_front_hand(tc, p, b, n, bytes);
+  tp_owner_leave(tc);
+  *out = (void *)p.ptr;
+  return true;
 }
 
 /* Both false when the call is for the engine (nothing done); true with the
@@ -140,6 +163,28 @@ static inline bool tp_front_alloc_wide(tp_pool *pool, size_t bytes, void **out,
                                        tp_status *st) {
   unsigned b = tp_front_bin_of(tp_round_request(bytes));
   return tp_front_alloc_from(pool, bytes, tp_front_bin_bytes(b), b, out, st);
+}
+
+/* Parks block `ptr`, freed on the calling thread, in its cache `tc`, as
+ * the common free does; false (nothing done) for anything else: a stopped
+ * or off cache, a block it did not hand out or whose cell says otherwise,
+ * a full bin or a spent budget. No call, as tp_front_take_parked. */
+__attribute__((always_inline)) static inline bool
+tp_front_park_freed(tp_thread_cache *tc, uintptr_t ptr) {
+  if (!tp_owner_enter(tc))
+    return false;
+  tp_note *n = &tc->notes[tp_note_of(ptr)];
+  tp_front_bin *bin = &tc->bins[n->bin];
+  if (tc->off || n->ptr != ptr ||
+      atomic_load_explicit(&n->cell->word, memory_order_relaxed) != n->word ||
+      bin->count == TP_FRONT_DEPTH ||
+      tc->parked_bytes + bin->bytes > tc->budget) {
+    tp_owner_leave(tc);
+    return false;
+  }
+  tp_front_park(tc, bin, n, ptr);
+  tp_owner_leave(tc);
+  return true;
 }
 
 static inline bool tp_front_free(tp_pool *pool, void *ptr, tp_status *st) {

@@ -40,9 +40,12 @@ static inline uint64_t tp_cell_requested(uint64_t w) {
   return (w >> 2) & (((uint64_t)1 << 30) - 1);
 }
 
+/* A parked block: its cell, and the cell's word as parked (it changes only
+ * when the block leaves the bin), so that a hand-out need not read it. */
 typedef struct tp_parked {
   uintptr_t ptr;
   tp_cell *cell;
+  uint64_t word;
 } tp_parked;
 
 /* Blocks a cache may hold in its inbox, and bytes in budgets: more, and
@@ -124,7 +127,7 @@ tp_cell *tp_front_cell(tp_pool *pool, uint32_t b, bool make);
 
 /* Whether owners enter with a plain store (heavy fences on the other side)
  * or a full fence: set before the process's first cache is made. */
-extern bool tp_front_asym;
+extern bool tp_front_asym __attribute__((visibility("hidden")));
 
 /* `stop`, written only under the pool's lock: a lock holder has the cache
  * stopped (HELD); asks its owner to take its inbox back (TAKE_INBOX: the
@@ -140,7 +143,7 @@ enum { TP_STOP_HELD = 1, TP_STOP_TAKE_INBOX = 2, TP_STOP_LEFT = 4 };
  * the load of stop (Dekker): with asymmetric fences the lock holder's
  * heavy fence orders the owner's store, so it costs the owner nothing. */
 static inline bool tp_owner_enter_unless(tp_thread_cache *tc, int bits) {
-  if (tp_front_asym) {
+  if (__builtin_expect(tp_front_asym, 1)) {
     atomic_store_explicit(&tc->busy, 1, memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst);
   } else {

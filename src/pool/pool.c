@@ -554,8 +554,11 @@ alloc_wide(tp_pool *pool, size_t bytes, void **out) {
   return engine_alloc(pool, bytes, NULL, out);
 }
 
-tp_status tp_pool_alloc(tp_pool *pool, size_t bytes, tp_stream stream,
-                        void **out) {
+/* Everything but a parked block taken at once: the thread caches' other
+ * paths, else the engine. Out of line, so that the public function's
+ * common path makes no call and needs no frame. */
+__attribute__((noinline)) static tp_status
+alloc_general(tp_pool *pool, size_t bytes, tp_stream stream, void **out) {
   tp_status st;
   if (stream == NULL && pool && out &&
       atomic_load_explicit(&pool->front.on, memory_order_relaxed)) {
@@ -567,6 +570,21 @@ tp_status tp_pool_alloc(tp_pool *pool, size_t bytes, tp_stream stream,
     }
   }
   return engine_alloc(pool, bytes, stream, out);
+}
+
+tp_status tp_pool_alloc(tp_pool *pool, size_t bytes, tp_stream stream,
+                        void **out) {
+  /* The calling thread's last cache has a block parked: no check of the
+   * pool's `on` (an off cache serves nothing), no call. */
+  if (tp_front_here.pool == pool && pool && stream == NULL &&
+      bytes - 1 < TP_FRONT_EXACT_BYTES && out) {
+    uint64_t n = tp_round_request(bytes);
+    if (tp_front_take_parked(tp_front_here.cache, bytes, n,
+                             (unsigned)(n >> 8) - 1, out))
+      return TP_SUCCESS;
+    return alloc_general(pool, bytes, NULL, out); /* frees a register */
+  }
+  return alloc_general(pool, bytes, stream, out);
 }
 
 /* Names what an unknown pointer is, by a search of the segments: the error
@@ -721,7 +739,10 @@ __attribute__((noinline)) static tp_status engine_free(tp_pool *pool, void *ptr,
   return st;
 }
 
-tp_status tp_pool_free(tp_pool *pool, void *ptr, tp_stream stream) {
+/* Everything but a block parked at once: the thread caches' other paths,
+ * else the engine. Out of line, as alloc_general. */
+__attribute__((noinline)) static tp_status
+free_general(tp_pool *pool, void *ptr, tp_stream stream) {
   tp_status st;
   /* Off, no cache parks anything: what caches handed out before goes
    * through the engine. */
@@ -730,6 +751,17 @@ tp_status tp_pool_free(tp_pool *pool, void *ptr, tp_stream stream) {
       tp_front_free(pool, ptr, &st))
     return st;
   return engine_free(pool, ptr, stream);
+}
+
+tp_status tp_pool_free(tp_pool *pool, void *ptr, tp_stream stream) {
+  /* The calling thread's last cache handed it out and has room: no check
+   * of the pool's `on` (an off cache parks nothing), no call. */
+  if (tp_front_here.pool == pool && pool && stream == NULL && ptr) {
+    if (tp_front_park_freed(tp_front_here.cache, (uintptr_t)ptr))
+      return TP_SUCCESS;
+    return free_general(pool, ptr, NULL);
+  }
+  return free_general(pool, ptr, stream);
 }
 
 tp_status tp_pool_destroy(tp_pool *pool) {
