@@ -1,5 +1,6 @@
-/* The front end's alloc and free as the pool's public calls inline them:
- * a block from or to the calling thread's cache, or false for the engine.
+/* The front end's alloc and free: the common case (a parked block taken
+ * or a freed one parked) as the pool's public calls inline it, the rest as
+ * alloc_general and free_general in pool.c inline it, false for the engine.
  * What they cannot do without the pool's lock is out of line
  * (front_cache.c). */
 #ifndef TP_POOL_FRONT_FAST_H
@@ -18,9 +19,9 @@ typedef struct tp_front_tls {
 /* Reached through a TLS descriptor on x86-64 (src/CMakeLists.txt): in the
  * shared library a call that keeps every register (two instructions
  * where the library was loaded with the program), so the public alloc and
- * free need no frame on their common path; linked into a program, a plain
- * %fs load. The default model's __tls_get_addr call cost 22 instructions
- * and the spills around it. initial-exec failed to load with dlopen from
+ * free spill nothing around it; linked into a program, a plain %fs load.
+ * The default model's __tls_get_addr calls cost 22 instructions a pair,
+ * and the spills around them. initial-exec failed to load with dlopen from
  * Python (no static TLS left). glibc before 2.40 may clobber vector
  * registers in the descriptor's dynamic path (dlopen; glibc bug 31372):
  * the files that reach this variable are compiled with general registers
@@ -96,7 +97,7 @@ static inline void tp_front_park(tp_thread_cache *tc, tp_front_bin *bin,
  * `bytes`, handed out from cache `tc` of the calling thread into *out;
  * false (nothing done) when the cache is stopped, does not serve `n`
  * bytes, or has the bin empty. No call, so that the public function that
- * inlines it needs no frame on this path. */
+ * inlines it keeps its arguments in registers on this path. */
 __attribute__((always_inline)) static inline bool
 tp_front_take_parked(tp_thread_cache *tc, size_t bytes, uint64_t n, unsigned b,
                      void **out) {
@@ -116,9 +117,10 @@ tp_front_take_parked(tp_thread_cache *tc, size_t bytes, uint64_t n, unsigned b,
 
 /* Both false when the call is for the engine (nothing done); true with the
  * call's status in *st otherwise. No lock held. A request of `bytes`
- * served by bin `b` of blocks of `n` bytes. Always inlined: gcc -O2 kept
- * it out of line for its two callers, and the call (six registers saved,
- * the status through memory) was a tenth of a 64 B pair. */
+ * served by bin `b` of blocks of `n` bytes. Always inlined (gcc -O2 kept
+ * it out of line for its two callers): a call would save six registers
+ * and pass the status through memory on every refill and every wide
+ * bin's hit. */
 __attribute__((always_inline)) static inline bool
 tp_front_alloc_from(tp_pool *pool, size_t bytes, uint64_t n, unsigned b,
                     void **out, tp_status *st) {

@@ -480,8 +480,7 @@ void tp_pool_engine_release(tp_pool *pool, uint32_t b, tp_stream stream) {
   engine_release(pool, b, stream);
 }
 
-/* Everything but a thread cache's hit: out of line, so that the public
- * function is only the cache's fast path and this call. */
+/* The engine's alloc: out of line, for alloc_general and alloc_wide. */
 __attribute__((noinline)) static tp_status
 engine_alloc(tp_pool *pool, size_t bytes, tp_stream stream, void **out) {
   if (!pool || !out)
@@ -545,7 +544,7 @@ engine_alloc(tp_pool *pool, size_t bytes, tp_stream stream, void **out) {
 }
 
 /* A thread cache's wide bins (above 64 KiB), else the engine: out of line,
- * so that the public function keeps the small sizes' registers. */
+ * so that alloc_general keeps the small sizes' registers. */
 __attribute__((noinline)) static tp_status
 alloc_wide(tp_pool *pool, size_t bytes, void **out) {
   tp_status st;
@@ -556,7 +555,7 @@ alloc_wide(tp_pool *pool, size_t bytes, void **out) {
 
 /* Everything but a parked block taken at once: the thread caches' other
  * paths, else the engine. Out of line, so that the public function's
- * common path makes no call and needs no frame. */
+ * common path makes no call and spills nothing. */
 __attribute__((noinline)) static tp_status
 alloc_general(tp_pool *pool, size_t bytes, tp_stream stream, void **out) {
   tp_status st;
@@ -582,7 +581,8 @@ tp_status tp_pool_alloc(tp_pool *pool, size_t bytes, tp_stream stream,
     if (tp_front_take_parked(tp_front_here.cache, bytes, n,
                              (unsigned)(n >> 8) - 1, out))
       return TP_SUCCESS;
-    return alloc_general(pool, bytes, NULL, out); /* frees a register */
+    /* NULL, not `stream`: the argument need not be kept live. */
+    return alloc_general(pool, bytes, NULL, out);
   }
   return alloc_general(pool, bytes, stream, out);
 }
