@@ -602,6 +602,51 @@ Test(thread_cache, blocks_of_an_exited_thread_are_freed_elsewhere) {
   cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
 }
 
+/* A thread keeps a note of each block its cache handed out, until it
+ * frees it. When that block is freed elsewhere, goes back to the engine
+ * and is handed out again by another thread's cache (with a park and a
+ * hand-out in between), the first thread's old note must no longer match
+ * the block: a free of it there goes to the engine, never into the first
+ * thread's cache, which does not own it. The cell's generation tells the
+ * two hand-outs apart. */
+static void *alloc_free_alloc_then_exit(void *arg) {
+  job *j = arg;
+  j->status |= tp_pool_alloc(j->pool, j->bytes, NULL, &j->blocks[0]);
+  j->status |= tp_pool_free(j->pool, j->blocks[0], NULL);
+  j->status |= tp_pool_alloc(j->pool, j->bytes, NULL, &j->blocks[1]);
+  return NULL;
+}
+
+Test(thread_cache, an_old_note_does_not_match_a_later_hand_out_elsewhere) {
+  tp_pool *pool = pool_with(MiB, TP_UNLIMITED);
+  void *x = NULL;
+  cr_assert_eq(tp_pool_alloc(pool, 64, NULL, &x), TP_SUCCESS);
+  /* Freed on another thread: queued for this thread's cache, then given
+   * to the engine by the statistics' stop (the queue is taken back there,
+   * not parked). */
+  job freer = {pool, {x}, 1, 64, TP_SUCCESS};
+  run(free_then_exit, &freer);
+  tp_pool_stats s = stats_of(pool);
+  cr_assert_eq(s.live_blocks, 0);
+  cr_assert_eq(s.thread_cached_blocks, 0);
+  /* A third thread's cache takes it from the engine, parks it and hands
+   * it out again; that thread then passes it here. */
+  job other = {pool, {0}, 0, 64, TP_SUCCESS};
+  run(alloc_free_alloc_then_exit, &other);
+  cr_assert_eq(other.blocks[0], x, "set-up: the engine hands the block back");
+  cr_assert_eq(other.blocks[1], x, "set-up: the cache hands the block back");
+  cr_assert_eq(tp_pool_free(pool, x, NULL), TP_SUCCESS, "%s", tp_last_error());
+  s = stats_of(pool);
+  cr_expect_eq(s.thread_cached_blocks, 0,
+               "the block went to this thread's cache, which did not hand "
+               "it out last");
+  cr_expect_eq(s.live_blocks, 0);
+  cr_expect_eq(s.allocations, 3);
+  cr_expect_eq(s.deallocations, 3);
+  cr_expect_eq(s.requested_bytes, 0);
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
+
 /* ---- draining ---- */
 
 /* Allocates and frees `count` blocks of `bytes`: they stay parked. */
