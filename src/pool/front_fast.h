@@ -117,37 +117,35 @@ tp_front_take_parked(tp_thread_cache *tc, size_t bytes, uint64_t n, unsigned b,
 
 /* Both false when the call is for the engine (nothing done); true with the
  * call's status in *st otherwise. No lock held. A request of `bytes`
- * served by bin `b` of blocks of `n` bytes. Always inlined (gcc -O2 kept
- * it out of line for its two callers): a call would save six registers
- * and pass the status through memory on every refill and every wide
- * bin's hit. */
+ * served by bin `b` of blocks of `n` bytes: a parked block, else a refill.
+ * Always inlined (gcc -O2 kept it out of line for its two callers): a call
+ * would save six registers and pass the status through memory on every
+ * refill and every wide bin's hit. */
 __attribute__((always_inline)) static inline bool
 tp_front_alloc_from(tp_pool *pool, size_t bytes, uint64_t n, unsigned b,
                     void **out, tp_status *st) {
   tp_thread_cache *tc = tp_front_here.pool == pool
                             ? tp_front_here.cache
                             : tp_front_find_cache(pool, true);
-  if (!tc || !tp_owner_enter(tc))
+  if (!tc)
     return false;
-  if (n > tc->serves) { /* off, or a size it does not hold */
-    bool dead = tc->dead;
-    tp_owner_leave(tc);
-    if (dead)
-      tp_front_drop_dead(tc);
-    return false;
-  }
-  tp_front_bin *bin = &tc->bins[b];
-  if (bin->count == 0) {
-    tp_owner_leave(tc);
-    if (!tp_front_refill(pool, tc, bytes, out))
-      return false;
+  if (tp_front_take_parked(tc, bytes, n, b, out)) {
     *st = TP_SUCCESS;
     return true;
   }
-  tp_parked p = bin->blocks[--bin->count];
-  tp_front_hand(tc, p, b, n, bytes);
+  if (!tp_owner_enter(tc))
+    return false;
+  /* No block parked for it: the bin is empty (a refill), or the cache does
+   * not serve `n` bytes (off, or dead: a destroyed pool's cache serves
+   * none), or it was stopped (if it runs again now with the bin not empty,
+   * the engine serves this call). */
+  bool dead = tc->dead;
+  bool refill = n <= tc->serves && tc->bins[b].count == 0;
   tp_owner_leave(tc);
-  *out = (void *)p.ptr;
+  if (dead)
+    tp_front_drop_dead(tc);
+  if (!refill || !tp_front_refill(pool, tc, bytes, out))
+    return false;
   *st = TP_SUCCESS;
   return true;
 }
