@@ -7,6 +7,8 @@
  * allocated). Threads made after the load allocate, fill, check and free
  * blocks of many sizes with caches on, free some of each other's blocks,
  * and exit (their caches given back); then the statistics must add up.
+ * (tests/package/CMakeLists.txt runs it again with room in static TLS:
+ * the descriptor's static path, as for a library loaded with the program.)
  * It cannot provoke glibc bug 31372 itself (the slow path runs at a
  * thread's first call, where nothing is live yet): the compile flags of
  * src/CMakeLists.txt guard against that.
