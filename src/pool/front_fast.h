@@ -140,10 +140,12 @@ tp_front_alloc_from(tp_pool *pool, size_t bytes, uint64_t n, unsigned b,
    * none), or it was stopped (if it runs again now with the bin not empty,
    * the engine serves this call). */
   bool dead = tc->dead;
-  bool refill = n <= tc->serves && tc->bins[b].count == 0;
+  bool refill = !dead && n <= tc->serves && tc->bins[b].count == 0;
   tp_owner_leave(tc);
-  if (dead)
-    tp_front_drop_dead(tc);
+  if (dead) {
+    tp_front_drop_dead(tc); /* frees it */
+    return false;
+  }
   if (!refill || !tp_front_refill(pool, tc, bytes, out))
     return false;
   *st = TP_SUCCESS;

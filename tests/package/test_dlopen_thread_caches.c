@@ -12,9 +12,12 @@
  * It cannot provoke glibc bug 31372 itself (the slow path runs at a
  * thread's first call, where nothing is live yet): the compile flags of
  * src/CMakeLists.txt guard against that.
- *   test_dlopen_thread_caches <path of libtensorpool.so>
+ *   test_dlopen_thread_caches <path of libtensorpool.so> [static|dynamic]
+ * The second argument checks where the library's TLS block landed (next
+ * to the program's own static TLS, or elsewhere), so that each run tests
+ * the path it is meant to.
  * Exit status 0: as expected; 1: not (the reason on stderr). */
-#define _POSIX_C_SOURCE 200809L /* pthread barriers */
+#define _GNU_SOURCE /* dlinfo's RTLD_DI_TLS_DATA; pthread barriers */
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -38,6 +41,9 @@ static struct {
 } lib;
 
 static tp_pool *pool;
+/* The program's own thread-local: in static TLS, next to the thread
+ * pointer. */
+static _Thread_local int static_probe;
 /* Blocks handed from each thread to the next, freed there. */
 static void *passed[THREADS][LIVE];
 static pthread_barrier_t halfway;
@@ -117,8 +123,23 @@ static void *work(void *arg) {
   return NULL;
 }
 
+/* Whether the library's TLS block for this thread lies in static TLS (within
+ * 256 KiB of the program's own thread-local, which is there); -1 if unknown. */
+static int in_static_tls(void *handle) {
+#ifdef __GLIBC__ /* RTLD_DI_TLS_DATA: an enum constant, not a macro */
+  void *block = NULL;
+  if (dlinfo(handle, RTLD_DI_TLS_DATA, &block) != 0 || !block)
+    return -1;
+  intptr_t d = (intptr_t)block - (intptr_t)&static_probe;
+  return d > -(256 << 10) && d < (256 << 10);
+#else
+  (void)handle;
+  return -1;
+#endif
+}
+
 int main(int argc, char **argv) {
-  if (argc != 2)
+  if (argc != 2 && argc != 3)
     return 1;
   void *handle = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
@@ -137,6 +158,21 @@ int main(int argc, char **argv) {
       !lib.stats || !lib.destroy || !lib.last_error) {
     fprintf(stderr, "missing entry points\n");
     return 1;
+  }
+  if (argc == 3) {
+    lib.last_error(); /* reaches the library's thread-locals: its block */
+    int found = in_static_tls(handle);
+    int want = strcmp(argv[2], "static") == 0;
+    if (found != want) {
+      if (found < 0)
+        fprintf(stderr, "dlinfo cannot say where the library's TLS is\n");
+      else
+        fprintf(stderr,
+                "the library's TLS block is in %s TLS: this run is meant to "
+                "test %s TLS\n",
+                found ? "static" : "dynamic", argv[2]);
+      return 1;
+    }
   }
   tp_pool_config config = TP_POOL_CONFIG_INIT;
   config.name = "dlopen";
