@@ -14,7 +14,7 @@
 #include "pool/front_fast.h"
 
 bool tp_front_asym;
-_Thread_local tp_front_tls tp_front_here;
+_Thread_local tp_front_tls tp_front_here = {.pool = TP_FRONT_NO_POOL};
 
 /* Thread exit against pool destroy: both take it before a pool's lock. */
 static pthread_mutex_t registry = PTHREAD_MUTEX_INITIALIZER;
@@ -34,14 +34,15 @@ static void wait_owner_out(tp_thread_cache *tc) {
 }
 
 static void stop_one(tp_thread_cache *tc) {
-  atomic_store_explicit(&tc->stop, 1, memory_order_seq_cst);
+  atomic_store_explicit(&tc->stop, tc->stop_base | TP_STOP_HELD,
+                        memory_order_seq_cst);
   if (tp_front_asym)
     tp_asym_fence_heavy();
   wait_owner_out(tc);
 }
 
 static void resume_one(tp_thread_cache *tc) {
-  atomic_store_explicit(&tc->stop, 0, memory_order_release);
+  atomic_store_explicit(&tc->stop, tc->stop_base, memory_order_release);
 }
 
 static void stop_all(tp_pool *pool) {
@@ -49,7 +50,8 @@ static void stop_all(tp_pool *pool) {
   if (!first)
     return;
   for (tp_thread_cache *tc = first; tc; tc = tc->pool_next)
-    atomic_store_explicit(&tc->stop, 1, memory_order_seq_cst);
+    atomic_store_explicit(&tc->stop, tc->stop_base | TP_STOP_HELD,
+                          memory_order_seq_cst);
   if (tp_front_asym)
     tp_asym_fence_heavy();
   for (tp_thread_cache *tc = first; tc; tc = tc->pool_next)
@@ -125,8 +127,8 @@ static void take_inbox(tp_pool *pool, tp_thread_cache *tc) {
  * stop left by one ends (see TP_STOP_LEFT). Then the inbox, parking what
  * fits if `park`. */
 static void owner_takes_inbox(tp_pool *pool, tp_thread_cache *tc, bool park) {
-  if (atomic_load_explicit(&tc->stop, memory_order_relaxed))
-    atomic_store_explicit(&tc->stop, 0, memory_order_release);
+  if (atomic_load_explicit(&tc->stop, memory_order_relaxed) != tc->stop_base)
+    atomic_store_explicit(&tc->stop, tc->stop_base, memory_order_release);
   take_inbox_or_park(pool, tc, park);
 }
 
@@ -211,7 +213,7 @@ static void flush_above(tp_pool *pool, tp_thread_cache *tc, uint64_t bytes) {
     }
   }
   for (unsigned i = 0; i < TP_FRONT_NOTES; i++)
-    if (tc->notes[i].ptr && tc->bins[tc->notes[i].bin].bytes > bytes)
+    if (tc->notes[i].ptr && tc->notes[i].bin->bytes > bytes)
       tc->notes[i].ptr = 0;
 }
 
@@ -242,7 +244,6 @@ static void flush_all(tp_pool *pool, tp_thread_cache *tc) {
 static void free_cache(tp_thread_cache *tc) {
   for (unsigned i = 0; i < TP_FRONT_BINS; i++)
     free(tc->bins[i].blocks);
-  free(tc->notes);
   free(tc->inbox);
   free(tc);
 }
@@ -268,7 +269,7 @@ static void unlink_from_pool(tp_pool *pool, tp_thread_cache *tc) {
 static void thread_exit(void *unused) {
   (void)unused;
   tp_front_here.exited = true;
-  tp_front_here.pool = NULL;
+  tp_front_here.pool = TP_FRONT_NO_POOL;
   tp_front_here.cache = NULL;
   tp_thread_cache *tc = tp_front_here.list;
   tp_front_here.list = NULL;
@@ -308,7 +309,7 @@ __attribute__((noinline, cold)) void tp_front_drop_dead(tp_thread_cache *tc) {
   *at = tc->thread_next;
   if (tp_front_here.cache == tc) {
     tp_front_here.cache = NULL;
-    tp_front_here.pool = NULL;
+    tp_front_here.pool = TP_FRONT_NO_POOL;
   }
   free_cache(tc);
 }
@@ -332,14 +333,12 @@ make_cache(tp_pool *pool) {
   if (!key_made || tp_front_here.exited)
     return NULL;
   tp_thread_cache *tc = own_lines(sizeof *tc);
-  if (tc)
-    tc->notes = own_lines(TP_FRONT_NOTES * sizeof *tc->notes);
-  if (!tc || !tc->notes) {
-    free(tc);
+  if (!tc)
     return NULL;
-  }
   for (unsigned i = 0; i < TP_FRONT_BINS; i++)
     tc->bins[i].bytes = tp_front_bin_bytes(i);
+  tc->stop_base = tp_front_asym ? 0 : TP_STOP_SYMMETRIC;
+  atomic_store_explicit(&tc->stop, tc->stop_base, memory_order_relaxed);
   tp_lock_acquire(&pool->lock);
   bool on = atomic_load_explicit(&pool->front.on, memory_order_relaxed);
   if (on) {
@@ -421,7 +420,7 @@ tp_front_refill(tp_pool *pool, tp_thread_cache *tc, size_t bytes, void **out) {
   owner_takes_inbox(pool, tc, true);
   if (bin->count) {
     note_base(pool, tc);
-    tp_front_hand(tc, bin->blocks[--bin->count], which, n, bytes);
+    tp_front_hand(tc, bin->blocks[--bin->count], bin, n, bytes);
     *out = (void *)bin->blocks[bin->count].ptr;
     served = true;
     goto done;
@@ -476,7 +475,7 @@ tp_front_refill(tp_pool *pool, tp_thread_cache *tc, size_t bytes, void **out) {
   tp_pool_note_peaks(pool);
   note_base(pool, tc);
   if (first.cell) {
-    tp_front_hand(tc, first, which, n, bytes);
+    tp_front_hand(tc, first, bin, n, bytes);
     tc->counts.misses += !first_hit;
     *out = (void *)first.ptr;
     served = true;
@@ -502,7 +501,7 @@ __attribute__((noinline)) bool tp_front_free_making_room(tp_pool *pool,
     uint64_t w = atomic_load_explicit(&n->cell->word, memory_order_relaxed);
     /* A note is only ever of a bin within `serves`, so within the budget
      * (configure forgets the others): after flush_all the block fits. */
-    tp_front_bin *bin = &tc->bins[n->bin];
+    tp_front_bin *bin = n->bin;
     if (w == n->word) {
       owner_takes_inbox(pool, tc, false);
       pool->clock++;
@@ -622,7 +621,8 @@ int tp_front_claim(tp_pool *pool, uint32_t b, uintptr_t ptr, uint64_t bytes,
     *requested = tp_cell_requested(w);
   }
   if (stopped)
-    atomic_store_explicit(&stopped->stop, TP_STOP_LEFT, memory_order_relaxed);
+    atomic_store_explicit(&stopped->stop, stopped->stop_base | TP_STOP_LEFT,
+                          memory_order_relaxed);
   /* Queued already: freed before, as parked. */
   return state == TP_CELL_QUEUED ? TP_CELL_PARKED : (int)state;
 }

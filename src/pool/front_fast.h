@@ -10,6 +10,9 @@
 
 /* The calling thread's caches: the last one used, and all of them. */
 typedef struct tp_front_tls {
+  /* TP_FRONT_NO_POOL when there is no last cache: never a pool's address,
+   * and not NULL, so that a NULL handle never matches (the public alloc and
+   * free need not test it on their common path). */
   tp_pool *pool;
   tp_thread_cache *cache;
   tp_thread_cache *list;
@@ -28,6 +31,7 @@ typedef struct tp_front_tls {
  * only. */
 extern _Thread_local tp_front_tls tp_front_here
     __attribute__((visibility("hidden")));
+#define TP_FRONT_NO_POOL ((tp_pool *)(uintptr_t)1)
 
 /* The calling thread's cache for `pool`, made if `make`. */
 tp_thread_cache *tp_front_find_cache(tp_pool *pool, bool make);
@@ -48,15 +52,21 @@ bool tp_front_free_making_room(tp_pool *pool, tp_thread_cache *tc,
  * out again). */
 tp_status tp_front_refuse_queued(tp_pool *pool, const void *ptr);
 
+/* A block's note: Fibonacci hashing of its 256-byte granule, in 32 bits
+ * so that the multiplier is an immediate (the 64-bit one took a register,
+ * which the public alloc then saved and restored). Consecutive granules
+ * land about 0.62 of the table apart; granules 2^32 apart (1 TiB) share a
+ * note, which costs only a miss. */
 static inline size_t tp_note_of(uintptr_t ptr) {
-  return (size_t)(((uint64_t)ptr >> 8) * UINT64_C(0x9E3779B97F4A7C15) >>
-                  TP_FRONT_NOTE_SHIFT);
+  return (uint32_t)((uint32_t)(ptr >> 8) * UINT32_C(0x9E3779B1)) >>
+         TP_FRONT_NOTE_SHIFT;
 }
 
 /* Hands parked block `p` of bin `bin` (of `bytes` bytes) to the caller: a
  * new generation in its cell, and a note to find it at its free. */
-static inline void tp_front_hand(tp_thread_cache *tc, tp_parked p, unsigned bin,
-                                 uint64_t bytes, size_t requested) {
+static inline void tp_front_hand(tp_thread_cache *tc, tp_parked p,
+                                 tp_front_bin *bin, uint64_t bytes,
+                                 size_t requested) {
   uint64_t word =
       ((p.word >> 32) + 1) << 32 | (uint64_t)requested << 2 | TP_CELL_HANDED;
   /* Its owner, `tc`, was set when a refill brought it here. */
@@ -74,21 +84,29 @@ static inline void tp_front_hand(tp_thread_cache *tc, tp_parked p, unsigned bin,
     tc->peak_requested = tc->held_requested;
 }
 
-/* Parks block `ptr` of note `n`, whose cell the caller found as handed
- * out, in `bin`. A plain store: a handed-out cell changes only on this
- * thread, while a lock holder has the cache stopped, or to queued by a
- * free on another thread (if that compare-and-swap lands between the
- * caller's load and this store, both frees return; the inbox's entry no
- * longer matches when it is taken back, and is dropped). */
+/* Parks block `ptr` of note `n` in `bin`: the caller found its cell as
+ * handed out. Everything is read before the first store, which the
+ * compiler cannot tell apart from the note and the bin, so that nothing
+ * the caller's checks read is read again. A plain store: a handed-out cell
+ * changes only on this thread, while a lock holder has the cache stopped,
+ * or to queued by a free on another thread (if that compare-and-swap
+ * lands between the caller's load and this store, both frees return; the
+ * inbox's entry no longer matches when it is taken back, and is
+ * dropped). */
 static inline void tp_front_park(tp_thread_cache *tc, tp_front_bin *bin,
                                  tp_note *n, uintptr_t ptr) {
+  tp_cell *cell = n->cell;
+  uint64_t word = n->word;
+  uint32_t count = bin->count;
+  uint64_t bytes = bin->bytes;
   n->ptr = 0;
-  uint64_t parked = (n->word & ~(uint64_t)3) | TP_CELL_PARKED;
-  atomic_store_explicit(&n->cell->word, parked, memory_order_relaxed);
-  bin->blocks[bin->count++] = (tp_parked){ptr, n->cell, parked};
-  tc->parked_bytes += bin->bytes;
+  uint64_t parked = (word & ~(uint64_t)3) | TP_CELL_PARKED;
+  atomic_store_explicit(&cell->word, parked, memory_order_relaxed);
+  bin->blocks[count] = (tp_parked){ptr, cell, parked};
+  bin->count = count + 1;
+  tc->parked_bytes += bytes;
   tc->counts.deallocations++;
-  uint64_t requested = tp_cell_requested(n->word);
+  uint64_t requested = tp_cell_requested(word);
   tc->counts.bytes_freed += requested;
   tc->held_requested -= requested;
 }
@@ -97,11 +115,13 @@ static inline void tp_front_park(tp_thread_cache *tc, tp_front_bin *bin,
  * `bytes`, handed out from cache `tc` of the calling thread into *out;
  * false (nothing done) when the cache is stopped, does not serve `n`
  * bytes, or has the bin empty. No call, so that the public function that
- * inlines it keeps its arguments in registers on this path. */
+ * inlines it keeps its arguments in registers on this path. `fast`: the
+ * public alloc's way in (tp_owner_enter_fast), which fails where owners
+ * need a full fence; the general path then comes here with false. */
 __attribute__((always_inline)) static inline bool
-tp_front_take_parked(tp_thread_cache *tc, size_t bytes, uint64_t n, unsigned b,
-                     void **out) {
-  if (!tp_owner_enter(tc))
+tp_front_take_parked(tp_thread_cache *tc, size_t bytes, uint64_t n, size_t b,
+                     void **out, bool fast) {
+  if (!(fast ? tp_owner_enter_fast(tc) : tp_owner_enter(tc)))
     return false;
   tp_front_bin *bin = &tc->bins[b];
   if (n > tc->serves || bin->count == 0) {
@@ -109,7 +129,7 @@ tp_front_take_parked(tp_thread_cache *tc, size_t bytes, uint64_t n, unsigned b,
     return false;
   }
   tp_parked p = bin->blocks[--bin->count];
-  tp_front_hand(tc, p, b, n, bytes);
+  tp_front_hand(tc, p, bin, n, bytes);
   tp_owner_leave(tc);
   *out = (void *)p.ptr;
   return true;
@@ -122,14 +142,14 @@ tp_front_take_parked(tp_thread_cache *tc, size_t bytes, uint64_t n, unsigned b,
  * would save six registers and pass the status through memory on every
  * refill and every wide bin's hit. */
 __attribute__((always_inline)) static inline bool
-tp_front_alloc_from(tp_pool *pool, size_t bytes, uint64_t n, unsigned b,
+tp_front_alloc_from(tp_pool *pool, size_t bytes, uint64_t n, size_t b,
                     void **out, tp_status *st) {
   tp_thread_cache *tc = tp_front_here.pool == pool
                             ? tp_front_here.cache
                             : tp_front_find_cache(pool, true);
   if (!tc)
     return false;
-  if (tp_front_take_parked(tc, bytes, n, b, out)) {
+  if (tp_front_take_parked(tc, bytes, n, b, out, false)) {
     *st = TP_SUCCESS;
     return true;
   }
@@ -156,7 +176,7 @@ tp_front_alloc_from(tp_pool *pool, size_t bytes, uint64_t n, unsigned b,
 static inline bool tp_front_alloc(tp_pool *pool, size_t bytes, void **out,
                                   tp_status *st) {
   uint64_t n = tp_round_request(bytes);
-  return tp_front_alloc_from(pool, bytes, n, (unsigned)(n >> 8) - 1, out, st);
+  return tp_front_alloc_from(pool, bytes, n, (size_t)(n >> 8) - 1, out, st);
 }
 
 /* For TP_FRONT_EXACT_BYTES < bytes <= TP_FRONT_MAX_BYTES: the caller keeps
@@ -170,13 +190,14 @@ static inline bool tp_front_alloc_wide(tp_pool *pool, size_t bytes, void **out,
 /* Parks block `ptr`, freed on the calling thread, in its cache `tc`, as
  * the common free does; false (nothing done) for anything else: a stopped
  * or off cache, a block it did not hand out or whose cell says otherwise,
- * a full bin or a spent budget. No call, as tp_front_take_parked. */
+ * a full bin or a spent budget, or owners that need a full fence to
+ * enter (tp_owner_enter_fast). No call, as tp_front_take_parked. */
 __attribute__((always_inline)) static inline bool
 tp_front_park_freed(tp_thread_cache *tc, uintptr_t ptr) {
-  if (!tp_owner_enter(tc))
+  if (!tp_owner_enter_fast(tc))
     return false;
   tp_note *n = &tc->notes[tp_note_of(ptr)];
-  tp_front_bin *bin = &tc->bins[n->bin];
+  tp_front_bin *bin = n->bin;
   if (tc->off || n->ptr != ptr ||
       atomic_load_explicit(&n->cell->word, memory_order_relaxed) != n->word ||
       bin->count == TP_FRONT_DEPTH ||
@@ -215,7 +236,7 @@ static inline bool tp_front_free(tp_pool *pool, void *ptr, tp_status *st) {
     *st = tp_front_refuse_queued(pool, ptr);
     return true;
   }
-  tp_front_bin *bin = &tc->bins[n->bin];
+  tp_front_bin *bin = n->bin;
   if (bin->count == TP_FRONT_DEPTH ||
       tc->parked_bytes + bin->bytes > tc->budget) {
     tp_owner_leave(tc);

@@ -10,7 +10,7 @@
  * note was overwritten is freed through the engine, correctly, only
  * slower. */
 #define TP_FRONT_NOTES 1024u
-#define TP_FRONT_NOTE_SHIFT 54u /* 64 - log2(TP_FRONT_NOTES) */
+#define TP_FRONT_NOTE_SHIFT 22u /* 32 - log2(TP_FRONT_NOTES) */
 
 _Static_assert(TP_FRONT_EXACT_BYTES == (size_t)1 << 16 &&
                    TP_FRONT_MAX_BYTES == TP_FRONT_EXACT_BYTES << 2,
@@ -76,12 +76,13 @@ typedef struct tp_front_bin {
 /* A block this cache handed out: freed on the same thread, it is found
  * here without the pool's lock. `word` is its cell as handed out; `bin`
  * the bin it goes back to (kept, not computed from its size at the free:
- * the size is the bin's). */
+ * the size is the bin's; its address, not its index, so that the free
+ * need not compute it). */
 typedef struct tp_note {
   uintptr_t ptr;
   tp_cell *cell;
   uint64_t word;
-  uint64_t bin;
+  struct tp_front_bin *bin;
 } tp_note;
 
 struct tp_thread_cache {
@@ -90,6 +91,7 @@ struct tp_thread_cache {
    * tp_owner_enter, and stop_all in front_cache.c. */
   atomic_int busy;
   atomic_int stop;
+  int stop_base; /* TP_STOP_SYMMETRIC or 0: what `stop` holds when open */
   /* Below: the owner's while it is in its fast path or holds the pool's
    * lock; a holder of the pool's lock's while the cache is stopped. */
   bool off;  /* the pool's front end is off: calls go to the engine */
@@ -107,7 +109,6 @@ struct tp_thread_cache {
    * since; the most since, exact while this thread is the only one using
    * the pool. */
   uint64_t held_requested, peak_requested;
-  tp_note *notes;
   tp_front_bin bins[TP_FRONT_BINS];
   /* Under the pool's lock: frees from other threads (TP_FRONT_INBOX, made
    * on first use), taken back by the owner when it next holds the lock
@@ -119,6 +120,9 @@ struct tp_thread_cache {
   /* The pool's list (under the pool's lock) and the thread's (owner). */
   tp_thread_cache *pool_prev, *pool_next;
   tp_thread_cache *thread_next;
+  /* In the cache itself, not behind a pointer: the common alloc and free
+   * address a note from the cache with no load and no add. */
+  tp_note notes[TP_FRONT_NOTES];
 };
 
 /* The cell of record `b`: NULL if it has none yet and `make` is false, or
@@ -136,6 +140,12 @@ extern bool tp_front_asym __attribute__((visibility("hidden")));
  * without a heavy fence each, until the owner's next call, which goes to the
  * engine, lets it run again. */
 enum { TP_STOP_HELD = 1, TP_STOP_TAKE_INBOX = 2, TP_STOP_LEFT = 4 };
+/* Not a stop: set for a cache's whole life where owners need a full fence
+ * to enter (no heavy fence in this process), so that the public alloc and
+ * free, which enter with a plain store, never find the cache open and take
+ * the general path, which fences. Every store of `stop` keeps it
+ * (`stop_base`). */
+enum { TP_STOP_SYMMETRIC = 8 };
 
 /* The owner's way into its cache, without the pool's lock: false (nothing
  * to undo) while `stop` has any of `bits`, and the call goes to the
@@ -155,10 +165,24 @@ static inline bool tp_owner_enter_unless(tp_thread_cache *tc, int bits) {
   }
   return true;
 }
-/* The fast path's way in: any of them sends the call to the engine. */
+/* The general path's way in: any of them sends the call to the engine. */
 static inline bool tp_owner_enter(tp_thread_cache *tc) {
   return tp_owner_enter_unless(tc, TP_STOP_HELD | TP_STOP_TAKE_INBOX |
                                        TP_STOP_LEFT);
+}
+/* The public alloc and free's way in: the plain store alone, with no look
+ * at tp_front_asym; where a full fence is needed, TP_STOP_SYMMETRIC keeps
+ * the cache shut to it. A store of busy seen late then costs a lock holder
+ * a few spins, nothing else: the caller touches nothing of the cache. */
+static inline bool tp_owner_enter_fast(tp_thread_cache *tc) {
+  atomic_store_explicit(&tc->busy, 1, memory_order_relaxed);
+  atomic_signal_fence(memory_order_seq_cst);
+  if (atomic_load_explicit(&tc->stop, memory_order_seq_cst) &
+      (TP_STOP_HELD | TP_STOP_TAKE_INBOX | TP_STOP_LEFT | TP_STOP_SYMMETRIC)) {
+    atomic_store_explicit(&tc->busy, 0, memory_order_release);
+    return false;
+  }
+  return true;
 }
 static inline void tp_owner_leave(tp_thread_cache *tc) {
   atomic_store_explicit(&tc->busy, 0, memory_order_release);

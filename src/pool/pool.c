@@ -574,12 +574,13 @@ alloc_general(tp_pool *pool, size_t bytes, tp_stream stream, void **out) {
 tp_status tp_pool_alloc(tp_pool *pool, size_t bytes, tp_stream stream,
                         void **out) {
   /* The calling thread's last cache has a block parked: no check of the
-   * pool's `on` (an off cache serves nothing), no call. */
-  if (tp_front_here.pool == pool && pool && stream == NULL &&
+   * pool's `on` (an off cache serves nothing), none of a NULL pool (never
+   * the last cache's: TP_FRONT_NO_POOL), no call. */
+  if (tp_front_here.pool == pool && stream == NULL &&
       bytes - 1 < TP_FRONT_EXACT_BYTES && out) {
     uint64_t n = tp_round_request(bytes);
     if (tp_front_take_parked(tp_front_here.cache, bytes, n,
-                             (unsigned)(n >> 8) - 1, out))
+                             (size_t)(n >> 8) - 1, out, true))
       return TP_SUCCESS;
     /* NULL, not `stream`: the argument need not be kept live. */
     return alloc_general(pool, bytes, NULL, out);
@@ -755,8 +756,9 @@ free_general(tp_pool *pool, void *ptr, tp_stream stream) {
 
 tp_status tp_pool_free(tp_pool *pool, void *ptr, tp_stream stream) {
   /* The calling thread's last cache handed it out and has room: no check
-   * of the pool's `on` (an off cache parks nothing), no call. */
-  if (tp_front_here.pool == pool && pool && stream == NULL && ptr) {
+   * of the pool's `on` (an off cache parks nothing) or of a NULL pool, no
+   * call. */
+  if (tp_front_here.pool == pool && stream == NULL && ptr) {
     if (tp_front_park_freed(tp_front_here.cache, (uintptr_t)ptr))
       return TP_SUCCESS;
     return free_general(pool, ptr, NULL);
