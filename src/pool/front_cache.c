@@ -153,14 +153,17 @@ void tp_front_settle(tp_pool *pool) {
 /* Pool's lock held, and `tc` the caller's or stopped: the rest of the
  * pool's requested bytes as they are now (other threads' caches left out:
  * unknown without stopping them), and this cache's view of the peak
- * brought up to date. */
+ * brought up to date. The sum wraps below zero where frees of blocks
+ * another live cache handed out are counted and their hand-outs are not:
+ * read as signed (see held_requested). */
 static void note_base(tp_pool *pool, tp_thread_cache *tc) {
-  tc->held_requested = pool->stats.requested_bytes +
-                       pool->front.done.bytes_allocated -
-                       pool->front.done.bytes_freed +
-                       tc->counts.bytes_allocated - tc->counts.bytes_freed;
-  if (tc->held_requested > tc->peak_requested)
-    tc->peak_requested = tc->held_requested;
+  tc->held_requested = (int64_t)(pool->stats.requested_bytes +
+                                 pool->front.done.bytes_allocated -
+                                 pool->front.done.bytes_freed +
+                                 tc->counts.bytes_allocated -
+                                 tc->counts.bytes_freed);
+  if (tc->held_requested > (int64_t)tc->peak_requested)
+    tc->peak_requested = (uint64_t)tc->held_requested;
 }
 
 void tp_front_note_engine_call(tp_pool *pool) {
@@ -175,7 +178,8 @@ void tp_front_note_engine_call(tp_pool *pool) {
 void tp_front_reset_peaks(tp_pool *pool) {
   for (tp_thread_cache *tc = pool->front.caches; tc; tc = tc->pool_next) {
     note_base(pool, tc);
-    tc->peak_requested = tc->held_requested;
+    tc->peak_requested =
+        tc->held_requested > 0 ? (uint64_t)tc->held_requested : 0;
   }
 }
 

@@ -79,9 +79,9 @@ static inline void tp_front_hand(tp_thread_cache *tc, tp_parked p,
   tc->parked_bytes -= bytes;
   tc->counts.allocations++;
   tc->counts.bytes_allocated += requested;
-  tc->held_requested += requested;
-  if (tc->held_requested > tc->peak_requested)
-    tc->peak_requested = tc->held_requested;
+  tc->held_requested += (int64_t)requested;
+  if (tc->held_requested > (int64_t)tc->peak_requested)
+    tc->peak_requested = (uint64_t)tc->held_requested;
 }
 
 /* Parks block `ptr` of note `n` in `bin`: the caller found its cell as
@@ -108,7 +108,7 @@ static inline void tp_front_park(tp_thread_cache *tc, tp_front_bin *bin,
   tc->counts.deallocations++;
   uint64_t requested = tp_cell_requested(word);
   tc->counts.bytes_freed += requested;
-  tc->held_requested -= requested;
+  tc->held_requested -= (int64_t)requested;
 }
 
 /* A parked block of bin `b` (blocks of `n` bytes) for a request of

@@ -107,8 +107,11 @@ struct tp_thread_cache {
    * the rest of the pool's (engine and caches gone) when this thread last
    * held the pool's lock, plus what this cache handed out and took back
    * since; the most since, exact while this thread is the only one using
-   * the pool. */
-  uint64_t held_requested, peak_requested;
+   * the pool. Signed: the rest leaves other live caches' hand-outs out but
+   * counts the frees of those that went through the engine, so the view
+   * can fall below zero, and must not read as a huge peak then. */
+  int64_t held_requested;
+  uint64_t peak_requested; /* never below zero */
   tp_front_bin bins[TP_FRONT_BINS];
   /* Under the pool's lock: frees from other threads (TP_FRONT_INBOX, made
    * on first use), taken back by the owner when it next holds the lock

@@ -483,10 +483,11 @@ void tp_pool_engine_release(tp_pool *pool, uint32_t b, tp_stream stream) {
 /* The engine's alloc: out of line, for alloc_general and alloc_wide. */
 __attribute__((noinline)) static tp_status
 engine_alloc(tp_pool *pool, size_t bytes, tp_stream stream, void **out) {
+  if (out)
+    *out = NULL; /* first, as documented: a NULL pool too */
   if (!pool || !out)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_pool_alloc: NULL %s",
                    pool ? "out-pointer" : "pool");
-  *out = NULL;
   tp_status st = TP_SUCCESS;
   tp_lock_acquire(&pool->lock);
   pool->clock++;

@@ -267,8 +267,10 @@ Test(pool_arguments, null_handles_are_invalid_arguments) {
   ct_expect_fail(tp_pool_create(NULL, &c, &out), TP_ERR_INVALID_ARGUMENT, NULL);
   ct_expect_fail(tp_pool_create(tp_host_space(), &c, NULL),
                  TP_ERR_INVALID_ARGUMENT, NULL);
+  p = &n; /* api.md: tp_pool_alloc sets *out to NULL first */
   ct_expect_fail(tp_pool_alloc(NULL, 8, NULL, &p), TP_ERR_INVALID_ARGUMENT,
                  "tp_pool_alloc");
+  cr_expect_null(p, "a NULL pool: *out set to NULL all the same");
   ct_expect_fail(tp_pool_alloc(pool, 8, NULL, NULL), TP_ERR_INVALID_ARGUMENT,
                  NULL);
   ct_expect_fail(tp_pool_free(NULL, &n, NULL), TP_ERR_INVALID_ARGUMENT, NULL);

@@ -3,6 +3,7 @@
  * what the caches hold, trim, set_limit, destroy and thread exit give it
  * back, frees on other threads and double frees are handled, and
  * thread_cache_bytes = 0 is the engine alone. */
+#define _POSIX_C_SOURCE 200809L /* pthread barriers */
 #include <criterion/criterion.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -825,4 +826,70 @@ Test(thread_cache, peaks_on_one_thread_are_exact) {
   cr_expect_eq(s.requested_bytes, 0);
   cr_expect_eq(s.requested_bytes_peak, 4000);
   cr_expect_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
+
+/* Another thread's cache hands out blocks and stays alive; this thread
+ * frees them (through that cache's inbox, counted as the pool's); then a
+ * third thread, whose view of what callers hold leaves the live cache's
+ * hand-outs out but not those frees, allocates. Its view is below zero:
+ * the peak must not read it as a huge number. */
+typedef struct hand_out_and_wait {
+  tp_pool *pool;
+  void *blocks[64];
+  pthread_barrier_t handed, done;
+} hand_out_and_wait;
+
+static void *hand_out_then_wait(void *arg) {
+  hand_out_and_wait *h = arg;
+  for (int i = 0; i < 64; i++)
+    cr_assert_eq(tp_pool_alloc(h->pool, 1000, NULL, &h->blocks[i]),
+                 TP_SUCCESS);
+  pthread_barrier_wait(&h->handed);
+  pthread_barrier_wait(&h->done); /* its cache stays live meanwhile */
+  return NULL;
+}
+
+static void *alloc_free_twice(void *arg) {
+  tp_pool *pool = arg;
+  for (int i = 0; i < 2; i++) {
+    void *p = NULL;
+    cr_assert_eq(tp_pool_alloc(pool, 1000, NULL, &p), TP_SUCCESS);
+    cr_assert_eq(tp_pool_free(pool, p, NULL), TP_SUCCESS);
+  }
+  return NULL;
+}
+
+Test(thread_cache, the_peak_stays_within_what_was_allocated_across_threads) {
+  hand_out_and_wait h = {.pool = pool_with(TP_POOL_THREAD_CACHE_DEFAULT,
+                                           TP_UNLIMITED)};
+  pthread_barrier_init(&h.handed, NULL, 2);
+  pthread_barrier_init(&h.done, NULL, 2);
+  pthread_t a, c;
+  cr_assert_eq(pthread_create(&a, NULL, hand_out_then_wait, &h), 0);
+  pthread_barrier_wait(&h.handed);
+  for (int i = 0; i < 64; i++)
+    cr_assert_eq(tp_pool_free(h.pool, h.blocks[i], NULL), TP_SUCCESS);
+  tp_pool_stats s = stats_of(h.pool);
+  cr_expect_eq(s.requested_bytes, 0);
+  cr_expect_eq(s.requested_bytes_peak, 64000);
+  cr_assert_eq(pthread_create(&c, NULL, alloc_free_twice, h.pool), 0);
+  cr_assert_eq(pthread_join(c, NULL), 0);
+  s = stats_of(h.pool);
+  cr_expect_eq(s.requested_bytes, 0);
+  cr_expect_eq(s.bytes_allocated, 66000);
+  cr_expect_eq(s.requested_bytes_peak, 64000,
+               "peak %" PRIu64 " (64000 held at once at most)",
+               s.requested_bytes_peak);
+  cr_assert_eq(tp_pool_reset_peaks(h.pool), TP_SUCCESS);
+  cr_assert_eq(pthread_create(&c, NULL, alloc_free_twice, h.pool), 0);
+  cr_assert_eq(pthread_join(c, NULL), 0);
+  s = stats_of(h.pool);
+  cr_expect_leq(s.requested_bytes_peak, 1000,
+                "after a reset, peak %" PRIu64 " (1000 held at most)",
+                s.requested_bytes_peak);
+  pthread_barrier_wait(&h.done);
+  cr_assert_eq(pthread_join(a, NULL), 0);
+  pthread_barrier_destroy(&h.handed);
+  pthread_barrier_destroy(&h.done);
+  cr_expect_eq(tp_pool_destroy(h.pool), TP_SUCCESS);
 }
