@@ -157,11 +157,10 @@ void tp_front_settle(tp_pool *pool) {
  * another live cache handed out are counted and their hand-outs are not:
  * read as signed (see held_requested). */
 static void note_base(tp_pool *pool, tp_thread_cache *tc) {
-  tc->held_requested = (int64_t)(pool->stats.requested_bytes +
-                                 pool->front.done.bytes_allocated -
-                                 pool->front.done.bytes_freed +
-                                 tc->counts.bytes_allocated -
-                                 tc->counts.bytes_freed);
+  tc->held_requested =
+      (int64_t)(pool->stats.requested_bytes + pool->front.done.bytes_allocated -
+                pool->front.done.bytes_freed + tc->counts.bytes_allocated -
+                tc->counts.bytes_freed);
   if (tc->held_requested > (int64_t)tc->peak_requested)
     tc->peak_requested = (uint64_t)tc->held_requested;
 }

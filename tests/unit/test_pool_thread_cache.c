@@ -842,8 +842,7 @@ typedef struct hand_out_and_wait {
 static void *hand_out_then_wait(void *arg) {
   hand_out_and_wait *h = arg;
   for (int i = 0; i < 64; i++)
-    cr_assert_eq(tp_pool_alloc(h->pool, 1000, NULL, &h->blocks[i]),
-                 TP_SUCCESS);
+    cr_assert_eq(tp_pool_alloc(h->pool, 1000, NULL, &h->blocks[i]), TP_SUCCESS);
   pthread_barrier_wait(&h->handed);
   pthread_barrier_wait(&h->done); /* its cache stays live meanwhile */
   return NULL;
@@ -860,8 +859,8 @@ static void *alloc_free_twice(void *arg) {
 }
 
 Test(thread_cache, the_peak_stays_within_what_was_allocated_across_threads) {
-  hand_out_and_wait h = {.pool = pool_with(TP_POOL_THREAD_CACHE_DEFAULT,
-                                           TP_UNLIMITED)};
+  hand_out_and_wait h = {
+      .pool = pool_with(TP_POOL_THREAD_CACHE_DEFAULT, TP_UNLIMITED)};
   pthread_barrier_init(&h.handed, NULL, 2);
   pthread_barrier_init(&h.done, NULL, 2);
   pthread_t a, c;
