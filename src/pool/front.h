@@ -49,7 +49,8 @@
 
 /* The state of a block record's cell (its low two bits); bits 2..31 hold
  * the requested bytes of a handed-out block, bits 32..63 a generation
- * counted up at each hand-out, so that a cache's stale note of a block it
+ * counted up at each park (and so between any two hand-outs: only a
+ * parked block is handed out), so that a cache's stale note of a block it
  * once handed out never matches the cell again. */
 enum {
   TP_CELL_ENGINE = 0,
@@ -57,6 +58,18 @@ enum {
   TP_CELL_HANDED = 2,
   TP_CELL_QUEUED = 3 /* freed on another thread: in its cache's inbox */
 };
+
+/* The word of a cell whose word was `w` as its block is parked: the next
+ * generation, no requested bytes, so that a hand-out is one add. */
+static inline uint64_t tp_cell_parked_word(uint64_t w) {
+  return ((w >> 32) + 1) << 32 | TP_CELL_PARKED;
+}
+/* The word of a block parked as `parked`, handed out for `requested`
+ * bytes (< 2^30: cached blocks are far smaller). */
+static inline uint64_t tp_cell_handed_word(uint64_t parked,
+                                           uint64_t requested) {
+  return parked + (requested << 2) + (TP_CELL_HANDED - TP_CELL_PARKED);
+}
 
 typedef struct tp_thread_cache tp_thread_cache;
 

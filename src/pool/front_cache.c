@@ -82,7 +82,7 @@ static bool park_queued(tp_thread_cache *tc, const tp_queued *q) {
   if (!bin->blocks &&
       !(bin->blocks = own_lines(TP_FRONT_DEPTH * sizeof *bin->blocks)))
     return false;
-  uint64_t parked = (q->word & ~(uint64_t)3) | TP_CELL_PARKED;
+  uint64_t parked = tp_cell_parked_word(q->word);
   atomic_store_explicit(&q->cell->word, parked, memory_order_relaxed);
   bin->blocks[bin->count++] = (tp_parked){q->ptr, q->cell, parked};
   tc->parked_bytes += q->bytes;
@@ -461,7 +461,7 @@ tp_front_refill(tp_pool *pool, tp_thread_cache *tc, size_t bytes, void **out) {
       break;
     }
     uint64_t w = atomic_load_explicit(&cell->word, memory_order_relaxed);
-    uint64_t parked = (w & ~(uint64_t)3) | TP_CELL_PARKED;
+    uint64_t parked = tp_cell_parked_word(w);
     atomic_store_explicit(&cell->word, parked, memory_order_relaxed);
     /* Its owner from now until it leaves this cache (hand-outs and parks
      * keep it): a free on another thread finds the inbox by it. */

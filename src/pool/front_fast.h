@@ -62,13 +62,13 @@ static inline size_t tp_note_of(uintptr_t ptr) {
          TP_FRONT_NOTE_SHIFT;
 }
 
-/* Hands parked block `p` of bin `bin` (of `bytes` bytes) to the caller: a
- * new generation in its cell, and a note to find it at its free. */
+/* Hands parked block `p` of bin `bin` (of `bytes` bytes) to the caller:
+ * its cell as handed out (in the generation its park started), and a note
+ * to find it at its free. */
 static inline void tp_front_hand(tp_thread_cache *tc, tp_parked p,
                                  tp_front_bin *bin, uint64_t bytes,
                                  size_t requested) {
-  uint64_t word =
-      ((p.word >> 32) + 1) << 32 | (uint64_t)requested << 2 | TP_CELL_HANDED;
+  uint64_t word = tp_cell_handed_word(p.word, requested);
   /* Its owner, `tc`, was set when a refill brought it here. */
   atomic_store_explicit(&p.cell->word, word, memory_order_relaxed);
   tp_note *n = &tc->notes[tp_note_of(p.ptr)];
@@ -100,7 +100,7 @@ static inline void tp_front_park(tp_thread_cache *tc, tp_front_bin *bin,
   uint32_t count = bin->count;
   uint64_t bytes = bin->bytes;
   n->ptr = 0;
-  uint64_t parked = (word & ~(uint64_t)3) | TP_CELL_PARKED;
+  uint64_t parked = tp_cell_parked_word(word);
   atomic_store_explicit(&cell->word, parked, memory_order_relaxed);
   bin->blocks[count] = (tp_parked){ptr, cell, parked};
   bin->count = count + 1;
