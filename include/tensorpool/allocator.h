@@ -169,7 +169,11 @@ tp_status tp_allocator_construct_tiles(tp_allocator *allocator,
  * than one rank. Then every rank of the runtime calls it, and the ranks
  * first check (one MPI_Allreduce) that they agree on layout, kinds and
  * tilings and that each could allocate its result: TP_ERR_MISMATCH, or the
- * failing rank's status, on every rank otherwise. Every other route (to
+ * failing rank's status, on every rank otherwise. A rank's own argument
+ * errors (a NULL out-pointer, a source of another runtime, a bad tiling)
+ * go through the same check; a NULL allocator or source cannot (without
+ * both kinds there is no route): it is refused at once on its rank, and
+ * the other ranks may wait, as with kinds that disagree. Every other route (to
  * distributed from local or replicated, replicated -> local or replicated,
  * local -> local) is local to the calling rank: no check, no waiting, and
  * ranks may pass buffers that differ. Since only the kinds decide, ranks

@@ -191,17 +191,33 @@ static uint64_t conversion_hash(const tp_allocator *a, const tp_buffer *src,
   return h;
 }
 
+/* A refusal of this rank's arguments once both kinds are known: on a
+ * collective route the other ranks are on their way into the agreement,
+ * so the refusal goes through it too and every rank returns it (the
+ * precedence of agree.c) instead of waiting there for this one. */
+static tp_status refuse(const char *fn, tp_allocator *a, const tp_buffer *src,
+                        tp_status st) {
+  if (collective(a, route_of(src->kind, a->kind)))
+    return tp_runtime_agree(a->runtime, fn, 0, st);
+  return st;
+}
+
+/* A NULL allocator or source is refused at once, on this rank alone:
+ * without both kinds there is no route, so nothing says whether the other
+ * ranks are in a collective (allocator.h). */
 static tp_status check_args(const char *fn, tp_allocator *a,
                             const tp_buffer *src, tp_buffer **out) {
-  if (!a || !src || !out)
+  if (!a || !src)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: NULL %s", fn,
-                   !a     ? "allocator"
-                   : !src ? "source buffer"
-                          : "out");
+                   !a ? "allocator" : "source buffer");
+  if (!out)
+    return refuse(fn, a, src,
+                  tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: NULL out", fn));
   if (a->runtime != src->allocator->runtime)
-    return tp_fail(TP_ERR_MISMATCH,
-                   "%s: the source belongs to another runtime than %s", fn,
-                   a->name);
+    return refuse(fn, a, src,
+                  tp_fail(TP_ERR_MISMATCH,
+                          "%s: the source belongs to another runtime than %s",
+                          fn, a->name));
   return TP_SUCCESS;
 }
 
@@ -401,10 +417,11 @@ tp_status tp_allocator_construct_move(tp_allocator *a, tp_buffer **source,
   if (st != TP_SUCCESS)
     return st;
   if (tiling && a->kind != TP_BUFFER_DISTRIBUTED)
-    return tp_fail(TP_ERR_INVALID_ARGUMENT,
-                   "%s: a tiling was given to a %s allocator (distributed "
-                   "only)",
-                   fn, tp_buffer_kind_name(a->kind));
+    return refuse(fn, a, src,
+                  tp_fail(TP_ERR_INVALID_ARGUMENT,
+                          "%s: a tiling was given to a %s allocator "
+                          "(distributed only)",
+                          fn, tp_buffer_kind_name(a->kind)));
   tp_buffer *dst = NULL;
   tp_tiling *adopt = NULL;
   st = convert(fn, a, src, tiling, stream, 1, &dst, &adopt);

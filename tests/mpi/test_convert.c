@@ -406,6 +406,61 @@ static void a_failure_on_one_rank_fails_all(void) {
   OK(tp_buffer_destroy(dist));
 }
 
+/* One rank's own argument errors on a collective route: a NULL
+ * out-pointer, a source made by another runtime, a tiling given to a
+ * replicated allocator. Every rank returns the error (the others were on
+ * their way into the agreement) instead of waiting for that rank; sources
+ * stay as they were. */
+static void an_argument_error_on_one_rank_fails_all(void) {
+  if (ranks == 1)
+    return;
+  int last = rank_ == ranks - 1;
+  int64_t ext[2] = {8, 4};
+  tp_layout l;
+  OK(tp_layout_make(TP_DTYPE_F64, 2, ext, &l));
+  tp_buffer *dist, *repl = NULL;
+  OK(tp_allocator_construct_value(host(TP_BUFFER_DISTRIBUTED), &l, NULL,
+                                  tp_scalar_real(3), NULL, &dist));
+  CHECK(tp_allocator_construct_copy(host(TP_BUFFER_REPLICATED), dist, NULL,
+                                    NULL, last ? NULL : &repl) ==
+        TP_ERR_INVALID_ARGUMENT);
+  CHECK(repl == NULL);
+  /* A second runtime over the same ranks: the last rank copies its buffer
+   * with the first runtime's allocator. */
+  tp_runtime *other_rt;
+  OK(tp_runtime_create(NULL, &other_rt));
+  tp_allocator *other_dist;
+  OK(tp_runtime_allocator(other_rt, TP_SPACE_HOST, TP_BUFFER_DISTRIBUTED,
+                          &other_dist));
+  tp_buffer *foreign;
+  OK(tp_allocator_construct_value(other_dist, &l, NULL, tp_scalar_real(4), NULL,
+                                  &foreign));
+  CHECK(tp_allocator_construct_copy(host(TP_BUFFER_REPLICATED),
+                                    last ? foreign : dist, NULL, NULL,
+                                    &repl) == TP_ERR_MISMATCH);
+  CHECK(repl == NULL);
+  /* A move with a tiling for a replicated result on the last rank. */
+  tp_tiling *block;
+  OK(tp_tiling_create_block(&l, ranks, &block));
+  tp_buffer *handle = dist;
+  CHECK(tp_allocator_construct_move(host(TP_BUFFER_REPLICATED), &handle,
+                                    last ? block : NULL, NULL,
+                                    &repl) == TP_ERR_INVALID_ARGUMENT);
+  CHECK(repl == NULL);
+  CHECK(handle == dist);
+  /* Nothing lost: the same conversion without the errors works. */
+  OK(tp_allocator_construct_copy(host(TP_BUFFER_REPLICATED), dist, NULL, NULL,
+                                 &repl));
+  double first = 0;
+  OK(tp_buffer_read(repl, 0, sizeof first, &first));
+  CHECK(first == 3);
+  OK(tp_buffer_destroy(repl));
+  tp_tiling_destroy(block);
+  OK(tp_buffer_destroy(foreign));
+  OK(tp_runtime_destroy(other_rt));
+  OK(tp_buffer_destroy(dist));
+}
+
 int main(int argc, char **argv) {
 #if TP_HAVE_MPI
   MPI_Init(&argc, &argv);
@@ -425,6 +480,7 @@ int main(int argc, char **argv) {
   routes_without_communication_run_alone();
   local_buffers_of_different_lengths();
   a_failure_on_one_rank_fails_all();
+  an_argument_error_on_one_rank_fails_all();
   /* Again with messages cut into pieces of 7 bytes: the path taken for
    * counts beyond INT_MAX. */
   tp_mpi_set_max_message(7);
