@@ -242,6 +242,17 @@ static void disagreement_is_an_error_everywhere(void) {
   OK(tp_buffer_destroy(dist));
 }
 
+/* An 8 x 4 f64 tensor distributed in blocks, every element `value`; its
+ * layout in *l. */
+static tp_buffer *distributed_8x4(double value, tp_layout *l) {
+  int64_t ext[2] = {8, 4};
+  OK(tp_layout_make(TP_DTYPE_F64, 2, ext, l));
+  tp_buffer *b;
+  OK(tp_allocator_construct_value(host(TP_BUFFER_DISTRIBUTED), l, NULL,
+                                  tp_scalar_real(value), NULL, &b));
+  return b;
+}
+
 /* Ranks that disagree on the kinds of a collective conversion (rank 0
  * gathers into a local buffer, the others into a replicated one, or one
  * redistributes while the others gather), and ranks that disagree on the
@@ -252,12 +263,8 @@ static void disagreement_is_an_error_everywhere(void) {
 static void disagreeing_kinds_are_an_error_everywhere(void) {
   if (ranks == 1)
     return;
-  int64_t ext[2] = {8, 4};
   tp_layout l;
-  OK(tp_layout_make(TP_DTYPE_F64, 2, ext, &l));
-  tp_buffer *src, *out = NULL;
-  OK(tp_allocator_construct_value(host(TP_BUFFER_DISTRIBUTED), &l, NULL,
-                                  tp_scalar_real(2), NULL, &src));
+  tp_buffer *src = distributed_8x4(2, &l), *out = NULL;
   tp_buffer_kind to = rank_ == 0 ? TP_BUFFER_LOCAL : TP_BUFFER_REPLICATED;
   CHECK(tp_allocator_construct_copy(host(to), src, NULL, NULL, &out) ==
         TP_ERR_MISMATCH);
@@ -415,12 +422,8 @@ static void an_argument_error_on_one_rank_fails_all(void) {
   if (ranks == 1)
     return;
   int last = rank_ == ranks - 1;
-  int64_t ext[2] = {8, 4};
   tp_layout l;
-  OK(tp_layout_make(TP_DTYPE_F64, 2, ext, &l));
-  tp_buffer *dist, *repl = NULL;
-  OK(tp_allocator_construct_value(host(TP_BUFFER_DISTRIBUTED), &l, NULL,
-                                  tp_scalar_real(3), NULL, &dist));
+  tp_buffer *dist = distributed_8x4(3, &l), *repl = NULL;
   CHECK(tp_allocator_construct_copy(host(TP_BUFFER_REPLICATED), dist, NULL,
                                     NULL, last ? NULL : &repl) ==
         TP_ERR_INVALID_ARGUMENT);
