@@ -135,7 +135,10 @@ typedef struct tp_device_pool_config {
  * limit (their runtime's budget) and the name. What tp_pool_create would
  * refuse is refused here, before anything changes (TP_ERR_INVALID_ARGUMENT):
  * a pool limit of 0 (TP_UNLIMITED means none), divisions other than 1, 2,
- * 4, 8 or 16, an unset struct_size. The strings it points to must stay
+ * 4, 8 or 16, a page_release that is not a tp_page_release, an unset
+ * struct_size. An event log path is opened by each pool as it is made (to
+ * open it here would create the file), so a path that cannot be opened
+ * fails that pool's creation, not this call. The strings it points to must stay
  * valid. Never blocks; any thread (under the registry's lock). */
 tp_status tp_device_pools_configure(const tp_device_pool_config *config);
 /* The shared pool of device memory of `device`: created by the first call

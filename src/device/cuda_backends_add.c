@@ -24,6 +24,9 @@ static const char caller[] = "CUDA backends";
 static tp_status choose_device(const tp_runtime *rt, unsigned wanted,
                                int *device) {
   *device = -1;
+  /* Both CUDA spaces off: no device, even a named one (docs/device.md). */
+  if (!wanted)
+    return TP_SUCCESS;
   if (rt->config.device >= 0) {
     /* Naming a device is asking for one: a missing one is an error. */
     tp_status st = tp_device_check(caller, rt->config.device);
@@ -31,8 +34,6 @@ static tp_status choose_device(const tp_runtime *rt, unsigned wanted,
       *device = rt->config.device;
     return st;
   }
-  if (!wanted)
-    return TP_SUCCESS;
   int count = 0;
   tp_status st = tp_device_count(&count);
   if (st != TP_SUCCESS || count == 0)

@@ -12,6 +12,7 @@
 #include "device/cuda_space.h"
 #include "device/device_guard.h"
 #include "device/device_pools.h"
+#include "pool/pool_config.h"
 
 typedef struct listed_pool {
   tp_space *space;
@@ -48,18 +49,11 @@ tp_status tp_device_pools_configure(const tp_device_pool_config *config) {
       settings.upstream != TP_DEVICE_UPSTREAM_MALLOC_ASYNC)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: unknown upstream %d", fn,
                    (int)settings.upstream);
-  /* Refused now rather than by the first tp_device_pool, far from here. */
-  if (pool.limit == 0)
-    return tp_fail(TP_ERR_INVALID_ARGUMENT,
-                   "%s: a pool limit of 0 bytes allows no allocation (use "
-                   "TP_UNLIMITED for no limit)",
-                   fn);
-  unsigned d = pool.divisions;
-  if (d == 0 || d > 16 || (d & (d - 1)) != 0)
-    return tp_fail(TP_ERR_INVALID_ARGUMENT,
-                   "%s: %u divisions (size classes per power of two must be "
-                   "1, 2, 4, 8 or 16)",
-                   fn, d);
+  /* Refused now rather than by the first tp_device_pool, far from here:
+   * the same check as tp_pool_create's. */
+  st = tp_pool_config_check(fn, &pool);
+  if (st != TP_SUCCESS)
+    return st;
   pthread_mutex_lock(&registry_lock);
   registry_pool_config = pool;
   registry_config = settings;

@@ -10,6 +10,7 @@
 #include "core/versioned.h"
 #include "pool/front_fast.h"
 #include "pool/pool_blocks.h"
+#include "pool/pool_config.h"
 #include "pool/pool_index.h"
 #include "pool/pool_internal.h"
 #include "pool/pool_quick.h"
@@ -51,19 +52,20 @@ static tp_status check_space(const tp_space *space) {
   return TP_SUCCESS;
 }
 
-static tp_status check_config(const tp_pool_config *c) {
+tp_status tp_pool_config_check(const char *fn, const tp_pool_config *c) {
   if (c->limit == 0)
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
-                   "tp_pool_create: a limit of 0 bytes allows no allocation "
-                   "(use TP_UNLIMITED for no limit)");
+                   "%s: a limit of 0 bytes allows no allocation (use "
+                   "TP_UNLIMITED for no limit)",
+                   fn);
   if (c->divisions == 0 || c->divisions > 16 ||
       (c->divisions & (c->divisions - 1)))
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
-                   "tp_pool_create: divisions must be 1, 2, 4, 8 or 16, not %u",
+                   "%s: divisions must be 1, 2, 4, 8 or 16, not %u", fn,
                    c->divisions);
   if ((unsigned)c->page_release > TP_PAGE_RELEASE_AGED)
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
-                   "tp_pool_create: page_release %d is not a tp_page_release",
+                   "%s: page_release %d is not a tp_page_release", fn,
                    (int)c->page_release);
   return TP_SUCCESS;
 }
@@ -103,7 +105,7 @@ tp_status tp_pool_create(const tp_space *space, const tp_pool_config *config,
   if (st == TP_SUCCESS)
     st = check_space(space);
   if (st == TP_SUCCESS)
-    st = check_config(c);
+    st = tp_pool_config_check("tp_pool_create", c);
   if (st != TP_SUCCESS)
     return st;
 

@@ -302,6 +302,13 @@ tp_status tp_runtime_pool(tp_runtime *rt, tp_space_kind kind, tp_pool **out) {
 
 tp_status tp_runtime_set_budget(tp_runtime *rt, tp_space_kind kind,
                                 size_t bytes) {
+  /* An argument error whether or not this rank has the space (status.h:
+   * arguments are checked first, with or without a device). */
+  if (bytes == 0)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_runtime_set_budget: a budget of 0 bytes (0 means "
+                   "automatic in tp_runtime_config only; TP_UNLIMITED lifts "
+                   "the budget)");
   tp_backend *b;
   tp_status st = backend_of("tp_runtime_set_budget", rt, kind, &b);
   if (st != TP_SUCCESS)

@@ -84,6 +84,14 @@ Test(device_none, shared_pools) {
   pc = (tp_pool_config)TP_POOL_CONFIG_INIT;
   pc.divisions = 3;
   ct_expect_fail(tp_device_pools_configure(&c), TP_ERR_INVALID_ARGUMENT, NULL);
+  /* Whatever tp_pool_create refuses (device.h). */
+  pc = (tp_pool_config)TP_POOL_CONFIG_INIT;
+  pc.page_release = (tp_page_release)99;
+  ct_expect_fail(tp_device_pools_configure(&c), TP_ERR_INVALID_ARGUMENT,
+                 "page_release");
+  pc.page_release = (tp_page_release)-1;
+  ct_expect_fail(tp_device_pools_configure(&c), TP_ERR_INVALID_ARGUMENT,
+                 "page_release");
   c = (tp_device_pool_config)TP_DEVICE_POOL_CONFIG_INIT;
   c.struct_size = 0;
   ct_expect_fail(tp_device_pools_configure(&c), TP_ERR_INVALID_ARGUMENT,

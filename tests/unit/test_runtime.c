@@ -200,6 +200,13 @@ Test(runtime, missing_spaces_follow_the_no_device_rule) {
   cr_expect_null(a);
   cr_expect_eq(tp_runtime_destroy(rt), TP_SUCCESS);
 
+  /* Both CUDA spaces off: no device is chosen, even a named one, on any
+   * machine (docs/device.md). */
+  cfg.device = 0;
+  cr_assert_eq(tp_runtime_create(&cfg, &rt), TP_SUCCESS, "%s", tp_last_error());
+  cr_expect_eq(tp_runtime_device(rt), -1, "both CUDA spaces off: no device");
+  cr_expect_eq(tp_runtime_destroy(rt), TP_SUCCESS);
+
   int devices = 0;
   cr_assert_eq(tp_device_count(&devices), TP_SUCCESS);
   if (devices > 0)
@@ -213,6 +220,11 @@ Test(runtime, missing_spaces_follow_the_no_device_rule) {
   cr_expect_eq(tp_runtime_pool(rt, TP_SPACE_PINNED, &pool), TP_ERR_NO_DEVICE);
   cr_expect_eq(tp_runtime_set_budget(rt, TP_SPACE_DEVICE, 1 << 20),
                TP_ERR_NO_DEVICE);
+  /* A bad argument is one with or without the device (status.h). */
+  cr_expect_eq(tp_runtime_set_budget(rt, TP_SPACE_DEVICE, 0),
+               TP_ERR_INVALID_ARGUMENT);
+  cr_expect_eq(tp_runtime_set_budget(rt, TP_SPACE_PINNED, 0),
+               TP_ERR_INVALID_ARGUMENT);
   cr_expect_eq(tp_runtime_allocator(rt, TP_SPACE_DEVICE, TP_BUFFER_LOCAL, &a),
                TP_ERR_NO_DEVICE);
   cr_expect_null(pool);
