@@ -89,7 +89,9 @@ typedef struct tp_allocator_choice {
   { .struct_size = sizeof(tp_allocator_choice) }
 
 /* Chooses the backend for a tensor of `layout` and `kind` from the bytes
- * this rank would hold, the access the caller needs (tp_access,
+ * this rank would hold (for a distributed tensor, whose tiling is not given
+ * here, the largest tile of the block split over the ranks, as
+ * docs/buffers.md says), the access the caller needs (tp_access,
  * tensorpool/buffer.h) and each backend's available memory
  * (tp_runtime_memory): with TP_ACCESS_ANY, the device when there is one, the
  * tensor is at least TP_AUTO_DEVICE_MIN_BYTES (smaller ones are not worth a
