@@ -124,7 +124,7 @@ struct tp_thread_cache {
   tp_thread_cache *pool_prev, *pool_next;
   tp_thread_cache *thread_next;
   /* In the cache itself, not behind a pointer: the common alloc and free
-   * address a note from the cache with no load and no add. */
+   * address a note from the cache without loading a pointer first. */
   tp_note notes[TP_FRONT_NOTES];
 };
 
