@@ -86,6 +86,7 @@ static bool park_queued(tp_thread_cache *tc, const tp_queued *q) {
   atomic_store_explicit(&q->cell->word, parked, memory_order_relaxed);
   bin->blocks[bin->count++] = (tp_parked){q->ptr, q->cell, parked};
   tc->parked_bytes += q->bytes;
+  tc->moved_in++;
   return true;
 }
 
@@ -155,14 +156,17 @@ void tp_front_settle(tp_pool *pool) {
  * unknown without stopping them), and this cache's view of the peak
  * brought up to date. The sum wraps below zero where frees of blocks
  * another live cache handed out are counted and their hand-outs are not:
- * read as signed (see held_requested). */
-static void note_base(tp_pool *pool, tp_thread_cache *tc) {
-  tc->held_requested =
-      (int64_t)(pool->stats.requested_bytes + pool->front.done.bytes_allocated -
-                pool->front.done.bytes_freed + tc->counts.bytes_allocated -
-                tc->counts.bytes_freed);
-  if (tc->held_requested > (int64_t)tc->peak_requested)
-    tc->peak_requested = (uint64_t)tc->held_requested;
+ * read as signed (see held_base). */
+static int64_t note_base(tp_pool *pool, tp_thread_cache *tc) {
+  uint64_t freed = tp_front_freed(tc);
+  tc->held_base = pool->stats.requested_bytes +
+                  pool->front.done.bytes_allocated -
+                  pool->front.done.bytes_freed;
+  int64_t held = (int64_t)(tc->held_base + tc->counts.bytes_allocated - freed);
+  if (held > (int64_t)tc->peak_requested)
+    tc->peak_requested = (uint64_t)held;
+  tc->slack = (int64_t)tc->peak_requested - held;
+  return held;
 }
 
 void tp_front_note_engine_call(tp_pool *pool) {
@@ -176,9 +180,9 @@ void tp_front_note_engine_call(tp_pool *pool) {
 
 void tp_front_reset_peaks(tp_pool *pool) {
   for (tp_thread_cache *tc = pool->front.caches; tc; tc = tc->pool_next) {
-    note_base(pool, tc);
-    tc->peak_requested =
-        tc->held_requested > 0 ? (uint64_t)tc->held_requested : 0;
+    int64_t held = note_base(pool, tc);
+    tc->peak_requested = held > 0 ? (uint64_t)held : 0;
+    tc->slack = (int64_t)tc->peak_requested - held;
   }
 }
 
@@ -201,6 +205,7 @@ static void flush_bin(tp_pool *pool, tp_thread_cache *tc, tp_front_bin *bin,
           (bin->count - count) * sizeof *bin->blocks);
   bin->count -= count;
   tc->parked_bytes -= count * bin->bytes;
+  tc->moved_in -= count;
 }
 
 /* Gives back every parked block larger than `bytes`, and forgets the
@@ -251,6 +256,21 @@ static void free_cache(tp_thread_cache *tc) {
   free(tc);
 }
 
+/* Cache `tc`'s counts, its deallocations and bytes freed derived: the
+ * bins hold moved_in + parks - hand-outs, and each park is a deallocation,
+ * each hand-out an allocation; the bytes from the slack. Owner, or a
+ * stopped cache. */
+static tp_front_counts cache_counts(const tp_thread_cache *tc) {
+  tp_front_counts c = tc->counts;
+  c.bytes_freed = tp_front_freed(tc);
+  int64_t held_in_bins = 0;
+  for (unsigned i = 0; i < TP_FRONT_BINS; i++)
+    held_in_bins += tc->bins[i].count;
+  c.deallocations =
+      (uint64_t)(held_in_bins - tc->moved_in) + tc->counts.allocations;
+  return c;
+}
+
 static void fold_counts(tp_front_counts *into, const tp_front_counts *c) {
   into->allocations += c->allocations;
   into->deallocations += c->deallocations;
@@ -288,7 +308,8 @@ static void thread_exit(void *unused) {
       flush_all(pool, tc);
       if (tc->peak_requested > pool->front.requested_peak)
         pool->front.requested_peak = tc->peak_requested;
-      fold_counts(&pool->front.done, &tc->counts);
+      tp_front_counts counts = cache_counts(tc);
+      fold_counts(&pool->front.done, &counts);
       unlink_from_pool(pool, tc);
       tp_lock_release(&pool->lock);
     }
@@ -467,6 +488,7 @@ tp_front_refill(tp_pool *pool, tp_thread_cache *tc, size_t bytes, void **out) {
      * keep it): a free on another thread finds the inbox by it. */
     atomic_store_explicit(&cell->owner, tc, memory_order_relaxed);
     tc->parked_bytes += n;
+    tc->moved_in++; /* the first, handed out below, too */
     tp_parked p = {tp_blk(pool, b)->ptr, cell, parked};
     if (i == 0) {
       first = p;
@@ -647,6 +669,14 @@ void tp_front_init(tp_pool *pool) {
   tp_front_configure(pool);
 }
 
+/* Stopped cache `tc` off or on: `off`, and its stop's base, which the
+ * resume stores (TP_STOP_OFF). */
+static void set_off(tp_thread_cache *tc, bool off) {
+  tc->off = off;
+  tc->stop_base =
+      off ? tc->stop_base | TP_STOP_OFF : tc->stop_base & ~TP_STOP_OFF;
+}
+
 void tp_front_configure(tp_pool *pool) {
   tp_front *f = &pool->front;
   /* A bound on cached bytes is kept exactly by the engine, and the event
@@ -658,7 +688,7 @@ void tp_front_configure(tp_pool *pool) {
   stop_all(pool);
   for (tp_thread_cache *tc = f->caches; tc; tc = tc->pool_next) {
     take_inbox(pool, tc);
-    tc->off = !on;
+    set_off(tc, !on);
     tc->budget = f->budget;
     tc->serves = on ? largest_served(pool) : 0;
     if (tc->parked_bytes > tc->budget)
@@ -684,7 +714,8 @@ void tp_front_sum(tp_pool *pool, tp_front_sums *out) {
   memset(out, 0, sizeof *out);
   out->counts = pool->front.done;
   for (tp_thread_cache *tc = pool->front.caches; tc; tc = tc->pool_next) {
-    fold_counts(&out->counts, &tc->counts);
+    tp_front_counts counts = cache_counts(tc);
+    fold_counts(&out->counts, &counts);
     if (tc->peak_requested > out->peak_requested)
       out->peak_requested = tc->peak_requested;
     out->parked_bytes += tc->parked_bytes;
@@ -738,7 +769,7 @@ void tp_front_fini(tp_pool *pool, tp_pool_stats *seen) {
   tp_front_adjust_stats(pool, seen);
   for (tp_thread_cache *tc = pool->front.caches; tc; tc = tc->pool_next) {
     tc->dead = true;
-    tc->off = true;
+    set_off(tc, true);
     tc->serves = 0;
   }
   resume_all(pool); /* their owners find them dead */

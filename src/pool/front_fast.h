@@ -79,9 +79,12 @@ static inline void tp_front_hand(tp_thread_cache *tc, tp_parked p,
   tc->parked_bytes -= bytes;
   tc->counts.allocations++;
   tc->counts.bytes_allocated += requested;
-  tc->held_requested += (int64_t)requested;
-  if (tc->held_requested > (int64_t)tc->peak_requested)
-    tc->peak_requested = (uint64_t)tc->held_requested;
+  int64_t slack = tc->slack - (int64_t)requested;
+  if (slack < 0) {
+    tc->peak_requested += (uint64_t)-slack; /* a new peak */
+    slack = 0;
+  }
+  tc->slack = slack;
 }
 
 /* Parks block `ptr` of note `n` in `bin`: the caller found its cell as
@@ -105,10 +108,9 @@ static inline void tp_front_park(tp_thread_cache *tc, tp_front_bin *bin,
   bin->blocks[count] = (tp_parked){ptr, cell, parked};
   bin->count = count + 1;
   tc->parked_bytes += bytes;
-  tc->counts.deallocations++;
-  uint64_t requested = tp_cell_requested(word);
-  tc->counts.bytes_freed += requested;
-  tc->held_requested -= (int64_t)requested;
+  /* Deallocations are not counted here (the bins' counts tell them), nor
+   * the bytes freed (the slack tells them). */
+  tc->slack += (int64_t)tp_cell_requested(word);
 }
 
 /* A parked block of bin `b` (blocks of `n` bytes) for a request of
@@ -198,7 +200,8 @@ tp_front_park_freed(tp_thread_cache *tc, uintptr_t ptr) {
     return false;
   tp_note *n = &tc->notes[tp_note_of(ptr)];
   tp_front_bin *bin = n->bin;
-  if (tc->off || n->ptr != ptr ||
+  /* Not off: TP_STOP_OFF would have kept it out. */
+  if (n->ptr != ptr ||
       atomic_load_explicit(&n->cell->word, memory_order_relaxed) != n->word ||
       bin->count == TP_FRONT_DEPTH ||
       tc->parked_bytes + bin->bytes > tc->budget) {

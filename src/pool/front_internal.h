@@ -91,7 +91,9 @@ struct tp_thread_cache {
    * tp_owner_enter, and stop_all in front_cache.c. */
   atomic_int busy;
   atomic_int stop;
-  int stop_base; /* TP_STOP_SYMMETRIC or 0: what `stop` holds when open */
+  /* What `stop` holds when no lock holder stops it: TP_STOP_SYMMETRIC
+   * and TP_STOP_OFF, or neither. */
+  int stop_base;
   /* Below: the owner's while it is in its fast path or holds the pool's
    * lock; a holder of the pool's lock's while the cache is stopped. */
   bool off;  /* the pool's front end is off: calls go to the engine */
@@ -102,16 +104,30 @@ struct tp_thread_cache {
    * within the budget (a larger one could never be parked), 0 when off. */
   uint64_t serves;
   uint64_t parked_bytes; /* blocks: the bins' counts */
+  /* Its calls' counts, but for deallocations and bytes_freed: a free
+   * that parks keeps one count (`slack`) where it kept three, and
+   * cache_counts (front_cache.c) derives those two, from the bins' counts
+   * and `moved_in`, and from `slack`. */
   tp_front_counts counts;
+  /* Blocks that entered the bins other than by a park, less those that
+   * left them other than by a hand-out: the bins hold moved_in + parks -
+   * hand-outs. */
+  int64_t moved_in;
   /* The requested bytes the pool's callers hold, seen from this thread:
    * the rest of the pool's (engine and caches gone) when this thread last
-   * held the pool's lock, plus what this cache handed out and took back
-   * since; the most since, exact while this thread is the only one using
-   * the pool. Signed: the rest leaves other live caches' hand-outs out but
-   * counts the frees of those that went through the engine, so the view
-   * can fall below zero, and must not read as a huge peak then. */
-  int64_t held_requested;
+   * held the pool's lock, as `held_base`, plus what this cache handed out
+   * (bytes_allocated) and took back since; the most since as
+   * `peak_requested`, exact while this thread is the only one using the
+   * pool. Kept as `slack`, the peak less what callers hold (never below
+   * zero): a hand-out takes from it, and raises the peak by what it takes
+   * beyond it; a park adds to it. That one count serves both, and the
+   * bytes freed follow from it (tp_front_freed). What callers hold is
+   * signed: the rest leaves other live caches' hand-outs out but counts
+   * the frees of those that went through the engine, so it can fall below
+   * zero, and must not read as a huge peak then. */
+  uint64_t held_base;
   uint64_t peak_requested; /* never below zero */
+  int64_t slack;
   tp_front_bin bins[TP_FRONT_BINS];
   /* Under the pool's lock: frees from other threads (TP_FRONT_INBOX, made
    * on first use), taken back by the owner when it next holds the lock
@@ -149,6 +165,11 @@ enum { TP_STOP_HELD = 1, TP_STOP_TAKE_INBOX = 2, TP_STOP_LEFT = 4 };
  * the general path, which fences. Every store of `stop` keeps it
  * (`stop_base`). */
 enum { TP_STOP_SYMMETRIC = 8 };
+/* Not a stop either: set while the cache is off (`off`, a dead cache's
+ * too), so that the public free's inline path need not read `off`: it
+ * never enters, and the general path, which reads it, sends the call to
+ * the engine. Kept in `stop_base` as TP_STOP_SYMMETRIC. */
+enum { TP_STOP_OFF = 16 };
 
 /* The owner's way into its cache, without the pool's lock: false (nothing
  * to undo) while `stop` has any of `bits`, and the call goes to the
@@ -181,7 +202,8 @@ static inline bool tp_owner_enter_fast(tp_thread_cache *tc) {
   atomic_store_explicit(&tc->busy, 1, memory_order_relaxed);
   atomic_signal_fence(memory_order_seq_cst);
   if (atomic_load_explicit(&tc->stop, memory_order_seq_cst) &
-      (TP_STOP_HELD | TP_STOP_TAKE_INBOX | TP_STOP_LEFT | TP_STOP_SYMMETRIC)) {
+      (TP_STOP_HELD | TP_STOP_TAKE_INBOX | TP_STOP_LEFT | TP_STOP_SYMMETRIC |
+       TP_STOP_OFF)) {
     atomic_store_explicit(&tc->busy, 0, memory_order_release);
     return false;
   }
@@ -189,6 +211,14 @@ static inline bool tp_owner_enter_fast(tp_thread_cache *tc) {
 }
 static inline void tp_owner_leave(tp_thread_cache *tc) {
   atomic_store_explicit(&tc->busy, 0, memory_order_release);
+}
+
+/* The requested bytes cache `tc` took back (its bytes_freed): what
+ * callers hold is peak - slack, and held_base + bytes_allocated - freed.
+ * Unsigned arithmetic, which wraps. Owner, or a stopped cache. */
+static inline uint64_t tp_front_freed(const tp_thread_cache *tc) {
+  return tc->held_base + tc->counts.bytes_allocated - tc->peak_requested +
+         (uint64_t)tc->slack;
 }
 
 void tp_front_cells_fini(tp_pool *pool);
