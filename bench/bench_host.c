@@ -39,12 +39,12 @@ static int run_alloc_free(void *vctx, uint64_t iters, uint64_t *ns) {
   host_peer *p = c->peer;
   uint64_t t0 = bench_now_ns();
   for (uint64_t i = 0; i < iters; i++) {
-    void *b = p->alloc(p->ctx, c->bytes, NULL);
+    void *b = host_peer_alloc(p, c->bytes, NULL);
     if (!b) {
       fprintf(stderr, "%s: alloc of %zu bytes failed\n", p->name, c->bytes);
       return 1;
     }
-    p->free(p->ctx, b, NULL);
+    host_peer_free(p, b, NULL);
   }
   *ns = bench_now_ns() - t0;
   return 0;
@@ -56,7 +56,7 @@ static int run_alloc_fill_free(void *vctx, uint64_t iters, uint64_t *ns) {
   volatile unsigned char sink = 0;
   uint64_t t0 = bench_now_ns();
   for (uint64_t i = 0; i < iters; i++) {
-    unsigned char *b = p->alloc(p->ctx, c->bytes, NULL);
+    unsigned char *b = host_peer_alloc(p, c->bytes, NULL);
     if (!b) {
       fprintf(stderr, "%s: alloc of %zu bytes failed\n", p->name, c->bytes);
       return 1;
@@ -64,7 +64,7 @@ static int run_alloc_fill_free(void *vctx, uint64_t iters, uint64_t *ns) {
     memset(b, (int)(i & 0x7f) + 1, c->bytes);
     /* Read one byte back so the fill cannot be dropped as a dead store. */
     sink = b[c->bytes - 1];
-    p->free(p->ctx, b, NULL);
+    host_peer_free(p, b, NULL);
   }
   *ns = bench_now_ns() - t0;
   (void)sink;
@@ -160,10 +160,10 @@ static int run_pair_with_live(void *vctx, uint64_t iters, uint64_t *ns) {
   host_peer *p = c->peer;
   uint64_t t0 = bench_now_ns();
   for (uint64_t i = 0; i < iters; i++) {
-    void *b = p->alloc(p->ctx, 1024, NULL);
+    void *b = host_peer_alloc(p, 1024, NULL);
     if (!b)
       return 1;
-    p->free(p->ctx, b, NULL);
+    host_peer_free(p, b, NULL);
   }
   *ns = bench_now_ns() - t0;
   return 0;
@@ -178,9 +178,9 @@ static int run_churn_with_live(void *vctx, uint64_t iters, uint64_t *ns) {
   for (uint64_t i = 0; i < iters; i++) {
     uint64_t r = next_random(&c->rng);
     size_t slot = (size_t)(r % c->live);
-    p->free(p->ctx, c->slots[slot], NULL);
+    host_peer_free(p, c->slots[slot], NULL);
     c->slots[slot] =
-        p->alloc(p->ctx, live_sizes[(r >> 32) % LIVE_SIZE_COUNT], NULL);
+        host_peer_alloc(p, live_sizes[(r >> 32) % LIVE_SIZE_COUNT], NULL);
     if (!c->slots[slot])
       return 1;
   }
@@ -198,7 +198,7 @@ static void suite_live(const bench_opts *opts, host_peer *peers, int npeers) {
     for (int k = 0; k < npeers; k++) {
       host_peer *p = &peers[k];
       for (size_t i = 0; i < live; i++) {
-        slots[i] = p->alloc(p->ctx, live_sizes[i % LIVE_SIZE_COUNT], NULL);
+        slots[i] = host_peer_alloc(p, live_sizes[i % LIVE_SIZE_COUNT], NULL);
         if (!slots[i]) {
           fprintf(stderr, "%s: cannot make %zu live blocks\n", p->name, live);
           exit(1);
@@ -215,7 +215,7 @@ static void suite_live(const bench_opts *opts, host_peer *peers, int npeers) {
                                          "\"note\":\"free a random live block, "
                                          "allocate its replacement\""});
       for (size_t i = 0; i < live; i++)
-        p->free(p->ctx, slots[i], NULL);
+        host_peer_free(p, slots[i], NULL);
     }
     free(slots);
   }
@@ -251,8 +251,8 @@ static void *thread_body(void *varg) {
   c->start[a->index] = bench_now_ns();
   for (uint64_t i = 0; i < c->iters; i++) {
     unsigned w = (unsigned)(i % THREAD_WINDOW);
-    p->free(p->ctx, window[w], NULL);
-    window[w] = p->alloc(p->ctx, c->bytes, NULL);
+    host_peer_free(p, window[w], NULL);
+    window[w] = host_peer_alloc(p, c->bytes, NULL);
     if (!window[w]) {
       c->failed[a->index] = 1;
       break;
@@ -260,7 +260,7 @@ static void *thread_body(void *varg) {
   }
   c->end[a->index] = bench_now_ns();
   for (unsigned w = 0; w < THREAD_WINDOW; w++)
-    p->free(p->ctx, window[w], NULL);
+    host_peer_free(p, window[w], NULL);
   return NULL;
 }
 
@@ -333,7 +333,7 @@ static void *producer_body(void *varg) {
   pthread_barrier_wait(&c->barrier);
   c->start[a->index] = bench_now_ns();
   for (uint64_t i = 0; i < c->iters; i++) {
-    void *block = p->alloc(p->ctx, c->bytes, NULL);
+    void *block = host_peer_alloc(p, c->bytes, NULL);
     if (!block)
       atomic_store(&c->failed, 1);
     uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
@@ -360,7 +360,7 @@ static void *consumer_body(void *varg) {
     void *block = r->slots[tail % RING];
     atomic_store_explicit(&r->tail, tail + 1, memory_order_release);
     if (block)
-      p->free(p->ctx, block, NULL);
+      host_peer_free(p, block, NULL);
   }
   c->end[a->index] = bench_now_ns();
   return NULL;
@@ -489,7 +489,7 @@ static int count_mode(int argc, char **argv) {
              sscanf(which, "churn_%zu", &n) == 1) {
     void **slots = calloc(n, sizeof *slots);
     for (size_t i = 0; slots && i < n; i++)
-      slots[i] = peer.alloc(peer.ctx, live_sizes[i % LIVE_SIZE_COUNT], NULL);
+      slots[i] = host_peer_alloc(&peer, live_sizes[i % LIVE_SIZE_COUNT], NULL);
     live_ctx c = {&peer, slots, n, 0x9e3779b97f4a7c15u};
     bool pair = which[0] == 'p';
     if (slots) {
@@ -500,7 +500,7 @@ static int count_mode(int argc, char **argv) {
         rc =
             counted(pair ? run_pair_with_live : run_churn_with_live, &c, iters);
       for (size_t i = 0; i < n; i++)
-        peer.free(peer.ctx, slots[i], NULL);
+        host_peer_free(&peer, slots[i], NULL);
     }
     free(slots);
   } else {

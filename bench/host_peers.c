@@ -34,16 +34,8 @@ void host_peers_prepare(char **argv) {
 
 /* ---- tensorpool ---- */
 
-static void *pool_alloc(void *ctx, size_t bytes, tp_stream stream) {
-  void *p = NULL;
-  if (tp_pool_alloc((tp_pool *)ctx, bytes, stream, &p) != TP_SUCCESS)
-    return NULL;
-  return p;
-}
-
-static void pool_free(void *ctx, void *ptr, tp_stream stream) {
-  if (tp_pool_free((tp_pool *)ctx, ptr, stream) != TP_SUCCESS)
-    fprintf(stderr, "bench: tp_pool_free failed: %s\n", tp_last_error());
+void host_peer_report_free(void) {
+  fprintf(stderr, "bench: tp_pool_free failed: %s\n", tp_last_error());
 }
 
 static bool pool_reserved(void *ctx, size_t *out) {
@@ -55,18 +47,6 @@ static bool pool_reserved(void *ctx, size_t *out) {
 }
 
 /* ---- glibc ---- */
-
-static void *glibc_alloc(void *ctx, size_t bytes, tp_stream stream) {
-  (void)ctx;
-  (void)stream;
-  return malloc(bytes);
-}
-
-static void glibc_free(void *ctx, void *ptr, tp_stream stream) {
-  (void)ctx;
-  (void)stream;
-  free(ptr);
-}
 
 /* arena: bytes of the main and thread heaps taken with brk/mmap; hblkhd:
  * bytes in chunks mmapped on their own (the large ones). */
@@ -80,26 +60,13 @@ static bool glibc_reserved(void *ctx, size_t *out) {
 /* ---- jemalloc (by dlopen) ---- */
 
 typedef struct je_api {
-  void *(*mallocx)(size_t size, int flags);
-  void (*dallocx)(void *ptr, int flags);
+  void *(*malloc)(size_t size);
+  void (*free)(void *ptr);
   int (*mallctl)(const char *name, void *oldp, size_t *oldlenp, void *newp,
                  size_t newlen);
 } je_api;
 
 static je_api je;
-
-static void *je_alloc(void *ctx, size_t bytes, tp_stream stream) {
-  (void)ctx;
-  (void)stream;
-  return je.mallocx(bytes, 0);
-}
-
-static void je_free(void *ctx, void *ptr, tp_stream stream) {
-  (void)ctx;
-  (void)stream;
-  if (ptr)
-    je.dallocx(ptr, 0);
-}
 
 /* stats.mapped: bytes in extents jemalloc has mapped and not unmapped or
  * retained; statistics are refreshed by writing "epoch". */
@@ -125,18 +92,6 @@ typedef struct mi_api {
 
 static mi_api mi;
 
-static void *mi_alloc(void *ctx, size_t bytes, tp_stream stream) {
-  (void)ctx;
-  (void)stream;
-  return mi.malloc(bytes);
-}
-
-static void mi_release(void *ctx, void *ptr, tp_stream stream) {
-  (void)ctx;
-  (void)stream;
-  mi.free(ptr);
-}
-
 /* mimalloc's own count of committed bytes. */
 static bool mi_reserved(void *ctx, size_t *out) {
   (void)ctx;
@@ -153,6 +108,25 @@ static bool load_symbol(void *lib, const char *name, void *fn_ptr,
   void *sym = dlsym(lib, name);
   if (!sym) {
     fprintf(stderr, "bench: symbol %s not found: %s\n", name, dlerror());
+    return false;
+  }
+  memcpy(fn_ptr, &sym, fn_size);
+  return true;
+}
+
+/* As load_symbol, for a name other libraries define too (jemalloc's
+ * malloc and free): the address must be in `lib` itself, whose path holds
+ * `path_part`. */
+static bool load_own_symbol(void *lib, const char *name, const char *path_part,
+                            void *fn_ptr, size_t fn_size) {
+  void *sym = dlsym(lib, name);
+  Dl_info info;
+  if (!sym || !dladdr(sym, &info) || !info.dli_fname ||
+      !strstr(info.dli_fname, path_part)) {
+    fprintf(stderr, "bench: %s's %s not found in it (found in %s)\n", path_part,
+            name,
+            sym && dladdr(sym, &info) && info.dli_fname ? info.dli_fname
+                                                        : "none");
     return false;
   }
   memcpy(fn_ptr, &sym, fn_size);
@@ -185,17 +159,19 @@ bool host_peer_open(const char *name, const tp_pool_config *config,
       fprintf(stderr, "bench: tp_pool_create failed: %s\n", tp_last_error());
       return false;
     }
-    *out = (host_peer){tc ? "tensorpool:tc" : "tensorpool",
-                       pool,
-                       pool_alloc,
-                       pool_free,
-                       pool_reserved,
-                       pool};
+    *out = (host_peer){.name = tc ? "tensorpool:tc" : "tensorpool",
+                       .ctx = pool,
+                       .pool_alloc = tp_pool_alloc,
+                       .pool_free = tp_pool_free,
+                       .reserved = pool_reserved,
+                       .handle = pool};
     return true;
   }
   if (strcmp(name, "glibc") == 0) {
-    *out = (host_peer){"glibc",    NULL,           glibc_alloc,
-                       glibc_free, glibc_reserved, NULL};
+    *out = (host_peer){.name = "glibc",
+                       .malloc_fn = malloc,
+                       .free_fn = free,
+                       .reserved = glibc_reserved};
     return true;
   }
   if (strcmp(name, "jemalloc") == 0) {
@@ -206,13 +182,18 @@ bool host_peer_open(const char *name, const tp_pool_config *config,
       fprintf(stderr, "bench: jemalloc skipped: %s\n", dlerror());
       return false;
     }
-    if (!load_symbol(lib, "mallocx", &je.mallocx, sizeof je.mallocx) ||
-        !load_symbol(lib, "dallocx", &je.dallocx, sizeof je.dallocx) ||
+    if (!load_own_symbol(lib, "malloc", "jemalloc", &je.malloc,
+                         sizeof je.malloc) ||
+        !load_own_symbol(lib, "free", "jemalloc", &je.free, sizeof je.free) ||
         !load_symbol(lib, "mallctl", &je.mallctl, sizeof je.mallctl)) {
       dlclose(lib);
       return false;
     }
-    *out = (host_peer){"jemalloc", NULL, je_alloc, je_free, je_reserved, lib};
+    *out = (host_peer){.name = "jemalloc",
+                       .malloc_fn = je.malloc,
+                       .free_fn = je.free,
+                       .reserved = je_reserved,
+                       .handle = lib};
     return true;
   }
   if (strcmp(name, "mimalloc") == 0) {
@@ -230,8 +211,11 @@ bool host_peer_open(const char *name, const tp_pool_config *config,
       dlclose(lib);
       return false;
     }
-    *out =
-        (host_peer){"mimalloc", NULL, mi_alloc, mi_release, mi_reserved, lib};
+    *out = (host_peer){.name = "mimalloc",
+                       .malloc_fn = mi.malloc,
+                       .free_fn = mi.free,
+                       .reserved = mi_reserved,
+                       .handle = lib};
     return true;
   }
   fprintf(stderr, "bench: unknown allocator '%s'\n", name);

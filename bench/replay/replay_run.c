@@ -134,7 +134,7 @@ static void replay_events(const replay_log *log, replay_state *s,
         s->slot_state[ev->slot] = SLOT_ZERO;
         break;
       }
-      void *b = p->alloc(p->ctx, (size_t)ev->size, stream);
+      void *b = host_peer_alloc(p, (size_t)ev->size, stream);
       if (!b) {
         r->new_failures++;
         break;
@@ -156,7 +156,7 @@ static void replay_events(const replay_log *log, replay_state *s,
         break;
       }
       r->recorded_failures++;
-      void *b = p->alloc(p->ctx, (size_t)ev->size, stream);
+      void *b = host_peer_alloc(p, (size_t)ev->size, stream);
       if (!b) {
         r->failures_again++;
         break;
@@ -172,7 +172,7 @@ static void replay_events(const replay_log *log, replay_state *s,
         sample(s, r, NULL);
       s->requested -= (size_t)ev->size;
       s->live_blocks--;
-      p->free(p->ctx, b, stream);
+      host_peer_free(p, b, stream);
       break;
     }
     case REPLAY_FREE:
@@ -185,7 +185,7 @@ static void replay_events(const replay_log *log, replay_state *s,
         r->skipped++;
         break;
       }
-      p->free(p->ctx, s->slots[ev->slot], stream);
+      host_peer_free(p, s->slots[ev->slot], stream);
       s->slots[ev->slot] = NULL;
       s->slot_state[ev->slot] = SLOT_EMPTY;
       s->requested -= (size_t)s->slot_sizes[ev->slot];
@@ -311,7 +311,7 @@ int replay_run(const replay_log *log, replay_target *target,
   for (size_t i = 0; i < log->slots; i++) {
     if (s.slots[i]) {
       host_peer *p = peer_for(&s, s.slot_pools[i]);
-      p->free(p->ctx, s.slots[i], NULL);
+      host_peer_free(p, s.slots[i], NULL);
     }
   }
   free_state(&s);
