@@ -39,6 +39,18 @@ static void cycle(tp_pool *pool) {
   cr_assert_eq(tp_pool_free(pool, p, NULL), TP_SUCCESS);
 }
 
+/* A pool with caches, this thread's cache made, and a 64 B block live in
+ * *live (its note in the cache). */
+static tp_pool *pool_with_a_live_block(void **live) {
+  tp_pool_config config = TP_POOL_CONFIG_INIT;
+  config.thread_cache_bytes = TP_POOL_THREAD_CACHE_DEFAULT;
+  tp_pool *pool = NULL;
+  cr_assert_eq(tp_pool_create(tp_host_space(), &config, &pool), TP_SUCCESS);
+  cycle(pool);
+  cr_assert_eq(tp_pool_alloc(pool, 64, NULL, live), TP_SUCCESS);
+  return pool;
+}
+
 typedef struct elsewhere {
   tp_pool *pool;
   void *ptr;
@@ -108,13 +120,8 @@ Test(thread_cache_stop, back_to_its_base_after_every_stop) {
  * TP_STOP_OFF keeps it from parking the block in a cache that is off
  * (a bound on cached bytes leaves the budget as it was). */
 static void free_after_off(void) {
-  tp_pool_config config = TP_POOL_CONFIG_INIT;
-  config.thread_cache_bytes = TP_POOL_THREAD_CACHE_DEFAULT;
-  tp_pool *pool = NULL;
-  cr_assert_eq(tp_pool_create(tp_host_space(), &config, &pool), TP_SUCCESS);
-  cycle(pool);
   void *p = NULL;
-  cr_assert_eq(tp_pool_alloc(pool, 64, NULL, &p), TP_SUCCESS);
+  tp_pool *pool = pool_with_a_live_block(&p);
   cr_assert_eq(tp_pool_set_attribute(pool, TP_POOL_ATTR_MAX_CACHED_BYTES,
                                      (uint64_t)1 << 30),
                TP_SUCCESS);
@@ -134,19 +141,12 @@ static void free_after_off(void) {
  * made later at the same address must not lead the inline free to them,
  * and TP_STOP_OFF is what keeps it out. */
 Test(thread_cache_stop, a_destroyed_pools_cache_is_shut_to_the_inline_path) {
-  tp_pool_config config = TP_POOL_CONFIG_INIT;
-  config.thread_cache_bytes = TP_POOL_THREAD_CACHE_DEFAULT;
-  tp_pool *pool = NULL;
-  cr_assert_eq(tp_pool_create(tp_host_space(), &config, &pool), TP_SUCCESS);
-  cycle(pool);
   void *p = NULL;
-  cr_assert_eq(tp_pool_alloc(pool, 64, NULL, &p), TP_SUCCESS);
+  tp_pool *pool = pool_with_a_live_block(&p);
   tp_thread_cache *tc = tp_front_here.cache;
   /* Destroyed with `p` live, so that its note is there. */
   cr_assert_eq(tp_pool_destroy(pool), TP_ERR_LEAK);
-  cr_assert_eq(tp_front_here.cache, tc,
-               "the thread keeps it until its next "
-               "call");
+  cr_assert_eq(tp_front_here.cache, tc, "kept until the thread's next call");
   cr_expect(tc->dead);
   int stop = atomic_load(&tc->stop);
   cr_expect(stop & TP_STOP_OFF, "stop %d", stop);
