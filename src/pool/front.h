@@ -96,9 +96,26 @@ typedef struct tp_front {
   tp_front_counts done;    /* of caches gone, and of blocks freed here */
   uint64_t queued;         /* blocks in the caches' inboxes */
   uint64_t requested_peak; /* sampled: see tp_front_note_peak */
-  tp_cell **cells;         /* chunks of TP_FRONT_CELL_CHUNK */
+  /* What callers hold of the hand-outs of live caches that are off (each
+   * one's `noted`: fixed while it is off, since only the engine, which
+   * counts in `done`, then takes its blocks back). Unsigned, wrapping;
+   * with `done`, tp_front_requested_elsewhere. */
+  uint64_t noted;
+  tp_cell **cells; /* chunks of TP_FRONT_CELL_CHUNK */
   uint32_t cell_chunks;
 } tp_front;
+
+/* The requested bytes callers hold of blocks the caches handed out, as
+ * far as the pool's lock holder knows without stopping caches: those of
+ * caches gone or off (and of their blocks freed through the engine). A
+ * cache that is on may have handed out more, or parked some, unseen: left
+ * out, never counted high. The engine's figure plus this is what its
+ * requested peak follows, so that a peak reached through the engine
+ * counts what exited threads, and threads whose caches were turned off,
+ * hold from caches. Pool's lock held. */
+static inline uint64_t tp_front_requested_elsewhere(const tp_front *f) {
+  return f->done.bytes_allocated - f->done.bytes_freed + f->noted;
+}
 
 /* The rest with the pool's lock held. */
 void tp_front_init(tp_pool *pool);

@@ -152,16 +152,15 @@ void tp_front_settle(tp_pool *pool) {
 }
 
 /* Pool's lock held, and `tc` the caller's or stopped: the rest of the
- * pool's requested bytes as they are now (other threads' caches left out:
- * unknown without stopping them), and this cache's view of the peak
+ * pool's requested bytes as they are now (other caches that are on left
+ * out: unknown without stopping them), and this cache's view of the peak
  * brought up to date. The sum wraps below zero where frees of blocks
  * another live cache handed out are counted and their hand-outs are not:
  * read as signed (see held_base). */
 static int64_t note_base(tp_pool *pool, tp_thread_cache *tc) {
   uint64_t freed = tp_front_freed(tc);
   tc->held_base = pool->stats.requested_bytes +
-                  pool->front.done.bytes_allocated -
-                  pool->front.done.bytes_freed;
+                  tp_front_requested_elsewhere(&pool->front) - tc->noted;
   int64_t held = (int64_t)(tc->held_base + tc->counts.bytes_allocated - freed);
   if (held > (int64_t)tc->peak_requested)
     tc->peak_requested = (uint64_t)held;
@@ -310,6 +309,7 @@ static void thread_exit(void *unused) {
         pool->front.requested_peak = tc->peak_requested;
       tp_front_counts counts = cache_counts(tc);
       fold_counts(&pool->front.done, &counts);
+      pool->front.noted -= tc->noted; /* counted in done now */
       unlink_from_pool(pool, tc);
       tp_lock_release(&pool->lock);
     }
@@ -670,8 +670,14 @@ void tp_front_init(tp_pool *pool) {
 }
 
 /* Stopped cache `tc` off or on: `off`, and its stop's base, which the
- * resume stores (TP_STOP_OFF). */
-static void set_off(tp_thread_cache *tc, bool off) {
+ * resume stores (TP_STOP_OFF). Off, what its callers hold of its
+ * hand-outs changes only by frees through the engine, which `done`
+ * counts, so it joins the pool's front.noted; on, its own parks would
+ * lower it unseen, and it leaves. */
+static void set_off(tp_pool *pool, tp_thread_cache *tc, bool off) {
+  uint64_t mine = off ? tc->counts.bytes_allocated - tp_front_freed(tc) : 0;
+  pool->front.noted += mine - tc->noted;
+  tc->noted = mine;
   tc->off = off;
   tc->stop_base =
       off ? tc->stop_base | TP_STOP_OFF : tc->stop_base & ~TP_STOP_OFF;
@@ -688,7 +694,7 @@ void tp_front_configure(tp_pool *pool) {
   stop_all(pool);
   for (tp_thread_cache *tc = f->caches; tc; tc = tc->pool_next) {
     take_inbox(pool, tc);
-    set_off(tc, !on);
+    set_off(pool, tc, !on);
     tc->budget = f->budget;
     tc->serves = on ? largest_served(pool) : 0;
     if (tc->parked_bytes > tc->budget)
@@ -769,7 +775,7 @@ void tp_front_fini(tp_pool *pool, tp_pool_stats *seen) {
   tp_front_adjust_stats(pool, seen);
   for (tp_thread_cache *tc = pool->front.caches; tc; tc = tc->pool_next) {
     tc->dead = true;
-    set_off(tc, true);
+    set_off(pool, tc, true);
     tc->serves = 0;
   }
   resume_all(pool); /* their owners find them dead */

@@ -128,6 +128,9 @@ struct tp_thread_cache {
   uint64_t held_base;
   uint64_t peak_requested; /* never below zero */
   int64_t slack;
+  /* While it is off: what callers hold of its hand-outs (bytes handed out
+   * less taken back), as counted in the pool's front.noted; 0 while on. */
+  uint64_t noted;
   tp_front_bin bins[TP_FRONT_BINS];
   /* Under the pool's lock: frees from other threads (TP_FRONT_INBOX, made
    * on first use), taken back by the owner when it next holds the lock

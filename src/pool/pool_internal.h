@@ -392,8 +392,19 @@ static inline void tp_pool_note_peaks(tp_pool *pool) {
     s->live_bytes_peak = s->live_bytes;
   if (s->live_bytes > pool->live_high)
     pool->live_high = s->live_bytes;
-  if (s->requested_bytes > s->requested_bytes_peak)
-    s->requested_bytes_peak = s->requested_bytes;
+  /* With what threads hold from caches, as far as the lock holder knows,
+   * so that one thread's peak through the engine stays exact while blocks
+   * of exited threads' caches, or of caches turned off, are live. Both
+   * figures are at most what callers hold; the second, read as signed,
+   * falls below the first where live caches' blocks were freed through
+   * the engine (their frees counted, their hand-outs not): the larger. */
+  int64_t with_caches = (int64_t)(s->requested_bytes +
+                                  tp_front_requested_elsewhere(&pool->front));
+  uint64_t requested = with_caches > (int64_t)s->requested_bytes
+                           ? (uint64_t)with_caches
+                           : s->requested_bytes;
+  if (requested > s->requested_bytes_peak)
+    s->requested_bytes_peak = requested;
   if (s->reserved_bytes > s->reserved_bytes_peak)
     s->reserved_bytes_peak = s->reserved_bytes;
   uint64_t committed = s->reserved_bytes - s->decommitted_bytes;

@@ -437,6 +437,62 @@ Test(tc_stats, requested_peak_is_exact_on_one_thread) {
                (unsigned long long)r.peak);
 }
 
+/* design.md: "requested_bytes_peak is exact on one thread", and "Both are
+ * exact with thread_cache_bytes = 0". Another thread's cache handed out
+ * blocks that stay live; then one thread alone reaches a peak through the
+ * engine (blocks above the caches' sizes), frees one, and reads: the peak
+ * counts the other thread's blocks, whether that thread exited, its caches
+ * were turned off, or the peaks were reset in between. */
+typedef enum { PEAK_AFTER_EXIT, PEAK_CACHES_OFF, PEAK_AFTER_RESET } peak_case;
+
+static void peak_over_another_threads_blocks(peak_case c) {
+  tp_pool *pool = tc_pool(tp_host_space(), TP_POOL_THREAD_CACHE_DEFAULT);
+  enum { KEPT = 16, BIG = 8 };
+  void *kept[KEPT], *big[BIG];
+  uint64_t held = 0;
+  worker w;
+  worker_start(&w);
+  for (int i = 0; i < KEPT; i++) {
+    kept[i] = w_alloc(&w, pool, 1000 + 37 * (size_t)i, NULL);
+    held += 1000 + 37 * (uint64_t)i;
+  }
+  if (c == PEAK_CACHES_OFF)
+    ct_ok(tp_pool_set_attribute(pool, TP_POOL_ATTR_THREAD_CACHE_BYTES, 0));
+  else
+    worker_stop(&w);
+  if (c == PEAK_AFTER_RESET)
+    ct_ok(tp_pool_reset_peaks(pool));
+  for (int i = 0; i < BIG; i++)
+    big[i] = alloc_ok(pool, 300000, NULL); /* above the caches' sizes */
+  uint64_t peak = held + BIG * (uint64_t)300000;
+  ct_ok(tp_pool_free(pool, big[BIG - 1], NULL));
+  tp_pool_stats s = ct_stats(pool);
+  cr_expect_eq(s.requested_bytes, peak - 300000);
+  cr_expect_eq(s.requested_bytes_peak, peak,
+               "case %d: peak %llu, callers held %llu at most", (int)c,
+               (unsigned long long)s.requested_bytes_peak,
+               (unsigned long long)peak);
+  if (c == PEAK_CACHES_OFF)
+    worker_stop(&w);
+  for (int i = 0; i < BIG - 1; i++)
+    ct_ok(tp_pool_free(pool, big[i], NULL));
+  for (int i = 0; i < KEPT; i++)
+    ct_ok(tp_pool_free(pool, kept[i], NULL));
+  ct_ok(tp_pool_destroy(pool));
+}
+
+Test(tc_stats, one_threads_peak_counts_an_exited_threads_blocks) {
+  peak_over_another_threads_blocks(PEAK_AFTER_EXIT);
+}
+
+Test(tc_stats, one_threads_peak_counts_blocks_of_caches_turned_off) {
+  peak_over_another_threads_blocks(PEAK_CACHES_OFF);
+}
+
+Test(tc_stats, a_reset_peak_counts_an_exited_threads_blocks) {
+  peak_over_another_threads_blocks(PEAK_AFTER_RESET);
+}
+
 /* design.md: live_bytes_peak "counts parked blocks as live (the engine's
  * view), so it may exceed what callers held by what was parked": it may be
  * more than the usable bytes callers held at once, never less. */

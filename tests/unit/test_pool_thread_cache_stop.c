@@ -116,9 +116,10 @@ Test(thread_cache_stop, back_to_its_base_after_every_stop) {
 }
 
 /* A block handed out while the caches were on and freed on its thread
- * after they went off: the inline free does not read `off`, so only
- * TP_STOP_OFF keeps it from parking the block in a cache that is off
- * (a bound on cached bytes leaves the budget as it was). */
+ * after they went off goes to the engine: the inline free does not read
+ * `off`. Turning caches off forgets their notes too (flush_above), so this
+ * passes without TP_STOP_OFF in the mask as well; the dead cache below is
+ * where TP_STOP_OFF alone keeps the inline path out. */
 static void free_after_off(void) {
   void *p = NULL;
   tp_pool *pool = pool_with_a_live_block(&p);
