@@ -183,7 +183,8 @@ tp_status tp_pool_alloc(tp_pool *pool, size_t bytes, tp_stream stream,
                         void **out);
 /* `stream` is where the block's last use was queued. Any thread may free a
  * block. Freeing NULL does nothing and succeeds, as with free() and
- * cudaFree(). */
+ * cudaFree(); a NULL pool is still TP_ERR_INVALID_ARGUMENT, NULL `ptr` or
+ * not. */
 tp_status tp_pool_free(tp_pool *pool, void *ptr, tp_stream stream);
 
 /* Call before destroying a stream: waits for it once and makes its cached
