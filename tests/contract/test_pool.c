@@ -274,6 +274,9 @@ Test(pool_arguments, null_handles_are_invalid_arguments) {
   ct_expect_fail(tp_pool_alloc(pool, 8, NULL, NULL), TP_ERR_INVALID_ARGUMENT,
                  NULL);
   ct_expect_fail(tp_pool_free(NULL, &n, NULL), TP_ERR_INVALID_ARGUMENT, NULL);
+  /* pool.h: a NULL pool is refused, NULL `ptr` or not. */
+  ct_expect_fail(tp_pool_free(NULL, NULL, NULL), TP_ERR_INVALID_ARGUMENT,
+                 "tp_pool_free");
   ct_expect_fail(tp_pool_forget_stream(NULL, NULL), TP_ERR_INVALID_ARGUMENT,
                  NULL);
   ct_expect_fail(tp_pool_trim(NULL, 0), TP_ERR_INVALID_ARGUMENT, NULL);
