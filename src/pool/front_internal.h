@@ -171,7 +171,7 @@ enum { TP_STOP_SYMMETRIC = 8 };
 /* Not a stop either: set while the cache is off (`off`, a dead cache's
  * too), so that the public free's inline path need not read `off`: it
  * never enters, and the general path, which reads it, sends the call to
- * the engine. Kept in `stop_base` as TP_STOP_SYMMETRIC. */
+ * the engine. Kept in `stop_base`, as TP_STOP_SYMMETRIC is. */
 enum { TP_STOP_OFF = 16 };
 
 /* The owner's way into its cache, without the pool's lock: false (nothing
