@@ -76,8 +76,8 @@ static void *own_lines(size_t bytes);
  * block this thread allocates is likely of a size it asks for again). */
 static bool park_queued(tp_thread_cache *tc, const tp_queued *q) {
   tp_front_bin *bin = &tc->bins[tp_front_bin_of(q->bytes)];
-  if (q->bytes > tc->serves || bin->count == TP_FRONT_DEPTH ||
-      tc->parked_bytes + q->bytes > tc->budget)
+  if (q->bytes > tc->serves ||
+      (bin->count == bin->cap && !tp_front_grow(tc, bin)))
     return false;
   if (!bin->blocks &&
       !(bin->blocks = own_lines(TP_FRONT_DEPTH * sizeof *bin->blocks)))
@@ -85,7 +85,6 @@ static bool park_queued(tp_thread_cache *tc, const tp_queued *q) {
   uint64_t parked = tp_cell_parked_word(q->word);
   atomic_store_explicit(&q->cell->word, parked, memory_order_relaxed);
   bin->blocks[bin->count++] = (tp_parked){q->ptr, q->cell, parked};
-  tc->parked_bytes += q->bytes;
   tc->moved_in++;
   return true;
 }
@@ -203,8 +202,32 @@ static void flush_bin(tp_pool *pool, tp_thread_cache *tc, tp_front_bin *bin,
   memmove(bin->blocks, bin->blocks + count,
           (bin->count - count) * sizeof *bin->blocks);
   bin->count -= count;
-  tc->parked_bytes -= count * bin->bytes;
   tc->moved_in -= count;
+}
+
+/* Bin `bin` of `tc` (the caller's or stopped) gives up its share of the
+ * budget beyond `cap` blocks (at least its count). */
+static void cap_bin(tp_thread_cache *tc, tp_front_bin *bin, uint32_t cap) {
+  if (cap < bin->count)
+    cap = bin->count;
+  if (cap < bin->cap) {
+    tc->reserved -= (uint64_t)(bin->cap - cap) * bin->bytes;
+    bin->cap = cap;
+  }
+}
+
+/* Every bin of `tc` gives up the share it leaves unused. */
+static void cap_all_to_counts(tp_thread_cache *tc) {
+  for (unsigned i = 0; i < TP_FRONT_BINS; i++)
+    cap_bin(tc, &tc->bins[i], 0);
+}
+
+/* Bytes of the blocks parked in `tc` (the caller's or stopped). */
+static uint64_t parked_bytes(const tp_thread_cache *tc) {
+  uint64_t bytes = 0;
+  for (unsigned i = 0; i < TP_FRONT_BINS; i++)
+    bytes += (uint64_t)tc->bins[i].count * tc->bins[i].bytes;
+  return bytes;
 }
 
 /* Gives back every parked block larger than `bytes`, and forgets the
@@ -216,6 +239,7 @@ static void flush_above(tp_pool *pool, tp_thread_cache *tc, uint64_t bytes) {
     if (bin->bytes > bytes) {
       if (bin->count)
         flush_bin(pool, tc, bin, bin->count);
+      cap_bin(tc, bin, 0);
       bin->batch = 0;
     }
   }
@@ -242,6 +266,7 @@ static void flush_all(tp_pool *pool, tp_thread_cache *tc) {
     tp_front_bin *bin = &tc->bins[i];
     if (bin->count)
       flush_bin(pool, tc, bin, bin->count);
+    cap_bin(tc, bin, 0);
     bin->batch = 0;
   }
 }
@@ -444,7 +469,7 @@ tp_front_refill(tp_pool *pool, tp_thread_cache *tc, size_t bytes, void **out) {
   owner_takes_inbox(pool, tc, true);
   if (bin->count) {
     note_base(pool, tc);
-    tp_front_hand(tc, bin->blocks[--bin->count], bin, n, bytes);
+    tp_front_hand(tc, bin->blocks[--bin->count], bin, bytes);
     *out = (void *)bin->blocks[bin->count].ptr;
     served = true;
     goto done;
@@ -457,11 +482,14 @@ tp_front_refill(tp_pool *pool, tp_thread_cache *tc, size_t bytes, void **out) {
   pool->clock++;
   uint32_t want = bin->batch ? bin->batch : 1;
   bin->batch = want * 2 > TP_FRONT_DEPTH ? TP_FRONT_DEPTH : want * 2;
-  /* Within the thread's budget, apart from the block handed out now. */
-  uint64_t room =
-      tc->budget > tc->parked_bytes ? tc->budget - tc->parked_bytes : 0;
-  if ((want - 1) * n > room)
-    want = (uint32_t)(room / n) + 1;
+  /* Within the bin's share of the thread's budget and what the budget has
+   * left, apart from the block handed out now (the bin is empty); the
+   * shares other bins leave unused are given up first if that is short. */
+  if ((uint64_t)bin->cap + (tc->budget - tc->reserved) / n < want - 1)
+    cap_all_to_counts(tc);
+  uint64_t room = bin->cap + (tc->budget - tc->reserved) / n;
+  if (want - 1 > room)
+    want = (uint32_t)room + 1;
   bool first_hit = false;
   tp_parked first = {0, NULL, 0};
   for (uint32_t i = 0; i < want; i++) {
@@ -487,7 +515,6 @@ tp_front_refill(tp_pool *pool, tp_thread_cache *tc, size_t bytes, void **out) {
     /* Its owner from now until it leaves this cache (hand-outs and parks
      * keep it): a free on another thread finds the inbox by it. */
     atomic_store_explicit(&cell->owner, tc, memory_order_relaxed);
-    tc->parked_bytes += n;
     tc->moved_in++; /* the first, handed out below, too */
     tp_parked p = {tp_blk(pool, b)->ptr, cell, parked};
     if (i == 0) {
@@ -497,10 +524,14 @@ tp_front_refill(tp_pool *pool, tp_thread_cache *tc, size_t bytes, void **out) {
       bin->blocks[bin->count++] = p;
     }
   }
+  /* The share for what entered, and for the block handed out to come
+   * back, where the budget has room. */
+  while (bin->cap < bin->count + 1 && tp_front_grow(tc, bin))
+    ;
   tp_pool_note_peaks(pool);
   note_base(pool, tc);
   if (first.cell) {
-    tp_front_hand(tc, first, bin, n, bytes);
+    tp_front_hand(tc, first, bin, bytes);
     tc->counts.misses += !first_hit;
     *out = (void *)first.ptr;
     served = true;
@@ -530,10 +561,17 @@ __attribute__((noinline)) bool tp_front_free_making_room(tp_pool *pool,
     if (w == n->word) {
       owner_takes_inbox(pool, tc, false);
       pool->clock++;
-      if (tc->parked_bytes + bin->bytes > tc->budget)
-        flush_all(pool, tc);
-      else
-        flush_bin(pool, tc, bin, (bin->count + 1) / 2);
+      if (bin->count == TP_FRONT_DEPTH) {
+        flush_bin(pool, tc, bin, (bin->count + 1) / 2); /* its cap stays */
+      } else if (bin->count == bin->cap && !tp_front_grow(tc, bin)) {
+        /* The budget has no room: the shares others leave unused, else
+         * everything (after which the block fits: see above). */
+        cap_all_to_counts(tc);
+        if (!tp_front_grow(tc, bin)) {
+          flush_all(pool, tc);
+          tp_front_grow(tc, bin);
+        }
+      }
       tp_front_park(tc, bin, n, ptr);
       *st = TP_SUCCESS;
       handled = true;
@@ -697,7 +735,7 @@ void tp_front_configure(tp_pool *pool) {
     set_off(pool, tc, !on);
     tc->budget = f->budget;
     tc->serves = on ? largest_served(pool) : 0;
-    if (tc->parked_bytes > tc->budget)
+    if (tc->reserved > tc->budget)
       flush_all(pool, tc);
     flush_above(pool, tc, tc->serves);
   }
@@ -708,7 +746,7 @@ bool tp_front_drain_all(tp_pool *pool) {
   bool any = false;
   stop_all(pool);
   for (tp_thread_cache *tc = pool->front.caches; tc; tc = tc->pool_next) {
-    any |= tc->parked_bytes > 0 || tc->inbox_count > 0;
+    any |= parked_bytes(tc) > 0 || tc->inbox_count > 0;
     take_inbox(pool, tc);
     flush_all(pool, tc);
   }
@@ -724,7 +762,7 @@ void tp_front_sum(tp_pool *pool, tp_front_sums *out) {
     fold_counts(&out->counts, &counts);
     if (tc->peak_requested > out->peak_requested)
       out->peak_requested = tc->peak_requested;
-    out->parked_bytes += tc->parked_bytes;
+    out->parked_bytes += parked_bytes(tc);
     for (unsigned i = 0; i < TP_FRONT_BINS; i++)
       if (tc->bins[i].count) {
         out->parked_blocks += tc->bins[i].count;

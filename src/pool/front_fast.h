@@ -41,8 +41,9 @@ void tp_front_drop_dead(tp_thread_cache *tc);
  * out. */
 bool tp_front_refill(tp_pool *pool, tp_thread_cache *tc, size_t bytes,
                      void **out);
-/* A free that finds its bin full or the budget spent: room made under the
- * pool's lock (the oldest half of the bin, or the whole cache), then
+/* A free that finds its bin full, or at its share of a budget with no
+ * room left: room made under the pool's lock (the oldest half of the bin;
+ * or the shares other bins leave unused, else the whole cache), then
  * parked. False for the engine; true with the free's status in *st. */
 bool tp_front_free_making_room(tp_pool *pool, tp_thread_cache *tc,
                                uintptr_t ptr, tp_status *st);
@@ -66,8 +67,7 @@ static inline size_t tp_note_of(uintptr_t ptr) {
  * its cell as handed out (in the generation its park started), and a note
  * to find it at its free. */
 static inline void tp_front_hand(tp_thread_cache *tc, tp_parked p,
-                                 tp_front_bin *bin, uint64_t bytes,
-                                 size_t requested) {
+                                 tp_front_bin *bin, size_t requested) {
   uint64_t word = tp_cell_handed_word(p.word, requested);
   /* Its owner, `tc`, was set when a refill brought it here. */
   atomic_store_explicit(&p.cell->word, word, memory_order_relaxed);
@@ -76,7 +76,6 @@ static inline void tp_front_hand(tp_thread_cache *tc, tp_parked p,
   n->cell = p.cell;
   n->word = word;
   n->bin = bin;
-  tc->parked_bytes -= bytes;
   tc->counts.allocations++;
   tc->counts.bytes_allocated += requested;
   int64_t slack = tc->slack - (int64_t)requested;
@@ -101,13 +100,11 @@ static inline void tp_front_park(tp_thread_cache *tc, tp_front_bin *bin,
   tp_cell *cell = n->cell;
   uint64_t word = n->word;
   uint32_t count = bin->count;
-  uint64_t bytes = bin->bytes;
   n->ptr = 0;
   uint64_t parked = tp_cell_parked_word(word);
   atomic_store_explicit(&cell->word, parked, memory_order_relaxed);
   bin->blocks[count] = (tp_parked){ptr, cell, parked};
   bin->count = count + 1;
-  tc->parked_bytes += bytes;
   /* Deallocations are not counted here (the bins' counts tell them), nor
    * the bytes freed (the slack tells them). */
   tc->slack += (int64_t)tp_cell_requested(word);
@@ -131,7 +128,7 @@ tp_front_take_parked(tp_thread_cache *tc, size_t bytes, uint64_t n, size_t b,
     return false;
   }
   tp_parked p = bin->blocks[--bin->count];
-  tp_front_hand(tc, p, bin, n, bytes);
+  tp_front_hand(tc, p, bin, bytes);
   tp_owner_leave(tc);
   *out = (void *)p.ptr;
   return true;
@@ -192,8 +189,9 @@ static inline bool tp_front_alloc_wide(tp_pool *pool, size_t bytes, void **out,
 /* Parks block `ptr`, freed on the calling thread, in its cache `tc`, as
  * the common free does; false (nothing done) for anything else: a stopped
  * or off cache, a block it did not hand out or whose cell says otherwise,
- * a full bin or a spent budget, or owners that need a full fence to
- * enter (tp_owner_enter_fast). No call, as tp_front_take_parked. */
+ * a bin at its cap (its share of the budget: the general path grows it),
+ * or owners that need a full fence to enter (tp_owner_enter_fast). No
+ * call, as tp_front_take_parked. */
 __attribute__((always_inline)) static inline bool
 tp_front_park_freed(tp_thread_cache *tc, uintptr_t ptr) {
   if (!tp_owner_enter_fast(tc))
@@ -203,8 +201,7 @@ tp_front_park_freed(tp_thread_cache *tc, uintptr_t ptr) {
   /* Not off: TP_STOP_OFF would have kept it out. */
   if (n->ptr != ptr ||
       atomic_load_explicit(&n->cell->word, memory_order_relaxed) != n->word ||
-      bin->count == TP_FRONT_DEPTH ||
-      tc->parked_bytes + bin->bytes > tc->budget) {
+      bin->count == bin->cap) {
     tp_owner_leave(tc);
     return false;
   }
@@ -240,8 +237,7 @@ static inline bool tp_front_free(tp_pool *pool, void *ptr, tp_status *st) {
     return true;
   }
   tp_front_bin *bin = n->bin;
-  if (bin->count == TP_FRONT_DEPTH ||
-      tc->parked_bytes + bin->bytes > tc->budget) {
+  if (bin->count == bin->cap && !tp_front_grow(tc, bin)) {
     tp_owner_leave(tc);
     return tp_front_free_making_room(pool, tc, p, st);
   }

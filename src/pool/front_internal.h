@@ -68,6 +68,10 @@ typedef struct tp_queued {
 
 typedef struct tp_front_bin {
   uint32_t count;
+  /* The blocks it may hold (count <= cap <= TP_FRONT_DEPTH): its share of
+   * the cache's budget, so that a park checks the bin alone (see
+   * `reserved`). */
+  uint32_t cap;
   uint32_t batch;    /* blocks the next refill takes: doubles up to DEPTH */
   tp_parked *blocks; /* TP_FRONT_DEPTH, made on first use */
   uint64_t bytes;    /* of each block: tp_front_bin_bytes */
@@ -103,7 +107,13 @@ struct tp_thread_cache {
   /* The largest block it hands out: below the pool's oversize threshold,
    * within the budget (a larger one could never be parked), 0 when off. */
   uint64_t serves;
-  uint64_t parked_bytes; /* blocks: the bins' counts */
+  /* The bins' shares of the budget: the sum of cap * bytes, never above
+   * `budget`, so the blocks parked (count <= cap) are never either. A
+   * share grows when a park finds its bin at its cap and the budget has
+   * room (tp_front_grow), and shrinks only under the pool's lock (unused
+   * shares given up when a park needs room, flushes), so that the common
+   * alloc and free keep no count of parked bytes. */
+  uint64_t reserved;
   /* Its calls' counts, but for deallocations and bytes_freed: a free
    * that parks keeps one count (`slack`) where it kept three, and
    * cache_counts (front_cache.c) derives those two, from the bins' counts
@@ -222,6 +232,17 @@ static inline void tp_owner_leave(tp_thread_cache *tc) {
 static inline uint64_t tp_front_freed(const tp_thread_cache *tc) {
   return tc->held_base + tc->counts.bytes_allocated - tc->peak_requested +
          (uint64_t)tc->slack;
+}
+
+/* Bin `bin` of cache `tc` (its owner's, in its fast path or holding the
+ * pool's lock, or stopped) at its cap: one more block's share of the
+ * budget, if the budget has room; false otherwise. */
+static inline bool tp_front_grow(tp_thread_cache *tc, tp_front_bin *bin) {
+  if (bin->cap == TP_FRONT_DEPTH || tc->reserved + bin->bytes > tc->budget)
+    return false;
+  bin->cap++;
+  tc->reserved += bin->bytes;
+  return true;
 }
 
 void tp_front_cells_fini(tp_pool *pool);

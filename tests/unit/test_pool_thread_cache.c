@@ -245,6 +245,39 @@ Test(thread_cache, a_block_above_the_budget_is_never_parked) {
   cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
 }
 
+/* A free whose block fits the budget with what the thread has parked is
+ * parked, and takes nothing else back: each size holds a share of the
+ * budget (design.md), and a size that needs one takes the shares others
+ * leave unused, not their parked blocks. Here four 16 KiB blocks were
+ * parked (the whole budget) and three went back out to the caller, so
+ * their shares are unused when an 8 KiB block is freed. */
+Test(thread_cache, a_free_within_the_budget_takes_no_parked_block_back) {
+  tp_pool *pool = pool_with(64 * KiB, TP_UNLIMITED);
+  void *a[4], *b;
+  for (int i = 0; i < 4; i++)
+    cr_assert_eq(tp_pool_alloc(pool, 16 * KiB, NULL, &a[i]), TP_SUCCESS);
+  for (int i = 0; i < 4; i++)
+    cr_assert_eq(tp_pool_free(pool, a[i], NULL), TP_SUCCESS);
+  cr_assert_eq(stats_of(pool).thread_cached_bytes, 64 * KiB);
+  for (int i = 0; i < 3; i++)
+    cr_assert_eq(tp_pool_alloc(pool, 16 * KiB, NULL, &a[i]), TP_SUCCESS);
+  cr_assert_eq(tp_pool_alloc(pool, 8 * KiB, NULL, &b), TP_SUCCESS);
+  uint64_t before = stats_of(pool).thread_cached_bytes;
+  cr_assert_eq(before, 16 * KiB, "one 16 KiB block still parked");
+  cr_assert_leq(before + 8 * KiB, 64 * KiB);
+  cr_assert_eq(tp_pool_free(pool, b, NULL), TP_SUCCESS);
+  tp_pool_stats s = stats_of(pool);
+  cr_expect_eq(s.thread_cached_bytes, before + 8 * KiB,
+               "parked %" PRIu64 " bytes, before the free %" PRIu64,
+               s.thread_cached_bytes, before);
+  for (int i = 0; i < 3; i++)
+    cr_assert_eq(tp_pool_free(pool, a[i], NULL), TP_SUCCESS);
+  s = stats_of(pool);
+  cr_expect_leq(s.thread_cached_bytes, 64 * KiB);
+  cr_expect_eq(s.live_blocks, 0);
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
+
 Test(thread_cache, statistics_count_parked_blocks_as_cached) {
   tp_pool *pool = pool_with(MiB, TP_UNLIMITED);
   enum { N = 20 };
