@@ -561,14 +561,18 @@ __attribute__((noinline)) bool tp_front_free_making_room(tp_pool *pool,
     if (w == n->word) {
       owner_takes_inbox(pool, tc, false);
       pool->clock++;
-      if (bin->count == TP_FRONT_DEPTH) {
-        flush_bin(pool, tc, bin, (bin->count + 1) / 2); /* its cap stays */
-      } else if (bin->count == bin->cap && !tp_front_grow(tc, bin)) {
-        /* The budget has no room: the shares others leave unused, else
-         * everything (after which the block fits: see above). */
+      if (bin->count == bin->cap && !tp_front_grow(tc, bin)) {
+        /* Unused shares given up, what is reserved is what is parked:
+         * over the budget with this block, everything goes (after which
+         * it fits: see above); else a full bin gives its older half back
+         * (its cap stays); else the budget has room for the share. */
         cap_all_to_counts(tc);
-        if (!tp_front_grow(tc, bin)) {
+        if (tc->reserved + bin->bytes > tc->budget) {
           flush_all(pool, tc);
+          tp_front_grow(tc, bin);
+        } else if (bin->count == TP_FRONT_DEPTH) {
+          flush_bin(pool, tc, bin, (bin->count + 1) / 2);
+        } else {
           tp_front_grow(tc, bin);
         }
       }
@@ -735,6 +739,7 @@ void tp_front_configure(tp_pool *pool) {
     set_off(pool, tc, !on);
     tc->budget = f->budget;
     tc->serves = on ? largest_served(pool) : 0;
+    cap_all_to_counts(tc); /* reserved: what is parked */
     if (tc->reserved > tc->budget)
       flush_all(pool, tc);
     flush_above(pool, tc, tc->serves);

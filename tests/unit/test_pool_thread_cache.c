@@ -278,6 +278,45 @@ Test(thread_cache, a_free_within_the_budget_takes_no_parked_block_back) {
   cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
 }
 
+/* design.md: "a thread over its budget gives back everything", a full
+ * size of one that is not its older half: nine 4 KiB frees under a 32 KiB
+ * budget park eight (32 KiB), and the ninth, over the budget, gives them
+ * all back and parks alone. */
+Test(thread_cache, a_free_over_the_budget_gives_everything_back) {
+  tp_pool *pool = pool_with(32 * KiB, TP_UNLIMITED);
+  void *p[9];
+  for (int i = 0; i < 9; i++)
+    cr_assert_eq(tp_pool_alloc(pool, 4 * KiB, NULL, &p[i]), TP_SUCCESS);
+  for (int i = 0; i < 8; i++)
+    cr_assert_eq(tp_pool_free(pool, p[i], NULL), TP_SUCCESS);
+  cr_assert_eq(stats_of(pool).thread_cached_bytes, 32 * KiB);
+  cr_assert_eq(tp_pool_free(pool, p[8], NULL), TP_SUCCESS);
+  cr_expect_eq(stats_of(pool).thread_cached_bytes, 4 * KiB);
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
+
+/* A lower budget takes back parked blocks only where they exceed it: the
+ * shares a size leaves unused are not parked blocks. */
+Test(thread_cache, a_lower_budget_keeps_what_still_fits) {
+  tp_pool *pool = pool_with(64 * KiB, TP_UNLIMITED);
+  void *a[4];
+  for (int i = 0; i < 4; i++)
+    cr_assert_eq(tp_pool_alloc(pool, 16 * KiB, NULL, &a[i]), TP_SUCCESS);
+  for (int i = 0; i < 4; i++)
+    cr_assert_eq(tp_pool_free(pool, a[i], NULL), TP_SUCCESS);
+  for (int i = 0; i < 3; i++)
+    cr_assert_eq(tp_pool_alloc(pool, 16 * KiB, NULL, &a[i]), TP_SUCCESS);
+  cr_assert_eq(stats_of(pool).thread_cached_bytes, 16 * KiB);
+  cr_assert_eq(
+      tp_pool_set_attribute(pool, TP_POOL_ATTR_THREAD_CACHE_BYTES, 32 * KiB),
+      TP_SUCCESS);
+  cr_expect_eq(stats_of(pool).thread_cached_bytes, 16 * KiB);
+  for (int i = 0; i < 3; i++)
+    cr_assert_eq(tp_pool_free(pool, a[i], NULL), TP_SUCCESS);
+  cr_expect_leq(stats_of(pool).thread_cached_bytes, 32 * KiB);
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
+
 Test(thread_cache, statistics_count_parked_blocks_as_cached) {
   tp_pool *pool = pool_with(MiB, TP_UNLIMITED);
   enum { N = 20 };
