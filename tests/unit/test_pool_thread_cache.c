@@ -245,6 +245,30 @@ Test(thread_cache, a_block_above_the_budget_is_never_parked) {
   cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
 }
 
+static void alloc_n(tp_pool *pool, size_t bytes, int n, void **out) {
+  for (int i = 0; i < n; i++)
+    cr_assert_eq(tp_pool_alloc(pool, bytes, NULL, &out[i]), TP_SUCCESS);
+}
+
+static void free_n(tp_pool *pool, int n, void **blocks) {
+  for (int i = 0; i < n; i++)
+    cr_assert_eq(tp_pool_free(pool, blocks[i], NULL), TP_SUCCESS);
+}
+
+/* Under a 64 KiB budget: four 16 KiB blocks parked (the whole budget),
+ * then three of them taken back into a[0..2], so that one stays parked
+ * and the size's share is mostly unused. */
+static tp_pool *a_mostly_unused_share(void *a[3]) {
+  tp_pool *pool = pool_with(64 * KiB, TP_UNLIMITED);
+  void *p[4];
+  alloc_n(pool, 16 * KiB, 4, p);
+  free_n(pool, 4, p);
+  cr_assert_eq(stats_of(pool).thread_cached_bytes, 64 * KiB);
+  alloc_n(pool, 16 * KiB, 3, a);
+  cr_assert_eq(stats_of(pool).thread_cached_bytes, 16 * KiB);
+  return pool;
+}
+
 /* A free whose block fits the budget with what the thread has parked is
  * parked, and takes nothing else back: each size holds a share of the
  * budget (design.md), and a size that needs one takes the shares others
@@ -252,15 +276,8 @@ Test(thread_cache, a_block_above_the_budget_is_never_parked) {
  * parked (the whole budget) and three went back out to the caller, so
  * their shares are unused when an 8 KiB block is freed. */
 Test(thread_cache, a_free_within_the_budget_takes_no_parked_block_back) {
-  tp_pool *pool = pool_with(64 * KiB, TP_UNLIMITED);
-  void *a[4], *b;
-  for (int i = 0; i < 4; i++)
-    cr_assert_eq(tp_pool_alloc(pool, 16 * KiB, NULL, &a[i]), TP_SUCCESS);
-  for (int i = 0; i < 4; i++)
-    cr_assert_eq(tp_pool_free(pool, a[i], NULL), TP_SUCCESS);
-  cr_assert_eq(stats_of(pool).thread_cached_bytes, 64 * KiB);
-  for (int i = 0; i < 3; i++)
-    cr_assert_eq(tp_pool_alloc(pool, 16 * KiB, NULL, &a[i]), TP_SUCCESS);
+  void *a[3], *b;
+  tp_pool *pool = a_mostly_unused_share(a);
   cr_assert_eq(tp_pool_alloc(pool, 8 * KiB, NULL, &b), TP_SUCCESS);
   uint64_t before = stats_of(pool).thread_cached_bytes;
   cr_assert_eq(before, 16 * KiB, "one 16 KiB block still parked");
@@ -270,8 +287,7 @@ Test(thread_cache, a_free_within_the_budget_takes_no_parked_block_back) {
   cr_expect_eq(s.thread_cached_bytes, before + 8 * KiB,
                "parked %" PRIu64 " bytes, before the free %" PRIu64,
                s.thread_cached_bytes, before);
-  for (int i = 0; i < 3; i++)
-    cr_assert_eq(tp_pool_free(pool, a[i], NULL), TP_SUCCESS);
+  free_n(pool, 3, a);
   s = stats_of(pool);
   cr_expect_leq(s.thread_cached_bytes, 64 * KiB);
   cr_expect_eq(s.live_blocks, 0);
@@ -285,10 +301,8 @@ Test(thread_cache, a_free_within_the_budget_takes_no_parked_block_back) {
 Test(thread_cache, a_free_over_the_budget_gives_everything_back) {
   tp_pool *pool = pool_with(32 * KiB, TP_UNLIMITED);
   void *p[9];
-  for (int i = 0; i < 9; i++)
-    cr_assert_eq(tp_pool_alloc(pool, 4 * KiB, NULL, &p[i]), TP_SUCCESS);
-  for (int i = 0; i < 8; i++)
-    cr_assert_eq(tp_pool_free(pool, p[i], NULL), TP_SUCCESS);
+  alloc_n(pool, 4 * KiB, 9, p);
+  free_n(pool, 8, p);
   cr_assert_eq(stats_of(pool).thread_cached_bytes, 32 * KiB);
   cr_assert_eq(tp_pool_free(pool, p[8], NULL), TP_SUCCESS);
   cr_expect_eq(stats_of(pool).thread_cached_bytes, 4 * KiB);
@@ -298,21 +312,13 @@ Test(thread_cache, a_free_over_the_budget_gives_everything_back) {
 /* A lower budget takes back parked blocks only where they exceed it: the
  * shares a size leaves unused are not parked blocks. */
 Test(thread_cache, a_lower_budget_keeps_what_still_fits) {
-  tp_pool *pool = pool_with(64 * KiB, TP_UNLIMITED);
-  void *a[4];
-  for (int i = 0; i < 4; i++)
-    cr_assert_eq(tp_pool_alloc(pool, 16 * KiB, NULL, &a[i]), TP_SUCCESS);
-  for (int i = 0; i < 4; i++)
-    cr_assert_eq(tp_pool_free(pool, a[i], NULL), TP_SUCCESS);
-  for (int i = 0; i < 3; i++)
-    cr_assert_eq(tp_pool_alloc(pool, 16 * KiB, NULL, &a[i]), TP_SUCCESS);
-  cr_assert_eq(stats_of(pool).thread_cached_bytes, 16 * KiB);
+  void *a[3];
+  tp_pool *pool = a_mostly_unused_share(a);
   cr_assert_eq(
       tp_pool_set_attribute(pool, TP_POOL_ATTR_THREAD_CACHE_BYTES, 32 * KiB),
       TP_SUCCESS);
   cr_expect_eq(stats_of(pool).thread_cached_bytes, 16 * KiB);
-  for (int i = 0; i < 3; i++)
-    cr_assert_eq(tp_pool_free(pool, a[i], NULL), TP_SUCCESS);
+  free_n(pool, 3, a);
   cr_expect_leq(stats_of(pool).thread_cached_bytes, 32 * KiB);
   cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
 }
