@@ -528,8 +528,17 @@ int replay_log_read(const char *path, replay_log *out, char *err,
   int read_error = ferror(f);
   fclose(f);
   text[len] = '\0';
+  /* A NUL inside would end the text early and drop what follows it
+   * unseen: refused, with its line. */
+  const char *nul = memchr(text, '\0', len);
+  size_t nul_line = 1;
+  for (const char *c = text; nul && c < nul; c++)
+    nul_line += *c == '\n';
   int rc = read_error ? fail(err, err_len, "%s: read error", path)
-                      : replay_log_parse(path, text, out, err, err_len);
+           : nul
+               ? fail(err, err_len, "%s:%zu: a NUL byte (not a text event log)",
+                      path, nul_line)
+               : replay_log_parse(path, text, out, err, err_len);
   free(text);
   return rc;
 }

@@ -48,15 +48,16 @@ typedef struct replay_args {
   const char *child_impl, *child_log;
 } replay_args;
 
+#define REPLAY_USAGE                                                           \
+  "[--impl NAME]... [--label NAME] "                                           \
+  "[--divisions N] [--max-cached-bytes BYTES] [--max-buffers N] "              \
+  "[--limit BYTES] [--oversize BYTES] "                                        \
+  "[--page-release never|pressure|aged] [--page-release-delay N] "             \
+  "[--thread-cache-bytes B] "                                                  \
+  "[--reps N] [--full] [--out FILE (appended to)] [--timeline DIR] LOG.csv..."
+
 static void usage(const char *why) {
-  fprintf(stderr,
-          "tp_replay: %s\nusage: tp_replay [--impl NAME]... [--label NAME] "
-          "[--divisions N] [--max-cached-bytes BYTES] [--max-buffers N] "
-          "[--limit BYTES] [--oversize BYTES] "
-          "[--page-release never|pressure|aged] [--page-release-delay N] "
-          "[--thread-cache-bytes B] "
-          "[--reps N] [--full] [--out FILE] [--timeline DIR] LOG.csv...\n",
-          why);
+  fprintf(stderr, "tp_replay: %s\nusage: tp_replay " REPLAY_USAGE "\n", why);
   exit(2);
 }
 
@@ -67,6 +68,11 @@ static size_t parse_size(const char *s, const char *what) {
   if (errno || *end != '\0' || *s == '-' || v == 0)
     usage(what);
   return (size_t)v;
+}
+
+/* As parse_size, 0 allowed: the pool's bounds take 0 (nothing kept). */
+static size_t parse_size_or_0(const char *s, const char *what) {
+  return strcmp(s, "0") == 0 ? 0 : parse_size(s, what);
 }
 
 static void parse_args(int argc, char **argv, replay_args *a) {
@@ -83,6 +89,10 @@ static void parse_args(int argc, char **argv, replay_args *a) {
     if (strcmp(arg, "--full") == 0) {
       a->opts.full = true;
       continue;
+    }
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+      fprintf(stdout, "usage: tp_replay " REPLAY_USAGE "\n");
+      exit(0);
     }
     if (strcmp(arg, "--child") == 0) {
       if (i + 3 >= argc)
@@ -112,10 +122,16 @@ static void parse_args(int argc, char **argv, replay_args *a) {
       a->label = val;
     } else if (strcmp(arg, "--divisions") == 0) {
       a->config.divisions = (unsigned)parse_size(val, "bad --divisions");
+      /* Checked here, not only by the pool in each child. */
+      if (a->config.divisions > 16 ||
+          (a->config.divisions & (a->config.divisions - 1)) != 0)
+        usage("bad --divisions (1, 2, 4, 8 or 16)");
     } else if (strcmp(arg, "--max-cached-bytes") == 0) {
-      a->config.max_cached_bytes = parse_size(val, "bad --max-cached-bytes");
+      a->config.max_cached_bytes =
+          parse_size_or_0(val, "bad --max-cached-bytes");
     } else if (strcmp(arg, "--max-buffers") == 0) {
-      a->config.max_buffers_per_bucket = parse_size(val, "bad --max-buffers");
+      a->config.max_buffers_per_bucket =
+          parse_size_or_0(val, "bad --max-buffers");
     } else if (strcmp(arg, "--limit") == 0) {
       a->config.limit = parse_size(val, "bad --limit");
     } else if (strcmp(arg, "--oversize") == 0) {
@@ -128,10 +144,9 @@ static void parse_args(int argc, char **argv, replay_args *a) {
               ? TP_PAGE_RELEASE_AGED
               : (usage("bad --page-release"), TP_PAGE_RELEASE_DEFAULT);
     } else if (strcmp(arg, "--thread-cache-bytes") == 0) {
-      /* 0 turns the caches off: parse_size refuses 0. */
+      /* 0 turns the caches off. */
       a->config.thread_cache_bytes =
-          strcmp(val, "0") == 0 ? 0
-                                : parse_size(val, "bad --thread-cache-bytes");
+          parse_size_or_0(val, "bad --thread-cache-bytes");
     } else if (strcmp(arg, "--page-release-delay") == 0) {
       a->config.page_release_delay =
           parse_size(val, "bad --page-release-delay");
@@ -204,7 +219,8 @@ static int timed_passes(const replay_log *log, replay_target *target,
 
 /* Columns of a timeline file, in MiB; NaN where unknown. Downsampled to at
  * most `points` rows, each the maximum over its events (peaks survive). */
-static void write_timeline(const char *dir, const char *name, const char *impl,
+/* False (with a message) when the file cannot be written. */
+static bool write_timeline(const char *dir, const char *name, const char *impl,
                            const replay_sample *t, size_t count) {
   char path[1024];
   snprintf(path, sizeof path, "%s/%s.%s.timeline.dat", dir, name, impl);
@@ -214,7 +230,7 @@ static void write_timeline(const char *dir, const char *name, const char *impl,
   FILE *f = fopen(path, "w");
   if (!f) {
     fprintf(stderr, "tp_replay: %s: %s\n", path, strerror(errno));
-    return;
+    return false;
   }
   fprintf(f, "event requested live reserved largest_free resident\n");
   const size_t points = 1500;
@@ -241,7 +257,12 @@ static void write_timeline(const char *dir, const char *name, const char *impl,
     }
     fprintf(f, "\n");
   }
-  fclose(f);
+  bool written = !ferror(f);
+  if (fclose(f) != 0 || !written) {
+    fprintf(stderr, "tp_replay: %s: write failed\n", path);
+    return false;
+  }
+  return true;
 }
 
 static int child_main(replay_args *a) {
@@ -337,7 +358,8 @@ static int child_main(replay_args *a) {
   if (a->opts.out != stdout)
     fclose(a->opts.out);
   if (timeline)
-    write_timeline(a->timeline_dir, name, label, timeline, log.count);
+    if (!write_timeline(a->timeline_dir, name, label, timeline, log.count))
+      return 1;
   return 0;
 }
 

@@ -154,6 +154,31 @@ static void test_engine_log_round_trip(void) {
   replay_log_free(&log);
 }
 
+/* A NUL byte in a file would end the text there and drop every event
+ * after it unseen: the read refuses the file, naming the line. */
+static void test_read_refuses_a_nul_byte(void) {
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/tp_replay_selftest_nul_%ld.csv",
+           (long)getpid());
+  static const char text[] = HEADER "alloc,1,10,a,0x10,5,0x0,0\n"
+                                    "free,1,20,a,0x10\0,5,0x0,0\n"
+                                    "alloc,1,30,a,0x20,5,0x0,0\n";
+  FILE *f = fopen(path, "wb");
+  CHECK(f != NULL);
+  if (!f)
+    return;
+  CHECK(fwrite(text, 1, sizeof text - 1, f) == sizeof text - 1);
+  fclose(f);
+  replay_log log;
+  char err[256] = "";
+  int rc = replay_log_read(path, &log, err, sizeof err);
+  unlink(path);
+  CHECK(rc != 0);
+  CHECK(strstr(err, ":3: a NUL byte") != NULL);
+  if (rc == 0)
+    replay_log_free(&log);
+}
+
 /* Looking up a pool or a stream costs about one comparison however many
  * distinct ones a log names (a scan of those seen so far once made 50,000
  * distinct pool names take 11.7 s instead of 0.04 s). */
@@ -387,6 +412,7 @@ int main(void) {
   test_parse_quoted_names();
   test_parse_rejects_bad_quotes();
   test_engine_log_round_trip();
+  test_read_refuses_a_nul_byte();
   test_lookups_stay_constant_per_event();
   test_replay_tensorpool();
   test_replay_peer_skips_pool_verbs();
