@@ -222,12 +222,24 @@ static void cap_all_to_counts(tp_thread_cache *tc) {
     cap_bin(tc, &tc->bins[i], 0);
 }
 
-/* Bytes of the blocks parked in `tc` (the caller's or stopped). */
-static uint64_t parked_bytes(const tp_thread_cache *tc) {
-  uint64_t bytes = 0;
-  for (unsigned i = 0; i < TP_FRONT_BINS; i++)
-    bytes += (uint64_t)tc->bins[i].count * tc->bins[i].bytes;
-  return bytes;
+/* The blocks parked in `tc` (the caller's or stopped), in one pass over
+ * its bins: how many, their bytes, and the largest's bytes. */
+typedef struct parked_sum {
+  uint64_t blocks, bytes, largest;
+} parked_sum;
+
+static parked_sum parked_of(const tp_thread_cache *tc) {
+  parked_sum p = {0, 0, 0};
+  for (unsigned i = 0; i < TP_FRONT_BINS; i++) {
+    const tp_front_bin *bin = &tc->bins[i];
+    if (!bin->count)
+      continue;
+    p.blocks += bin->count;
+    p.bytes += (uint64_t)bin->count * bin->bytes;
+    if (bin->bytes > p.largest)
+      p.largest = bin->bytes;
+  }
+  return p;
 }
 
 /* Gives back every parked block larger than `bytes`, and forgets the
@@ -281,17 +293,15 @@ static void free_cache(tp_thread_cache *tc) {
 }
 
 /* Cache `tc`'s counts, its deallocations and bytes freed derived: the
- * bins hold moved_in + parks - hand-outs, and each park is a deallocation,
- * each hand-out an allocation; the bytes from the slack. Owner, or a
- * stopped cache. */
-static tp_front_counts cache_counts(const tp_thread_cache *tc) {
+ * bins hold `parked` blocks, which are moved_in + parks - hand-outs, and
+ * each park is a deallocation, each hand-out an allocation; the bytes from
+ * the slack. Owner, or a stopped cache. */
+static tp_front_counts cache_counts(const tp_thread_cache *tc,
+                                    uint64_t parked) {
   tp_front_counts c = tc->counts;
   c.bytes_freed = tp_front_freed(tc);
-  int64_t held_in_bins = 0;
-  for (unsigned i = 0; i < TP_FRONT_BINS; i++)
-    held_in_bins += tc->bins[i].count;
   c.deallocations =
-      (uint64_t)(held_in_bins - tc->moved_in) + tc->counts.allocations;
+      (uint64_t)((int64_t)parked - tc->moved_in) + tc->counts.allocations;
   return c;
 }
 
@@ -332,7 +342,7 @@ static void thread_exit(void *unused) {
       flush_all(pool, tc);
       if (tc->peak_requested > pool->front.requested_peak)
         pool->front.requested_peak = tc->peak_requested;
-      tp_front_counts counts = cache_counts(tc);
+      tp_front_counts counts = cache_counts(tc, 0); /* flushed above */
       fold_counts(&pool->front.done, &counts);
       pool->front.noted -= tc->noted; /* counted in done now */
       unlink_from_pool(pool, tc);
@@ -751,7 +761,7 @@ bool tp_front_drain_all(tp_pool *pool) {
   bool any = false;
   stop_all(pool);
   for (tp_thread_cache *tc = pool->front.caches; tc; tc = tc->pool_next) {
-    any |= parked_bytes(tc) > 0 || tc->inbox_count > 0;
+    any |= parked_of(tc).blocks > 0 || tc->inbox_count > 0;
     take_inbox(pool, tc);
     flush_all(pool, tc);
   }
@@ -763,17 +773,15 @@ void tp_front_sum(tp_pool *pool, tp_front_sums *out) {
   memset(out, 0, sizeof *out);
   out->counts = pool->front.done;
   for (tp_thread_cache *tc = pool->front.caches; tc; tc = tc->pool_next) {
-    tp_front_counts counts = cache_counts(tc);
+    parked_sum parked = parked_of(tc);
+    tp_front_counts counts = cache_counts(tc, parked.blocks);
     fold_counts(&out->counts, &counts);
     if (tc->peak_requested > out->peak_requested)
       out->peak_requested = tc->peak_requested;
-    out->parked_bytes += parked_bytes(tc);
-    for (unsigned i = 0; i < TP_FRONT_BINS; i++)
-      if (tc->bins[i].count) {
-        out->parked_blocks += tc->bins[i].count;
-        if (tc->bins[i].bytes > out->largest_parked)
-          out->largest_parked = tc->bins[i].bytes;
-      }
+    out->parked_blocks += parked.blocks;
+    out->parked_bytes += parked.bytes;
+    if (parked.largest > out->largest_parked)
+      out->largest_parked = parked.largest;
   }
 }
 
