@@ -560,7 +560,7 @@ __attribute__((noinline)) bool tp_front_free_making_room(tp_pool *pool,
                                                          tp_status *st) {
   tp_lock_acquire(&pool->lock); /* the cache is the caller's: no flag */
   bool handled = false;
-  tp_note *n = &tc->notes[tp_note_of(ptr)];
+  tp_note *n = tp_note_at(tc, ptr);
   if (!tc->off && n->ptr == ptr) {
     /* Checked before the inbox is taken back: a block queued there is a
      * double free now, not a free block of the engine's. */

@@ -10,7 +10,6 @@
  * note was overwritten is freed through the engine, correctly, only
  * slower. */
 #define TP_FRONT_NOTES 1024u
-#define TP_FRONT_NOTE_SHIFT 22u /* 32 - log2(TP_FRONT_NOTES) */
 
 _Static_assert(TP_FRONT_EXACT_BYTES == (size_t)1 << 16 &&
                    TP_FRONT_MAX_BYTES == TP_FRONT_EXACT_BYTES << 2,
@@ -88,6 +87,10 @@ typedef struct tp_note {
   uint64_t word;
   struct tp_front_bin *bin;
 } tp_note;
+/* The notes' byte offsets within their table (tp_note_at). */
+#define TP_FRONT_NOTE_MASK ((uintptr_t)(TP_FRONT_NOTES - 1) * sizeof(tp_note))
+_Static_assert(sizeof(tp_note) == 32,
+               "tp_note_at: a 256-byte granule's note at ptr >> 3");
 
 struct tp_thread_cache {
   /* The owner is in its fast path (it alone writes this) / a holder of the

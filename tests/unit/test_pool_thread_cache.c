@@ -726,6 +726,46 @@ Test(thread_cache, an_old_note_does_not_match_a_later_hand_out_elsewhere) {
   cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
 }
 
+/* A cache keeps 1024 notes: a thread holding more blocks than that, or
+ * blocks whose notes fall together (256 KiB blocks side by side), has
+ * notes overwritten. Each such block's free goes through the engine: it
+ * must still succeed, count, and refuse a second free, whatever the
+ * blocks' addresses. */
+Test(thread_cache, blocks_whose_notes_were_overwritten_are_freed_once) {
+  enum { SMALL = 3000, LARGE = 24 };
+  tp_pool *pool = pool_with(8 * MiB, TP_UNLIMITED);
+  static void *p[SMALL + LARGE];
+  for (int i = 0; i < SMALL; i++)
+    cr_assert_eq(tp_pool_alloc(pool, 64 + (size_t)(i % 3) * 256, NULL, &p[i]),
+                 TP_SUCCESS);
+  for (int i = SMALL; i < SMALL + LARGE; i++)
+    cr_assert_eq(tp_pool_alloc(pool, 256 * KiB, NULL, &p[i]), TP_SUCCESS);
+  /* Every other one from the end, then the rest from the start: frees in
+   * an order unlike the hand-outs'. */
+  for (int i = SMALL + LARGE - 1; i >= 0; i -= 2)
+    cr_assert_eq(tp_pool_free(pool, p[i], NULL), TP_SUCCESS, "block %d: %s", i,
+                 tp_last_error());
+  for (int i = (SMALL + LARGE) % 2; i < SMALL + LARGE; i += 2)
+    cr_assert_eq(tp_pool_free(pool, p[i], NULL), TP_SUCCESS, "block %d: %s", i,
+                 tp_last_error());
+  tp_pool_stats s = stats_of(pool);
+  cr_expect_eq(s.live_blocks, 0);
+  cr_expect_eq(s.requested_bytes, 0);
+  cr_expect_eq(s.allocations, SMALL + LARGE);
+  cr_expect_eq(s.deallocations, SMALL + LARGE);
+  cr_expect_eq(s.failures, 0);
+  for (int i = 0; i < SMALL + LARGE; i += 97) {
+    cr_expect_eq(tp_pool_free(pool, p[i], NULL), TP_ERR_INVALID_POINTER,
+                 "block %d freed twice", i);
+    cr_expect(strstr(tp_last_error(), "double free") != NULL, "%s",
+              tp_last_error());
+  }
+  s = stats_of(pool);
+  cr_expect_eq(s.live_blocks, 0, "a double free handed nothing out");
+  cr_expect_eq(s.deallocations, SMALL + LARGE);
+  cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
+
 /* ---- draining ---- */
 
 /* Allocates and frees `count` blocks of `bytes`: they stay parked. */
