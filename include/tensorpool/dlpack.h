@@ -127,7 +127,8 @@ tp_status tp_buffer_dlpack_device(const tp_buffer *buffer,
  * Why a hand-over and not a share: a buffer has one owner; the consumer
  * becomes it. Clone first (tp_buffer_clone) to keep a copy. Never blocks;
  * the deleter gives the memory back as tp_buffer_destroy does (no host
- * wait, on the buffer's stream), on whichever thread calls it. */
+ * wait, on the buffer's stream), on whichever thread calls it. A buffer
+ * of no elements exports with NULL data (it has no memory). */
 tp_status tp_buffer_to_dlpack(tp_buffer **buffer, tp_stream stream,
                               tp_dlpack_managed_tensor_versioned **out);
 /* The same as the legacy struct, for consumers older than DLPack 1.0. */
@@ -150,8 +151,14 @@ tp_status tp_buffer_to_dlpack_legacy(tp_buffer **buffer, tp_stream stream,
  *                         that are not compact row-major, a device type
  *                         other than the three above;
  *   TP_ERR_INVALID_ARGUMENT  NULL arguments, negative ndim or extents, NULL
- *                         data with elements, data not aligned to its type;
- *   TP_ERR_NO_DEVICE      a GPU tensor and a runtime without that backend;
+ *                         data with elements, data not aligned to its type,
+ *                         a byte_offset that with the tensor's bytes runs
+ *                         past the end of the address space or past
+ *                         PTRDIFF_MAX bytes;
+ *   TP_ERR_OVERFLOW       a shape whose size in bytes overflows;
+ *   TP_ERR_NO_DEVICE      a GPU tensor and a runtime without that backend
+ *                         (TP_ERR_NOT_SUPPORTED where the runtime's
+ *                         configuration disabled that space: status.h);
  *   TP_ERR_MISMATCH       a kDLCUDA tensor on another device than the
  *                         runtime's. */
 tp_status tp_buffer_from_dlpack(tp_runtime *runtime,

@@ -253,7 +253,9 @@ tp_status tp_pool_print_stats(tp_pool *pool, tp_print_fn print, void *user);
 const tp_space *tp_pool_space(const tp_pool *pool);
 const char *tp_pool_name(const tp_pool *pool);
 
-/* A raw allocator table that allocates from `pool` (which must outlive it). */
+/* A raw allocator table that allocates from `pool` (which must outlive it).
+ * `*out` must be initialized with TP_RAW_ALLOCATOR_INIT (its struct_size
+ * says how much of it the caller has); a zeroed one is refused. */
 tp_status tp_pool_raw_allocator(tp_pool *pool, tp_raw_allocator *out);
 
 TP_END_DECLS

@@ -28,10 +28,13 @@ typedef struct tp_raw_allocator {
 #define TP_RAW_ALLOCATOR_INIT                                                  \
   { sizeof(tp_raw_allocator), NULL, NULL, NULL }
 
-/* Call through the table, checking it (and its struct_size) first. They add
- * no lock and no wait of their own: stream, host blocking and thread
- * safety are the table's (tp_pool_raw_allocator's: those of tp_pool_alloc
- * and tp_pool_free). Never collective. */
+/* Call through the table, checking it (and its struct_size) first, and
+ * for tp_raw_alloc what the alloc entry is promised: 0 bytes or an
+ * alignment that is not a power of two (nor 0) is TP_ERR_INVALID_ARGUMENT
+ * before the table is called. They add no lock and no wait of their own:
+ * stream, host blocking and thread safety are the table's
+ * (tp_pool_raw_allocator's: those of tp_pool_alloc and tp_pool_free).
+ * Never collective. */
 tp_status tp_raw_alloc(const tp_raw_allocator *raw, size_t bytes,
                        size_t alignment, tp_stream stream, void **out);
 tp_status tp_raw_free(const tp_raw_allocator *raw, void *ptr, size_t bytes,

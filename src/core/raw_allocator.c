@@ -21,6 +21,15 @@ tp_status tp_raw_alloc(const tp_raw_allocator *raw, size_t bytes,
                    "tp_raw_alloc: the table has no alloc entry (struct_size "
                    "%zu; initialize it with TP_RAW_ALLOCATOR_INIT)",
                    raw->struct_size);
+  /* What the alloc entry is promised, checked here so that no table has
+   * to (one built on posix_memalign would fail on an odd alignment). */
+  if (bytes == 0)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_raw_alloc: 0 bytes");
+  if (alignment & (alignment - 1))
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "tp_raw_alloc: alignment %zu is not a power of two (or 0 "
+                   "for the allocator's natural alignment)",
+                   alignment);
   uint64_t mark = tp_error_serial();
   tp_status st = raw->alloc(raw->ctx, bytes, alignment, stream, out);
   if (st != TP_SUCCESS)

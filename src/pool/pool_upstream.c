@@ -55,11 +55,14 @@ static tp_status new_segment(tp_pool *pool, unsigned kind, uint64_t size,
   const tp_space_ops *ops = pool->space.ops;
   uint64_t mark = tp_error_serial();
   tp_status st = ops->get(pool->space.ctx, (size_t)size, &ptr);
-  /* The space is a callback table: keep its own message, if any (an
-   * exhausted upstream gets the pool's message from the caller). */
-  if (st == TP_ERR_OUT_OF_MEMORY && tp_error_serial() != mark)
+  /* The space is a callback table: keep its own message, or say it set
+   * none (an exhausted upstream gets the pool's message from the caller,
+   * which ends with this). */
+  if (st == TP_ERR_OUT_OF_MEMORY)
     snprintf(pool->upstream_said, sizeof pool->upstream_said, "%s",
-             tp_last_error());
+             tp_error_serial() != mark
+                 ? tp_last_error()
+                 : "nothing (its get failed without a message)");
   if (st != TP_SUCCESS && st != TP_ERR_OUT_OF_MEMORY)
     st = tp_fail_callback(st, mark,
                           "tp_pool_alloc: pool '%s': upstream get of %llu "

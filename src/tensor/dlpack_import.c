@@ -1,8 +1,10 @@
 /* DLPack import: a local buffer that is a view of a DLPack tensor. */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/error.h"
+#include "runtime/runtime_internal.h"
 #include "tensor/buffer_view.h"
 #include "tensor/dlpack_internal.h"
 
@@ -96,12 +98,10 @@ static tp_status space_of(const char *fn, const tp_runtime *rt,
                    " is not one tensorpool has (CPU 1, CUDA 2, CUDA host 3)",
                    fn, device.device_type);
   }
+  /* status.h's one rule, as tp_runtime_allocator applies it: a space the
+   * runtime's configuration disabled is TP_ERR_NOT_SUPPORTED, GPU or not. */
   if (!tp_runtime_has_backend(rt, *out))
-    return tp_fail(TP_ERR_NO_DEVICE,
-                   "%s: a %s tensor, and the runtime has no %s backend (no "
-                   "GPU, or a build without CUDA)",
-                   fn, *out == TP_SPACE_DEVICE ? "CUDA" : "CUDA host",
-                   tp_space_kind_name(*out));
+    return tp_runtime_missing_backend(rt, fn, *out);
   if (*out == TP_SPACE_DEVICE && device.device_id != tp_runtime_device(rt))
     return tp_fail(TP_ERR_MISMATCH,
                    "%s: the tensor is on CUDA device %" PRId32
@@ -123,6 +123,18 @@ static tp_status import_tensor(const char *fn, tp_runtime *rt,
   if (bytes > 0 && !t->data)
     return tp_fail(TP_ERR_INVALID_ARGUMENT, "%s: NULL data for %zu bytes", fn,
                    bytes);
+  /* The offset and the bytes after it must lie within one object and the
+   * address space: no object spans more than PTRDIFF_MAX bytes, and a
+   * pointer that wraps is no tensor's (forming either is undefined). */
+  uintptr_t base = (uintptr_t)t->data;
+  if (t->data &&
+      (t->byte_offset > PTRDIFF_MAX || bytes > PTRDIFF_MAX - t->byte_offset ||
+       t->byte_offset + bytes > UINTPTR_MAX - base))
+    return tp_fail(TP_ERR_INVALID_ARGUMENT,
+                   "%s: data %p with byte_offset %" PRIu64 " and %zu bytes "
+                   "runs past the end of the address space (or past "
+                   "PTRDIFF_MAX bytes, more than any object holds)",
+                   fn, t->data, t->byte_offset, bytes);
   char *data = t->data ? (char *)t->data + t->byte_offset : NULL;
   /* Complex types align to their parts. */
   size_t align = tp_dtype_size(layout.dtype);

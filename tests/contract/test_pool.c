@@ -1411,6 +1411,44 @@ Test(pool_streams, a_forgotten_stream_is_never_named_again) {
 
 /* ---- Raw allocator ------------------------------------------------------ */
 
+/* raw_allocator.h: tp_raw_alloc checks what the alloc entry is promised
+ * (bytes > 0, a power-of-two alignment or 0) before calling a user's
+ * table, which may rely on it (posix_memalign refuses an odd alignment). */
+static int raw_table_calls;
+static tp_status counting_alloc(void *ctx, size_t bytes, size_t alignment,
+                                tp_stream stream, void **out) {
+  (void)ctx, (void)stream;
+  raw_table_calls++;
+  *out = aligned_alloc(alignment ? alignment : 16, (bytes + 255) & ~255u);
+  return *out ? TP_SUCCESS : TP_ERR_OUT_OF_MEMORY;
+}
+static tp_status counting_free(void *ctx, void *ptr, size_t bytes,
+                               tp_stream stream) {
+  (void)ctx, (void)bytes, (void)stream;
+  free(ptr);
+  return TP_SUCCESS;
+}
+
+Test(pool_raw, a_users_table_is_never_called_with_what_it_was_promised_not) {
+  tp_raw_allocator raw = TP_RAW_ALLOCATOR_INIT;
+  raw.alloc = counting_alloc;
+  raw.free = counting_free;
+  raw_table_calls = 0;
+  void *p = (void *)0x5;
+  ct_expect_fail(tp_raw_alloc(&raw, 0, 0, NULL, &p), TP_ERR_INVALID_ARGUMENT,
+                 "0 bytes");
+  ct_expect_fail(tp_raw_alloc(&raw, 8, 6, NULL, &p), TP_ERR_INVALID_ARGUMENT,
+                 "power of two");
+  ct_expect_fail(tp_raw_alloc(&raw, 8, SIZE_MAX, NULL, &p),
+                 TP_ERR_INVALID_ARGUMENT, "power of two");
+  expect_no_result(p, (void *)0x5);
+  cr_expect_eq(raw_table_calls, 0, "the table was not called");
+  ct_ok(tp_raw_alloc(&raw, 8, 64, NULL, &p));
+  cr_expect_eq(raw_table_calls, 1);
+  cr_expect_eq((uintptr_t)p % 64, 0);
+  ct_ok(tp_raw_free(&raw, p, 8, NULL));
+}
+
 /* pool.h + raw_allocator.h: alignment 0 is the natural one, a power of two
  * up to 256 is served, above 256 is never possible from a pool
  * (TP_ERR_NOT_SUPPORTED, status.h), and anything else is bad input. */

@@ -260,6 +260,14 @@ Test(dlpack, import_refuses_what_a_buffer_cannot_be) {
   producer_init(&p);
   p.managed.dl_tensor.byte_offset = 3;
   expect_refused(&p, TP_ERR_INVALID_ARGUMENT, "not aligned");
+
+  /* An offset that wraps the address space, aligned or not. */
+  producer_init(&p);
+  p.managed.dl_tensor.byte_offset = UINT64_MAX - 7;
+  expect_refused(&p, TP_ERR_INVALID_ARGUMENT, "past the end");
+  producer_init(&p);
+  p.managed.dl_tensor.byte_offset = (uint64_t)1 << 63;
+  expect_refused(&p, TP_ERR_INVALID_ARGUMENT, "past the end");
 }
 
 Test(dlpack, importing_gpu_memory_without_a_gpu_backend_is_no_device) {
@@ -269,6 +277,31 @@ Test(dlpack, importing_gpu_memory_without_a_gpu_backend_is_no_device) {
   producer_init(&p);
   p.managed.dl_tensor.device.device_type = TP_DLPACK_DEVICE_CUDA;
   expect_refused(&p, TP_ERR_NO_DEVICE, "no device backend");
+}
+
+/* status.h's one rule: a space the runtime's configuration disabled is
+ * TP_ERR_NOT_SUPPORTED, with a GPU or without. */
+Test(dlpack, importing_gpu_memory_into_a_runtime_that_disabled_it) {
+  tp_runtime_config config = TP_RUNTIME_CONFIG_INIT;
+  config.disabled_spaces =
+      TP_SPACE_BIT(TP_SPACE_DEVICE) | TP_SPACE_BIT(TP_SPACE_PINNED);
+  tp_runtime *host_only;
+  cr_assert_eq(tp_runtime_create(&config, &host_only), TP_SUCCESS, "%s",
+               tp_last_error());
+  int32_t types[] = {TP_DLPACK_DEVICE_CUDA, TP_DLPACK_DEVICE_CUDA_HOST};
+  for (int i = 0; i < 2; i++) {
+    producer p;
+    producer_init(&p);
+    p.managed.dl_tensor.device.device_type = types[i];
+    tp_buffer *out = NULL;
+    cr_expect_eq(tp_buffer_from_dlpack(host_only, &p.managed, NULL, &out),
+                 TP_ERR_NOT_SUPPORTED, "%s", tp_last_error());
+    cr_expect_not_null(strstr(tp_last_error(), "disabled_spaces"), "%s",
+                       tp_last_error());
+    cr_expect_null(out);
+    cr_expect_eq(p.deleted, 0);
+  }
+  cr_assert_eq(tp_runtime_destroy(host_only), TP_SUCCESS);
 }
 
 Test(dlpack, export_of_an_import_round_trips_to_the_producer) {

@@ -111,12 +111,13 @@ Test(status, agreement_precedence_is_a_table_not_the_numeric_order) {
 /* A space over host memory whose get and put can be made to fail, with or
  * without a message of their own. */
 static int refuse_puts, refuse_gets, say_why;
+static tp_status refuse_with = TP_ERR_CUDA;
 
 static tp_status picky_get(void *ctx, size_t bytes, void **out) {
   (void)ctx;
   if (refuse_gets)
-    return say_why ? tp_set_last_error(TP_ERR_CUDA, "quota of tenant 4 hit")
-                   : TP_ERR_CUDA;
+    return say_why ? tp_set_last_error(refuse_with, "quota of tenant 4 hit")
+                   : refuse_with;
   return tp_host_space()->ops->get(NULL, bytes, out);
 }
 
@@ -174,6 +175,20 @@ Test(status, an_upstream_get_keeps_the_spaces_message_or_says_it_had_none) {
   cr_expect_null(strstr(tp_last_error(), "quota"), "no stale message: %s",
                  tp_last_error());
   cr_expect_not_null(strstr(tp_last_error(), "without a message"));
+  /* Out of memory: the pool's own message, with the space's after it, or
+   * word that it gave none. */
+  refuse_with = TP_ERR_OUT_OF_MEMORY;
+  say_why = 1;
+  cr_expect_eq(tp_pool_alloc(pool, 4096, NULL, &p), TP_ERR_OUT_OF_MEMORY);
+  cr_expect_not_null(strstr(tp_last_error(), "the space said: quota of tenant"),
+                     "%s", tp_last_error());
+  say_why = 0;
+  cr_expect_eq(tp_pool_alloc(pool, 4096, NULL, &p), TP_ERR_OUT_OF_MEMORY);
+  cr_expect_null(strstr(tp_last_error(), "quota"), "no stale message: %s",
+                 tp_last_error());
+  cr_expect_not_null(strstr(tp_last_error(), "without a message"), "%s",
+                     tp_last_error());
+  refuse_with = TP_ERR_CUDA;
   refuse_gets = 0;
   cr_expect_eq(tp_pool_destroy(pool), TP_SUCCESS);
 }
