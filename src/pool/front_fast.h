@@ -53,27 +53,31 @@ bool tp_front_free_making_room(tp_pool *pool, tp_thread_cache *tc,
  * out again). */
 tp_status tp_front_refuse_queued(tp_pool *pool, const void *ptr);
 
-/* Block `ptr`'s note in cache `tc`: its 256-byte granule number g with
- * the next ten bits of g folded in by XOR, (g ^ g >> 10) mod 1024; as a
- * byte offset into the table (32 bytes a note), (ptr >> 3) ^ (ptr >> 13).
- * - Within a 256 KiB window (1024 granules) the fold is one constant, so
- *   neighbouring blocks (a batch a refill carved, the LIFO's top) take
- *   distinct notes on few lines: a ring of 8 small blocks reads 4 or 5 of
- *   the table's lines (Fibonacci's hash: 8).
- * - Blocks of one bin side by side collide about as rarely as under a
- *   multiplicative hash with Fibonacci's constant (8 in a row: one run
- *   in 300 loses a note, against one in 200), and 256 KiB blocks, a
- *   window apart, take distinct notes. Blocks 256 MiB apart share a
- *   note; a shared note costs only a miss (the free goes through the
- *   engine).
- * - Two shifts, an XOR and a mask: the chain from the freed pointer to
- *   its note's loads is short. On this project's machine, in the bench
- *   suite's loop, a ring of 8 to 32 64-byte blocks took 8.0-8.3 ns a pair
- *   against 8.8-8.9 with the multiply. A subtraction in place of the XOR
- *   (a drift of one note every 256 granules) put two neighbouring blocks
- *   on one note every 64 KiB: a ring of 16 took 15 ns. */
+/* Block `ptr`'s note in cache `tc`: its 256-byte granule number g plus
+ * the next ten bits of g, (g + (g >> 10)) mod 1024; as a byte offset into
+ * the table (32 bytes a note), (ptr >> 3) + (ptr >> 13), masked.
+ * - Neighbouring blocks take neighbouring notes: a run of blocks side by
+ *   side (a batch a refill carved, the LIFO's top) collides nowhere below
+ *   1023 granules, across 256 KiB windows too (the run skips one note at
+ *   each), where Fibonacci's hash spread a ring of 8 small blocks over 8
+ *   notes far apart and an XOR fold collided at every 128 MiB boundary.
+ * - Blocks of one bin side by side (a model over every bin's size and 100
+ *   random placements): a run of 8 never loses a note, 16 lose one in
+ *   0.7% of placements, 64 in 5.5% (Fibonacci's hash: 0.5%, 1.1% and
+ *   8.2%), though at the worst sizes (93 and 186 granules; 1023 = 11 x 93)
+ *   only 11 notes serve 64 such blocks (Fibonacci's worst: 24). Blocks
+ *   256 MiB apart share a note, and so do most blocks 256 KiB less 256
+ *   bytes apart. A shared note costs only a miss (the free goes through
+ *   the engine).
+ * - Two shifts, an add and a mask: the chain from the freed pointer to
+ *   its note's loads is short. On this project's machine, in a loop
+ *   shaped as the bench suite's, a ring of 8 to 32 64-byte blocks took
+ *   8.0-8.4 ns a pair against 8.7-9.1 with the multiply; three times the
+ *   high part (one lea more, 2 cycles) took 8.3-8.5. A subtraction in
+ *   place of the add (a drift back) put two neighbouring blocks on one
+ *   note every 64 KiB: a ring of 16 took 15 ns. */
 static inline tp_note *tp_note_at(tp_thread_cache *tc, uintptr_t ptr) {
-  uintptr_t off = ((ptr >> 3) ^ (ptr >> 13)) & TP_FRONT_NOTE_MASK;
+  uintptr_t off = ((ptr >> 3) + (ptr >> 13)) & TP_FRONT_NOTE_MASK;
   /* An index, not a byte pointer: gcc then adds the offset to `tc` and
    * reaches the note's fields with displacements (from a byte pointer it
    * made a three-part lea, a cycle longer). */

@@ -91,6 +91,8 @@ typedef struct tp_note {
 #define TP_FRONT_NOTE_MASK ((uintptr_t)(TP_FRONT_NOTES - 1) * sizeof(tp_note))
 _Static_assert(sizeof(tp_note) == 32,
                "tp_note_at: a 256-byte granule's note at ptr >> 3");
+_Static_assert(TP_FRONT_NOTES == 1024,
+               "tp_note_at: the next ten bits of the granule at ptr >> 13");
 
 struct tp_thread_cache {
   /* The owner is in its fast path (it alone writes this) / a holder of the

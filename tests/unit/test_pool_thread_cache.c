@@ -726,11 +726,10 @@ Test(thread_cache, an_old_note_does_not_match_a_later_hand_out_elsewhere) {
   cr_assert_eq(tp_pool_destroy(pool), TP_SUCCESS);
 }
 
-/* A cache keeps 1024 notes: a thread holding more blocks than that, or
- * blocks whose notes fall together (256 KiB blocks side by side), has
- * notes overwritten. Each such block's free goes through the engine: it
- * must still succeed, count, and refuse a second free, whatever the
- * blocks' addresses. */
+/* A cache keeps 1024 notes: a thread holding more blocks than that (3000
+ * small ones here, whatever their addresses, and 256 KiB ones among them)
+ * has notes overwritten. Each such block's free goes through the engine:
+ * it must still succeed, count, and refuse a second free. */
 Test(thread_cache, blocks_whose_notes_were_overwritten_are_freed_once) {
   enum { SMALL = 3000, LARGE = 24 };
   tp_pool *pool = pool_with(8 * MiB, TP_UNLIMITED);
