@@ -837,7 +837,9 @@ static void op_raw(shadow *sh, fuzz_input *in) {
              "raw alloc of %zu bytes aligned to %zu on %p", bytes, alignment,
              (void *)stream);
     sh->op = sh->op_buf;
-    bool bad = alignment & (alignment - 1);
+    /* tp_raw_alloc refuses 0 bytes and an alignment that is not a power
+     * of two before the table (raw_allocator.h). */
+    bool bad = (alignment & (alignment - 1)) || bytes == 0;
     alloc_expectation e = {0, false};
     if (!bad && alignment <= 256)
       e = expect_alloc(sh, bytes);

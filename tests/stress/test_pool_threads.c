@@ -190,16 +190,20 @@ static void drain_mine(worker *w) {
     check_and_free(w, taken[i]);
 }
 
-/* Calls that must fail, each counted once in the pool's failures. */
+/* Calls that must fail, each counted once in the pool's failures; but a
+ * 0-byte alloc through the raw table, which tp_raw_alloc refuses before
+ * the table (raw_allocator.h), never reaches the pool. */
 static void bad_call(worker *w) {
   stress *st = w->st;
   tp_stream s = st->streams[tp_rng_below(&w->rng, STREAMS)];
   void *ptr = NULL;
   tp_status status;
   tp_status expected;
+  bool reaches_pool = true;
   if (tp_rng_percent(&w->rng, 50)) {
     expected = TP_ERR_INVALID_ARGUMENT;
     status = do_alloc(w, 0, s, &ptr);
+    reaches_pool = w->index % 2 == 0;
   } else {
     expected = TP_ERR_INVALID_POINTER;
     status = do_free(w, st->foreign + 256 * tp_rng_below(&w->rng, 2), s);
@@ -207,7 +211,7 @@ static void bad_call(worker *w) {
   if (status != expected)
     report(st, "%s: worker %u: a bad call gave %s, expected %s", st->label,
            w->index, tp_status_name(status), tp_status_name(expected));
-  else
+  else if (reaches_pool)
     atomic_fetch_add(&st->failures, 1);
 }
 
