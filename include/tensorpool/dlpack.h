@@ -157,8 +157,9 @@ tp_status tp_buffer_to_dlpack_legacy(tp_buffer **buffer, tp_stream stream,
  *                         PTRDIFF_MAX bytes;
  *   TP_ERR_OVERFLOW       a shape whose size in bytes overflows;
  *   TP_ERR_NO_DEVICE      a GPU tensor and a runtime without that backend
- *                         (TP_ERR_NOT_SUPPORTED where the runtime's
- *                         configuration disabled that space: status.h);
+ *                         (the status tp_runtime_allocator gives for the
+ *                         space: TP_ERR_NOT_SUPPORTED where the runtime's
+ *                         configuration disabled it, status.h);
  *   TP_ERR_MISMATCH       a kDLCUDA tensor on another device than the
  *                         runtime's. */
 tp_status tp_buffer_from_dlpack(tp_runtime *runtime,

@@ -53,6 +53,9 @@ const char *tp_pool_name(const tp_pool *pool) {
 
 static tp_status raw_alloc(void *ctx, size_t bytes, size_t alignment,
                            tp_stream stream, void **out) {
+  /* Arguments first (status.h), as tp_raw_alloc checks them. */
+  if (bytes == 0)
+    return tp_fail(TP_ERR_INVALID_ARGUMENT, "tp_raw_alloc: 0 bytes");
   if (alignment & (alignment - 1))
     return tp_fail(TP_ERR_INVALID_ARGUMENT,
                    "tp_raw_alloc: alignment %zu is not a power of two",

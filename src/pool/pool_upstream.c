@@ -281,8 +281,12 @@ tp_status tp_pool_upstream_alloc(tp_pool *pool, unsigned kind, uint64_t bytes,
       return tp_pool_out_of_memory(pool, requested, bytes,
                                    "upstream is exhausted even after "
                                    "releasing the cache");
-    if (st != TP_SUCCESS)
-      return st; /* new_segment's message says what failed */
+    if (st != TP_SUCCESS) {
+      /* new_segment's message says what failed; what an earlier get said
+       * must not surface in a later, unrelated out-of-memory message. */
+      pool->upstream_said[0] = '\0';
+      return st;
+    }
   }
   pool->upstream_said[0] = '\0'; /* served after all */
   uint32_t b = tp_block_take(pool, tail, bytes);

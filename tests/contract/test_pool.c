@@ -1476,6 +1476,10 @@ Test(pool_raw, the_table_over_a_pool) {
                  NULL);
   ct_expect_fail(tp_raw_alloc(&raw, 0, 0, NULL, &p), TP_ERR_INVALID_ARGUMENT,
                  NULL);
+  /* Called directly, the pool's entry checks its arguments first too:
+   * 0 bytes is bad input before 512 is an alignment it cannot give. */
+  ct_expect_fail(raw.alloc(raw.ctx, 0, 512, NULL, &p), TP_ERR_INVALID_ARGUMENT,
+                 "0 bytes");
   expect_no_result(p, (void *)0x5);
   tp_pool_stats after = ct_stats(pool);
   cr_expect_eq(after.allocations, before.allocations);

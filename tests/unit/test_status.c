@@ -192,3 +192,67 @@ Test(status, an_upstream_get_keeps_the_spaces_message_or_says_it_had_none) {
   refuse_gets = 0;
   cr_expect_eq(tp_pool_destroy(pool), TP_SUCCESS);
 }
+
+/* A paged space whose get and commit can be made to fail, one call at a
+ * time: what an earlier get said must never reach a later message about a
+ * call that asked nothing of get. */
+static int gets_oom_silent, gets_callback, commits_fail;
+
+static tp_status scripted_get(void *ctx, size_t bytes, void **out) {
+  (void)ctx;
+  if (gets_oom_silent) {
+    gets_oom_silent = 0;
+    return TP_ERR_OUT_OF_MEMORY; /* no message */
+  }
+  if (gets_callback) {
+    gets_callback = 0;
+    return tp_set_last_error(TP_ERR_CALLBACK, "backing store offline");
+  }
+  return tp_host_space()->ops->get(NULL, bytes, out);
+}
+
+static tp_status scripted_commit(void *ctx, void *ptr, size_t bytes) {
+  (void)ctx, (void)ptr, (void)bytes;
+  return commits_fail ? tp_set_last_error(TP_ERR_OUT_OF_MEMORY, "no pages")
+                      : TP_SUCCESS;
+}
+
+static tp_status quiet_decommit(void *ctx, void *ptr, size_t bytes,
+                                tp_stream stream) {
+  (void)ctx, (void)ptr, (void)bytes, (void)stream;
+  return TP_SUCCESS;
+}
+
+Test(status, what_an_earlier_get_said_stays_out_of_later_messages) {
+  tp_space_ops ops = *tp_host_space()->ops;
+  ops.get = scripted_get;
+  ops.resize = NULL; /* every segment from get */
+  ops.page_bytes = 4096;
+  ops.commit = scripted_commit;
+  ops.decommit = quiet_decommit;
+  tp_space space = *tp_host_space();
+  space.ops = &ops;
+  space.name = "scripted";
+  tp_pool *pool;
+  cr_assert_eq(tp_pool_create(&space, NULL, &pool), TP_SUCCESS, "%s",
+               tp_last_error());
+  void *kept, *cached, *big = NULL, *again = NULL;
+  cr_assert_eq(tp_pool_alloc(pool, 4096, NULL, &kept), TP_SUCCESS);
+  cr_assert_eq(tp_pool_alloc(pool, 4096, NULL, &cached), TP_SUCCESS);
+  cr_assert_eq(tp_pool_free(pool, cached, NULL), TP_SUCCESS);
+  /* Out of memory without a word, then the retry fails otherwise: the
+   * call reports the retry's failure. */
+  gets_oom_silent = gets_callback = 1;
+  cr_expect_eq(tp_pool_alloc(pool, 64 << 20, NULL, &big), TP_ERR_CALLBACK);
+  cr_expect_not_null(strstr(tp_last_error(), "backing store offline"), "%s",
+                     tp_last_error());
+  /* A cached block whose pages cannot be committed: no get this time, so
+   * nothing the space's get said belongs in the message. */
+  commits_fail = 1;
+  cr_expect_eq(tp_pool_alloc(pool, 4096, NULL, &again), TP_ERR_OUT_OF_MEMORY);
+  cr_expect_null(strstr(tp_last_error(), "the space said"), "stale: %s",
+                 tp_last_error());
+  commits_fail = 0;
+  cr_expect_eq(tp_pool_free(pool, kept, NULL), TP_SUCCESS);
+  cr_expect_eq(tp_pool_destroy(pool), TP_SUCCESS);
+}
