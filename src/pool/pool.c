@@ -326,9 +326,11 @@ make_live(tp_pool *pool, uint32_t b, size_t requested) {
     if (!tp_pages_commit_block(pool, b)) {
       uint64_t bytes = tp_blk(pool, b)->bytes;
       undo_take(pool, b);
+      /* Its message ends with what the space's commit said. */
       return tp_pool_out_of_memory(pool, requested, bytes,
                                    "the space cannot back given-back pages");
     }
+    pool->upstream_said[0] = '\0'; /* committed after all */
   }
   tp_block *blk = tp_blk(pool, b);
   if (!tp_ptr_map_insert(&pool->map, blk->ptr, b,

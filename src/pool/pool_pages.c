@@ -4,10 +4,12 @@
  * dirty list holds free blocks whose pages may still be committed, newest
  * first, for the aging policy. */
 #define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "core/error.h"
 #include "pool/pool_internal.h"
 #include "pool/pool_quick.h"
 
@@ -171,8 +173,15 @@ bool tp_pages_commit_slow(tp_pool *pool, uint32_t b) {
   for (uint64_t i = run_end(seg->pages, first, end, false); i < end;) {
     uint64_t stop = run_end(seg->pages, i, end, true);
     uint64_t bytes = (stop - i) * page;
+    uint64_t mark = tp_error_serial();
     if (commit && commit(pool->space.ctx, (void *)(seg->base + i * page),
                          (size_t)bytes) != TP_SUCCESS) {
+      /* For the out-of-memory message, if the retry fails too (the
+       * caller clears it if the retry succeeds). */
+      snprintf(pool->upstream_said, sizeof pool->upstream_said, "%s",
+               tp_error_serial() != mark
+                   ? tp_last_error()
+                   : "nothing (its commit failed without a message)");
       ok = false;
       break;
     }
