@@ -847,9 +847,18 @@ static void op_raw(shadow *sh, fuzz_input *in) {
     void *p = NULL;
     st = tp_raw_alloc(&raw, bytes, alignment, stream, &p);
     bool injected = injected_since(sh, fired);
-    if (bad)
+    if (bad) {
       expect(sh, st, STATUS_BIT(TP_ERR_INVALID_ARGUMENT));
-    else if (alignment > 256)
+      /* Refused before the table: the pool never saw the call. */
+      tp_pool_stats s = TP_POOL_STATS_INIT;
+      tp_pool_get_stats(sh->pool, &s);
+      SHADOW_CHECK(sh, s.failures == sh->failures,
+                   "failures %" PRIu64 " after a call refused before the "
+                   "pool (model %" PRIu64 ")",
+                   s.failures, sh->failures);
+      return;
+    }
+    if (alignment > 256)
       expect(sh, st, STATUS_BIT(TP_ERR_NOT_SUPPORTED));
     else
       expect(sh, st, e.allowed | (injected ? INJECTED : 0u));
