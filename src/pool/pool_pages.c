@@ -173,7 +173,7 @@ bool tp_pages_commit_slow(tp_pool *pool, uint32_t b) {
   for (uint64_t i = run_end(seg->pages, first, end, false); i < end;) {
     uint64_t stop = run_end(seg->pages, i, end, true);
     uint64_t bytes = (stop - i) * page;
-    uint64_t mark = tp_error_serial();
+    uint64_t mark = commit ? tp_error_serial() : 0;
     if (commit && commit(pool->space.ctx, (void *)(seg->base + i * page),
                          (size_t)bytes) != TP_SUCCESS) {
       /* For the out-of-memory message, if the retry fails too (the
