@@ -72,7 +72,7 @@ tp_status tp_front_refuse_queued(tp_pool *pool, const void *ptr);
  * - Two shifts, an add and a mask: the chain from the freed pointer to
  *   its note's loads is short. On this project's machine, in a loop
  *   shaped as the bench suite's, a ring of 8 to 32 64-byte blocks took
- *   8.0-8.4 ns a pair against 8.7-9.1 with the multiply; three times the
+ *   7.8-8.4 ns a pair against 8.7-9.1 with the multiply; three times the
  *   high part (one lea more, 2 cycles) took 8.3-8.5. A subtraction in
  *   place of the add (a drift back) put two neighbouring blocks on one
  *   note every 64 KiB: a ring of 16 took 15 ns. */
