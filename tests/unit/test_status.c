@@ -159,35 +159,34 @@ Test(status, an_upstream_refusing_a_release_gives_its_own_status) {
   cr_expect_eq(tp_pool_destroy(pool), TP_SUCCESS);
 }
 
+/* A get refused with `status`, with a message of its own (the call's
+ * message carries `words`) and without (no stale words; it says none). */
+static void expect_get_refused(tp_pool *pool, tp_status status,
+                               const char *words) {
+  void *p;
+  refuse_with = status;
+  say_why = 1;
+  cr_expect_eq(tp_pool_alloc(pool, 4096, NULL, &p), status);
+  cr_expect_not_null(strstr(tp_last_error(), words), "'%s' in: %s", words,
+                     tp_last_error());
+  say_why = 0;
+  cr_expect_eq(tp_pool_alloc(pool, 4096, NULL, &p), status);
+  cr_expect_null(strstr(tp_last_error(), "quota"), "no stale message: %s",
+                 tp_last_error());
+  cr_expect_not_null(strstr(tp_last_error(), "without a message"), "%s",
+                     tp_last_error());
+}
+
 Test(status, an_upstream_get_keeps_the_spaces_message_or_says_it_had_none) {
   tp_space_ops ops;
   tp_space space = picky_space(&ops);
   tp_pool *pool;
   cr_assert_eq(tp_pool_create(&space, NULL, &pool), TP_SUCCESS);
-  void *p;
   refuse_gets = 1;
-  say_why = 1;
-  cr_expect_eq(tp_pool_alloc(pool, 4096, NULL, &p), TP_ERR_CUDA);
-  cr_expect_not_null(strstr(tp_last_error(), "quota of tenant 4 hit"), "%s",
-                     tp_last_error());
-  say_why = 0;
-  cr_expect_eq(tp_pool_alloc(pool, 4096, NULL, &p), TP_ERR_CUDA);
-  cr_expect_null(strstr(tp_last_error(), "quota"), "no stale message: %s",
-                 tp_last_error());
-  cr_expect_not_null(strstr(tp_last_error(), "without a message"));
-  /* Out of memory: the pool's own message, with the space's after it, or
-   * word that it gave none. */
-  refuse_with = TP_ERR_OUT_OF_MEMORY;
-  say_why = 1;
-  cr_expect_eq(tp_pool_alloc(pool, 4096, NULL, &p), TP_ERR_OUT_OF_MEMORY);
-  cr_expect_not_null(strstr(tp_last_error(), "the space said: quota of tenant"),
-                     "%s", tp_last_error());
-  say_why = 0;
-  cr_expect_eq(tp_pool_alloc(pool, 4096, NULL, &p), TP_ERR_OUT_OF_MEMORY);
-  cr_expect_null(strstr(tp_last_error(), "quota"), "no stale message: %s",
-                 tp_last_error());
-  cr_expect_not_null(strstr(tp_last_error(), "without a message"), "%s",
-                     tp_last_error());
+  expect_get_refused(pool, TP_ERR_CUDA, "quota of tenant 4 hit");
+  /* Out of memory: the pool's own message, with the space's after it. */
+  expect_get_refused(pool, TP_ERR_OUT_OF_MEMORY,
+                     "the space said: quota of tenant 4 hit");
   refuse_with = TP_ERR_CUDA;
   refuse_gets = 0;
   cr_expect_eq(tp_pool_destroy(pool), TP_SUCCESS);
